@@ -1,0 +1,32 @@
+# Two entry points: `make run` and `make test`. Both set up what is missing first.
+SHELL := /bin/bash
+ELIXIR_CODER_CPU ?= $(shell scripts/host-cpu.sh)
+export ELIXIR_CODER_CPU
+SWIFT_FLAGS := -c release
+BIN := .build/release/elixir-coder
+PROMPT ?= defmodule Math do\n  @moduledoc "Arithmetic helpers."\n\n  def add(a, b) do
+
+.PHONY: setup build run test bench clean
+
+setup:
+	@scripts/setup.sh
+
+build:
+	@echo "==> swift build $(SWIFT_FLAGS) (cpu: $(ELIXIR_CODER_CPU))" >&2
+	@swift build $(SWIFT_FLAGS) --product elixir-coder
+
+# The main job on the embedded default model.
+run: setup build
+	@$(BIN) models pull
+	@printf '$(PROMPT)' | $(BIN) complete --max-tokens 48 -
+
+test: setup build
+	@$(BIN) models pull
+	@swift test $(SWIFT_FLAGS) -Xswiftc -enable-testing
+
+bench: setup build
+	@$(BIN) models pull
+	@$(BIN) bench engine
+
+clean:
+	rm -rf .build

@@ -1,0 +1,45 @@
+// swift-tools-version: 6.0
+import PackageDescription
+import Foundation
+
+// Release builds pass a CPU target so SIMD code compiles to FMA/AVX instead of
+// library calls (see the SIMD notes in STYLE.md). `make` sets ELIXIR_CODER_CPU
+// from the host CPU; a plain `swift build` leaves it unset and still works.
+let cpu = ProcessInfo.processInfo.environment["ELIXIR_CODER_CPU"].flatMap { $0.isEmpty ? nil : $0 }
+let cpuFlags: [SwiftSetting] = cpu.map {
+    [.unsafeFlags(["-Xcc", "-march=\($0)", "-target-cpu", $0, "-Ounchecked"], .when(configuration: .release))]
+} ?? []
+
+let package = Package(
+    name: "ElixirCoder",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "elixir-coder", targets: ["ElixirCoderCLI"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Tokenizer", targets: ["Tokenizer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .target(name: "Engine", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: cpuFlags),
+        .target(name: "Tokenizer", swiftSettings: cpuFlags),
+        .target(name: "Grammar", swiftSettings: cpuFlags),
+        .target(name: "Checks", dependencies: [.product(name: "Logging", package: "swift-log")], resources: [.copy("Resources")]),
+        .executableTarget(
+            name: "ElixirCoderCLI",
+            dependencies: [
+                "Engine", "Tokenizer", "Grammar", "Checks",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: cpuFlags
+        ),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Tokenizer"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "Engine"]),
+        .testTarget(name: "GrammarTests", dependencies: ["Grammar", "Tokenizer", "Engine"]),
+        .testTarget(name: "ChecksTests", dependencies: ["Checks"]),
+        .testTarget(name: "CLITests", dependencies: []),
+    ]
+)

@@ -1,0 +1,1 @@
+# checker script goes here

@@ -1,0 +1,28 @@
+import ArgumentParser
+
+/// The `elixir-coder` command line: a thin layer over the libraries.
+@main
+struct ElixirCoder: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "elixir-coder",
+        abstract: "Offline Elixir code generation on an embedded model.",
+        version: "0.1.0",
+        subcommands: [
+            CompleteCommand.self,
+            TokenizeCommand.self,
+            ModelsCommand.self,
+            CheckCommand.self,
+            GrammarCommand.self,
+            BenchCommand.self,
+        ]
+    )
+}
+
+/// `elixir-coder bench ...`: benchmarks that print figures.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure speed and quality; prints figures.",
+        subcommands: [BenchEngineCommand.self, BenchChecksCommand.self, BenchGrammarCommand.self]
+    )
+}

@@ -1,0 +1,10 @@
+/// A hook that sees one sequence's logits before sampling: grammar masks, biases, penalties.
+///
+/// The engine calls `process` once per step with the full-vocabulary logits and
+/// `didSample` with the token it then chose, so a processor can keep incremental state.
+public protocol LogitsProcessor {
+    /// Adjusts logits in place; a disallowed token gets `-Float.infinity`.
+    mutating func process(logits: UnsafeMutableBufferPointer<Float>)
+    /// Advances the processor's state past the token that was sampled.
+    mutating func didSample(token: Int)
+}

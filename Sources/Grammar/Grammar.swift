@@ -1,0 +1,1 @@
+// The Elixir grammar compiler and token masks live here.
