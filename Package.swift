@@ -17,28 +17,30 @@ let package = Package(
         .executable(name: "elixir-coder", targets: ["ElixirCoderCLI"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
+        .library(name: "GGUF", targets: ["GGUF"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        .target(name: "Engine", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: cpuFlags),
-        .target(name: "Tokenizer", swiftSettings: cpuFlags),
+        .target(name: "GGUF"),
+        .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: cpuFlags),
+        .target(name: "Engine", dependencies: ["GGUF", "Tokenizer", .product(name: "Logging", package: "swift-log")], swiftSettings: cpuFlags),
         .target(name: "Grammar", swiftSettings: cpuFlags),
         .target(name: "Checks", dependencies: [.product(name: "Logging", package: "swift-log")], resources: [.copy("Resources")]),
         .executableTarget(
             name: "ElixirCoderCLI",
             dependencies: [
-                "Engine", "Tokenizer", "Grammar", "Checks",
+                "GGUF", "Engine", "Tokenizer", "Grammar", "Checks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: cpuFlags
         ),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Tokenizer"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "Engine"]),
-        .testTarget(name: "GrammarTests", dependencies: ["Grammar", "Tokenizer", "Engine"]),
+        .testTarget(name: "EngineTests", dependencies: ["GGUF", "Engine", "Tokenizer"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["GGUF", "Tokenizer"]),
+        .testTarget(name: "GrammarTests", dependencies: ["Grammar", "GGUF", "Tokenizer", "Engine"]),
         .testTarget(name: "ChecksTests", dependencies: ["Checks"]),
         .testTarget(name: "CLITests", dependencies: []),
     ]
