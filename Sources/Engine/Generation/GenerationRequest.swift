@@ -1,0 +1,49 @@
+/// What to generate for one sequence.
+public struct GenerationRequest: Sendable {
+    public var prompt: [Int]
+    public var maxTokens: Int
+    public var sampling: SamplingParameters
+    /// Generation ends before the first occurrence of any of these strings.
+    public var stop: [String]
+
+    public init(prompt: [Int], maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(), stop: [String] = []) {
+        self.prompt = prompt
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+        self.stop = stop
+    }
+}
+
+/// Why a generation ended.
+public enum FinishReason: String, Sendable, Codable {
+    /// An end-of-text token.
+    case endOfText = "eos"
+    /// A stop sequence.
+    case stop
+    /// The token budget or the context window.
+    case length
+    /// The logits processor reported the output complete (e.g. a finished program).
+    case complete
+    /// The caller asked to stop.
+    case cancelled
+}
+
+/// The outcome of one request.
+public struct GenerationResult: Sendable {
+    public var tokens: [GeneratedToken]
+    /// The generated text, cut before a stop sequence.
+    public var text: String
+    public var finishReason: FinishReason
+    public var promptTokens: Int
+
+    /// Mean log-probability of the generated tokens (0 when none).
+    public var meanLogprob: Float {
+        tokens.isEmpty ? 0 : tokens.map(\.logprob).reduce(0, +) / Float(tokens.count)
+    }
+}
+
+/// What a caller may do after seeing a token.
+public enum GenerationControl: Sendable {
+    case proceed
+    case stop
+}

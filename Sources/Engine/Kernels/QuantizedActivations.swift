@@ -1,0 +1,51 @@
+/// Activations quantized to 8 bits in blocks of 32 (ggml's Q8_1): the integer
+/// side of every weight-times-activation dot product.
+final class QuantizedActivations {
+    let capacityRows: Int
+    let cols: Int
+    let blocks: Int
+    let q: UnsafeMutablePointer<Int8>
+    /// Block scale.
+    let d: UnsafeMutablePointer<Float>
+    /// Block scale times the sum of the block's quants, for Q4_1's offset term.
+    let s: UnsafeMutablePointer<Float>
+
+    init(rows: Int, cols: Int) {
+        capacityRows = rows
+        self.cols = cols
+        blocks = cols / 32
+        q = .allocate(capacity: rows * cols)
+        d = .allocate(capacity: rows * blocks)
+        s = .allocate(capacity: rows * blocks)
+    }
+
+    deinit {
+        q.deallocate()
+        d.deallocate()
+        s.deallocate()
+    }
+
+    /// Quantizes `rows` rows of `x` (row stride `cols`).
+    func quantize(_ x: UnsafePointer<Float>, rows: Int) {
+        for r in 0..<rows {
+            for b in 0..<blocks {
+                let src = x + r * cols + b * 32
+                var amax: Float = 0
+                for j in 0..<32 { amax = max(amax, abs(src[j])) }
+                let scale = amax / 127
+                // 127/amax and ties-to-even are what ggml's x86 quantizer computes.
+                let inv: Float = amax > 0 ? 127 / amax : 0
+                let dst = q + r * cols + b * 32
+                var sum: Int32 = 0
+                for j in 0..<32 {
+                    let v = Int8((src[j] * inv).rounded(.toNearestOrEven))
+                    dst[j] = v
+                    sum &+= Int32(v)
+                }
+                // llama.cpp stores these block scales as fp16; rounding the same way keeps logits comparable.
+                d[r * blocks + b] = Float(Float16(scale))
+                s[r * blocks + b] = Float(Float16(scale * Float(sum)))
+            }
+        }
+    }
+}

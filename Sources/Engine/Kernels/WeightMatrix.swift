@@ -1,0 +1,111 @@
+import GGUF
+
+/// A weight matrix repacked at load time into what the kernels read fastest:
+/// fp32 block scales (fp16 conversion is a library call without a CPU target)
+/// and the quantized bytes contiguous per row.
+final class WeightMatrix: @unchecked Sendable {
+    enum Layout { case q4_1, q8_0, f32 }
+
+    let name: String
+    let rows: Int
+    let cols: Int
+    let blocksPerRow: Int
+    let layout: Layout
+    /// Block scales, `rows * blocksPerRow`.
+    let d: UnsafeMutablePointer<Float>
+    /// Block minimums (Q4_1 only).
+    let m: UnsafeMutablePointer<Float>
+    /// Q4_1: 16 bytes of nibbles per block; Q8_0: 32 signed bytes per block.
+    let q: UnsafeMutableRawPointer
+    /// F32 layout: the weights themselves.
+    let f: UnsafeMutablePointer<Float>
+
+    /// Repacks a 2-D tensor: `shape[0]` is the row length (input size), `shape[1]` the row count.
+    init(_ info: GGUFTensorInfo, in file: GGUFFile) throws {
+        guard info.shape.count == 2 || (info.shape.count == 1) else {
+            throw GGUFError(.corrupt, path: file.path, "tensor \(info.name) should be a matrix but has shape \(info.shape)")
+        }
+        name = info.name
+        cols = info.shape[0]
+        rows = info.shape.count > 1 ? info.shape[1] : 1
+        blocksPerRow = cols / 32
+        let src = file.pointer(to: info)
+        let nb = rows * (cols / 32)
+        switch info.type {
+        case .q4_1, .q4_0:
+            guard cols % 32 == 0 else { throw GGUFError(.corrupt, path: file.path, "\(info.name): row length \(cols) not a multiple of 32") }
+            layout = .q4_1
+            d = .allocate(capacity: nb)
+            m = .allocate(capacity: nb)
+            q = .allocate(byteCount: nb * 16, alignment: 64)
+            f = .allocate(capacity: 1)
+            let isQ4_1 = info.type == .q4_1
+            let stride = isQ4_1 ? 20 : 18
+            let qs = q.assumingMemoryBound(to: UInt8.self)
+            for b in 0..<nb {
+                let blk = src + b * stride
+                let scale = Float(Float16(bitPattern: blk.loadUnaligned(as: UInt16.self)))
+                d[b] = scale
+                // Q4_0 is Q4_1 with the minimum fixed at -8 times the scale.
+                m[b] = isQ4_1 ? Float(Float16(bitPattern: blk.loadUnaligned(fromByteOffset: 2, as: UInt16.self))) : -8 * scale
+                (qs + b * 16).update(from: (blk + (isQ4_1 ? 4 : 2)).assumingMemoryBound(to: UInt8.self), count: 16)
+            }
+        case .q8_0:
+            guard cols % 32 == 0 else { throw GGUFError(.corrupt, path: file.path, "\(info.name): row length \(cols) not a multiple of 32") }
+            layout = .q8_0
+            d = .allocate(capacity: nb)
+            m = .allocate(capacity: 1)
+            q = .allocate(byteCount: nb * 32, alignment: 64)
+            f = .allocate(capacity: 1)
+            let qs = q.assumingMemoryBound(to: UInt8.self)
+            for b in 0..<nb {
+                let blk = src + b * 34
+                d[b] = Float(Float16(bitPattern: blk.loadUnaligned(as: UInt16.self)))
+                (qs + b * 32).update(from: (blk + 2).assumingMemoryBound(to: UInt8.self), count: 32)
+            }
+        case .f32, .f16:
+            layout = .f32
+            d = .allocate(capacity: 1)
+            m = .allocate(capacity: 1)
+            q = .allocate(byteCount: 1, alignment: 64)
+            f = .allocate(capacity: rows * cols)
+            for i in 0..<(rows * cols) {
+                f[i] = info.type == .f32
+                    ? src.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
+                    : Float(Float16(bitPattern: src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))
+            }
+        }
+    }
+
+    deinit {
+        d.deallocate()
+        m.deallocate()
+        q.deallocate()
+        f.deallocate()
+    }
+
+    /// One row as floats (embedding lookup).
+    func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        switch layout {
+        case .f32:
+            out.update(from: f + r * cols, count: cols)
+        case .q8_0:
+            let qs = q.assumingMemoryBound(to: Int8.self)
+            for b in 0..<blocksPerRow {
+                let scale = d[r * blocksPerRow + b]
+                let src = qs + (r * blocksPerRow + b) * 32
+                for j in 0..<32 { out[b * 32 + j] = Float(src[j]) * scale }
+            }
+        case .q4_1:
+            let qs = q.assumingMemoryBound(to: UInt8.self)
+            for b in 0..<blocksPerRow {
+                let i = r * blocksPerRow + b
+                let src = qs + i * 16
+                for j in 0..<16 {
+                    out[b * 32 + j] = Float(src[j] & 0xF) * d[i] + m[i]
+                    out[b * 32 + j + 16] = Float(src[j] >> 4) * d[i] + m[i]
+                }
+            }
+        }
+    }
+}

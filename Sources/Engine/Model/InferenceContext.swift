@@ -1,0 +1,196 @@
+import Foundation
+
+/// One token in a forward pass: which sequence it extends, and where.
+public struct BatchRow {
+    public let sequence: KVSequence
+    public let token: Int
+    public let position: Int
+    /// Whether the caller needs the logits after this token.
+    public let wantsLogits: Bool
+
+    public init(sequence: KVSequence, token: Int, position: Int, wantsLogits: Bool) {
+        self.sequence = sequence
+        self.token = token
+        self.position = position
+        self.wantsLogits = wantsLogits
+    }
+}
+
+/// Runs forward passes of a model over batches of rows from any mix of sequences.
+///
+/// Owns its scratch buffers, so one context is used by one task at a time (the
+/// batching loop that owns it); several contexts can share one `LlamaModel`.
+public final class InferenceContext {
+    public let model: LlamaModel
+    public let threads: Int
+    private var capacity = 0
+    private var x, xn, q, k, v, att, o, gate, up: UnsafeMutablePointer<Float>
+    private var qEmbed: QuantizedActivations
+    private var qFFN: QuantizedActivations
+    private var logitsBuffer: UnsafeMutablePointer<Float>
+    private var logitsCapacity = 0
+
+    public init(model: LlamaModel, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.model = model
+        self.threads = max(1, threads)
+        x = .allocate(capacity: 1); xn = .allocate(capacity: 1); q = .allocate(capacity: 1)
+        k = .allocate(capacity: 1); v = .allocate(capacity: 1); att = .allocate(capacity: 1)
+        o = .allocate(capacity: 1); gate = .allocate(capacity: 1); up = .allocate(capacity: 1)
+        qEmbed = QuantizedActivations(rows: 1, cols: model.config.embeddingLength)
+        qFFN = QuantizedActivations(rows: 1, cols: model.config.feedForwardLength)
+        logitsBuffer = .allocate(capacity: 1)
+        ensure(rows: 16)
+    }
+
+    deinit {
+        [x, xn, q, k, v, att, o, gate, up, logitsBuffer].forEach { $0.deallocate() }
+    }
+
+    private func ensure(rows: Int) {
+        guard rows > capacity else { return }
+        let c = model.config
+        [x, xn, q, k, v, att, o, gate, up].forEach { $0.deallocate() }
+        x = .allocate(capacity: rows * c.embeddingLength)
+        xn = .allocate(capacity: rows * c.embeddingLength)
+        q = .allocate(capacity: rows * c.embeddingLength)
+        k = .allocate(capacity: rows * c.kvDimension)
+        v = .allocate(capacity: rows * c.kvDimension)
+        att = .allocate(capacity: rows * c.embeddingLength)
+        o = .allocate(capacity: rows * c.embeddingLength)
+        gate = .allocate(capacity: rows * c.feedForwardLength)
+        up = .allocate(capacity: rows * c.feedForwardLength)
+        qEmbed = QuantizedActivations(rows: rows, cols: c.embeddingLength)
+        qFFN = QuantizedActivations(rows: rows, cols: c.feedForwardLength)
+        capacity = rows
+    }
+
+    /// Runs the rows through the model, caching their keys and values.
+    ///
+    /// Rows of one sequence must come in position order and continue its cache.
+    /// - Returns: logits for each row with `wantsLogits`, in row order, `vocabularySize` apart.
+    ///   Valid until the next call.
+    public func forward(_ rows: [BatchRow]) -> UnsafeBufferPointer<Float> {
+        let c = model.config
+        let n = rows.count
+        precondition(n > 0, "forward needs at least one row")
+        ensure(rows: n)
+        let e = c.embeddingLength, kvd = c.kvDimension, ff = c.feedForwardLength, hd = c.headDimension
+        for (i, r) in rows.enumerated() {
+            precondition(r.token >= 0 && r.token < c.vocabularySize, "token \(r.token) outside the vocabulary")
+            model.tokenEmbedding.dequantizeRow(r.token, into: x + i * e)
+            r.sequence.reserve(upTo: r.position + 1)
+        }
+        // RoPE angles per row, computed once for all layers.
+        let half = hd / 2
+        let cosT = UnsafeMutablePointer<Float>.allocate(capacity: n * half)
+        let sinT = UnsafeMutablePointer<Float>.allocate(capacity: n * half)
+        defer { cosT.deallocate(); sinT.deallocate() }
+        for (i, r) in rows.enumerated() {
+            // Repeated multiplication rather than powf, the way ggml's rope forms the angles.
+            var theta = Float(r.position)
+            for j in 0..<half {
+                cosT[i * half + j] = cosf(theta)
+                sinT[i * half + j] = sinf(theta)
+                theta *= model.thetaScale
+            }
+        }
+        let segments = rows.map { $0.sequence.segments(upTo: $0.position + 1) }
+
+        for (l, layer) in model.layers.enumerated() {
+            for i in 0..<n { rmsNorm(x + i * e, layer.attnNorm, xn + i * e, e, eps: c.rmsEpsilon) }
+            qEmbed.quantize(xn, rows: n)
+            run([(layer.wq, q), (layer.wk, k), (layer.wv, v)], qEmbed, xn, n)
+            for (i, r) in rows.enumerated() {
+                rope(q + i * e, heads: c.headCount, headDim: hd, cos: cosT + i * half, sin: sinT + i * half)
+                rope(k + i * kvd, heads: c.kvHeadCount, headDim: hd, cos: cosT + i * half, sin: sinT + i * half)
+                let kp = r.sequence.key(l, r.position), vp = r.sequence.value(l, r.position)
+                for j in 0..<kvd {
+                    kp[j] = Float16(k[i * kvd + j])
+                    vp[j] = Float16(v[i * kvd + j])
+                }
+            }
+            attention(layer: l, rows: rows, segments: segments)
+            qEmbed.quantize(att, rows: n)
+            run([(layer.wo, o)], qEmbed, att, n)
+            for i in 0..<(n * e) { x[i] += o[i] }
+
+            for i in 0..<n { rmsNorm(x + i * e, layer.ffnNorm, xn + i * e, e, eps: c.rmsEpsilon) }
+            qEmbed.quantize(xn, rows: n)
+            run([(layer.gate, gate), (layer.up, up)], qEmbed, xn, n)
+            for i in 0..<n { swiglu(gate + i * ff, up + i * ff, ff) }
+            qFFN.quantize(gate, rows: n)
+            run([(layer.down, o)], qFFN, gate, n)
+            for i in 0..<(n * e) { x[i] += o[i] }
+        }
+        for r in rows { r.sequence.commit(length: r.position + 1) }
+
+        // Only rows that need logits pay for the vocabulary-sized head.
+        let wanted = rows.indices.filter { rows[$0].wantsLogits }
+        guard !wanted.isEmpty else { return UnsafeBufferPointer(start: logitsBuffer, count: 0) }
+        for (j, i) in wanted.enumerated() { rmsNorm(x + i * e, model.outputNorm, xn + j * e, e, eps: c.rmsEpsilon) }
+        qEmbed.quantize(xn, rows: wanted.count)
+        let need = wanted.count * c.vocabularySize
+        if need > logitsCapacity {
+            logitsBuffer.deallocate()
+            logitsBuffer = .allocate(capacity: need)
+            logitsCapacity = need
+        }
+        run([(model.output, logitsBuffer)], qEmbed, xn, wanted.count)
+        return UnsafeBufferPointer(start: logitsBuffer, count: need)
+    }
+
+    /// Several matmuls over the same input in one parallel dispatch: each thread takes the same share of every matrix.
+    private func run(_ jobs: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ xq: QuantizedActivations, _ xf: UnsafePointer<Float>, _ batch: Int) {
+        parallelChunks(threads, threads: threads) { part in
+            let t = part.lowerBound
+            for (w, out) in jobs {
+                let lo = w.rows * t / threads, hi = w.rows * (t + 1) / threads
+                matmul(w, xq, xf, batch: batch, into: out, rowRange: lo..<hi)
+            }
+        }
+    }
+
+    /// Causal grouped-query attention for every (row, head), reading each row's cache segments.
+    ///
+    /// Online softmax with an fp16 output accumulator and an fp16 query, as
+    /// llama.cpp's CPU flash attention computes it, so logits agree with it.
+    private func attention(layer l: Int, rows: [BatchRow], segments: [[(KVSequence, Range<Int>)]]) {
+        let c = model.config
+        let e = c.embeddingLength, hd = c.headDimension
+        let group = c.headCount / c.kvHeadCount
+        let scale = 1 / Float(hd).squareRoot()
+        let tasks = rows.count * c.headCount
+        parallelChunks(tasks, threads: threads) { range in
+            let qh = UnsafeMutablePointer<Float>.allocate(capacity: hd)
+            let acc = UnsafeMutablePointer<Float16>.allocate(capacity: hd)
+            defer { qh.deallocate(); acc.deallocate() }
+            for task in range {
+                let i = task / c.headCount, h = task % c.headCount
+                let qv = q + i * e + h * hd
+                for j in 0..<hd { qh[j] = Float(Float16(qv[j])) }
+                let kvOff = (h / group) * hd
+                var m = -Float.infinity, sum: Float = 0
+                acc.initialize(repeating: 0, count: hd)
+                for (seq, span) in segments[i] {
+                    for p in span {
+                        let s = dotHalf(qh, seq.key(l, p) + kvOff, hd) * scale
+                        var vs: Float = 1, ms: Float = 1
+                        if s > m {
+                            ms = expf(m - s)
+                            m = s
+                            for j in 0..<hd { acc[j] = Float16(Float(acc[j]) * ms) }
+                        } else {
+                            vs = expf(s - m)
+                        }
+                        let vv = seq.value(l, p) + kvOff
+                        for j in 0..<hd { acc[j] = Float16(Float(acc[j]) + Float(vv[j]) * vs) }
+                        sum = sum * ms + vs
+                    }
+                }
+                let out = att + i * e + h * hd
+                let inv = 1 / sum
+                for j in 0..<hd { out[j] = Float(acc[j]) * inv }
+            }
+        }
+    }
+}

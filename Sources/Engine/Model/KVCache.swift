@@ -1,0 +1,87 @@
+/// The keys and values one sequence has cached, per layer.
+///
+/// Entries are fp16, like llama.cpp's default cache: half the memory, and the
+/// same rounding, which this small model's logits are sensitive to.
+///
+/// A sequence can start from a frozen `prefix` (the shared prompt of several
+/// candidates): positions below `start` are read from the prefix, so a prompt
+/// is prefilled once and its entries are shared, never copied.
+public final class KVSequence: @unchecked Sendable {
+    let prefix: KVSequence?
+    /// First position this sequence stores itself.
+    let start: Int
+    /// Positions cached so far, including the prefix.
+    public private(set) var length: Int
+    let kvDim: Int
+    let layers: Int
+    private(set) var capacity: Int
+    private(set) var keys: [UnsafeMutablePointer<Float16>]
+    private(set) var values: [UnsafeMutablePointer<Float16>]
+
+    init(layers: Int, kvDim: Int, prefix: KVSequence? = nil, capacity: Int = 64) {
+        self.prefix = prefix
+        self.start = prefix?.length ?? 0
+        self.length = start
+        self.kvDim = kvDim
+        self.layers = layers
+        self.capacity = capacity
+        keys = (0..<layers).map { _ in .allocate(capacity: capacity * kvDim) }
+        values = (0..<layers).map { _ in .allocate(capacity: capacity * kvDim) }
+    }
+
+    deinit {
+        keys.forEach { $0.deallocate() }
+        values.forEach { $0.deallocate() }
+    }
+
+    /// Makes room for positions up to `end` (exclusive) before a forward pass writes them.
+    func reserve(upTo end: Int) {
+        let needed = end - start
+        guard needed > capacity else { return }
+        var newCap = capacity
+        while newCap < needed { newCap *= 2 }
+        for l in 0..<layers {
+            let k = UnsafeMutablePointer<Float16>.allocate(capacity: newCap * kvDim)
+            k.update(from: keys[l], count: (length - start) * kvDim)
+            keys[l].deallocate()
+            keys[l] = k
+            let v = UnsafeMutablePointer<Float16>.allocate(capacity: newCap * kvDim)
+            v.update(from: values[l], count: (length - start) * kvDim)
+            values[l].deallocate()
+            values[l] = v
+        }
+        capacity = newCap
+    }
+
+    func commit(length newLength: Int) {
+        length = max(length, newLength)
+    }
+
+    /// Forgets positions from `position` on (rollback); never below `start`.
+    public func truncate(to position: Int) {
+        length = max(start, min(length, position))
+    }
+
+    /// Storage for a position this sequence owns.
+    @inline(__always)
+    func key(_ layer: Int, _ pos: Int) -> UnsafeMutablePointer<Float16> { keys[layer] + (pos - start) * kvDim }
+    @inline(__always)
+    func value(_ layer: Int, _ pos: Int) -> UnsafeMutablePointer<Float16> { values[layer] + (pos - start) * kvDim }
+
+    /// The chain of (sequence, positions) that together hold positions `0..<end`.
+    func segments(upTo end: Int) -> [(KVSequence, Range<Int>)] {
+        var out: [(KVSequence, Range<Int>)] = []
+        var s: KVSequence? = self
+        var hi = end
+        while let seq = s, hi > 0 {
+            let lo = seq.start
+            if hi > lo { out.append((seq, lo..<hi)) }
+            hi = min(hi, lo)
+            s = seq.prefix
+        }
+        return out.reversed()
+    }
+
+    /// Bytes this sequence holds itself (not its prefix).
+    public var bytes: Int { 2 * layers * capacity * kvDim * MemoryLayout<Float16>.size }
+}

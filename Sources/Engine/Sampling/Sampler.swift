@@ -1,0 +1,139 @@
+import Foundation
+
+/// xoshiro256** seeded through SplitMix64: small, fast and reproducible across runs.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var s: (UInt64, UInt64, UInt64, UInt64)
+
+    public init(seed: UInt64) {
+        var x = seed
+        func splitmix() -> UInt64 {
+            x &+= 0x9E37_79B9_7F4A_7C15
+            var z = x
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        s = (splitmix(), splitmix(), splitmix(), splitmix())
+    }
+
+    public mutating func next() -> UInt64 {
+        let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
+        let t = s.1 << 17
+        s.2 ^= s.0
+        s.3 ^= s.1
+        s.1 ^= s.2
+        s.0 ^= s.3
+        s.2 ^= t
+        s.3 = s.3 << 45 | s.3 >> 19
+        return result
+    }
+}
+
+/// Picks tokens for one sequence: penalties, truncation, temperature, seeded draw.
+public struct Sampler: Sendable {
+    public var parameters: SamplingParameters
+    private var rng: SeededGenerator
+    /// Tokens this sequence produced, for the penalties.
+    public private(set) var history: [Int] = []
+
+    public init(_ parameters: SamplingParameters) {
+        self.parameters = parameters
+        rng = SeededGenerator(seed: parameters.seed)
+    }
+
+    /// Confidence figures of the raw distribution: log-sum-exp, entropy and the top alternatives.
+    public static func statistics(_ logits: UnsafeBufferPointer<Float>, top k: Int) -> (logSumExp: Float, entropy: Float, top: [TokenLogprob]) {
+        var maxL = -Float.infinity
+        for v in logits where v > maxL { maxL = v }
+        var sum: Float = 0, weighted: Float = 0
+        for v in logits {
+            let e = expf(v - maxL)
+            sum += e
+            weighted += e * (v - maxL)
+        }
+        let lse = maxL + logf(sum)
+        // H = log Z - E[l - max], with Z the sum of exp(l - max).
+        let entropy = logf(sum) - weighted / sum
+        var top: [TokenLogprob] = []
+        if k > 0 {
+            var best: [(Float, Int)] = []
+            best.reserveCapacity(k + 1)
+            for (i, v) in logits.enumerated() where best.count < k || v > best[best.count - 1].0 {
+                let at = best.firstIndex { $0.0 < v } ?? best.count
+                best.insert((v, i), at: at)
+                if best.count > k { best.removeLast() }
+            }
+            top = best.map { TokenLogprob(id: $0.1, logprob: $0.0 - lse) }
+        }
+        return (lse, entropy, top)
+    }
+
+    /// Chooses the next token. `logits` is modified (processor, penalties, temperature).
+    public mutating func sample(_ logits: UnsafeMutableBufferPointer<Float>, processor: inout (any LogitsProcessor)?) -> GeneratedToken {
+        let stats = Self.statistics(UnsafeBufferPointer(logits), top: parameters.topLogprobs)
+        // The reported log-probability is the model's own, so keep the raw logits.
+        let raw = Array(logits)
+        processor?.process(logits: logits)
+        applyPenalties(logits)
+        let id = choose(logits)
+        processor?.didSample(token: id)
+        history.append(id)
+        return GeneratedToken(id: id, logprob: raw[id] - stats.logSumExp, entropy: stats.entropy, top: stats.top)
+    }
+
+    private func applyPenalties(_ logits: UnsafeMutableBufferPointer<Float>) {
+        let p = parameters
+        guard p.repetitionPenalty != 1 || p.frequencyPenalty != 0 || p.presencePenalty != 0, !history.isEmpty else { return }
+        var counts: [Int: Int] = [:]
+        for t in history.suffix(p.penaltyWindow) { counts[t, default: 0] += 1 }
+        for (t, c) in counts where t < logits.count {
+            var v = logits[t]
+            if p.repetitionPenalty != 1 { v = v > 0 ? v / p.repetitionPenalty : v * p.repetitionPenalty }
+            v -= Float(c) * p.frequencyPenalty + p.presencePenalty
+            logits[t] = v
+        }
+    }
+
+    private mutating func choose(_ logits: UnsafeMutableBufferPointer<Float>) -> Int {
+        let p = parameters
+        var bestID = 0
+        var best = -Float.infinity
+        for (i, v) in logits.enumerated() where v > best {
+            best = v
+            bestID = i
+        }
+        guard p.temperature > 0, best > -Float.infinity else { return bestID }
+        // Candidates: top-k, or everything within reach of the best (exp(-30) is nothing).
+        var cands: [(Float, Int)] = []
+        let floor = best - 30
+        for (i, v) in logits.enumerated() where v >= floor { cands.append((v, i)) }
+        cands.sort { $0.0 > $1.0 }
+        if p.topK > 0 && cands.count > p.topK { cands.removeLast(cands.count - p.topK) }
+        // Probabilities at temperature 1 for top-p and min-p, as llama.cpp's chain does.
+        var probs = cands.map { expf($0.0 - best) }
+        var total = probs.reduce(0, +)
+        if p.topP < 1 {
+            var acc: Float = 0
+            var keep = probs.count
+            for (j, q) in probs.enumerated() {
+                acc += q / total
+                if acc >= p.topP { keep = j + 1; break }
+            }
+            cands.removeLast(cands.count - keep)
+            probs.removeLast(probs.count - keep)
+        }
+        if p.minP > 0 {
+            let keep = max(1, probs.prefix { $0 >= p.minP }.count)
+            cands.removeLast(cands.count - keep)
+            probs.removeLast(probs.count - keep)
+        }
+        probs = cands.map { expf(($0.0 - best) / p.temperature) }
+        total = probs.reduce(0, +)
+        var r = Float(Double(rng.next() >> 11) / Double(1 << 53)) * total
+        for (j, q) in probs.enumerated() {
+            r -= q
+            if r <= 0 { return cands[j].1 }
+        }
+        return cands[cands.count - 1].1
+    }
+}
