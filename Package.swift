@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        .target(name: "ElixirCoderCore"),
         .target(name: "GGUF"),
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: cpuFlags),
         .target(name: "Engine", dependencies: ["GGUF", "Tokenizer", .product(name: "Logging", package: "swift-log")], swiftSettings: cpuFlags),
@@ -32,7 +33,7 @@ let package = Package(
         .executableTarget(
             name: "ElixirCoderCLI",
             dependencies: [
-                "GGUF", "Engine", "Tokenizer", "Grammar", "Checks",
+                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Grammar", "Checks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -42,6 +43,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["GGUF", "Tokenizer"]),
         .testTarget(name: "GrammarTests", dependencies: ["Grammar", "GGUF", "Tokenizer", "Engine"]),
         .testTarget(name: "ChecksTests", dependencies: ["Checks"]),
+        .testTarget(name: "CoreTests", dependencies: ["ElixirCoderCore"]),
         .testTarget(name: "CLITests", dependencies: []),
     ]
 )

@@ -1,0 +1,102 @@
+import ArgumentParser
+import ElixirCoderCore
+import Engine
+import Foundation
+import GGUF
+import Tokenizer
+
+/// Which model to load, shared by every command that needs one.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "A GGUF file or a known model name (default: the embedded SmolLM2-135M-Instruct; config key `model`, env ELIXIR_CODER_MODEL).")
+    var model: String?
+
+    @Option(name: .long, help: "CPU threads for inference (default: all cores; config `threads`, env ELIXIR_CODER_THREADS).")
+    var threads: Int?
+
+    /// A loaded model with its tokenizer.
+    struct Loaded {
+        let model: LlamaModel
+        let tokenizer: Tokenizer
+        let path: String
+        let seconds: Double
+        let threads: Int
+    }
+
+    func load(config: Configuration, quiet: Bool = false) throws -> Loaded {
+        let store = ModelStore()
+        let url = try store.resolve(model ?? config.model)
+        let start = Date()
+        if !quiet { Stderr.print("loading \(url.lastPathComponent) ...") }
+        let file = try GGUFFile(path: url.path)
+        let tokenizer = try Tokenizer(gguf: file)
+        let model = try LlamaModel(file: file)
+        let seconds = Date().timeIntervalSince(start)
+        let threads = self.threads ?? config.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        if !quiet {
+            let c = model.config
+            Stderr.print("loaded in \(String(format: "%.2f", seconds)) s: \(c.layerCount) layers, \(c.embeddingLength) wide, vocab \(c.vocabularySize), \(threads) threads")
+        }
+        return Loaded(model: model, tokenizer: tokenizer, path: url.path, seconds: seconds, threads: threads)
+    }
+}
+
+/// Sampling flags; unset ones fall back to config, then to llama.cpp's defaults.
+struct SamplingOptions: ParsableArguments {
+    @Option(help: "Tokens to generate at most.") var maxTokens: Int?
+    @Option(help: "Sampling temperature; 0 is greedy (default 0.8).") var temperature: Float?
+    @Option(help: "Keep the K most likely tokens; 0 disables (default 40).") var topK: Int?
+    @Option(help: "Nucleus sampling mass (default 0.95).") var topP: Float?
+    @Option(help: "Drop tokens below this fraction of the best one's probability (default 0.05).") var minP: Float?
+    @Option(help: "Penalty for recently repeated tokens; 1 disables.") var repeatPenalty: Float?
+    @Option(help: "Subtracted per earlier occurrence of a token.") var frequencyPenalty: Float?
+    @Option(help: "Subtracted once if a token occurred.") var presencePenalty: Float?
+    @Option(help: "Random seed (default 0): the same seed gives the same output.") var seed: UInt64?
+    @Option(help: "Stop before this text (repeatable).") var stop: [String] = []
+    @Option(help: "Report the K most likely alternatives for every token.") var topLogprobs: Int = 0
+
+    func parameters(config: Configuration) throws -> SamplingParameters {
+        var p = SamplingParameters()
+        p.temperature = temperature ?? config.temperature ?? p.temperature
+        p.topK = topK ?? config.topK ?? p.topK
+        p.topP = topP ?? config.topP ?? p.topP
+        p.minP = minP ?? config.minP ?? p.minP
+        p.repetitionPenalty = repeatPenalty ?? p.repetitionPenalty
+        p.frequencyPenalty = frequencyPenalty ?? p.frequencyPenalty
+        p.presencePenalty = presencePenalty ?? p.presencePenalty
+        p.seed = seed ?? config.seed ?? p.seed
+        p.topLogprobs = topLogprobs
+        guard p.temperature >= 0 else { throw ValidationError("--temperature must be 0 or more") }
+        guard (0...1).contains(p.topP), (0...1).contains(p.minP) else { throw ValidationError("--top-p and --min-p must be between 0 and 1") }
+        guard p.topK >= 0, p.topLogprobs >= 0 else { throw ValidationError("--top-k and --top-logprobs must be 0 or more") }
+        return p
+    }
+}
+
+/// Diagnostics and progress go to stderr, never stdout.
+enum Stderr {
+    static func print(_ s: String) {
+        FileHandle.standardError.write(Data((s + "\n").utf8))
+    }
+}
+
+/// Reads a positional argument, or all of standard input byte for byte for `-`.
+func readInput(_ arg: String?) throws -> String {
+    guard let arg, arg != "-" else {
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        guard let s = String(data: data, encoding: .utf8) else { throw ValidationError("standard input is not valid UTF-8") }
+        return s
+    }
+    return arg
+}
+
+/// Writes JSON to stdout, one document.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    FileHandle.standardOutput.write(try enc.encode(value) + Data("\n".utf8))
+}
+
+/// Writes text to stdout without buffering, for streaming.
+func writeOut(_ s: String) {
+    FileHandle.standardOutput.write(Data(s.utf8))
+}
