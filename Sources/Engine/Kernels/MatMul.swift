@@ -6,6 +6,10 @@ func matmul(_ w: WeightMatrix, _ xq: QuantizedActivations, _ xf: UnsafePointer<F
             into out: UnsafeMutablePointer<Float>, rowRange: Range<Int>) {
     let nb = w.blocksPerRow
     let cols = w.cols
+    if batch >= floatPathMinimumBatch && w.layout != .f32 {
+        matmulDequantized(w, xf, batch: batch, into: out, rowRange: rowRange)
+        return
+    }
     switch w.layout {
     case .q4_1:
         let qs = w.q.assumingMemoryBound(to: UInt8.self)
@@ -65,6 +69,64 @@ func matmul(_ w: WeightMatrix, _ xq: QuantizedActivations, _ xf: UnsafePointer<F
             }
         }
     }
+}
+
+/// From this many activation rows on, dequantizing a weight row once and running
+/// float FMAs against every row beats one integer dot product per block and row.
+let floatPathMinimumBatch = 2
+
+/// Batched path: weight rows are expanded to floats four at a time, then a
+/// 4-row by 2-column register tile runs FMAs, so every load feeds two or four products.
+func matmulDequantized(_ w: WeightMatrix, _ xf: UnsafePointer<Float>, batch: Int, into out: UnsafeMutablePointer<Float>, rowRange: Range<Int>) {
+    let cols = w.cols
+    let buf = UnsafeMutablePointer<Float>.allocate(capacity: 4 * cols)
+    defer { buf.deallocate() }
+    var r = rowRange.lowerBound
+    while r < rowRange.upperBound {
+        let tile = min(4, rowRange.upperBound - r)
+        for t in 0..<tile { w.dequantizeRow(r + t, into: buf + t * cols) }
+        if tile == 4 {
+            var b = 0
+            while b + 2 <= batch {
+                let s = tile4x2(buf, cols, xf + b * cols, xf + (b + 1) * cols)
+                for t in 0..<4 {
+                    out[b * w.rows + r + t] = s[t]
+                    out[(b + 1) * w.rows + r + t] = s[4 + t]
+                }
+                b += 2
+            }
+            if b < batch {
+                for t in 0..<4 { out[b * w.rows + r + t] = dotF32(buf + t * cols, xf + b * cols, cols) }
+            }
+        } else {
+            for t in 0..<tile {
+                for b in 0..<batch { out[b * w.rows + r + t] = dotF32(buf + t * cols, xf + b * cols, cols) }
+            }
+        }
+        r += tile
+    }
+}
+
+/// Dot products of four consecutive rows (stride `n`) with two vectors; `n` is a multiple of 8.
+@inline(__always)
+func tile4x2(_ w: UnsafePointer<Float>, _ n: Int, _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>) -> SIMD8<Float> {
+    typealias V = SIMD8<Float>
+    var a00 = V(), a10 = V(), a20 = V(), a30 = V(), a01 = V(), a11 = V(), a21 = V(), a31 = V()
+    let rw = UnsafeRawPointer(w), r0 = UnsafeRawPointer(x0), r1 = UnsafeRawPointer(x1)
+    let stride = n * 4
+    var o = 0
+    while o < stride {
+        let v0 = r0.loadUnaligned(fromByteOffset: o, as: V.self)
+        let v1 = r1.loadUnaligned(fromByteOffset: o, as: V.self)
+        let w0 = rw.loadUnaligned(fromByteOffset: o, as: V.self)
+        let w1 = rw.loadUnaligned(fromByteOffset: o + stride, as: V.self)
+        let w2 = rw.loadUnaligned(fromByteOffset: o + 2 * stride, as: V.self)
+        let w3 = rw.loadUnaligned(fromByteOffset: o + 3 * stride, as: V.self)
+        a00.addProduct(w0, v0); a10.addProduct(w1, v0); a20.addProduct(w2, v0); a30.addProduct(w3, v0)
+        a01.addProduct(w0, v1); a11.addProduct(w1, v1); a21.addProduct(w2, v1); a31.addProduct(w3, v1)
+        o += 32
+    }
+    return V(a00.sum(), a10.sum(), a20.sum(), a30.sum(), a01.sum(), a11.sum(), a21.sum(), a31.sum())
 }
 
 /// Σ q4[j] * x[j] over one block: low nibbles pair with x[0..<16], high with x[16..<32].

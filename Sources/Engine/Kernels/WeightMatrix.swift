@@ -94,7 +94,8 @@ final class WeightMatrix: @unchecked Sendable {
             for b in 0..<blocksPerRow {
                 let scale = d[r * blocksPerRow + b]
                 let src = qs + (r * blocksPerRow + b) * 32
-                for j in 0..<32 { out[b * 32 + j] = Float(src[j]) * scale }
+                let dst = out + b * 32
+                for j in 0..<32 { dst[j] = Float(src[j]) * scale }
             }
         case .q4_1:
             let qs = q.assumingMemoryBound(to: UInt8.self)
