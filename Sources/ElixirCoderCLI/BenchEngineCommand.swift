@@ -47,7 +47,7 @@ struct BenchEngineCommand: AsyncParsableCommand {
         figures.append(Figure(name: "model load", value: Date().timeIntervalSince(t0) * 1000, unit: "ms", llamaCpp: nil))
 
         let model = loaded.model
-        let ctx = InferenceContext(model: model, threads: loaded.threads)
+        let ctx = InferenceContext(model: model, threads: loaded.threads, kernels: modelOptions.kernels.mode)
         let text = String(repeating: "defmodule Math do\n  @moduledoc \"Arithmetic.\"\n  def add(a, b), do: a + b\n  def sub(a, b) when is_number(a), do: a - b\nend\n", count: 40)
         let corpus = loaded.tokenizer.encode(text)
 

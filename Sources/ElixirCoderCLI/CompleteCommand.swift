@@ -67,7 +67,7 @@ struct CompleteCommand: AsyncParsableCommand {
         let limit = loaded.model.config.contextLength
         guard ids.count < limit else { throw ValidationError("the prompt has \(ids.count) tokens; the model's context is \(limit)") }
 
-        let generator = Generator(context: InferenceContext(model: loaded.model, threads: loaded.threads), tokenizer: tokenizer)
+        let generator = Generator(context: InferenceContext(model: loaded.model, threads: loaded.threads, kernels: modelOptions.kernels.mode), tokenizer: tokenizer)
         let request = GenerationRequest(prompt: ids, maxTokens: min(maxTokens, limit - ids.count), sampling: sampling, stop: samplingOptions.stop)
         let start = Date()
         var firstTokenAt: Date?

@@ -13,6 +13,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "CPU threads for inference (default: all cores; config `threads`, env ELIXIR_CODER_THREADS).")
     var threads: Int?
 
+    @Option(help: "Kernel set: fast (float tiles for batches, the default) or exact (llama.cpp's integer arithmetic everywhere; reproduces its greedy outputs).")
+    var kernels: KernelChoice = .fast
+
     /// A loaded model with its tokenizer.
     struct Loaded {
         let model: LlamaModel
@@ -38,6 +41,12 @@ struct ModelOptions: ParsableArguments {
         }
         return Loaded(model: model, tokenizer: tokenizer, path: url.path, seconds: seconds, threads: threads)
     }
+}
+
+/// `--kernels` values.
+enum KernelChoice: String, ExpressibleByArgument, CaseIterable {
+    case fast, exact
+    var mode: KernelMode { self == .fast ? .fast : .exact }
 }
 
 /// Sampling flags; unset ones fall back to config, then to llama.cpp's defaults.

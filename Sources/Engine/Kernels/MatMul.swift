@@ -3,11 +3,22 @@
 /// Each weight block is read once and applied to every activation row while it
 /// is in L1, which is what makes batched decode cheaper per token than single.
 func matmul(_ w: WeightMatrix, _ xq: QuantizedActivations, _ xf: UnsafePointer<Float>, batch: Int,
-            into out: UnsafeMutablePointer<Float>, rowRange: Range<Int>) {
+            into out: UnsafeMutablePointer<Float>, rowRange: Range<Int>, kernels: KernelMode) {
     let nb = w.blocksPerRow
     let cols = w.cols
-    if batch >= floatPathMinimumBatch && w.layout != .f32 {
-        matmulDequantized(w, xf, batch: batch, into: out, rowRange: rowRange)
+    if kernels == .fast && batch >= floatPathMinimumBatch && w.layout != .f32 {
+        matmulDequantized(w, xq.dequantized, batch: batch, into: out, rowRange: rowRange)
+        if w.layout == .q4_1 {
+            for r in rowRange {
+                let m = w.m + r * nb
+                for b in 0..<batch {
+                    let e = xq.sError + b * nb
+                    var c: Float = 0
+                    for k in 0..<nb { c += m[k] * e[k] }
+                    out[b * w.rows + r] += c
+                }
+            }
+        }
         return
     }
     switch w.layout {
@@ -74,6 +85,21 @@ func matmul(_ w: WeightMatrix, _ xq: QuantizedActivations, _ xf: UnsafePointer<F
 /// From this many activation rows on, dequantizing a weight row once and running
 /// float FMAs against every row beats one integer dot product per block and row.
 let floatPathMinimumBatch = 2
+
+/// Which kernels a context runs.
+///
+/// Both compute the same products of the same 8-bit activations; they differ in
+/// float rounding only. That is enough to change this model's output: its
+/// activations are requantized every layer, so a 1-ulp difference can flip a
+/// rounding and grow through 30 layers (0.1-0.3 nats on the golden prompts).
+public enum KernelMode: Sendable {
+    /// Integer block dot products everywhere, the arithmetic llama.cpp uses:
+    /// its greedy outputs are reproduced token for token.
+    case exact
+    /// Float tiles over dequantized rows for batches: about twice the prompt
+    /// and batched-decode throughput; single-sequence decode is unchanged.
+    case fast
+}
 
 /// Batched path: weight rows are expanded to floats four at a time, then a
 /// 4-row by 2-column register tile runs FMAs, so every load feeds two or four products.

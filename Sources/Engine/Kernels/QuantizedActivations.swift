@@ -9,6 +9,12 @@ final class QuantizedActivations {
     let d: UnsafeMutablePointer<Float>
     /// Block scale times the sum of the block's quants, for Q4_1's offset term.
     let s: UnsafeMutablePointer<Float>
+    /// The quantized values as floats (q * d): the batched float kernels read these, so
+    /// both paths see the same rounded activations that llama.cpp's kernels see.
+    let dequantized: UnsafeMutablePointer<Float>
+    /// How far the fp16-rounded `s` is from the exact d·Σq; the float path adds
+    /// min·error per block to land where the integer path (and llama.cpp) lands.
+    let sError: UnsafeMutablePointer<Float>
 
     init(rows: Int, cols: Int) {
         capacityRows = rows
@@ -17,12 +23,16 @@ final class QuantizedActivations {
         q = .allocate(capacity: rows * cols)
         d = .allocate(capacity: rows * blocks)
         s = .allocate(capacity: rows * blocks)
+        dequantized = .allocate(capacity: rows * cols)
+        sError = .allocate(capacity: rows * blocks)
     }
 
     deinit {
         q.deallocate()
         d.deallocate()
         s.deallocate()
+        dequantized.deallocate()
+        sError.deallocate()
     }
 
     /// Quantizes `rows` rows of `x` (row stride `cols`).
@@ -43,8 +53,13 @@ final class QuantizedActivations {
                     sum &+= Int32(v)
                 }
                 // llama.cpp stores these block scales as fp16; rounding the same way keeps logits comparable.
-                d[r * blocks + b] = Float(Float16(scale))
-                s[r * blocks + b] = Float(Float16(scale * Float(sum)))
+                let scale16 = Float(Float16(scale))
+                let deq = dequantized + r * cols + b * 32
+                for j in 0..<32 { deq[j] = Float(dst[j]) * scale16 }
+                d[r * blocks + b] = scale16
+                let s16 = Float(Float16(scale * Float(sum)))
+                s[r * blocks + b] = s16
+                sError[r * blocks + b] = s16 - scale16 * Float(sum)
             }
         }
     }

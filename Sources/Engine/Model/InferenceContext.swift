@@ -23,6 +23,7 @@ public struct BatchRow {
 public final class InferenceContext {
     public let model: LlamaModel
     public let threads: Int
+    public let kernels: KernelMode
     private var capacity = 0
     private var x, xn, q, k, v, att, o, gate, up: UnsafeMutablePointer<Float>
     private var qEmbed: QuantizedActivations
@@ -30,8 +31,9 @@ public final class InferenceContext {
     private var logitsBuffer: UnsafeMutablePointer<Float>
     private var logitsCapacity = 0
 
-    public init(model: LlamaModel, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    public init(model: LlamaModel, threads: Int = ProcessInfo.processInfo.activeProcessorCount, kernels: KernelMode = .fast) {
         self.model = model
+        self.kernels = kernels
         self.threads = max(1, threads)
         x = .allocate(capacity: 1); xn = .allocate(capacity: 1); q = .allocate(capacity: 1)
         k = .allocate(capacity: 1); v = .allocate(capacity: 1); att = .allocate(capacity: 1)
@@ -145,7 +147,7 @@ public final class InferenceContext {
             let t = part.lowerBound
             for (w, out) in jobs {
                 let lo = w.rows * t / threads, hi = w.rows * (t + 1) / threads
-                matmul(w, xq, xf, batch: batch, into: out, rowRange: lo..<hi)
+                matmul(w, xq, xf, batch: batch, into: out, rowRange: lo..<hi, kernels: kernels)
             }
         }
     }

@@ -82,6 +82,9 @@ public final class KVSequence: @unchecked Sendable {
         return out.reversed()
     }
 
+    /// Positions stored here rather than in the prefix.
+    public var ownedPositions: Int { length - start }
+
     /// Bytes this sequence holds itself (not its prefix).
     public var bytes: Int { 2 * layers * capacity * kvDim * MemoryLayout<Float16>.size }
 }

@@ -1,0 +1,214 @@
+import Foundation
+import GGUF
+import Testing
+import Engine
+import Tokenizer
+
+/// Reaches LlamaConfig through the public model initializer path.
+enum LlamaConfigProbe {
+    static func load(_ f: GGUFFile) throws -> LlamaConfig { try LlamaConfig(gguf: f) }
+}
+
+/// A processor that forbids some tokens and records what it saw.
+struct BanTokens: LogitsProcessor {
+    let banned: Set<Int>
+    var seen: [Int] = []
+    mutating func process(logits: UnsafeMutableBufferPointer<Float>) {
+        for t in banned { logits[t] = -.infinity }
+    }
+    mutating func didSample(token: Int) { seen.append(token) }
+}
+
+@Suite("Engine behaviour", .serialized)
+struct EngineBehaviourTests {
+    let generator = Generator(context: InferenceContext(model: Shared.model, kernels: .exact), tokenizer: Shared.tokenizer)
+    let prompt = Shared.tokenizer.encode("defmodule Greeter do\n  def hello(name) do")
+
+    @Test("candidates sharing a prompt prefill it once and match a lone greedy run")
+    func sharedPrefix() {
+        let single = generator.generate([GenerationRequest(prompt: prompt, maxTokens: 12, sampling: .greedy)])[0]
+        let many = generator.generate(Array(repeating: GenerationRequest(prompt: prompt, maxTokens: 12, sampling: .greedy), count: 3))
+        for r in many { #expect(r.tokens.map(\.id) == single.tokens.map(\.id)) }
+        // The forked sequences read the prompt from the shared prefix instead of copying it.
+        let base = Shared.model.makeSequence()
+        _ = generator.prefill(prompt, into: base)
+        let child = Shared.model.makeSequence(prefix: base)
+        #expect(child.length == prompt.count)
+        #expect(child.ownedPositions == 0)
+        #expect(base.ownedPositions == prompt.count)
+    }
+
+    @Test("a batch of different prompts gives each the tokens it gets alone")
+    func batchedMatchesSingle() {
+        let prompts = ["defmodule Math do\n  def add(a, b) do", "# Elixir list helpers\ndefmodule Lists do", "def sum(list) do\n  Enum."]
+            .map { Shared.tokenizer.encode($0) }
+        let alone = prompts.map { generator.generate([GenerationRequest(prompt: $0, maxTokens: 6, sampling: .greedy)])[0].tokens.map(\.id) }
+        let together = generator.generate(prompts.map { GenerationRequest(prompt: $0, maxTokens: 6, sampling: .greedy) }).map { $0.tokens.map(\.id) }
+        #expect(together == alone)
+    }
+
+    @Test("fast kernels agree with exact ones on the first tokens")
+    func fastKernels() {
+        let fast = Generator(context: InferenceContext(model: Shared.model, kernels: .fast), tokenizer: Shared.tokenizer)
+        let a = fast.generate([GenerationRequest(prompt: prompt, maxTokens: 4, sampling: .greedy)])[0].tokens.map(\.id)
+        let b = generator.generate([GenerationRequest(prompt: prompt, maxTokens: 4, sampling: .greedy)])[0].tokens.map(\.id)
+        #expect(a.prefix(2) == b.prefix(2))
+    }
+
+    @Test("the same seed reproduces a sampled output; other seeds vary")
+    func seeded() {
+        func run(_ seed: UInt64) -> [Int] {
+            var p = SamplingParameters()
+            p.temperature = 1.0
+            p.seed = seed
+            return generator.generate([GenerationRequest(prompt: prompt, maxTokens: 16, sampling: p)])[0].tokens.map(\.id)
+        }
+        #expect(run(7) == run(7))
+        #expect(Set((1...5).map { run($0) }).count > 1)
+    }
+
+    @Test("top-k 1 is greedy")
+    func topKOne() {
+        var p = SamplingParameters()
+        p.temperature = 1.5
+        p.topK = 1
+        let a = generator.generate([GenerationRequest(prompt: prompt, maxTokens: 10, sampling: p)])[0]
+        let g = generator.generate([GenerationRequest(prompt: prompt, maxTokens: 10, sampling: .greedy)])[0]
+        #expect(a.tokens.map(\.id) == g.tokens.map(\.id))
+    }
+
+    @Test("a stop sequence ends generation before it")
+    func stopSequence() {
+        let g = generator.generate([GenerationRequest(prompt: prompt, maxTokens: 40, sampling: .greedy)])[0]
+        let lines = g.text.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count > 1)
+        let stopped = generator.generate([GenerationRequest(prompt: prompt, maxTokens: 40, sampling: .greedy, stop: ["\n"])])[0]
+        #expect(stopped.finishReason == .stop)
+        #expect(!stopped.text.contains("\n"))
+        #expect(g.text.hasPrefix(stopped.text))
+    }
+
+    @Test("the logits hook can forbid tokens and sees every sampled token")
+    func logitsHook() {
+        let greedy = generator.generate([GenerationRequest(prompt: prompt, maxTokens: 8, sampling: .greedy)])[0].tokens.map(\.id)
+        let banned = Set(greedy)
+        var hook: (any LogitsProcessor)? = BanTokens(banned: banned)
+        let r = generator.generate([GenerationRequest(prompt: prompt, maxTokens: 8, sampling: .greedy)], processors: [hook])[0]
+        #expect(r.tokens.allSatisfy { !banned.contains($0.id) })
+        hook = nil
+        #expect(hook == nil)
+    }
+
+    @Test("repetition and frequency penalties reduce repeated tokens")
+    func penalties() {
+        func repeats(_ p: SamplingParameters) -> Int {
+            let ids = generator.generate([GenerationRequest(prompt: prompt, maxTokens: 48, sampling: p)])[0].tokens.map(\.id)
+            return ids.count - Set(ids).count
+        }
+        var penalised = SamplingParameters.greedy
+        penalised.repetitionPenalty = 1.5
+        penalised.frequencyPenalty = 1.0
+        #expect(repeats(penalised) < repeats(.greedy))
+    }
+
+    @Test("every token reports a log-probability, an entropy and its alternatives")
+    func tokenReports() {
+        var p = SamplingParameters.greedy
+        p.topLogprobs = 3
+        let r = generator.generate([GenerationRequest(prompt: prompt, maxTokens: 5, sampling: p)])[0]
+        for t in r.tokens {
+            #expect(t.top.count == 3)
+            #expect(t.top[0].id == t.id, "greedy picks the most likely token")
+            #expect(t.logprob <= 0 && t.entropy >= 0)
+            #expect(t.top[0].logprob >= t.top[1].logprob)
+        }
+    }
+}
+
+@Suite("Sampler on synthetic logits")
+struct SamplerTests {
+    func draws(_ p: SamplingParameters, _ logits: [Float], n: Int = 300) -> [Int: Int] {
+        var s = Sampler(p)
+        var counts: [Int: Int] = [:]
+        var none: (any LogitsProcessor)? = nil
+        for _ in 0..<n {
+            var l = logits
+            let t = l.withUnsafeMutableBufferPointer { s.sample($0, processor: &none) }
+            counts[t.id, default: 0] += 1
+        }
+        return counts
+    }
+
+    // Probabilities about 0.5, 0.3, 0.15, 0.05.
+    let logits: [Float] = [log(0.5), log(0.3), log(0.15), log(0.05)]
+
+    @Test func minPDropsUnlikelyTokens() {
+        var p = SamplingParameters()
+        p.temperature = 1; p.topK = 0; p.topP = 1; p.minP = 0.5
+        let c = draws(p, logits)
+        #expect(Set(c.keys).isSubset(of: [0, 1]))
+        #expect(c[1, default: 0] > 0)
+    }
+
+    @Test func topPKeepsTheNucleus() {
+        var p = SamplingParameters()
+        p.temperature = 1; p.topK = 0; p.minP = 0; p.topP = 0.8
+        #expect(Set(draws(p, logits).keys) == [0, 1])
+    }
+
+    @Test func topKKeepsK() {
+        var p = SamplingParameters()
+        p.temperature = 1; p.topK = 3; p.minP = 0; p.topP = 1
+        let c = draws(p, logits, n: 600)
+        #expect(Set(c.keys) == [0, 1, 2])
+    }
+
+    @Test func temperatureFollowsTheDistribution() {
+        var p = SamplingParameters()
+        p.temperature = 1; p.topK = 0; p.minP = 0; p.topP = 1
+        let c = draws(p, logits, n: 2000)
+        #expect(abs(Double(c[0, default: 0]) / 2000 - 0.5) < 0.05)
+        #expect(abs(Double(c[3, default: 0]) / 2000 - 0.05) < 0.03)
+    }
+
+    @Test func statisticsAreExact() {
+        let stats = logits.withUnsafeBufferPointer { Sampler.statistics($0, top: 2) }
+        let expected = -[0.5, 0.3, 0.15, 0.05].map { $0 * log($0) }.reduce(0, +)
+        #expect(abs(Double(stats.entropy) - expected) < 1e-4)
+        #expect(stats.top.map(\.id) == [0, 1])
+        #expect(abs(stats.top[0].logprob - log(0.5)) < 1e-5)
+    }
+}
+
+@Suite("Streaming text")
+struct TextAccumulatorTests {
+    @Test func holdsBackAPossibleStopAndCutsAtIt() {
+        var t = TextAccumulator(stop: ["END"])
+        var out = t.append(Array("abc E".utf8))
+        #expect(out == "abc ")
+        out = t.append(Array("N".utf8))
+        #expect(out == "")
+        out = t.append(Array("Dmore".utf8))
+        #expect(out == "")
+        #expect(t.stoppedAt != nil)
+        #expect(t.text == "abc ")
+    }
+
+    @Test func releasesAHeldPrefixThatDidNotMatch() {
+        var t = TextAccumulator(stop: ["END"])
+        #expect(t.append(Array("xE".utf8)) == "x")
+        #expect(t.append(Array("x".utf8)) == "Ex")
+    }
+
+    @Test func neverSplitsAUTF8Character() {
+        var t = TextAccumulator(stop: [])
+        let bytes = Array("é日".utf8)
+        var out = ""
+        for b in bytes { out += t.append([b]) }
+        out += t.flush()
+        #expect(out == "é日")
+        var u = TextAccumulator(stop: [])
+        #expect(u.append([bytes[0]]) == "")
+        #expect(u.append([bytes[1]]) == "é")
+    }
+}
