@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ELIXIR_CODER_CPU ?= $(shell scripts/host-cpu.sh)
 export ELIXIR_CODER_CPU
-SWIFT_FLAGS := -c release
+SWIFT_FLAGS := -c release -Xswiftc -enable-testing
 BIN := .build/release/elixir-coder
 PROMPT ?= defmodule Math do\n  @moduledoc "Arithmetic helpers."\n\n  def add(a, b) do
 
@@ -22,7 +22,7 @@ run: setup build
 
 test: setup build
 	@$(BIN) models pull
-	@swift test $(SWIFT_FLAGS) -Xswiftc -enable-testing
+	@swift test $(SWIFT_FLAGS)
 
 bench: setup build
 	@$(BIN) models pull

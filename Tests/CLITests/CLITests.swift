@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+
+/// Runs the built `elixir-coder` binary, as a user would.
+enum CLI {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The binary next to the test bundle (same build), else the release build.
+    static let binary: String = {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("elixir-coder").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        return repo.appendingPathComponent(".build/release/elixir-coder").path
+    }()
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    static func run(_ args: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        let out = Pipe(), err = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = inp
+        try p.run()
+        if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try inp.fileHandleForWriting.close()
+        // Read both pipes concurrently so a full stderr cannot block the child.
+        nonisolated(unsafe) var errData = Data()
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+@Suite("elixir-coder command line", .serialized)
+struct CLITests {
+    static let commands: [[String]] = [[], ["complete"], ["tokenize"], ["models"], ["models", "pull"], ["models", "list"], ["bench"], ["bench", "engine"], ["check"], ["grammar"]]
+
+    @Test("--help works on every command", arguments: commands)
+    func help(_ command: [String]) throws {
+        let r = try CLI.run(command + ["--help"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("USAGE: elixir-coder"))
+    }
+
+    @Test("tokenize --json gives llama.cpp's ids")
+    func tokenizeJSON() throws {
+        let r = try CLI.run(["tokenize", "--json", "defmodule Math do\n  def add(a, b) do"])
+        #expect(r.status == 0)
+        let tokens = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
+        #expect(tokens.map { $0["id"] as! Int } == [1604, 10706, 8948, 536, 3805, 753, 803, 24, 81, 28, 278, 25, 536])
+        #expect(tokens[2]["piece"] as? String == " Math")
+    }
+
+    @Test("- reads standard input byte for byte, trailing whitespace included")
+    func stdinVerbatim() throws {
+        let a = try CLI.run(["tokenize", "--json", "-"], stdin: "x = 1  \n\n")
+        let b = try CLI.run(["tokenize", "--json", "x = 1  \n\n"])
+        #expect(a.status == 0)
+        #expect(a.stdout == b.stdout)
+        #expect(a.stdout.contains("\\n\\n"))
+    }
+
+    @Test("complete --json with greedy exact kernels continues like llama.cpp")
+    func completeJSON() throws {
+        let r = try CLI.run(["complete", "--json", "--temperature", "0", "--kernels", "exact", "--max-tokens", "8", "--top-logprobs", "2", "-"],
+                            stdin: "defmodule Math do\n  def add(a, b) do")
+        #expect(r.status == 0, "\(r.stderr)")
+        let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let tokens = obj["tokens"] as! [[String: Any]]
+        #expect(tokens.map { $0["id"] as! Int } == [472, 1003, 253, 1232, 278, 3805, 1112, 198])
+        #expect(obj["text"] as? String == "\n    return a + b\n  end\n")
+        #expect((tokens[0]["top_logprobs"] as! [[String: Any]]).count == 2)
+        #expect(obj["finish_reason"] as? String == "length")
+        #expect(r.stderr.contains("tok/s"), "progress and summary go to stderr")
+    }
+
+    @Test("complete streams text to stdout and honours --stop")
+    func completeStream() throws {
+        let r = try CLI.run(["complete", "--temperature", "0", "--max-tokens", "20", "--stop", "end", "defmodule Math do\n  def add(a, b) do"])
+        #expect(r.status == 0)
+        #expect(r.stdout.hasPrefix("\n    return a + b"))
+        #expect(!r.stdout.contains("end"))
+    }
+
+    @Test("commands that need a model say how to fetch it")
+    func missingModel() throws {
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("ec-empty-\(UUID().uuidString)").path
+        let r = try CLI.run(["complete", "hello"], environment: ["ELIXIR_CODER_HOME": empty])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("elixir-coder models pull"))
+        let l = try CLI.run(["models", "list"], environment: ["ELIXIR_CODER_HOME": empty])
+        #expect(l.stderr.contains("elixir-coder models pull"))
+    }
+
+    @Test("a bad model file gets a precise error, not a crash")
+    func badModelFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ec-bad-\(UUID().uuidString).gguf").path
+        try Data("not a model at all".utf8).write(to: URL(fileURLWithPath: path))
+        let r = try CLI.run(["complete", "--model", path, "hello"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("not a GGUF file"))
+        #expect(r.stderr.contains(path))
+    }
+
+    @Test("models list shows the installed default model as verified")
+    func modelsList() throws {
+        let r = try CLI.run(["models", "list", "--json"])
+        #expect(r.status == 0)
+        let models = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
+        let smol = try #require(models.first { $0["name"] as? String == "smollm2-135m-instruct" })
+        #expect(smol["verified"] as? Bool == true)
+        #expect(smol["bytes"] as? Int == 98_362_432)
+    }
+
+    @Test("invalid flag values are rejected with a message")
+    func invalidFlags() throws {
+        let r = try CLI.run(["complete", "--top-p", "3", "x"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("--top-p"))
+    }
+}

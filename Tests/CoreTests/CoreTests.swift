@@ -1,0 +1,65 @@
+import ElixirCoderCore
+import Foundation
+import Testing
+
+@Suite("Core")
+struct CoreTests {
+    @Test("SHA-256 matches the FIPS test vectors and sha256sum", arguments: [
+        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+    ])
+    func sha256(input: String, expected: String) {
+        #expect(SHA256.hex(Array(input.utf8)) == expected)
+    }
+
+    @Test("SHA-256 streamed in uneven chunks equals one shot")
+    func sha256Streaming() {
+        let data = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        var s = SHA256()
+        var i = 0
+        for size in [1, 63, 64, 65, 127, 1000, 5000] where i < data.count {
+            let end = min(data.count, i + size)
+            data[i..<end].withUnsafeBytes { s.update($0) }
+            i = end
+        }
+        data[i...].withUnsafeBytes { s.update($0) }
+        #expect(s.finalize().map { String(format: "%02x", $0) }.joined() == SHA256.hex(data))
+    }
+
+    @Test("environment overrides the config file; the file overrides defaults")
+    func precedence() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ec-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let file = dir.appendingPathComponent("config.json")
+        try Data(#"{"model": "/models/a.gguf", "threads": 3, "temperature": 0.5}"#.utf8).write(to: file)
+        let paths = Paths(environment: ["HOME": dir.path, "ELIXIR_CODER_CONFIG": file.path])
+        let fromFile = try Configuration.load(paths: paths, environment: [:])
+        #expect(fromFile.model == "/models/a.gguf")
+        #expect(fromFile.threads == 3)
+        let fromEnv = try Configuration.load(paths: paths, environment: ["ELIXIR_CODER_THREADS": "1", "ELIXIR_CODER_MODEL": "x.gguf"])
+        #expect(fromEnv.threads == 1)
+        #expect(fromEnv.model == "x.gguf")
+        #expect(fromEnv.temperature == 0.5)
+        #expect(throws: ConfigurationError.self) { try Configuration.load(paths: paths, environment: ["ELIXIR_CODER_THREADS": "many"]) }
+        try Data("{not json".utf8).write(to: file)
+        #expect(throws: ConfigurationError.self) { try Configuration.load(paths: paths, environment: [:]) }
+    }
+
+    @Test("ELIXIR_CODER_HOME moves the cache and state")
+    func homeOverride() {
+        let p = Paths(environment: ["HOME": "/home/u", "ELIXIR_CODER_HOME": "/tmp/ec"])
+        #expect(p.models.path == "/tmp/ec/models")
+        #expect(p.state.path == "/tmp/ec/state")
+        let d = Paths(environment: ["HOME": "/home/u"])
+        #expect(d.models.path == "/home/u/.cache/elixir-coder/models")
+        #expect(d.state.path == "/home/u/.local/state/elixir-coder")
+    }
+
+    @Test("resolving a missing default model names the command that fetches it")
+    func resolveMissing() {
+        let store = ModelStore(paths: Paths(environment: ["HOME": "/nonexistent", "ELIXIR_CODER_HOME": "/nonexistent/ec"]))
+        #expect { try store.resolve(nil) } throws: { "\($0)".contains("elixir-coder models pull") }
+        #expect { try store.resolve("no-such-model") } throws: { "\($0)".contains("unknown model") }
+    }
+}
