@@ -8,17 +8,6 @@ func matmul(_ w: WeightMatrix, _ xq: QuantizedActivations, _ xf: UnsafePointer<F
     let cols = w.cols
     if kernels == .fast && batch >= floatPathMinimumBatch && w.layout != .f32 {
         matmulDequantized(w, xq.dequantized, batch: batch, into: out, rowRange: rowRange)
-        if w.layout == .q4_1 {
-            for r in rowRange {
-                let m = w.m + r * nb
-                for b in 0..<batch {
-                    let e = xq.sError + b * nb
-                    var c: Float = 0
-                    for k in 0..<nb { c += m[k] * e[k] }
-                    out[b * w.rows + r] += c
-                }
-            }
-        }
         return
     }
     switch w.layout {

@@ -12,9 +12,6 @@ final class QuantizedActivations {
     /// The quantized values as floats (q * d): the batched float kernels read these, so
     /// both paths see the same rounded activations that llama.cpp's kernels see.
     let dequantized: UnsafeMutablePointer<Float>
-    /// How far the fp16-rounded `s` is from the exact d·Σq; the float path adds
-    /// min·error per block to land where the integer path (and llama.cpp) lands.
-    let sError: UnsafeMutablePointer<Float>
 
     init(rows: Int, cols: Int) {
         capacityRows = rows
@@ -24,7 +21,6 @@ final class QuantizedActivations {
         d = .allocate(capacity: rows * blocks)
         s = .allocate(capacity: rows * blocks)
         dequantized = .allocate(capacity: rows * cols)
-        sError = .allocate(capacity: rows * blocks)
     }
 
     deinit {
@@ -32,7 +28,6 @@ final class QuantizedActivations {
         d.deallocate()
         s.deallocate()
         dequantized.deallocate()
-        sError.deallocate()
     }
 
     /// Quantizes `rows` rows of `x` (row stride `cols`).
@@ -57,9 +52,7 @@ final class QuantizedActivations {
                 let deq = dequantized + r * cols + b * 32
                 for j in 0..<32 { deq[j] = Float(dst[j]) * scale16 }
                 d[r * blocks + b] = scale16
-                let s16 = Float(Float16(scale * Float(sum)))
-                s[r * blocks + b] = s16
-                sError[r * blocks + b] = s16 - scale16 * Float(sum)
+                s[r * blocks + b] = Float(Float16(scale * Float(sum)))
             }
         }
     }

@@ -111,7 +111,11 @@ public final class InferenceContext {
                     vp[j] = Float16(v[i * kvd + j])
                 }
             }
-            attention(layer: l, rows: rows, segments: segments)
+            if kernels == .exact {
+                attention(layer: l, rows: rows, segments: segments)
+            } else {
+                groupedAttention(layer: l, rows: rows, segments: segments)
+            }
             qEmbed.quantize(att, rows: n)
             run([(layer.wo, o)], qEmbed, att, n)
             for i in 0..<(n * e) { x[i] += o[i] }
@@ -192,6 +196,67 @@ public final class InferenceContext {
                 let out = att + i * e + h * hd
                 let inv = 1 / sum
                 for j in 0..<hd { out[j] = Float(acc[j]) * inv }
+            }
+        }
+    }
+
+    /// Fast attention: the query heads that share a KV head are done together, so each
+    /// cached key and value is converted from fp16 once; two-pass softmax in fp32.
+    private func groupedAttention(layer l: Int, rows: [BatchRow], segments: [[(KVSequence, Range<Int>)]]) {
+        let c = model.config
+        let e = c.embeddingLength, hd = c.headDimension
+        let group = c.headCount / c.kvHeadCount
+        let scale = 1 / Float(hd).squareRoot()
+        let maxLen = rows.map { $0.position + 1 }.max()!
+        let tasks = rows.count * c.kvHeadCount
+        parallelChunks(tasks, threads: threads) { range in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * maxLen)
+            let kf = UnsafeMutablePointer<Float>.allocate(capacity: hd)
+            let acc = UnsafeMutablePointer<Float>.allocate(capacity: group * hd)
+            defer { scores.deallocate(); kf.deallocate(); acc.deallocate() }
+            for task in range {
+                let i = task / c.kvHeadCount, kvh = task % c.kvHeadCount
+                let kvOff = kvh * hd
+                let q0 = q + i * e + kvh * group * hd
+                var n = 0
+                for (seq, span) in segments[i] {
+                    for p in span {
+                        let kp = seq.key(l, p) + kvOff
+                        for j in 0..<hd { kf[j] = Float(kp[j]) }
+                        for g in 0..<group { scores[g * maxLen + n] = dotF32(q0 + g * hd, kf, hd) * scale }
+                        n += 1
+                    }
+                }
+                for g in 0..<group {
+                    let sg = scores + g * maxLen
+                    var m = -Float.infinity
+                    for j in 0..<n { m = max(m, sg[j]) }
+                    var sum: Float = 0
+                    for j in 0..<n {
+                        let w = expf(sg[j] - m)
+                        sg[j] = w
+                        sum += w
+                    }
+                    let inv = 1 / sum
+                    for j in 0..<n { sg[j] *= inv }
+                }
+                acc.initialize(repeating: 0, count: group * hd)
+                n = 0
+                for (seq, span) in segments[i] {
+                    for p in span {
+                        let vp = seq.value(l, p) + kvOff
+                        for j in 0..<hd { kf[j] = Float(vp[j]) }
+                        for g in 0..<group {
+                            let w = scores[g * maxLen + n]
+                            let a = acc + g * hd
+                            for j in 0..<hd { a[j] += w * kf[j] }
+                        }
+                        n += 1
+                    }
+                }
+                for g in 0..<group {
+                    (att + i * e + (kvh * group + g) * hd).update(from: acc + g * hd, count: hd)
+                }
             }
         }
     }
