@@ -67,7 +67,7 @@ struct GoldenGenerationTests {
         let wide = logits.withUnsafeBufferPointer { Sampler.statistics($0, top: 8) }
         for ref in entry.first_position_top5_logprobs {
             let mine = try #require(wide.top.first { $0.id == ref.id })
-            #expect(abs(Double(mine.logprob) - ref.logprob) < (kernels == .exact ? 0.2 : 0.35))
+            #expect(abs(Double(mine.logprob) - ref.logprob) < (kernels == .exact ? 0.2 : 0.45))
         }
     }
 }
