@@ -1,0 +1,150 @@
+import Tokenizer
+
+/// Live sequences that advance together, one forward pass per step.
+///
+/// Sequences can join between steps (continuous batching) and leave as soon as
+/// they finish or are cancelled; the rest never wait for them.
+public final class DecodeBatch {
+    public let context: InferenceContext
+    public let tokenizer: Tokenizer
+    /// Prompt tokens per forward pass while prefilling.
+    public var prefillChunk = 64
+    private(set) var slots: [Slot] = []
+
+    public init(context: InferenceContext, tokenizer: Tokenizer) {
+        self.context = context
+        self.tokenizer = tokenizer
+    }
+
+    /// One sequence being decoded.
+    public final class Slot {
+        public let id: Int
+        public let request: GenerationRequest
+        let sequence: KVSequence
+        var sampler: Sampler
+        var processor: (any LogitsProcessor)?
+        var text: TextAccumulator
+        public private(set) var tokens: [GeneratedToken] = []
+        public fileprivate(set) var finish: FinishReason?
+        var last = 0
+        /// Set from outside to end the sequence at the next step.
+        public var cancelled = false
+
+        init(id: Int, request: GenerationRequest, sequence: KVSequence, processor: (any LogitsProcessor)?) {
+            self.id = id
+            self.request = request
+            self.sequence = sequence
+            sampler = Sampler(request.sampling)
+            self.processor = processor
+            text = TextAccumulator(stop: request.stop)
+        }
+
+        public var result: GenerationResult {
+            GenerationResult(tokens: tokens, text: text.text, finishReason: finish ?? .length, promptTokens: request.prompt.count)
+        }
+
+        fileprivate func append(_ t: GeneratedToken) { tokens.append(t) }
+    }
+
+    /// A token event: which slot, the token, and the text it releases.
+    public struct Event {
+        public let slot: Slot
+        public let token: GeneratedToken?
+        public let delta: String
+    }
+
+    public var isEmpty: Bool { slots.isEmpty }
+    public var count: Int { slots.count }
+
+    /// Adds requests that share one prompt: it is prefilled once and every slot forks its cache.
+    /// Their first tokens are sampled at once. - Returns: the new slots and their first events.
+    public func add(prompt: [Int], requests: [(id: Int, request: GenerationRequest, processor: (any LogitsProcessor)?)]) -> (slots: [Slot], events: [Event]) {
+        let model = context.model
+        guard !prompt.isEmpty else {
+            let made = requests.map { r -> Slot in
+                let s = Slot(id: r.id, request: r.request, sequence: model.makeSequence(), processor: r.processor)
+                s.finish = .length
+                return s
+            }
+            return (made, made.map { Event(slot: $0, token: nil, delta: "") })
+        }
+        let base = model.makeSequence()
+        var logits = prefill(prompt, into: base)
+        var made: [Slot] = []
+        var events: [Event] = []
+        for r in requests {
+            let seq = requests.count == 1 ? base : model.makeSequence(prefix: base)
+            let slot = Slot(id: r.id, request: r.request, sequence: seq, processor: r.processor)
+            made.append(slot)
+            let copy = logits
+            events.append(logits.withUnsafeMutableBufferPointer { advance(slot, logits: $0) })
+            logits = copy
+        }
+        slots += made.filter { $0.finish == nil }
+        return (made, events)
+    }
+
+    /// One forward pass over every live slot. Finished and cancelled slots leave first.
+    public func step() -> [Event] {
+        var events: [Event] = []
+        for s in slots where s.cancelled && s.finish == nil {
+            s.finish = .cancelled
+            events.append(Event(slot: s, token: nil, delta: s.text.flush()))
+        }
+        slots.removeAll { $0.finish != nil }
+        guard !slots.isEmpty else { return events }
+        let vocab = context.model.config.vocabularySize
+        let rows = slots.map { BatchRow(sequence: $0.sequence, token: $0.last, position: $0.sequence.length, wantsLogits: true) }
+        let logits = context.forward(rows)
+        for (j, s) in slots.enumerated() {
+            var l = Array(logits[(j * vocab)..<((j + 1) * vocab)])
+            events.append(l.withUnsafeMutableBufferPointer { advance(s, logits: $0) })
+        }
+        slots.removeAll { $0.finish != nil }
+        return events
+    }
+
+    /// Drops every slot (after a failure); returns them so callers can be told.
+    public func removeAll() -> [Slot] {
+        defer { slots.removeAll() }
+        return slots
+    }
+
+    /// Prefills `prompt` into `sequence` in chunks; returns the logits after its last token.
+    public func prefill(_ prompt: [Int], into sequence: KVSequence) -> [Float] {
+        var pos = sequence.length
+        var last: [Float] = []
+        var i = 0
+        while i < prompt.count {
+            let end = min(prompt.count, i + prefillChunk)
+            let rows = (i..<end).map { j in
+                BatchRow(sequence: sequence, token: prompt[j], position: pos + (j - i), wantsLogits: j == prompt.count - 1)
+            }
+            let out = context.forward(rows)
+            if end == prompt.count { last = Array(out) }
+            pos += end - i
+            i = end
+        }
+        return last
+    }
+
+    private func advance(_ s: Slot, logits: UnsafeMutableBufferPointer<Float>) -> Event {
+        let token = s.sampler.sample(logits, processor: &s.processor)
+        s.last = token.id
+        if tokenizer.eosTokens.contains(token.id) {
+            s.finish = .endOfText
+            return Event(slot: s, token: token, delta: s.text.flush())
+        }
+        s.append(token)
+        var delta = s.text.append(tokenizer.tokenBytes[token.id])
+        if s.text.stoppedAt != nil {
+            s.finish = .stop
+        } else if s.tokens.count >= s.request.maxTokens || s.sequence.length + 1 >= context.model.config.contextLength {
+            s.finish = .length
+        } else if let c = s.processor as? any CompletionAware, c.isComplete {
+            s.finish = .complete
+        }
+        if s.finish != nil { delta += s.text.flush() }
+        return Event(slot: s, token: token, delta: delta)
+    }
+}
