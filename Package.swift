@@ -28,12 +28,13 @@ let package = Package(
         .target(name: "GGUF"),
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: cpuFlags),
         .target(name: "Engine", dependencies: ["GGUF", "Tokenizer", .product(name: "Logging", package: "swift-log")], swiftSettings: cpuFlags),
+        .target(name: "Serving", dependencies: ["Engine", "Tokenizer"], swiftSettings: cpuFlags),
         .target(name: "Grammar", swiftSettings: cpuFlags),
         .target(name: "Checks", dependencies: [.product(name: "Logging", package: "swift-log")], resources: [.copy("Resources")]),
         .executableTarget(
             name: "ElixirCoderCLI",
             dependencies: [
-                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Grammar", "Checks",
+                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Grammar", "Checks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -43,6 +44,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["GGUF", "Tokenizer"]),
         .testTarget(name: "GrammarTests", dependencies: ["Grammar", "GGUF", "Tokenizer", "Engine"]),
         .testTarget(name: "ChecksTests", dependencies: ["Checks"]),
+        .testTarget(name: "ServingTests", dependencies: ["Serving", "Engine", "Tokenizer", "GGUF"]),
         .testTarget(name: "CoreTests", dependencies: ["ElixirCoderCore"]),
         .testTarget(name: "CLITests", dependencies: []),
     ]

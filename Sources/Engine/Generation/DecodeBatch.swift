@@ -54,6 +54,7 @@ public final class DecodeBatch {
     }
 
     public var isEmpty: Bool { slots.isEmpty }
+    public var liveSlots: [Slot] { slots }
     public var count: Int { slots.count }
 
     /// Adds requests that share one prompt: it is prefilled once and every slot forks its cache.
