@@ -1,0 +1,66 @@
+import Foundation
+import Mustache
+
+/// The Mustache templates in `templates/` that shape every prompt, plus the few-shot examples.
+public struct PromptTemplates: Sendable {
+    public let directory: URL
+    private let library: MustacheLibrary
+    /// Few-shot examples: (task, code) from `templates/examples/*.ex`.
+    public let examples: [(task: String, code: String)]
+
+    /// Loads from `directory`, or finds `templates/` (see `locate`).
+    public init(directory: URL? = nil) throws {
+        guard let dir = directory ?? Self.locate() else {
+            throw PipelineError("cannot find the templates directory; set ELIXIR_CODER_TEMPLATES to the repository's templates/ folder")
+        }
+        self.directory = dir
+        var library = MustacheLibrary()
+        let templateFiles = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasSuffix(".mustache") }
+        for f in templateFiles {
+            let text = try String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8)
+            do {
+                library.register(try MustacheTemplate(string: text), named: String(f.dropLast(".mustache".count)))
+            } catch {
+                throw PipelineError("template \(f) in \(dir.path) does not parse: \(error)")
+            }
+        }
+        self.library = library
+        for name in ["system", "generate", "repair"] where library.getTemplate(named: name) == nil {
+            throw PipelineError("template \(name).mustache is missing from \(dir.path)")
+        }
+        let exampleDir = dir.appendingPathComponent("examples")
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: exampleDir.path)) ?? []).filter { $0.hasSuffix(".ex") }.sorted()
+        examples = files.compactMap { f in
+            guard let text = try? String(contentsOf: exampleDir.appendingPathComponent(f), encoding: .utf8) else { return nil }
+            // First line "# Task: ..." names the task; the rest is the code.
+            let lines = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+            guard lines.count == 2, lines[0].hasPrefix("# Task: ") else { return nil }
+            return (String(lines[0].dropFirst(8)), String(lines[1]).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+    }
+
+    /// `$ELIXIR_CODER_TEMPLATES`, else `templates/` beside the repository the binary was built in, else `./templates`.
+    public static func locate() -> URL? {
+        let fm = FileManager.default
+        if let env = ProcessInfo.processInfo.environment["ELIXIR_CODER_TEMPLATES"], !env.isEmpty { return URL(fileURLWithPath: env) }
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            let candidate = dir.appendingPathComponent("templates")
+            if fm.fileExists(atPath: candidate.appendingPathComponent("system.mustache").path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        let cwd = URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("templates")
+        return fm.fileExists(atPath: cwd.appendingPathComponent("system.mustache").path) ? cwd : nil
+    }
+
+    public func render(_ name: String, _ values: [String: Any]) -> String {
+        (library.render(values, withTemplate: name) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// A pipeline failure with a message that says what to do.
+public struct PipelineError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
