@@ -4,7 +4,7 @@ ELIXIR_CODER_CPU ?= $(shell scripts/host-cpu.sh)
 export ELIXIR_CODER_CPU
 SWIFT_FLAGS := -c release -Xswiftc -enable-testing
 BIN := .build/release/elixir-coder
-PROMPT ?= defmodule Math do\n  @moduledoc "Arithmetic helpers."\n\n  def add(a, b) do
+TASK ?= Write a function that returns the sum of the squares of a list of integers.
 
 .PHONY: setup build run test bench clean
 
@@ -18,7 +18,7 @@ build:
 # The main job on the embedded default model.
 run: setup build
 	@$(BIN) models pull
-	@printf '$(PROMPT)' | $(BIN) complete --max-tokens 48 -
+	@$(BIN) generate "$(TASK)"
 
 test: setup build
 	@$(BIN) models pull

@@ -8,6 +8,7 @@ struct ElixirCoder: AsyncParsableCommand {
         abstract: "Offline Elixir code generation on an embedded model.",
         version: "0.1.0",
         subcommands: [
+            GenerateCommand.self,
             CompleteCommand.self,
             TokenizeCommand.self,
             ModelsCommand.self,

@@ -25,15 +25,24 @@ public protocol CandidateChecker: Sendable {
 }
 
 /// The real Elixir parser, one `elixir` process per call: never evaluates the code.
+/// Beyond syntax it insists on the shape the product promises: one named module with a function.
 public struct ElixirParseChecker: CandidateChecker {
     /// Reads the code from stdin and prints "ok" or "line\tcolumn\tmessage".
     static let script = """
     code = IO.read(:stdio, :eof)
     case Code.string_to_quoted(code, columns: true) do
-      {:ok, _} -> IO.puts("ok")
+      {:ok, {:defmodule, _, [{:__aliases__, _, _}, [do: body]]}} ->
+        defs = case body do
+          {:__block__, _, forms} -> forms
+          form -> [form]
+        end
+        if Enum.any?(defs, &match?({d, _, _} when d in [:def, :defp, :defmacro], &1)),
+          do: IO.puts("ok"),
+          else: IO.puts("1\t1\tElixirCoder.NoFunction\tthe module defines no function")
+      {:ok, _} -> IO.puts("1\t1\tElixirCoder.NoModule\tthe code is not one defmodule with a module name and a do block")
       {:error, {meta, msg, token}} ->
         msg = if is_tuple(msg), do: elem(msg, 0) <> elem(msg, 1), else: msg
-        IO.puts("#{Keyword.get(meta, :line, 1)}\\t#{Keyword.get(meta, :column, 0)}\\t#{msg}#{token}")
+        IO.puts("#{Keyword.get(meta, :line, 1)}\\t#{Keyword.get(meta, :column, 0)}\\tSyntaxError\\t#{msg}#{token}")
     end
     """
 
@@ -55,8 +64,8 @@ public struct ElixirParseChecker: CandidateChecker {
         let out = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard p.terminationStatus == 0 else { throw PipelineError("elixir exited with status \(p.terminationStatus) while parsing") }
         if out == "ok" { return [] }
-        let parts = out.split(separator: "\t", maxSplits: 2).map(String.init)
-        guard parts.count == 3 else { throw PipelineError("unexpected parser output: \(out)") }
-        return [Problem(source: "syntax", check: "SyntaxError", line: Int(parts[0]) ?? 1, column: Int(parts[1]), message: parts[2])]
+        let parts = out.split(separator: "\t", maxSplits: 3).map(String.init)
+        guard parts.count == 4 else { throw PipelineError("unexpected parser output: \(out)") }
+        return [Problem(source: parts[2] == "SyntaxError" ? "syntax" : "builtin", check: parts[2], line: Int(parts[0]) ?? 1, column: Int(parts[1]), message: parts[3])]
     }
 }

@@ -62,7 +62,16 @@ public struct CodeGenerator: Sendable {
     public let templates: PromptTemplates
     public let checker: any CandidateChecker
     /// The answer starts here so the model writes an Elixir module, not prose or Python.
-    public static let prefill = "```elixir\ndefmodule "
+    public static func prefill(module: String) -> String { "```elixir\ndefmodule \(module) do\n  @moduledoc \"" }
+
+    /// A module name from the task's content words ("sum the squares of a list" -> `SumSquares`).
+    public static func moduleName(for task: String) -> String {
+        let skip: Set<String> = ["a", "an", "the", "write", "function", "functions", "module", "that", "which", "returns", "return", "of", "to",
+                                 "for", "in", "and", "or", "with", "from", "elixir", "implement", "create", "given", "by", "it", "is", "its", "into", "on", "as", "each", "every"]
+        let words = task.lowercased().split { !$0.isLetter }.map(String.init).filter { !skip.contains($0) && $0.count > 2 }
+        let name = words.prefix(2).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+        return name.isEmpty ? "Solution" : name
+    }
 
     public init(instance: ModelInstance, templates: PromptTemplates, checker: any CandidateChecker) {
         self.instance = instance
@@ -72,12 +81,13 @@ public struct CodeGenerator: Sendable {
 
     /// The chat prompt for a first attempt, ending with the prefilled answer.
     public func firstPrompt(task: String, context: String?) -> String {
+        let module = Self.moduleName(for: task)
         let user = templates.render("generate", [
             "task": task,
             "context": context as Any,
             "examples": templates.examples.map { ["task": $0.task, "code": $0.code] },
         ])
-        return chat(user)
+        return chat(user, module: module)
     }
 
     /// The repair prompt: the task, the best candidate and its problems with line numbers.
@@ -87,17 +97,19 @@ public struct CodeGenerator: Sendable {
             "code": candidate.code,
             "findings": candidate.problems.map { ["line": $0.line, "check": $0.check, "message": $0.message] },
         ])
-        return chat(user)
+        return chat(user, module: Self.moduleName(for: task))
     }
 
-    private func chat(_ user: String) -> String {
+    private func chat(_ user: String, module: String) -> String {
         let system = templates.render("system", [:])
-        return "<|im_start|>system\n\(system)<|im_end|>\n<|im_start|>user\n\(user)<|im_end|>\n<|im_start|>assistant\n" + Self.prefill
+        return "<|im_start|>system\n\(system)<|im_end|>\n<|im_start|>user\n\(user)<|im_end|>\n<|im_start|>assistant\n" + Self.prefill(module: module)
     }
 
     /// Runs the loop; never throws for bad candidates, only when the model or checker cannot run.
     /// - Parameter progress: one line per step, for stderr.
-    public func generate(task: String, options: GenerateOptions = GenerateOptions(), progress: @Sendable (String) -> Void = { _ in }) async throws -> GenerateResult {
+    /// - Parameter onToken: live text of each candidate as it is sampled (attempt, candidate, delta).
+    public func generate(task: String, options: GenerateOptions = GenerateOptions(), progress: @Sendable (String) -> Void = { _ in },
+                         onToken: (@Sendable (Int, Int, String) -> Void)? = nil) async throws -> GenerateResult {
         guard !task.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw PipelineError("the task is empty") }
         var attempts: [Attempt] = []
         var prompt = firstPrompt(task: task, context: options.context)
@@ -111,9 +123,26 @@ public struct CodeGenerator: Sendable {
                 s.seed = options.sampling.seed &+ UInt64(n * 1000 + i)
                 return GenerationRequest(prompt: ids, maxTokens: options.maxTokens, sampling: s, stop: ["```"])
             }
-            let results = try await instance.generate(requests)
+            let results: [GenerationResult]
+            if let onToken {
+                var collected: [GenerationResult] = []
+                for (i, stream) in instance.stream(requests).enumerated() {
+                    var result: GenerationResult?
+                    for try await e in stream {
+                        switch e {
+                        case .token(_, let delta): onToken(n, i, delta)
+                        case .finished(let r): result = r
+                        }
+                    }
+                    guard let result else { throw PipelineError("candidate \(i + 1) ended without a result") }
+                    collected.append(result)
+                }
+                results = collected
+            } else {
+                results = try await instance.generate(requests)
+            }
             var candidates = results.map { r in
-                Candidate(code: Self.extractCode(r.text), meanLogprob: r.meanLogprob, tokens: r.tokens.count, problems: [])
+                Candidate(code: Self.extractCode(r.text, module: Self.moduleName(for: task)), meanLogprob: r.meanLogprob, tokens: r.tokens.count, problems: [])
             }
             candidates.sort { $0.meanLogprob > $1.meanLogprob }
             progress("attempt \(n): checking")
@@ -137,9 +166,9 @@ public struct CodeGenerator: Sendable {
     }
 
     /// The module the model wrote after the prefill, up to the closing fence.
-    public static func extractCode(_ generated: String) -> String {
+    public static func extractCode(_ generated: String, module: String) -> String {
         var body = generated
         if let fence = body.range(of: "```") { body = String(body[..<fence.lowerBound]) }
-        return ("defmodule " + body).trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
+        return ("defmodule \(module) do\n  @moduledoc \"" + body).trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
     }
 }
