@@ -34,12 +34,13 @@ let package = Package(
             name: "Pipeline",
             dependencies: ["Engine", "Tokenizer", "Serving", "ElixirCoderCore", .product(name: "Mustache", package: "swift-mustache")]
         ),
+        .target(name: "RPC"),
         .target(name: "Grammar", swiftSettings: cpuFlags),
         .target(name: "Checks", dependencies: [.product(name: "Logging", package: "swift-log")], resources: [.copy("Resources")]),
         .executableTarget(
             name: "ElixirCoderCLI",
             dependencies: [
-                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "Grammar", "Checks",
+                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Grammar", "Checks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -51,6 +52,7 @@ let package = Package(
         .testTarget(name: "ChecksTests", dependencies: ["Checks"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "Engine", "Tokenizer", "GGUF"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Serving", "Engine", "Tokenizer", "GGUF"]),
+        .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "CoreTests", dependencies: ["ElixirCoderCore"]),
         .testTarget(name: "CLITests", dependencies: []),
     ]

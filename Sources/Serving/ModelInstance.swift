@@ -88,6 +88,11 @@ public final class ModelInstance: @unchecked Sendable {
     /// Streams tokens for each request; requests with the same prompt share its prefill.
     /// Cancelling the consuming task removes the request from the batch at the next step.
     public func stream(_ requests: [GenerationRequest], processors: [(any LogitsProcessor)?]? = nil) -> [AsyncThrowingStream<GenerationEvent, Error>] {
+        submit(requests, processors: processors).streams
+    }
+
+    private func submit(_ requests: [GenerationRequest], processors: [(any LogitsProcessor)?]?) -> (streams: [AsyncThrowingStream<GenerationEvent, Error>], tickets: [Ticket]) {
+        var tickets: [Ticket] = []
         let procs = processors ?? Array(repeating: nil, count: requests.count)
         var streams: [AsyncThrowingStream<GenerationEvent, Error>] = []
         var groups: [[Int]: [(request: GenerationRequest, processor: (any LogitsProcessor)?, ticket: Ticket)]] = [:]
@@ -96,6 +101,7 @@ public final class ModelInstance: @unchecked Sendable {
             var ticket: Ticket!
             let s = AsyncThrowingStream<GenerationEvent, Error> { c in ticket = Ticket(c) }
             let t = ticket!
+            tickets.append(t)
             t.continuation.onTermination = { [weak self] reason in
                 if case .cancelled = reason { self?.cancel(t) }
             }
@@ -107,25 +113,31 @@ public final class ModelInstance: @unchecked Sendable {
         if stopped {
             lock.unlock()
             for g in groups.values { for m in g { m.ticket.continuation.finish(throwing: ServingError(.shutDown, "instance \(settings.name) is shut down")) } }
-            return streams
+            return (streams, tickets)
         }
         for p in order { queue.append(Pending(prompt: p, members: groups[p]!)) }
         lock.signal()
         lock.unlock()
-        return streams
+        return (streams, tickets)
     }
 
     /// Runs requests to completion; results in request order.
+    /// Cancelling the calling task takes every one of its requests out of the batch.
     public func generate(_ requests: [GenerationRequest], processors: [(any LogitsProcessor)?]? = nil) async throws -> [GenerationResult] {
-        let streams = stream(requests, processors: processors)
-        var results: [GenerationResult] = []
-        for s in streams {
-            var result: GenerationResult?
-            for try await e in s { if case .finished(let r) = e { result = r } }
-            guard let result else { throw ServingError(.instanceFailed, "instance \(settings.name) ended a request without a result") }
-            results.append(result)
+        let (streams, tickets) = submit(requests, processors: processors)
+        return try await withTaskCancellationHandler {
+            var results: [GenerationResult] = []
+            for s in streams {
+                var result: GenerationResult?
+                for try await e in s { if case .finished(let r) = e { result = r } }
+                try Task.checkCancellation()
+                guard let result else { throw ServingError(.instanceFailed, "instance \(settings.name) ended a request without a result") }
+                results.append(result)
+            }
+            return results
+        } onCancel: {
+            for t in tickets { self.cancel(t) }
         }
-        return results
     }
 
     /// Makes the next decode step fail, to exercise recovery (tests, fault drills).
