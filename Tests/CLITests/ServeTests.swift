@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+
+/// A running `elixir-coder serve --stdio` and a framed client for it.
+final class StdioClient: @unchecked Sendable {
+    let process = Process()
+    private let input = Pipe(), output = Pipe()
+    private var buffer = Data()
+    private let lock = NSLock()
+
+    init(_ extra: [String] = []) throws {
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["serve", "--stdio"] + extra
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func sendRaw(_ body: Data) {
+        input.fileHandleForWriting.write(Data("Content-Length: \(body.count)\r\n\r\n".utf8) + body)
+    }
+
+    func send(_ object: [String: Any]) throws {
+        sendRaw(try JSONSerialization.data(withJSONObject: object))
+    }
+
+    /// The next frame's body (blocking).
+    func readFrame() -> Data {
+        lock.lock()
+        defer { lock.unlock() }
+        while true {
+            if let sep = buffer.range(of: Data("\r\n\r\n".utf8)) {
+                let header = String(decoding: buffer[buffer.startIndex..<sep.lowerBound], as: UTF8.self)
+                let n = Int(header.split(separator: ":")[1].trimmingCharacters(in: .whitespaces))!
+                if buffer.count - (sep.upperBound - buffer.startIndex) >= n {
+                    let body = buffer[sep.upperBound..<(sep.upperBound + n)]
+                    buffer = Data(buffer[(sep.upperBound + n)...])
+                    return Data(body)
+                }
+            }
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { return Data() }
+            buffer += chunk
+        }
+    }
+
+    func read() throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: readFrame()) as! [String: Any]
+    }
+
+    /// Reads until the response with `id`, collecting notifications on the way.
+    func response(id: Int, notifications: inout [[String: Any]]) throws -> [String: Any] {
+        while true {
+            let m = try read()
+            if let mid = m["id"] as? Int, mid == id, m["method"] == nil { return m }
+            notifications.append(m)
+        }
+    }
+
+    func finish() throws -> Int32 {
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+@Suite("serve --stdio", .serialized)
+struct ServeTests {
+    @Test("the README transcript replays exactly")
+    func readmeTranscript() throws {
+        let readme = try String(contentsOf: CLI.repo.appendingPathComponent("README.md"), encoding: .utf8)
+        let block = try #require(readme.components(separatedBy: "```jsonrpc\n").dropFirst().first?.components(separatedBy: "\n```").first)
+        let lines = block.split(separator: "\n").map(String.init)
+        #expect(lines.filter { $0.hasPrefix("-->") }.count >= 8)
+        let client = try StdioClient()
+        for line in lines {
+            if line.hasPrefix("--> ") {
+                client.sendRaw(Data(line.dropFirst(4).utf8))
+            } else if line.hasPrefix("<-- ") {
+                let expected = try JSONSerialization.jsonObject(with: Data(line.dropFirst(4).utf8)) as! NSDictionary
+                let got = try JSONSerialization.jsonObject(with: client.readFrame()) as! NSDictionary
+                #expect(got == expected, "expected \(line)")
+            }
+        }
+        #expect(try client.finish() == 0, "shutdown then exit ends with status 0")
+    }
+
+    @Test("12 concurrent generate requests all complete, with progress, while check still answers")
+    func concurrentGenerates() throws {
+        let client = try StdioClient()
+        for id in 1...12 {
+            try client.send(["jsonrpc": "2.0", "id": id, "method": "generate",
+                             "params": ["task": "Return the maximum of a list number \(id).", "candidates": 2, "maxAttempts": 1, "maxTokens": 24, "seed": id]])
+        }
+        try client.send(["jsonrpc": "2.0", "id": 100, "method": "check", "params": ["code": "defmodule A do\n  def f, do: 1\nend\n"]])
+        var results: [Int: [String: Any]] = [:]
+        var progress = 0
+        while results.count < 13 {
+            let m = try client.read()
+            if m["method"] as? String == "$/progress" { progress += 1; continue }
+            results[m["id"] as! Int] = m
+        }
+        for id in 1...12 {
+            let r = try #require(results[id]?["result"] as? [String: Any], "request \(id): \(String(describing: results[id]))")
+            #expect((r["code"] as? String)?.hasPrefix("defmodule ") == true)
+            #expect(["clean", "problems_remain"].contains(r["status"] as? String))
+        }
+        #expect((results[100]?["result"] as? [String: Any])?["clean"] as? Bool == true)
+        #expect(progress >= 12)
+        try client.send(["jsonrpc": "2.0", "id": 200, "method": "shutdown"])
+        var notes: [[String: Any]] = []
+        _ = try client.response(id: 200, notifications: &notes)
+        try client.send(["jsonrpc": "2.0", "method": "exit"])
+        #expect(try client.finish() == 0)
+    }
+
+    @Test("a cancelled generate answers -32800 and the server keeps serving; streaming sends partials")
+    func cancelAndStream() throws {
+        let client = try StdioClient()
+        try client.send(["jsonrpc": "2.0", "id": 1, "method": "generate",
+                         "params": ["task": "Sort a list of maps by a key.", "candidates": 2, "maxAttempts": 3, "maxTokens": 256]])
+        var notes: [[String: Any]] = []
+        // Wait until it is running, then cancel.
+        while notes.isEmpty { notes.append(try client.read()) }
+        try client.send(["jsonrpc": "2.0", "method": "$/cancelRequest", "params": ["id": 1]])
+        let cancelled = try client.response(id: 1, notifications: &notes)
+        #expect((cancelled["error"] as? [String: Any])?["code"] as? Int == -32800)
+
+        try client.send(["jsonrpc": "2.0", "id": 2, "method": "generate",
+                         "params": ["task": "Add two numbers.", "candidates": 1, "maxAttempts": 1, "maxTokens": 16, "stream": true]])
+        notes = []
+        let done = try client.response(id: 2, notifications: &notes)
+        let partials = notes.filter { $0["method"] as? String == "generate/partial" }
+        #expect(!partials.isEmpty)
+        let streamed = partials.compactMap { ($0["params"] as? [String: Any])?["delta"] as? String }.joined()
+        let code = try #require((done["result"] as? [String: Any])?["code"] as? String)
+        #expect(code.contains(streamed.trimmingCharacters(in: .whitespacesAndNewlines).prefix(10)))
+        #expect(try client.finish() == 1, "end of input without shutdown exits 1")
+    }
+}
