@@ -9,6 +9,7 @@ struct ElixirCoder: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             GenerateCommand.self,
+            BatchCommand.self,
             ServeCommand.self,
             CompleteCommand.self,
             TokenizeCommand.self,

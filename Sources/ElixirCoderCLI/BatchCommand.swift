@@ -1,0 +1,152 @@
+import ArgumentParser
+import ElixirCoderCore
+import Engine
+import Foundation
+import Pipeline
+import Serving
+
+/// `elixir-coder batch`: generate for every task in a JSON-lines file, resumably.
+struct BatchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batch",
+        abstract: "Run generate over a JSON-lines file of tasks ({\"id\", \"task\", \"context\"?}), writing results in input order.",
+        discussion: "Each result is written and flushed as soon as every earlier task is done, so an interrupted run loses nothing already written; rerunning skips ids already in the output. Progress with an ETA goes to stderr."
+    )
+
+    @Argument(help: "Input file: one JSON object per line with \"id\" and \"task\".") var input: String
+    @Option(name: .shortAndLong, help: "Output file (default: INPUT with .out.jsonl).") var output: String?
+    @Option(help: "Tasks in flight at once; they share the model's batch.") var jobs = 4
+    @Option(help: "Candidates per attempt.") var candidates = 5
+    @Option(help: "Attempts at most.") var maxAttempts = 3
+    @Option(help: "Tokens per candidate at most.") var maxTokens = 256
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @OptionGroup var modelOptions: ModelOptions
+
+    struct Task: Decodable, Sendable {
+        let id: String
+        let task: String
+        let context: String?
+
+        enum CodingKeys: String, CodingKey { case id, task, context }
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            if let s = try? c.decode(String.self, forKey: .id) { id = s } else { id = String(try c.decode(Int.self, forKey: .id)) }
+            task = try c.decode(String.self, forKey: .task)
+            context = try c.decodeIfPresent(String.self, forKey: .context)
+        }
+    }
+
+    struct Line: Encodable {
+        let id: String
+        let status: String
+        let code: String
+        let problems: [Problem]
+        let attempt: Int
+        let attempts: Int
+        let seconds: Double
+    }
+
+    func run() async throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        guard let text = try? String(contentsOfFile: input, encoding: .utf8) else { throw ValidationError("cannot read \(input)") }
+        var tasks: [Task] = []
+        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            do { tasks.append(try JSONDecoder().decode(Task.self, from: Data(line.utf8))) } catch {
+                throw ValidationError("\(input):\(n + 1): not a task object with \"id\" and \"task\" (\(error))")
+            }
+        }
+        let outPath = output ?? (input.hasSuffix(".jsonl") ? String(input.dropLast(6)) : input) + ".out.jsonl"
+        let done = try Self.completedIDs(outPath)
+        let todo = tasks.filter { !done.contains($0.id) }
+        Stderr.print("\(tasks.count) tasks, \(done.count) already in \(outPath), \(todo.count) to run")
+        guard !todo.isEmpty else { return }
+
+        let loaded = try modelOptions.load(config: try Configuration.load())
+        var settings = InstanceSettings(name: "default")
+        settings.threads = loaded.threads
+        settings.kernels = modelOptions.kernels.mode
+        let instance = ModelInstance(model: loaded.model, tokenizer: loaded.tokenizer, settings: settings)
+        defer { instance.shutdown() }
+        let generator = CodeGenerator(instance: instance, templates: try PromptTemplates(), checker: ElixirParseChecker())
+        var options = GenerateOptions()
+        options.candidates = candidates
+        options.maxAttempts = maxAttempts
+        options.maxTokens = maxTokens
+        options.sampling.seed = seed
+
+        if !FileManager.default.fileExists(atPath: outPath) {
+            guard FileManager.default.createFile(atPath: outPath, contents: nil) else { throw ValidationError("cannot create \(outPath)") }
+        }
+        guard let out = FileHandle(forWritingAtPath: outPath) else { throw ValidationError("cannot write \(outPath)") }
+        defer { try? out.close() }
+        try out.seekToEnd()
+
+        let start = Date()
+        var ready: [Int: Line] = [:]
+        var next = 0
+        var clean = 0
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        try await withThrowingTaskGroup(of: (Int, Line).self) { group in
+            var launched = 0
+            func launch() {
+                let i = launched
+                let t = todo[i]
+                var o = options
+                o.context = t.context
+                group.addTask {
+                    let s = Date()
+                    let r = try await generator.generate(task: t.task, options: o)
+                    return (i, Line(id: t.id, status: r.status.rawValue, code: r.code, problems: r.problems, attempt: r.attempt,
+                                    attempts: r.attempts.count, seconds: Date().timeIntervalSince(s)))
+                }
+                launched += 1
+            }
+            while launched < min(jobs, todo.count) { launch() }
+            for try await (i, line) in group {
+                ready[i] = line
+                // Write in input order, flushing each line, so the file is always a prefix of the input.
+                while let l = ready.removeValue(forKey: next) {
+                    try out.write(contentsOf: try encoder.encode(l) + Data("\n".utf8))
+                    try out.synchronize()
+                    if l.status == "clean" { clean += 1 }
+                    next += 1
+                }
+                Self.progress(finished: next, total: todo.count, start: start)
+                if launched < todo.count { launch() }
+            }
+        }
+        FileHandle.standardError.write(Data("\n".utf8))
+        Stderr.print(String(format: "%d done, %d clean, %.1f s; results in %@", todo.count, clean, Date().timeIntervalSince(start), outPath))
+    }
+
+    /// Ids already written; a torn last line from an interrupted run is cut off first.
+    static func completedIDs(_ path: String) throws -> Set<String> {
+        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return [] }
+        var ids: Set<String> = []
+        var keep = 0
+        var offset = 0
+        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            defer { offset += line.count + 1 }
+            guard offset + line.count < data.count else { break }  // no newline after it: torn
+            if let obj = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let id = obj["id"] as? String {
+                ids.insert(id)
+                keep = offset + line.count + 1
+            }
+        }
+        if keep < data.count, let h = FileHandle(forWritingAtPath: path) {
+            try h.truncate(atOffset: UInt64(keep))
+            try h.close()
+        }
+        return ids
+    }
+
+    static func progress(finished: Int, total: Int, start: Date) {
+        let width = 30
+        let filled = total == 0 ? width : finished * width / total
+        let elapsed = Date().timeIntervalSince(start)
+        let eta = finished == 0 ? 0 : elapsed / Double(finished) * Double(total - finished)
+        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+        FileHandle.standardError.write(Data(String(format: "\r[%@] %d/%d  %.0f s elapsed, ETA %.0f s ", bar, finished, total, elapsed, eta).utf8))
+    }
+}
