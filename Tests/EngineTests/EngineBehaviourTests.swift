@@ -38,6 +38,21 @@ struct EngineBehaviourTests {
         #expect(base.ownedPositions == prompt.count)
     }
 
+    @Test("a prompt sharing its start with an earlier one prefills only the rest, with the same output")
+    func promptCache() {
+        let system = "# A long shared preamble, like the system prompt and examples of every task.\n" + String(repeating: "# Elixir modules have @moduledoc and @doc.\n", count: 4)
+        let a = Shared.tokenizer.encode(system + "defmodule Alpha do\n  def one do")
+        let b = Shared.tokenizer.encode(system + "defmodule Beta do\n  def two do")
+        let fresh = Generator(context: InferenceContext(model: Shared.model, kernels: .exact), tokenizer: Shared.tokenizer)
+        let expected = fresh.generate([GenerationRequest(prompt: b, maxTokens: 8, sampling: .greedy)])[0].tokens.map(\.id)
+        let cached = Generator(context: InferenceContext(model: Shared.model, kernels: .exact), tokenizer: Shared.tokenizer)
+        _ = cached.generate([GenerationRequest(prompt: a, maxTokens: 2, sampling: .greedy)])
+        let before = cached.batch.reusedPromptTokens
+        let got = cached.generate([GenerationRequest(prompt: b, maxTokens: 8, sampling: .greedy)])[0].tokens.map(\.id)
+        #expect(cached.batch.reusedPromptTokens - before > 30)
+        #expect(got == expected)
+    }
+
     @Test("a batch of different prompts gives each the tokens it gets alone")
     func batchedMatchesSingle() {
         let prompts = ["defmodule Math do\n  def add(a, b) do", "# Elixir list helpers\ndefmodule Lists do", "def sum(list) do\n  Enum."]

@@ -10,6 +10,12 @@ public final class DecodeBatch {
     /// Prompt tokens per forward pass while prefilling.
     public var prefillChunk = 64
     private(set) var slots: [Slot] = []
+    /// Recent prompts' caches, frozen, so a prompt that shares their start (the
+    /// system prompt and few-shot examples of every task) prefills only the rest.
+    private var promptCache: [(tokens: [Int], sequence: KVSequence)] = []
+    public var promptCacheEntries = 4
+    /// Prompt tokens served from the cache rather than computed (for benchmarks and tests).
+    public private(set) var reusedPromptTokens = 0
 
     public init(context: InferenceContext, tokenizer: Tokenizer) {
         self.context = context
@@ -69,12 +75,28 @@ public final class DecodeBatch {
             }
             return (made, made.map { Event(slot: $0, token: nil, delta: "") })
         }
-        let base = model.makeSequence()
-        var logits = prefill(prompt, into: base)
+        // Longest shared start with a cached prompt; the last token is always recomputed for its logits.
+        var reuse = 0
+        var from: KVSequence?
+        for entry in promptCache {
+            let common = zip(entry.tokens, prompt).prefix { $0 == $1 }.count
+            if common > reuse { reuse = common; from = entry.sequence }
+        }
+        reuse = min(reuse, prompt.count - 1)
+        if reuse < 16 { reuse = 0; from = nil }
+        // Point at the oldest sequence that holds all reused positions, so chains stay short.
+        while let f = from, f.start >= reuse, let older = f.prefix { from = older }
+        let base = model.makeSequence(prefix: from, prefixLength: reuse)
+        reusedPromptTokens += reuse
+        var logits = prefill(Array(prompt[reuse...]), into: base)
+        promptCache.removeAll { $0.tokens == prompt }
+        promptCache.insert((prompt, base), at: 0)
+        if promptCache.count > promptCacheEntries { promptCache.removeLast() }
         var made: [Slot] = []
         var events: [Event] = []
         for r in requests {
-            let seq = requests.count == 1 ? base : model.makeSequence(prefix: base)
+            // The base stays frozen for the cache; every request decodes in its own fork.
+            let seq = model.makeSequence(prefix: base)
             let slot = Slot(id: r.id, request: r.request, sequence: seq, processor: r.processor)
             made.append(slot)
             let copy = logits

@@ -18,9 +18,10 @@ public final class KVSequence: @unchecked Sendable {
     private(set) var keys: [UnsafeMutablePointer<Float16>]
     private(set) var values: [UnsafeMutablePointer<Float16>]
 
-    init(layers: Int, kvDim: Int, prefix: KVSequence? = nil, capacity: Int = 64) {
+    /// - Parameter prefixLength: how many of the prefix's positions to reuse (default: all of them).
+    init(layers: Int, kvDim: Int, prefix: KVSequence? = nil, prefixLength: Int? = nil, capacity: Int = 64) {
         self.prefix = prefix
-        self.start = prefix?.length ?? 0
+        self.start = prefix.map { min($0.length, prefixLength ?? $0.length) } ?? 0
         self.length = start
         self.kvDim = kvDim
         self.layers = layers

@@ -83,8 +83,9 @@ public final class LlamaModel: @unchecked Sendable {
         ownedVectors.forEach { $0.deallocate() }
     }
 
-    /// An empty cache for a new sequence, optionally continuing a frozen prefix.
-    public func makeSequence(prefix: KVSequence? = nil) -> KVSequence {
-        KVSequence(layers: config.layerCount, kvDim: config.kvDimension, prefix: prefix)
+    /// An empty cache for a new sequence, optionally continuing the first `prefixLength`
+    /// positions of a frozen prefix (all of them by default).
+    public func makeSequence(prefix: KVSequence? = nil, prefixLength: Int? = nil) -> KVSequence {
+        KVSequence(layers: config.layerCount, kvDim: config.kvDimension, prefix: prefix, prefixLength: prefixLength)
     }
 }

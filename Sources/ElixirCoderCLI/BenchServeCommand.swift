@@ -1,0 +1,153 @@
+import ArgumentParser
+import Foundation
+
+/// `elixir-coder bench serve`: throughput and latency through the stdio server, batched against sequential.
+struct BenchServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Measure generate through `serve --stdio`: concurrency 1, 4, 10, 16 against sequential, end-to-end latency, and loop quality on a task set."
+    )
+
+    @Option(help: "Concurrency levels.") var concurrency: [Int] = [1, 4, 10, 16]
+    @Option(help: "Tokens per candidate in the throughput runs.") var maxTokens = 64
+    @Option(help: "Task set for the quality run (JSON lines with id and task).") var tasks = "bench/tasks.jsonl"
+    @Option(help: "Tasks from the set to run for quality (0 skips the quality run).") var qualityTasks = 10
+    @Flag(help: "Print JSON.") var json = false
+
+    /// A framed JSON-RPC client over a child `serve --stdio`.
+    final class Client: @unchecked Sendable {
+        let process = Process()
+        let input = Pipe(), output = Pipe()
+        var buffer = Data()
+        init() throws {
+            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            process.arguments = ["serve", "--stdio"]
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+        }
+        func send(_ o: [String: Any]) throws {
+            let body = try JSONSerialization.data(withJSONObject: o)
+            input.fileHandleForWriting.write(Data("Content-Length: \(body.count)\r\n\r\n".utf8) + body)
+        }
+        func read() throws -> [String: Any] {
+            while true {
+                if let sep = buffer.range(of: Data("\r\n\r\n".utf8)) {
+                    let header = String(decoding: buffer[buffer.startIndex..<sep.lowerBound], as: UTF8.self)
+                    let n = Int(header.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0
+                    if buffer.count - (sep.upperBound - buffer.startIndex) >= n {
+                        let body = buffer[sep.upperBound..<(sep.upperBound + n)]
+                        buffer = Data(buffer[(sep.upperBound + n)...])
+                        return try JSONSerialization.jsonObject(with: body) as! [String: Any]
+                    }
+                }
+                let chunk = output.fileHandleForReading.availableData
+                guard !chunk.isEmpty else { throw ValidationError("the server closed its output") }
+                buffer += chunk
+            }
+        }
+        func close() {
+            try? send(["jsonrpc": "2.0", "id": -1, "method": "shutdown"])
+            try? send(["jsonrpc": "2.0", "method": "exit"])
+            try? input.fileHandleForWriting.close()
+            process.waitUntilExit()
+        }
+    }
+
+    struct Run: Encodable {
+        let mode: String
+        let concurrency: Int
+        let requests: Int
+        let tokens: Int
+        let seconds: Double
+        let tokensPerSecond: Double
+        let p50: Double
+        let p95: Double
+    }
+
+    /// Sends `count` generate requests, `window` in flight at a time; returns latencies and tokens.
+    func measure(_ client: Client, count: Int, window: Int, firstID: Int, candidates: Int, maxTokens: Int) throws -> (latencies: [Double], tokens: Int, seconds: Double) {
+        var sent: [Int: Date] = [:]
+        var latencies: [Double] = []
+        var tokens = 0
+        var next = 0
+        let start = Date()
+        func launch() throws {
+            let id = firstID + next
+            try client.send(["jsonrpc": "2.0", "id": id, "method": "generate",
+                             "params": ["task": "Return the sum of a list of integers, variant \(next).", "candidates": candidates, "maxAttempts": 1, "maxTokens": maxTokens, "seed": next]])
+            sent[id] = Date()
+            next += 1
+        }
+        while next < min(window, count) { try launch() }
+        while latencies.count < count {
+            let m = try client.read()
+            guard let id = m["id"] as? Int, let t0 = sent[id] else { continue }
+            latencies.append(Date().timeIntervalSince(t0))
+            if let r = m["result"] as? [String: Any], let attempts = r["attempts"] as? [[String: Any]] {
+                for a in attempts { for c in a["candidates"] as? [[String: Any]] ?? [] { tokens += c["tokens"] as? Int ?? 0 } }
+            }
+            if next < count { try launch() }
+        }
+        return (latencies.sorted(), tokens, Date().timeIntervalSince(start))
+    }
+
+    func run() async throws {
+        let client = try Client()
+        defer { client.close() }
+        // Warm up: the first request loads the model.
+        _ = try measure(client, count: 1, window: 1, firstID: 1_000_000, candidates: 1, maxTokens: 4)
+        var runs: [Run] = []
+        var id = 1
+        func pct(_ xs: [Double], _ p: Double) -> Double { xs[min(xs.count - 1, Int(Double(xs.count) * p))] }
+        for c in concurrency {
+            for mode in ["sequential", "concurrent"] {
+                let m = try measure(client, count: c, window: mode == "sequential" ? 1 : c, firstID: id, candidates: 1, maxTokens: maxTokens)
+                id += c
+                let run = Run(mode: mode, concurrency: c, requests: c, tokens: m.tokens, seconds: m.seconds,
+                              tokensPerSecond: Double(m.tokens) / m.seconds, p50: pct(m.latencies, 0.5), p95: pct(m.latencies, 0.95))
+                runs.append(run)
+                if !json { Stderr.print(String(format: "%@ x%d: %.1f tok/s, p50 %.2f s, p95 %.2f s", mode, c, run.tokensPerSecond, run.p50, run.p95)) }
+            }
+        }
+        // End to end as a user runs it: 5 candidates, up to 256 tokens, up to 3 attempts.
+        let e2e = try measure(client, count: 3, window: 1, firstID: id, candidates: 5, maxTokens: 256)
+        id += 3
+
+        var quality: [String: Double] = [:]
+        if qualityTasks > 0, let text = try? String(contentsOfFile: tasks, encoding: .utf8) {
+            let lines = text.split(separator: "\n").prefix(qualityTasks)
+            var clean = 0, attemptsUsed = 0, problemsLeft = 0
+            for line in lines {
+                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let task = obj["task"] as? String else { continue }
+                try client.send(["jsonrpc": "2.0", "id": id, "method": "generate", "params": ["task": task]])
+                var m: [String: Any] = [:]
+                repeat { m = try client.read() } while (m["id"] as? Int) != id
+                id += 1
+                let r = m["result"] as? [String: Any] ?? [:]
+                if r["status"] as? String == "clean" { clean += 1 }
+                attemptsUsed += (r["attempts"] as? [Any])?.count ?? 0
+                problemsLeft += (r["problems"] as? [Any])?.count ?? 0
+            }
+            let n = Double(lines.count)
+            quality = ["tasks": n, "clean_share": Double(clean) / n, "mean_attempts": Double(attemptsUsed) / n, "problems_left": Double(problemsLeft)]
+        }
+
+        let seq10 = runs.first { $0.mode == "sequential" && $0.concurrency == 10 }?.tokensPerSecond
+        let con10 = runs.first { $0.mode == "concurrent" && $0.concurrency == 10 }?.tokensPerSecond
+        let ratio = (seq10 != nil && con10 != nil) ? con10! / seq10! : 0
+        if json {
+            struct Out: Encodable { let runs: [Run]; let ratio_at_10: Double; let e2e_p50: Double; let e2e_max: Double; let quality: [String: Double] }
+            return try printJSON(Out(runs: runs, ratio_at_10: ratio, e2e_p50: pct(e2e.latencies, 0.5), e2e_max: e2e.latencies.last ?? 0, quality: quality))
+        }
+        print("elixir-coder bench serve (through serve --stdio, 1 candidate per request, \(maxTokens) tokens, 1 attempt)")
+        print("mode        conc  tok/s    p50 s   p95 s")
+        for r in runs { print(String(format: "%-11@ %4d  %7.1f  %6.2f  %6.2f", r.mode, r.concurrency, r.tokensPerSecond, r.p50, r.p95)) }
+        print(String(format: "batched / sequential at 10: %.2fx", ratio))
+        print(String(format: "generate end to end (5 candidates, <=256 tokens, <=3 attempts): p50 %.2f s, max %.2f s", pct(e2e.latencies, 0.5), e2e.latencies.last ?? 0))
+        if !quality.isEmpty {
+            print(String(format: "quality on %.0f tasks: %.0f%% clean, %.2f attempts on average, %.0f problems left", quality["tasks"]!, quality["clean_share"]! * 100, quality["mean_attempts"]!, quality["problems_left"]!))
+        }
+    }
+}
