@@ -44,6 +44,19 @@ struct PipelineTests {
         #expect(try await c.problems(in: "defmodule A do\n  @x 1\nend\n").first?.check == "ElixirCoder.NoFunction")
     }
 
+    @Test("the persistent checker survives a killed process and rejects oversized input")
+    func checkerRecovery() async throws {
+        let c = ElixirParseChecker(maxBytes: 1000)
+        #expect(try await c.problems(in: "defmodule A do\n  def f, do: 1\nend\n").isEmpty)
+        c.killProcess()
+        #expect(try await c.problems(in: "defmodule A do\n  def f, do: 1\nend\n").isEmpty, "a dead process is restarted")
+        // A request that outlives its timeout gets an error, not a hang; the next one is served.
+        let slow = ElixirParseChecker(timeout: 0.05)
+        await #expect(throws: PipelineError.self) { try await slow.problems(in: "defmodule A do\n  def f, do: 1\nend\n") }
+        await #expect(throws: PipelineError.self) { try await c.problems(in: String(repeating: "x", count: 2000)) }
+        #expect(try await c.problems(in: "\u{0}\u{1}garbage((((").first?.source == "syntax")
+    }
+
     @Test("the loop samples candidates, checks them with the real parser and returns code that parses")
     func endToEnd() async throws {
         var o = GenerateOptions()

@@ -103,9 +103,10 @@ public struct Sampler: Sendable {
             bestID = i
         }
         guard p.temperature > 0, best > -Float.infinity else { return bestID }
-        // Candidates: top-k, or everything within reach of the best (exp(-30) is nothing).
+        // Min-p is a floor relative to the best logit, so applying it first is exact and
+        // leaves a handful of candidates to sort; without it, exp(-30) is nothing.
         var cands: [(Float, Int)] = []
-        let floor = best - 30
+        let floor = best + (p.minP > 0 ? max(logf(p.minP), -30) : -30)
         for (i, v) in logits.enumerated() where v >= floor { cands.append((v, i)) }
         cands.sort { $0.0 > $1.0 }
         if p.topK > 0 && cands.count > p.topK { cands.removeLast(cands.count - p.topK) }
