@@ -1,1 +1,513 @@
-# checker script goes here
+# ElixirCoder's checker: reads one request per line, answers one JSON line each.
+# Request: "<id>\t<command>\t<base64 code>\t<file kind>"; commands: syntax, format, facts, rules, all.
+# It only parses (Code.string_to_quoted / Code.format_string!); it never evaluates the code.
+defmodule ECJson do
+  def encode(nil), do: "null"
+  def encode(true), do: "true"
+  def encode(false), do: "false"
+  def encode(v) when is_atom(v), do: encode(Atom.to_string(v))
+  def encode(v) when is_integer(v), do: Integer.to_string(v)
+  def encode(v) when is_float(v), do: Float.to_string(v)
+  def encode(v) when is_binary(v) do
+    escaped =
+      for <<c::utf8 <- v>>, into: "" do
+        case c do
+          ?" -> "\\\""
+          ?\\ -> "\\\\"
+          ?\n -> "\\n"
+          ?\r -> "\\r"
+          ?\t -> "\\t"
+          c when c < 0x20 -> "\\u" <> String.pad_leading(Integer.to_string(c, 16), 4, "0")
+          c -> <<c::utf8>>
+        end
+      end
+    "\"" <> escaped <> "\""
+  end
+  def encode(v) when is_list(v), do: "[" <> Enum.map_join(v, ",", &encode/1) <> "]"
+  def encode(v) when is_map(v),
+    do: "{" <> Enum.map_join(v, ",", fn {k, val} -> encode(to_string(k)) <> ":" <> encode(val) end) <> "}"
+  def encode(v), do: encode(inspect(v))
+end
+
+defmodule ECSyntax do
+  def check(code) do
+    case Code.string_to_quoted(code, columns: true, token_metadata: true) do
+      {:ok, ast} -> {:ok, ast}
+      {:error, {meta, msg, token}} ->
+        message = if is_tuple(msg), do: elem(msg, 0) <> elem(msg, 1), else: msg
+        text = message <> to_string(token)
+        # Only a construct still open at the end of input is a viable prefix; "unexpected token: ).
+        # The do at line 4 is missing terminator" is a hard error that merely mentions one.
+        incomplete = String.starts_with?(message, "missing terminator") or String.contains?(text, "unexpected end of")
+        {:error, %{line: Keyword.get(meta, :line, 1), column: Keyword.get(meta, :column), message: message,
+                   token: to_string(token), verdict: if(incomplete, do: "incomplete", else: "invalid")}}
+    end
+  rescue
+    e -> {:error, %{line: 1, column: nil, message: Exception.message(e), token: "", verdict: "invalid"}}
+  end
+end
+
+defmodule ECFacts do
+  @concurrency %{[:Task] => "Task", [:GenServer] => "GenServer", [:Agent] => "Agent", [:Supervisor] => "Supervisor", [:Registry] => "Registry"}
+  @deps %{[:HTTPoison] => "http", [:Tesla] => "http", [:Req] => "http", [:Finch] => "http", [:Mint] => "http", [:Ecto] => "ecto",
+          [:Repo] => "ecto", [:File] => "file", [:System] => "system", [:Path] => "file", [:Jason] => "json", [:Poison] => "json"}
+
+  def collect(ast) do
+    init = %{modules: [], functions: [], aliases: [], imports: [], uses: [], remote_calls: [], error_handling: [],
+             concurrency: [], data_structures: [], dependencies: []}
+    {_, acc} = Macro.prewalk(ast, init, &visit/2)
+    acc |> Enum.map(fn {k, v} -> {k, v |> Enum.uniq() |> Enum.sort()} end) |> Map.new()
+  end
+
+  defp add(acc, key, v), do: Map.update!(acc, key, &[v | &1])
+
+  defp visit({:defmodule, _, [{:__aliases__, _, parts} | _]} = n, acc), do: {n, add(acc, :modules, Enum.join(parts, "."))}
+  defp visit({kind, _, [head | _]} = n, acc) when kind in [:def, :defp] do
+    {name, args} = fun_head(head)
+    vis = if kind == :def, do: "public", else: "private"
+    {n, if(name, do: add(acc, :functions, "#{name}/#{length(args)} #{vis}"), else: acc)}
+  end
+  defp visit({:alias, _, [{:__aliases__, _, p} | _]} = n, acc), do: {n, add(acc, :aliases, Enum.join(p, "."))}
+  defp visit({:import, _, [{:__aliases__, _, p} | _]} = n, acc), do: {n, add(acc, :imports, Enum.join(p, "."))}
+  defp visit({:use, _, [{:__aliases__, _, p} | _]} = n, acc) do
+    acc = add(acc, :uses, Enum.join(p, "."))
+    acc = if p in [[:GenServer], [:Agent], [:Supervisor]], do: add(acc, :concurrency, Enum.join(p, ".")), else: acc
+    {n, acc}
+  end
+  defp visit({{:., _, [{:__aliases__, _, mod}, fun]}, _, args} = n, acc) when is_atom(fun) do
+    name = Enum.join(mod, ".")
+    acc = add(acc, :remote_calls, "#{name}.#{fun}/#{length(args)}")
+    acc = case Map.get(@concurrency, Enum.take(mod, 1)) do
+      nil -> acc
+      c -> add(acc, :concurrency, c)
+    end
+    acc = case Map.get(@deps, Enum.take(mod, 1)) || Map.get(@deps, Enum.take(mod, -1)) do
+      nil -> acc
+      d -> add(acc, :dependencies, d)
+    end
+    acc = if mod == [:Keyword], do: add(acc, :data_structures, "keyword_list"), else: acc
+    {n, acc}
+  end
+  defp visit({{:., _, [erl, fun]}, _, args} = n, acc) when is_atom(erl) and is_atom(fun) do
+    acc = add(acc, :remote_calls, ":#{erl}.#{fun}/#{length(args)}")
+    acc = cond do
+      erl == :ets -> add(acc, :data_structures, "ets")
+      erl == :os -> add(acc, :dependencies, "os")
+      true -> acc
+    end
+    {n, acc}
+  end
+  defp visit({call, _, _} = n, acc) when call in [:spawn, :spawn_link, :spawn_monitor, :send, :receive],
+    do: {n, add(acc, :concurrency, Atom.to_string(call))}
+  defp visit({:raise, _, _} = n, acc), do: {n, add(acc, :error_handling, "raise")}
+  defp visit({:try, _, _} = n, acc), do: {n, add(acc, :error_handling, "try_rescue")}
+  defp visit({:with, _, _} = n, acc), do: {n, add(acc, :error_handling, "with")}
+  defp visit({:ok, _} = n, acc), do: {n, add(acc, :error_handling, "tagged_tuples")}
+  defp visit({:error, _} = n, acc), do: {n, add(acc, :error_handling, "tagged_tuples")}
+  defp visit({:%{}, _, _} = n, acc), do: {n, add(acc, :data_structures, "map")}
+  defp visit({:%, _, _} = n, acc), do: {n, add(acc, :data_structures, "struct")}
+  defp visit({:{}, _, _} = n, acc), do: {n, add(acc, :data_structures, "tuple")}
+  defp visit({:defstruct, _, _} = n, acc), do: {n, add(acc, :data_structures, "struct")}
+  defp visit(n, acc) when is_list(n) do
+    cond do
+      n != [] and Keyword.keyword?(n) -> {n, add(acc, :data_structures, "keyword_list")}
+      true -> {n, add(acc, :data_structures, "list")}
+    end
+  end
+  defp visit(n, acc), do: {n, acc}
+
+  def fun_head({:when, _, [head | _]}), do: fun_head(head)
+  def fun_head({name, _, args}) when is_atom(name), do: {name, if(is_list(args), do: args, else: [])}
+  def fun_head(_), do: {nil, []}
+end
+
+defmodule ECRules do
+  @moduledoc false
+  @credo_ignore_moduledoc ~r/(\.\w+Controller|\.Endpoint|\.\w+Live(\.\w+)?|\.Repo|\.Router|\.\w+Socket|\.\w+View|\.\w+HTML|\.\w+JSON|\.Telemetry|\.Layouts|\.Mailer)$/
+  @nesting_ops [:if, :unless, :case, :cond, :fn, :with, :try, :receive]
+  @complexity_ops [:if, :unless, :&&, :||, :and, :or, :fn]
+  @file_funs ~w(read read! write write! rm rm! rm_rf open open! chmod chmod! chown chown! mkdir mkdir! mkdir_p mkdir_p! cp copy cp! copy! cp_r cp_r! ln ln! ln_s ln_s!)a
+
+  def run(code, ast, kind) do
+    lines = String.split(code, "\n")
+    controller = controller?(ast)
+    ast_findings = walk(ast, %{module: nil, fun: nil, depth: 0, controller: controller, config: kind == "config", lines: lines})
+    text_findings = text_rules(lines)
+    number_findings = large_numbers(code)
+    (ast_findings ++ text_findings ++ number_findings)
+    |> Enum.uniq_by(&{&1.check, &1.line})
+    |> Enum.sort_by(&{&1.line, &1.check})
+    |> Enum.map(fn f -> Map.put(f, :snippet, String.trim(Enum.at(lines, f.line - 1) || "")) end)
+  end
+
+  # --- finding constructors ---
+  defp credo(check, category, priority, line, col, msg),
+    do: %{source: "credo", check: "Credo.Check." <> check, category: category, priority: priority, line: line, column: col, message: msg, builtin: true}
+
+  defp sobelow(type, rule, cwe, line, msg, ctx, conf \\ nil),
+    do: %{source: "sobelow", check: type, rule_id: rule, cwe: cwe, category: "security", line: line, column: nil, message: msg,
+          confidence: conf || if(ctx.controller, do: "high", else: "low"), builtin: true}
+
+  defp line(meta), do: Keyword.get(meta, :line, 1)
+  defp col(meta), do: Keyword.get(meta, :column)
+
+  # --- the AST walk with context ---
+  defp walk({:defmodule, meta, [{:__aliases__, _, parts}, [do: body]]}, ctx) do
+    name = Enum.join(parts, ".")
+    own = if moduledoc?(body) or Regex.match?(@credo_ignore_moduledoc, name) or String.ends_with?(name, "Test"),
+            do: [], else: [credo("Readability.ModuleDoc", "readability", 1, line(meta), col(meta), "Modules should have a @moduledoc tag.")]
+    own ++ walk(body, %{ctx | module: name})
+  end
+
+  defp walk({kind, meta, [head | rest]} = node, ctx) when kind in [:def, :defp] do
+    {name, args} = ECFacts.fun_head(head)
+    sname = to_string(name)
+    own =
+      [
+        if(name && not snake_case?(String.trim_trailing(sname, "?") |> String.trim_trailing("!")),
+          do: credo("Readability.FunctionNames", "readability", 2, line(meta), col(meta), "Function/macro/guard names should be written in snake_case.")),
+        if(name && String.starts_with?(sname, "is_") && String.ends_with?(sname, "?"),
+          do: credo("Readability.PredicateFunctionNames", "readability", 2, line(meta), col(meta), "Predicate function names should not start with 'is', and should end in a question mark.")),
+        if(length(args) > 8,
+          do: credo("Refactor.FunctionArity", "refactor", 2, line(meta), col(meta), "Function takes too many parameters (arity is #{length(args)}, max is 8).")),
+        complexity(node, meta)
+      ]
+      |> Enum.reject(&is_nil/1)
+    body = case rest do
+      [[do: b] | _] -> b
+      [kw | _] when is_list(kw) -> Keyword.get(kw, :do)
+      _ -> nil
+    end
+    own ++ nesting(body, meta) ++ walk(body, %{ctx | fun: sname, depth: 0}) ++ walk(head, ctx)
+  end
+
+  defp walk({:@, meta, [{attr, _, _} | _]} = node, ctx) when is_atom(attr) do
+    own = if snake_case?(Atom.to_string(attr)), do: [],
+            else: [credo("Readability.ModuleAttributeNames", "readability", 2, line(meta), col(meta), "Module attribute names should be written in snake_case.")]
+    own ++ walk(elem(node, 2), ctx)
+  end
+
+  defp walk({:__block__, _, stmts}, ctx) do
+    unused =
+      stmts
+      |> Enum.drop(-1)
+      |> Enum.flat_map(fn
+        {{:., _, [{:__aliases__, _, [m]}, _]}, meta, _} when m in [:String, :Enum, :Keyword, :Map, :List] ->
+          [credo("Warning.Unused#{m}Operation", "warning", 10, line(meta), col(meta), "There should be no unused return values for #{m} functions.")]
+        _ -> []
+      end)
+    unused ++ Enum.flat_map(stmts, &walk(&1, ctx))
+  end
+
+  defp walk({:|>, meta, [left, right]} = node, ctx) do
+    own = if map_call?(left) and join_call?(right, 1),
+            do: [credo("Refactor.MapJoin", "refactor", 2, line(meta) |> max(line_of(right)), nil, "`Enum.map_join/3` is more efficient than `Enum.map/2 |> Enum.join/2`")], else: []
+    own ++ walk_children(node, ctx)
+  end
+
+  defp walk({{:., meta, [mod, fun]}, cmeta, args} = node, ctx) do
+    own = remote(mod, fun, args || [], meta, cmeta, ctx)
+    own ++ walk_children(node, ctx)
+  end
+
+  defp walk({op, meta, [cond_expr | [opts]]} = node, ctx) when op in [:if, :unless] and is_list(opts) do
+    has_else = Keyword.has_key?(opts, :else)
+    negated = match?({:!, _, _}, cond_expr) or match?({:not, _, _}, cond_expr)
+    own =
+      cond do
+        op == :unless and has_else -> [credo("Refactor.UnlessWithElse", "refactor", 2, line(meta), col(meta), "Unless conditions should avoid having an `else` block.")]
+        op == :unless and negated -> [credo("Refactor.NegatedConditionsInUnless", "refactor", 2, line(meta), col(meta), "Unless conditions should not contain a negated expression.")]
+        op == :if and negated and has_else -> [credo("Refactor.NegatedConditionsWithElse", "refactor", 2, line(meta), col(meta), "Avoid negated conditions in if-else blocks.")]
+        true -> []
+      end
+    own ++ walk_children(node, ctx)
+  end
+
+  defp walk({:dbg, meta, _} = node, ctx),
+    do: [credo("Warning.Dbg", "warning", 12, line(meta), col(meta), "There should be no calls to `dbg/1`.")] ++ walk_children(node, ctx)
+
+  defp walk({:=, meta, [{name, _, ctxv} | _]} = node, ctx) when is_atom(name) and is_atom(ctxv) do
+    s = Atom.to_string(name)
+    own = if snake_case?(String.trim_leading(s, "_")), do: [],
+            else: [credo("Readability.VariableNames", "readability", 2, line(meta), col(meta), "Variable names should be written in snake_case.")]
+    own ++ walk_children(node, ctx)
+  end
+
+  defp walk({:config, meta, args} = node, %{config: true} = ctx) when is_list(args) do
+    secrets =
+      for kw <- args, is_list(kw), {key, val} <- kw, is_atom(key), is_binary(val), secret_key?(key) do
+        sobelow("Config.Secrets", "SBLW010", "CWE-798", find_key_line(ctx.lines, key, line(meta)), "Hardcoded Secret", ctx, "high")
+      end
+    secrets ++ walk_children(node, ctx)
+  end
+
+  defp walk({:<<>>, meta, parts} = node, ctx) when is_list(parts), do: walk_children(node, ctx) |> atom_interp(node, meta, ctx)
+  defp walk({_, _, _} = node, ctx), do: walk_children(node, ctx)
+  defp walk(list, ctx) when is_list(list), do: Enum.flat_map(list, &walk(&1, ctx))
+  defp walk({a, b}, ctx), do: walk(a, ctx) ++ walk(b, ctx)
+  defp walk(_, _), do: []
+
+  defp atom_interp(acc, _node, _meta, _ctx), do: acc
+
+  defp walk_children({_, _, args}, ctx) when is_list(args), do: Enum.flat_map(args, &walk(&1, ctx))
+  defp walk_children({a, _, _}, ctx) when is_tuple(a), do: walk(a, ctx)
+  defp walk_children(_, _), do: []
+
+  # --- remote calls: debugging, unsafe operations ---
+  defp remote({:__aliases__, _, mod}, fun, args, meta, cmeta, ctx) do
+    l = line(cmeta)
+    m = Enum.join(mod, ".")
+    nonlit = Enum.any?(Enum.take(args, 1), &(not literal?(&1)))
+    [
+      if(m == "IO" and fun == :inspect, do: credo("Warning.IoInspect", "warning", 12, l, col(meta), "There should be no calls to `IO.inspect/1`.")),
+      if(m == "IEx" and fun == :pry, do: credo("Warning.IExPry", "warning", 12, l, col(meta), "There should be no calls to `IEx.pry/0`.")),
+      if(length(mod) >= 2 and hd(mod) not in [:Elixir, :Kernel, :IO] and not ctx.config,
+        do: credo("Design.AliasUsage", "design", 1, l, col(meta), "Nested modules could be aliased at the top of the invoking module.")),
+      if(m == "Enum" and fun == :join and match?([_ | _], args) and map_call?(hd(args)),
+        do: credo("Refactor.MapJoin", "refactor", 2, l, col(meta), "`Enum.map_join/3` is more efficient than `Enum.map/2 |> Enum.join/2`")),
+      if(m == "String" and fun == :to_atom and (args == [] or nonlit),
+        do: sobelow("DOS.StringToAtom", "SBLW013", "CWE-400", l, "Unsafe `String.to_atom`", ctx)),
+      if(m == "List" and fun == :to_atom and (args == [] or nonlit),
+        do: sobelow("DOS.ListToAtom", "SBLW012", "CWE-400", l, "Unsafe `List.to_atom`", ctx)),
+      if(m == "Code" and fun in [:eval_string, :eval_file, :eval_quoted],
+        do: sobelow("RCE.CodeModule", "SBLW015", "CWE-94", l, "Code execution in eval function", ctx)),
+      if(m == "EEx" and fun in [:eval_string, :eval_file],
+        do: sobelow("RCE.EEx", "SBLW016", "CWE-94", l, "Code Execution in EEx template eval", ctx)),
+      if(m == "System" and fun == :cmd and nonlit,
+        do: sobelow("CI.System", "SBLW002", "CWE-78", l, "Command Injection in `System.cmd`", ctx)),
+      if(m == "File" and fun in @file_funs and nonlit,
+        do: sobelow("Traversal.FileModule", "SBLW019", "CWE-22", l, "Directory Traversal in `File` function", ctx)),
+      if(fun in [:query, :query!] and (m == "Ecto.Adapters.SQL" or String.ends_with?(m, "Repo")) and Enum.any?(args, &interpolated?/1),
+        do: sobelow("SQL.Query", "SBLW017", "CWE-89", l, "SQL injection", ctx)),
+      if(fun == :stream and m == "Ecto.Adapters.SQL" and Enum.any?(args, &interpolated?/1),
+        do: sobelow("SQL.Stream", "SBLW018", "CWE-89", l, "SQL injection", ctx))
+    ]
+    |> Enum.reject(&is_nil/1)
+  end
+
+  defp remote(erl, fun, args, meta, cmeta, ctx) when is_atom(erl) do
+    l = line(cmeta)
+    nonlit = Enum.any?(Enum.take(args, 1), &(not literal?(&1)))
+    [
+      if(erl == :erlang and fun == :binary_to_term,
+        do: sobelow("Misc.BinToTerm", "SBLW014", "CWE-502", l, "Unsafe `binary_to_term`", ctx, "high")),
+      if(erl == :os and fun == :cmd and nonlit,
+        do: sobelow("CI.OS", "SBLW001", "CWE-78", l, "Command Injection in `:os.cmd`", ctx)),
+      if(erl == :os and fun == :cmd and nonlit,
+        do: credo("Warning.UnsafeExec", "warning", 12, l, col(meta), "Prefer System.cmd/2,3 over :os.cmd/1 to prevent command injection."))
+    ]
+    |> Enum.reject(&is_nil/1)
+  end
+
+  defp remote(_, _, _, _, _, _), do: []
+
+  # Local calls Sobelow knows from Phoenix controllers.
+  def local_calls(ast, ctx) do
+    {_, acc} =
+      Macro.prewalk(ast, [], fn
+        {:send_resp, meta, [_, _, body]} = n, acc when not is_binary(body) ->
+          {n, [sobelow("XSS.SendResp", "SBLW031", "CWE-79", line(meta), "XSS in `send_resp`", ctx, "high") | acc]}
+        {:send_download, meta, [_, arg | _]} = n, acc ->
+          {n, if(literal?(arg), do: acc, else: [sobelow("Traversal.SendDownload", "SBLW020", "CWE-22", line(meta), "Directory Traversal in `send_download`", ctx) | acc])}
+        {:send_file, meta, [_, _, path | _]} = n, acc ->
+          {n, if(literal?(path), do: acc, else: [sobelow("Traversal.SendFile", "SBLW021", "CWE-22", line(meta), "Directory Traversal in `send_file`", ctx) | acc])}
+        {:html, meta, [_, body]} = n, acc ->
+          {n, if(literal?(body), do: acc, else: [sobelow("XSS.HTML", "SBLW029", "CWE-79", line(meta), "XSS in `html`", ctx) | acc])}
+        {:raw, meta, [arg]} = n, acc ->
+          {n, if(literal?(arg), do: acc, else: [sobelow("XSS.Raw", "SBLW030", "CWE-79", line(meta), "XSS", ctx) | acc])}
+        {{:., _, [:erlang, :binary_to_atom]}, meta, _} = n, acc ->
+          {n, [sobelow("DOS.BinToAtom", "SBLW011", "CWE-400", line(meta), "Unsafe atom interpolation", ctx) | acc]}
+        n, acc -> {n, acc}
+      end)
+    Enum.reverse(acc)
+  end
+
+  # --- helpers ---
+  defp literal?(x) when is_binary(x) or is_number(x) or is_atom(x), do: true
+  defp literal?(list) when is_list(list), do: Enum.all?(list, &literal?/1)
+  defp literal?({:<<>>, _, parts}), do: Enum.all?(parts, &is_binary/1)
+  defp literal?({:__block__, _, [x]}), do: literal?(x)
+  defp literal?({:{}, _, parts}), do: Enum.all?(parts, &literal?/1)
+  defp literal?({a, b}), do: literal?(a) and literal?(b)
+  defp literal?(_), do: false
+
+  defp interpolated?({:<<>>, _, parts}), do: Enum.any?(parts, &(not is_binary(&1)))
+  defp interpolated?(_), do: false
+
+  defp map_call?({{:., _, [{:__aliases__, _, [:Enum]}, :map]}, _, _}), do: true
+  defp map_call?({:|>, _, [_, right]}), do: map_call?(right)
+  defp map_call?(_), do: false
+
+  defp join_call?({{:., _, [{:__aliases__, _, [:Enum]}, :join]}, _, args}, n), do: length(args) <= n
+  defp join_call?(_, _), do: false
+
+  defp line_of({_, meta, _}) when is_list(meta), do: Keyword.get(meta, :line, 0)
+  defp line_of(_), do: 0
+
+  defp snake_case?(s), do: Regex.match?(~r/^[a-z_][a-z0-9_]*[?!]?$/, s)
+
+  defp secret_key?(key) do
+    k = Atom.to_string(key)
+    Enum.any?(["secret", "password", "secret_key_base", "api_key", "private_key"], &String.contains?(k, &1))
+  end
+
+  # Keyword pairs carry no line; the key's own line is the first one at or after the call that names it.
+  defp find_key_line(lines, key, from) do
+    needle = Atom.to_string(key) <> ":"
+    lines
+    |> Enum.with_index(1)
+    |> Enum.find_value(from, fn {text, n} -> if n >= from and String.contains?(text, needle), do: n end)
+  end
+
+  defp moduledoc?({:__block__, _, stmts}), do: Enum.any?(stmts, &moduledoc?/1)
+  defp moduledoc?({:@, _, [{:moduledoc, _, _}]}), do: true
+  defp moduledoc?(_), do: false
+
+  defp controller?(ast) do
+    {_, found} = Macro.prewalk(ast, false, fn
+      {:use, _, [_, :controller]} = n, _ -> {n, true}
+      n, acc -> {n, acc}
+    end)
+    found
+  end
+
+  defp nesting(nil, _), do: []
+  defp nesting(body, _meta) do
+    case deepest(body, 0) do
+      nil -> []
+      {l, c} -> [credo("Refactor.Nesting", "refactor", 2, l, c, "Function body is nested too deep (max depth is 2, was 3).")]
+    end
+  end
+
+  defp deepest({op, meta, args}, depth) when op in @nesting_ops and is_list(args) do
+    if depth >= 3, do: {line(meta), col(meta)}, else: first_deep(args, depth + 1)
+  end
+  defp deepest({_, _, args}, depth) when is_list(args), do: first_deep(args, depth)
+  defp deepest(list, depth) when is_list(list), do: first_deep(list, depth)
+  defp deepest({a, b}, depth), do: first_deep([a, b], depth)
+  defp deepest(_, _), do: nil
+
+  defp first_deep(items, depth), do: Enum.find_value(items, &deepest(&1, depth))
+
+  defp complexity({_, meta, _} = node, _) do
+    {_, n} = Macro.prewalk(node, 1, fn
+      {op, _, _} = x, acc when op in @complexity_ops -> {x, acc + 1}
+      {op, _, [_, [do: clauses]]} = x, acc when op in [:case, :cond] and is_list(clauses) -> {x, acc + length(clauses)}
+      x, acc -> {x, acc}
+    end)
+    if n > 9, do: credo("Refactor.CyclomaticComplexity", "refactor", 2, line(meta), col(meta), "Function is too complex (cyclomatic complexity is #{n}, max is 9).")
+  end
+
+  defp text_rules(lines) do
+    lines
+    |> Enum.with_index(1)
+    |> Enum.flat_map(fn {text, n} ->
+      [
+        if(Regex.match?(~r/#\s*TODO\b/, text), do: credo("Design.TagTODO", "design", 0, n, nil, "Found a TODO tag in a comment.")),
+        if(Regex.match?(~r/#\s*FIXME\b/, text), do: credo("Design.TagFIXME", "design", 1, n, nil, "Found a FIXME tag in a comment.")),
+        if(Regex.match?(~r/[ \t]+$/, text), do: credo("Readability.TrailingWhiteSpace", "readability", 1, n, nil, "There should be no trailing white-space at the end of a line.")),
+        # Like Credo, string contents do not count towards the length.
+        if(String.length(Regex.replace(~r/"(?:[^"\\]|\\.)*"/, text, "\"\"")) > 120,
+          do: credo("Readability.MaxLineLength", "readability", 1, n, 121, "Line is too long (max is 120, was #{String.length(text)})."))
+      ]
+      |> Enum.reject(&is_nil/1)
+    end)
+  end
+
+  defp large_numbers(code) do
+    encoder = fn lit, meta -> {:ok, {:__block__, meta, [lit]}} end
+    case Code.string_to_quoted(code, literal_encoder: encoder, token_metadata: true, columns: true) do
+      {:ok, ast} ->
+        {_, acc} = Macro.prewalk(ast, [], fn
+          {:__block__, meta, [n]} = x, acc when is_integer(n) and n > 9999 ->
+            tok = Keyword.get(meta, :token, "")
+            if is_binary(tok) and not String.contains?(tok, "_") and not String.starts_with?(tok, "0"),
+              do: {x, [credo("Readability.LargeNumbers", "readability", 1, line(meta), col(meta), "Numbers larger than 9999 should be written with underscores: #{underscore(n)}") | acc]},
+              else: {x, acc}
+          x, acc -> {x, acc}
+        end)
+        acc
+      _ -> []
+    end
+  end
+
+  defp underscore(n), do: n |> Integer.to_string() |> String.reverse() |> String.to_charlist() |> Enum.chunk_every(3) |> Enum.join("_") |> String.reverse()
+end
+
+defmodule ECServer do
+  def handle(cmd, code, kind) do
+    syntax = ECSyntax.check(code)
+    base = case syntax do
+      {:ok, _} -> %{syntax: %{status: "ok"}}
+      {:error, e} -> %{syntax: Map.put(e, :status, e.verdict)}
+    end
+    base = if cmd in ["format", "all"], do: Map.put(base, :format, format(code)), else: base
+    case syntax do
+      {:ok, ast} ->
+        base = if cmd in ["facts", "all"], do: Map.put(base, :facts, ECFacts.collect(ast)), else: base
+        if cmd in ["rules", "all"] do
+          ctx = %{module: nil, fun: nil, depth: 0, controller: false, config: kind == "config"}
+          findings = ECRules.run(code, ast, kind)
+          extra = ECRules.local_calls(ast, %{ctx | controller: controller?(ast)}) |> Enum.map(&Map.put(&1, :snippet, ""))
+          Map.put(base, :findings, Enum.sort_by(Enum.uniq_by(findings ++ bin_atoms(ast, ctx) ++ extra, &{&1.check, &1.line}), &{&1.line, &1.check}))
+        else
+          base
+        end
+      _ -> base
+    end
+  end
+
+  defp controller?(ast) do
+    {_, found} = Macro.prewalk(ast, false, fn
+      {:use, _, [_, :controller]} = n, _ -> {n, true}
+      n, acc -> {n, acc}
+    end)
+    found
+  end
+
+  # :"event_#{name}" parses to a binary_to_atom call on an interpolated binary.
+  defp bin_atoms(ast, ctx) do
+    {_, acc} = Macro.prewalk(ast, [], fn
+      {{:., _, [:erlang, :binary_to_atom]}, meta, [{:<<>>, _, parts}, :utf8]} = n, acc ->
+        if Enum.all?(parts, &is_binary/1), do: {n, acc},
+          else: {n, [%{source: "sobelow", check: "DOS.BinToAtom", rule_id: "SBLW011", cwe: "CWE-400", category: "security",
+                       line: Keyword.get(meta, :line, 1), column: nil, message: "Unsafe atom interpolation",
+                       confidence: if(controller?(ast), do: "high", else: "low"), builtin: true, snippet: ""} | acc]}
+      n, acc -> {n, acc}
+    end)
+    _ = ctx
+    acc
+  end
+
+  defp format(code) do
+    formatted = IO.iodata_to_binary([Code.format_string!(code), "\n"])
+    %{changed: formatted != code, formatted: formatted}
+  rescue
+    e -> %{changed: false, formatted: nil, error: Exception.message(e)}
+  end
+
+  def loop do
+    case IO.read(:stdio, :line) do
+      :eof -> :ok
+      line ->
+        reply =
+          case String.split(String.trim_trailing(line, "\n"), "\t") do
+            [id, cmd, b64, kind] ->
+              case Base.decode64(b64) do
+                {:ok, code} ->
+                  try do
+                    Map.put(handle(cmd, code, kind), :id, id)
+                  rescue
+                    e -> %{id: id, error: "checker failed: " <> Exception.message(e)}
+                  end
+                :error -> %{id: id, error: "request code is not base64"}
+              end
+            _ -> %{id: nil, error: "malformed request line"}
+          end
+        IO.puts(ECJson.encode(reply))
+        loop()
+    end
+  end
+end
+
+ECServer.loop()

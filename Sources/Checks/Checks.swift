@@ -1,1 +1,0 @@
-// The checker layer lives here.
