@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "Serving", dependencies: ["Engine", "Tokenizer"], swiftSettings: cpuFlags),
         .target(
             name: "Pipeline",
-            dependencies: ["Engine", "Tokenizer", "Serving", "ElixirCoderCore", .product(name: "Mustache", package: "swift-mustache")]
+            dependencies: ["Engine", "Tokenizer", "Serving", "Checks", "ElixirCoderCore", .product(name: "Mustache", package: "swift-mustache")]
         ),
         .target(name: "RPC"),
         .target(name: "Grammar", swiftSettings: cpuFlags),
@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "GrammarTests", dependencies: ["Grammar", "GGUF", "Tokenizer", "Engine"]),
         .testTarget(name: "ChecksTests", dependencies: ["Checks"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "Engine", "Tokenizer", "GGUF"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Serving", "Engine", "Tokenizer", "GGUF"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Checks", "Serving", "Engine", "Tokenizer", "GGUF"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "CoreTests", dependencies: ["ElixirCoderCore"]),
         .testTarget(name: "CLITests", dependencies: []),

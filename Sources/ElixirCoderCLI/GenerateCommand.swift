@@ -1,6 +1,7 @@
 import ArgumentParser
 import ElixirCoderCore
 import Engine
+import Checks
 import Foundation
 import Pipeline
 import Serving
@@ -38,7 +39,7 @@ struct GenerateCommand: AsyncParsableCommand {
         settings.kernels = modelOptions.kernels.mode
         let instance = ModelInstance(model: loaded.model, tokenizer: loaded.tokenizer, settings: settings)
         defer { instance.shutdown() }
-        let generator = CodeGenerator(instance: instance, templates: try PromptTemplates(), checker: ElixirParseChecker())
+        let generator = CodeGenerator(instance: instance, templates: try PromptTemplates(), checker: ElixirCandidateChecker(pool: try CheckerPool()))
 
         var options = GenerateOptions()
         options.candidates = candidates

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ElixirCoderCore
 import Engine
+import Checks
 import Foundation
 import Pipeline
 import RPC
@@ -59,10 +60,13 @@ struct ServeCommand: AsyncParsableCommand {
 actor ServerState {
     let modelOptions: ModelOptions
     private var generator: CodeGenerator?
-    private let checker = ElixirParseChecker()
+    private let pool: CheckerPool?
+    private let checker: ElixirCandidateChecker?
 
     init(modelOptions: ModelOptions) {
         self.modelOptions = modelOptions
+        pool = try? CheckerPool()
+        checker = pool.map { ElixirCandidateChecker(pool: $0) }
     }
 
     func close() {
@@ -75,6 +79,7 @@ actor ServerState {
         var settings = InstanceSettings(name: "default")
         settings.threads = loaded.threads
         settings.kernels = modelOptions.kernels.mode
+        guard let checker else { throw RPCError(.internalError, "the Elixir checker is unavailable") }
         let g = CodeGenerator(instance: ModelInstance(model: loaded.model, tokenizer: loaded.tokenizer, settings: settings),
                               templates: try PromptTemplates(), checker: checker)
         generator = g
@@ -92,12 +97,13 @@ actor ServerState {
             ])
         }
         await server.register("shutdown") { _ in .null }
-        let checker = self.checker
+        let pool = self.pool
         await server.register("check") { ctx in
             guard let code = ctx.params["code"]?.string else { throw RPCError(.invalidParams, "check needs params.code, a string") }
             guard code.utf8.count <= 1 << 20 else { throw RPCError(.invalidParams, "code is larger than 1 MiB") }
-            let problems = try await checker.problems(in: code)
-            return .object(["clean": .bool(problems.isEmpty), "problems": try JSONValue.encode(problems)])
+            guard let pool else { throw RPCError(.internalError, "the Elixir checker is unavailable") }
+            let findings = try await pool.findings(in: code)
+            return .object(["clean": .bool(findings.isEmpty), "findings": try JSONValue.encode(findings)])
         }
         await server.register("generate") { [self] ctx in
             guard let task = ctx.params["task"]?.string, !task.isEmpty else { throw RPCError(.invalidParams, "generate needs params.task, a non-empty string") }

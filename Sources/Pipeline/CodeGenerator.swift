@@ -147,6 +147,7 @@ public struct CodeGenerator: Sendable {
             candidates.sort { $0.meanLogprob > $1.meanLogprob }
             progress("attempt \(n): checking")
             for i in candidates.indices {
+                candidates[i].code = await checker.normalize(candidates[i].code)
                 candidates[i].problems = try await checker.problems(in: candidates[i].code)
                 if candidates[i].isClean { break }
             }

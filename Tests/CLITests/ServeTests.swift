@@ -93,7 +93,7 @@ struct ServeTests {
             try client.send(["jsonrpc": "2.0", "id": id, "method": "generate",
                              "params": ["task": "Return the maximum of a list number \(id).", "candidates": 2, "maxAttempts": 1, "maxTokens": 24, "seed": id]])
         }
-        try client.send(["jsonrpc": "2.0", "id": 100, "method": "check", "params": ["code": "defmodule A do\n  def f, do: 1\nend\n"]])
+        try client.send(["jsonrpc": "2.0", "id": 100, "method": "check", "params": ["code": "defmodule A do\n  @moduledoc \"A.\"\n  def f, do: 1\nend\n"]])
         var results: [Int: [String: Any]] = [:]
         var progress = 0
         while results.count < 13 {

@@ -3,6 +3,7 @@ import Foundation
 import Pipeline
 import Serving
 import Testing
+import Checks
 
 /// Counts calls and reports a fixed problem, to drive the loop through repairs.
 struct AlwaysBroken: CandidateChecker {
@@ -14,6 +15,7 @@ struct AlwaysBroken: CandidateChecker {
 @Suite("Generate-check-repair", .serialized)
 struct PipelineTests {
     static let templates = try! PromptTemplates(directory: TestPaths.repo.appendingPathComponent("templates"))
+    static let checker = ElixirCandidateChecker(pool: try! CheckerPool(size: 2))
     static let instance: ModelInstance = {
         var s = InstanceSettings(name: "pipeline-test")
         s.kernels = .exact
@@ -22,7 +24,7 @@ struct PipelineTests {
 
     @Test("templates render the task, the examples and the prefilled answer")
     func prompt() {
-        let g = CodeGenerator(instance: Self.instance, templates: Self.templates, checker: ElixirParseChecker())
+        let g = CodeGenerator(instance: Self.instance, templates: Self.templates, checker: Self.checker)
         let p = g.firstPrompt(task: "Reverse a list.", context: "defmodule Helper do\nend")
         #expect(p.hasPrefix("<|im_start|>system\nYou are an expert Elixir developer."))
         #expect(p.contains("Task: Reverse a list."))
@@ -32,29 +34,18 @@ struct PipelineTests {
         #expect(!p.contains("&amp;"), "code is not HTML-escaped")
     }
 
-    @Test("the real parser tells valid code from broken code, with a line")
+    @Test("the candidate checker tells valid code from broken code, with a line")
     func parser() async throws {
-        let c = ElixirParseChecker()
-        #expect(try await c.problems(in: "defmodule A do\n  def f(x), do: x\nend\n").isEmpty)
+        let c = Self.checker
+        #expect(try await c.problems(in: "defmodule A do\n  @moduledoc \"A.\"\n  def f(x), do: x\nend\n").isEmpty)
+        #expect(try await c.problems(in: "defmodule A do\n  def f(x), do: x\nend\n").map(\.check) == ["Credo.Check.Readability.ModuleDoc"])
+        #expect(await c.normalize("defmodule A do\ndef f(x),do: x\nend") == "defmodule A do\n  def f(x), do: x\nend\n")
         let p = try await c.problems(in: "defmodule A do\n  def f(x) do\n    x +\nend\n")
         #expect(p.count == 1)
         #expect(p[0].source == "syntax")
         #expect(p[0].line >= 3)
-        #expect(try await c.problems(in: "defmodule\n").first?.check == "ElixirCoder.NoModule")
+        #expect(try await c.problems(in: "x = 1\n").first?.check == "ElixirCoder.NoModule")
         #expect(try await c.problems(in: "defmodule A do\n  @x 1\nend\n").first?.check == "ElixirCoder.NoFunction")
-    }
-
-    @Test("the persistent checker survives a killed process and rejects oversized input")
-    func checkerRecovery() async throws {
-        let c = ElixirParseChecker(maxBytes: 1000)
-        #expect(try await c.problems(in: "defmodule A do\n  def f, do: 1\nend\n").isEmpty)
-        c.killProcess()
-        #expect(try await c.problems(in: "defmodule A do\n  def f, do: 1\nend\n").isEmpty, "a dead process is restarted")
-        // A request that outlives its timeout gets an error, not a hang; the next one is served.
-        let slow = ElixirParseChecker(timeout: 0.05)
-        await #expect(throws: PipelineError.self) { try await slow.problems(in: "defmodule A do\n  def f, do: 1\nend\n") }
-        await #expect(throws: PipelineError.self) { try await c.problems(in: String(repeating: "x", count: 2000)) }
-        #expect(try await c.problems(in: "\u{0}\u{1}garbage((((").first?.source == "syntax")
     }
 
     @Test("the loop samples candidates, checks them with the real parser and returns code that parses")
@@ -63,7 +54,7 @@ struct PipelineTests {
         o.candidates = 3
         o.maxTokens = 96
         o.maxAttempts = 2
-        let g = CodeGenerator(instance: Self.instance, templates: Self.templates, checker: ElixirParseChecker())
+        let g = CodeGenerator(instance: Self.instance, templates: Self.templates, checker: Self.checker)
         let r = try await g.generate(task: "Write a function that doubles every number in a list.", options: o)
         #expect(r.code.hasPrefix("defmodule DoublesNumber do\n  @moduledoc \""))
         #expect(r.attempts.count >= 1 && r.attempts.count <= 2)
@@ -71,7 +62,7 @@ struct PipelineTests {
         let scores = r.attempts[0].candidates.map(\.meanLogprob)
         #expect(scores == scores.sorted(by: >), "candidates are ranked by mean log-probability")
         if r.status == .clean {
-            #expect(try await ElixirParseChecker().problems(in: r.code).isEmpty)
+            #expect(try await Self.checker.problems(in: r.code).isEmpty)
         } else {
             #expect(!r.problems.isEmpty)
         }

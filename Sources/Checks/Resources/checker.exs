@@ -305,8 +305,9 @@ defmodule ECRules do
   def local_calls(ast, ctx) do
     {_, acc} =
       Macro.prewalk(ast, [], fn
-        {:send_resp, meta, [_, _, body]} = n, acc when not is_binary(body) ->
-          {n, [sobelow("XSS.SendResp", "SBLW031", "CWE-79", line(meta), "XSS in `send_resp`", ctx, "high") | acc]}
+        {:send_resp, meta, args} = n, acc when is_list(args) and length(args) in [2, 3] ->
+          # Called directly or at the end of a pipe: the body is the last argument.
+          {n, if(literal?(List.last(args)), do: acc, else: [sobelow("XSS.SendResp", "SBLW031", "CWE-79", line(meta), "XSS in `send_resp`", ctx, "high") | acc])}
         {:send_download, meta, [_, arg | _]} = n, acc ->
           {n, if(literal?(arg), do: acc, else: [sobelow("Traversal.SendDownload", "SBLW020", "CWE-22", line(meta), "Directory Traversal in `send_download`", ctx) | acc])}
         {:send_file, meta, [_, _, path | _]} = n, acc ->

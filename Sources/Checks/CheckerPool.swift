@@ -1,0 +1,122 @@
+import Foundation
+import Logging
+
+/// Something that finds problems in Elixir code: the seam where the built-in
+/// rules, real Credo and real Sobelow plug in.
+public protocol Checker: Sendable {
+    func findings(in code: String) async throws -> [Finding]
+}
+
+/// A small pool of persistent Elixir checker processes: syntax, format, AST facts
+/// and the built-in rules, with a size limit, a per-request timeout and restarts.
+/// Concurrent requests go to different processes instead of queueing.
+public final class CheckerPool: Checker, @unchecked Sendable {
+    public let size: Int
+    public let maxBytes: Int
+    private let processes: [CheckerProcess]
+    private let lock = NSLock()
+    private var busy: [Int]
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - scriptPath: the checker script (default: the one shipped in this package).
+    ///   - timeout: seconds one request may take before its process is killed.
+    public init(size: Int = 2, scriptPath: String? = nil, timeout: Double = 10, maxBytes: Int = 1 << 20,
+                logger: Logger = Logger(label: "elixir-coder.checks")) throws {
+        guard let script = scriptPath ?? Bundle.module.path(forResource: "checker", ofType: "exs", inDirectory: "Resources")
+                ?? Bundle.module.path(forResource: "checker", ofType: "exs") else {
+            throw CheckerError(.unavailable, "the checker script is missing from the package resources")
+        }
+        self.size = max(1, size)
+        self.maxBytes = maxBytes
+        self.logger = logger
+        processes = (0..<max(1, size)).map { CheckerProcess(script: script, timeout: timeout, label: "elixir-coder.checker.\($0)") }
+        busy = Array(repeating: 0, count: max(1, size))
+    }
+
+    /// Parser verdict only.
+    public func syntax(_ code: String) async throws -> SyntaxResult {
+        try await report("syntax", code).syntax
+    }
+
+    /// Whether the formatter would change the code.
+    public func format(_ code: String) async throws -> FormatResult {
+        guard let f = try await report("format", code).format else { throw CheckerError(.badResponse, "the checker returned no format result") }
+        return f
+    }
+
+    /// Structural facts; nil when the code does not parse.
+    public func facts(_ code: String) async throws -> ASTFacts? {
+        try await report("facts", code).facts
+    }
+
+    /// Syntax, format, facts and built-in findings in one round trip.
+    /// - Parameter kind: `code`, or `config` for config files (enables the hard-coded secrets rule).
+    public func report(_ command: String = "all", _ code: String, kind: String = "code") async throws -> CheckReport {
+        guard code.utf8.count <= maxBytes else {
+            throw CheckerError(.tooLarge, "the code is \(code.utf8.count) bytes; the checker takes at most \(maxBytes) bytes")
+        }
+        let index = acquire()
+        defer { release(index) }
+        let process = processes[index]
+        let data: Data = try await withCheckedThrowingContinuation { cont in
+            process.queue.async { cont.resume(with: Result { try process.request(command, code: code, kind: kind) }) }
+        }
+        struct Wire: Decodable {
+            let syntax: SyntaxResult?
+            let format: FormatResult?
+            let facts: ASTFacts?
+            let findings: [Finding]?
+            let error: String?
+        }
+        let wire: Wire
+        do { wire = try JSONDecoder().decode(Wire.self, from: data) } catch {
+            throw CheckerError(.badResponse, "the checker answered something unreadable: \(String(decoding: data.prefix(200), as: UTF8.self))")
+        }
+        if let e = wire.error { throw CheckerError(.badResponse, e) }
+        guard let syntax = wire.syntax else { throw CheckerError(.badResponse, "the checker answered without a syntax result") }
+        return CheckReport(syntax: syntax, format: wire.format, facts: wire.facts, findings: wire.findings)
+    }
+
+    /// Every finding: a syntax error (alone, since nothing else can run), else the formatter and the built-in rules.
+    public func findings(in code: String) async throws -> [Finding] {
+        try await findings(in: code, only: nil)
+    }
+
+    public func findings(in code: String, only: Set<FindingSource>?, kind: String = "code") async throws -> [Finding] {
+        let r = try await report("all", code, kind: kind)
+        var out: [Finding] = []
+        if r.syntax.status != .ok {
+            out.append(Finding(source: .syntax, check: r.syntax.status == .incomplete ? "SyntaxError.Incomplete" : "SyntaxError",
+                               category: "syntax", line: r.syntax.line ?? 1, column: r.syntax.column,
+                               message: (r.syntax.message ?? "syntax error") + (r.syntax.token.map { $0.isEmpty ? "" : " \($0)" } ?? ""),
+                               builtin: false))
+        }
+        if let f = r.format, f.changed, r.syntax.status == .ok {
+            out.append(Finding(source: .format, check: "Formatter", category: "format", line: 1, message: "the code is not formatted as `mix format` would format it", builtin: false))
+        }
+        out += r.findings ?? []
+        if let only { out = out.filter { only.contains($0.source) || ($0.builtin && only.contains(.builtin)) } }
+        return out
+    }
+
+    /// Kills one process (fault drills).
+    public func killProcess(_ index: Int = 0) {
+        let p = processes[index]
+        p.queue.sync { p.terminate() }
+    }
+
+    private func acquire() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        let i = busy.indices.min { busy[$0] < busy[$1] }!
+        busy[i] += 1
+        return i
+    }
+
+    private func release(_ i: Int) {
+        lock.lock()
+        busy[i] -= 1
+        lock.unlock()
+    }
+}

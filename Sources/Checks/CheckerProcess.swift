@@ -1,0 +1,83 @@
+import Foundation
+
+/// One persistent `elixir` process running `checker.exs`, spoken to one request at a time.
+///
+/// Requests are lines (`id \t command \t base64 code \t kind`); answers are JSON lines.
+/// A crash or a timeout kills the process; the request that hit it gets an error and
+/// the next request starts a fresh one.
+final class CheckerProcess: @unchecked Sendable {
+    let script: String
+    let timeout: Double
+    private var process: Process?
+    private var input: FileHandle?
+    private var output: FileHandle?
+    private var pending = Data()
+    private var counter = 0
+    /// Serializes requests to this process; blocking pipe reads happen here, off the cooperative pool.
+    let queue: DispatchQueue
+    private(set) var starts = 0
+
+    init(script: String, timeout: Double, label: String) {
+        self.script = script
+        self.timeout = timeout
+        queue = DispatchQueue(label: label)
+    }
+
+    deinit { process?.terminate() }
+
+    /// Sends one request; returns the raw JSON answer. Runs on `queue`.
+    func request(_ command: String, code: String, kind: String) throws -> Data {
+        if process?.isRunning != true { try start() }
+        guard let input, let output, let process else { throw CheckerError(.unavailable, "the checker process is not running") }
+        counter += 1
+        let line = "\(counter)\t\(command)\t\(Data(code.utf8).base64EncodedString())\t\(kind)\n"
+        let pid = process.processIdentifier
+        var timedOut = false
+        let watchdog = DispatchWorkItem { timedOut = true; kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+        defer { watchdog.cancel() }
+        do { try input.write(contentsOf: Data(line.utf8)) } catch {
+            self.process = nil
+            throw CheckerError(.crashed, "the Elixir checker stopped accepting requests; it restarts on the next one")
+        }
+        while true {
+            if let nl = pending.firstIndex(of: 10) {
+                let answer = Data(pending[pending.startIndex..<nl])
+                pending = Data(pending[(nl + 1)...])
+                return answer
+            }
+            let chunk = output.availableData
+            if chunk.isEmpty {
+                self.process = nil
+                if timedOut { throw CheckerError(.timedOut, "the Elixir checker took longer than \(timeout) s and was restarted") }
+                throw CheckerError(.crashed, "the Elixir checker crashed; it restarts on the next request")
+            }
+            pending += chunk
+        }
+    }
+
+    /// Kills the process and waits for it (fault drills). Runs on `queue`.
+    func terminate() {
+        guard let p = process else { return }
+        Glibc.kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+    }
+
+    private func start() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["elixir", script]
+        let inPipe = Pipe(), outPipe = Pipe()
+        p.standardInput = inPipe
+        p.standardOutput = outPipe
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch {
+            throw CheckerError(.unavailable, "cannot start elixir (install it with: apt-get install elixir, or run make setup): \(error)")
+        }
+        process = p
+        input = inPipe.fileHandleForWriting
+        output = outPipe.fileHandleForReading
+        pending = Data()
+        starts += 1
+    }
+}
