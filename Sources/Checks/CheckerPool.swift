@@ -45,6 +45,20 @@ public final class CheckerPool: Checker, @unchecked Sendable {
         return f
     }
 
+    /// Parser verdict, blocking the calling thread: for decode loops that run on their own thread.
+    public func syntaxBlocking(_ code: String) throws -> SyntaxResult {
+        guard code.utf8.count <= maxBytes else { throw CheckerError(.tooLarge, "the code is \(code.utf8.count) bytes; the checker takes at most \(maxBytes)") }
+        let index = acquire()
+        defer { release(index) }
+        let process = processes[index]
+        let data = try process.queue.sync { try process.request("syntax", code: code, kind: "code") }
+        struct Wire: Decodable { let syntax: SyntaxResult? }
+        guard let r = try? JSONDecoder().decode(Wire.self, from: data).syntax else {
+            throw CheckerError(.badResponse, "the checker answered something unreadable")
+        }
+        return r
+    }
+
     /// Structural facts; nil when the code does not parse.
     public func facts(_ code: String) async throws -> ASTFacts? {
         try await report("facts", code).facts

@@ -1,4 +1,5 @@
 import Checks
+import Engine
 import Foundation
 
 /// One problem a checker found in a candidate.
@@ -65,5 +66,26 @@ public struct ElixirCandidateChecker: CandidateChecker {
             out.append(Problem(source: f.source.rawValue, check: f.check, line: f.line, column: f.column, message: f.message))
         }
         return out
+    }
+}
+
+/// Elixir's own parser as a decoding monitor: at each line end, a prefix that is merely
+/// incomplete (something still open) is viable; a hard syntax error is dead.
+public struct SyntaxMonitor: PrefixMonitor {
+    public let pool: CheckerPool
+    /// Code that precedes the generated text (the prefilled module head).
+    public let prefix: String
+
+    public init(pool: CheckerPool, prefix: String) {
+        self.pool = pool
+        self.prefix = prefix
+    }
+
+    public func verdict(for generated: String) -> PrefixVerdict {
+        var code = prefix + generated
+        if let fence = code.range(of: "```") { code = String(code[..<fence.lowerBound]) }
+        guard let r = try? pool.syntaxBlocking(code) else { return .viable }
+        if r.status == .invalid { return .dead(r.message ?? "syntax error") }
+        return .viable
     }
 }

@@ -1,3 +1,4 @@
+import Checks
 import ElixirCoderCore
 import Engine
 import Foundation
@@ -17,6 +18,8 @@ public struct GenerateOptions: Sendable {
     }()
     /// Existing code the task refers to.
     public var context: String?
+    /// Roll back lines that Elixir's parser rejects while sampling (needs the checker pool).
+    public var monitor = true
 
     public init() {}
 }
@@ -26,6 +29,8 @@ public struct Candidate: Sendable, Codable {
     public var code: String
     public var meanLogprob: Float
     public var tokens: Int
+    /// Lines the monitor rolled back while sampling this candidate.
+    public var rollbacks: Int = 0
     public var problems: [Problem]
     public var isClean: Bool { problems.isEmpty }
 }
@@ -61,8 +66,13 @@ public struct CodeGenerator: Sendable {
     public let instance: ModelInstance
     public let templates: PromptTemplates
     public let checker: any CandidateChecker
+    /// The parser used as a decoding monitor, when there is one.
+    public let monitorPool: CheckerPool?
     /// The answer starts here so the model writes an Elixir module, not prose or Python.
-    public static func prefill(module: String) -> String { "```elixir\ndefmodule \(module) do\n  @moduledoc \"" }
+    public static func prefill(module: String) -> String { "```elixir\n" + codePrefix(module: module) }
+
+    /// The part of the prefill that is code.
+    public static func codePrefix(module: String) -> String { "defmodule \(module) do\n  @moduledoc \"" }
 
     /// A module name from the task's content words ("sum the squares of a list" -> `SumSquares`).
     public static func moduleName(for task: String) -> String {
@@ -73,10 +83,11 @@ public struct CodeGenerator: Sendable {
         return name.isEmpty ? "Solution" : name
     }
 
-    public init(instance: ModelInstance, templates: PromptTemplates, checker: any CandidateChecker) {
+    public init(instance: ModelInstance, templates: PromptTemplates, checker: any CandidateChecker, monitorPool: CheckerPool? = nil) {
         self.instance = instance
         self.templates = templates
         self.checker = checker
+        self.monitorPool = monitorPool ?? (checker as? ElixirCandidateChecker)?.pool
     }
 
     /// The chat prompt for a first attempt, ending with the prefilled answer.
@@ -118,10 +129,12 @@ public struct CodeGenerator: Sendable {
             let start = Date()
             progress("attempt \(n): sampling \(options.candidates) candidates")
             let ids = instance.tokenizer.encode(prompt, parseSpecial: true)
+            let module = Self.moduleName(for: task)
+            let monitor: (any PrefixMonitor)? = options.monitor ? monitorPool.map { SyntaxMonitor(pool: $0, prefix: Self.codePrefix(module: module)) } : nil
             let requests = (0..<options.candidates).map { i -> GenerationRequest in
                 var s = options.sampling
                 s.seed = options.sampling.seed &+ UInt64(n * 1000 + i)
-                return GenerationRequest(prompt: ids, maxTokens: options.maxTokens, sampling: s, stop: ["```"])
+                return GenerationRequest(prompt: ids, maxTokens: options.maxTokens, sampling: s, stop: ["```"], monitor: monitor)
             }
             let results: [GenerationResult]
             if let onToken {
@@ -142,7 +155,7 @@ public struct CodeGenerator: Sendable {
                 results = try await instance.generate(requests)
             }
             var candidates = results.map { r in
-                Candidate(code: Self.extractCode(r.text, module: Self.moduleName(for: task)), meanLogprob: r.meanLogprob, tokens: r.tokens.count, problems: [])
+                Candidate(code: Self.extractCode(r.text, module: module), meanLogprob: r.meanLogprob, tokens: r.tokens.count, rollbacks: r.rollbacks, problems: [])
             }
             candidates.sort { $0.meanLogprob > $1.meanLogprob }
             progress("attempt \(n): checking")
@@ -170,6 +183,6 @@ public struct CodeGenerator: Sendable {
     public static func extractCode(_ generated: String, module: String) -> String {
         var body = generated
         if let fence = body.range(of: "```") { body = String(body[..<fence.lowerBound]) }
-        return ("defmodule \(module) do\n  @moduledoc \"" + body).trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
+        return (codePrefix(module: module) + body).trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
     }
 }

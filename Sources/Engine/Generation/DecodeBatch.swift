@@ -35,6 +35,11 @@ public final class DecodeBatch {
         var last = 0
         /// Set from outside to end the sequence at the next step.
         public var cancelled = false
+        /// The last line end the monitor accepted: tokens kept, cache length, pending token, text bytes.
+        var checkpoint: (tokens: Int, kv: Int, last: Int, bytes: Int)?
+        /// Tokens banned at one position after a rollback there.
+        var banned: (at: Int, tokens: Set<Int>)?
+        public fileprivate(set) var rollbacks = 0
 
         init(id: Int, request: GenerationRequest, sequence: KVSequence, processor: (any LogitsProcessor)?) {
             self.id = id
@@ -46,10 +51,27 @@ public final class DecodeBatch {
         }
 
         public var result: GenerationResult {
-            GenerationResult(tokens: tokens, text: text.text, finishReason: finish ?? .length, promptTokens: request.prompt.count)
+            var r = GenerationResult(tokens: tokens, text: text.text, finishReason: finish ?? .length, promptTokens: request.prompt.count)
+            r.rollbacks = rollbacks
+            return r
         }
 
         fileprivate func append(_ t: GeneratedToken) { tokens.append(t) }
+
+        /// Returns to the checkpoint and bans the token that led out of it.
+        fileprivate func rollBack() {
+            guard let c = checkpoint, c.tokens < tokens.count else { return }
+            let culprit = tokens[c.tokens].id
+            tokens.removeLast(tokens.count - c.tokens)
+            sequence.truncate(to: c.kv)
+            sampler.truncateHistory(to: c.tokens)
+            text.truncate(to: c.bytes)
+            last = c.last
+            var set = banned?.at == c.tokens ? banned!.tokens : []
+            set.insert(culprit)
+            banned = (c.tokens, set)
+            rollbacks += 1
+        }
     }
 
     /// A token event: which slot, the token, and the text it releases.
@@ -152,6 +174,9 @@ public final class DecodeBatch {
     }
 
     private func advance(_ s: Slot, logits: UnsafeMutableBufferPointer<Float>) -> Event {
+        if let b = s.banned, b.at == s.tokens.count {
+            for t in b.tokens where t < logits.count { logits[t] = -.infinity }
+        }
         let token = s.sampler.sample(logits, processor: &s.processor)
         s.last = token.id
         if tokenizer.eosTokens.contains(token.id) {
@@ -160,6 +185,16 @@ public final class DecodeBatch {
         }
         s.append(token)
         var delta = s.text.append(tokenizer.tokenBytes[token.id])
+        if let monitor = s.request.monitor, s.rollbacks < s.request.maxRollbacks, s.text.stoppedAt == nil,
+           tokenizer.tokenBytes[token.id].contains(10) {
+            if case .dead = monitor.verdict(for: s.text.text) {
+                s.rollBack()
+                return Event(slot: s, token: nil, delta: "")
+            }
+        }
+        if s.checkpoint == nil || tokenizer.tokenBytes[token.id].contains(10) {
+            s.checkpoint = (s.tokens.count, s.sequence.length, token.id, s.text.bytes.count)
+        }
         if s.text.stoppedAt != nil {
             s.finish = .stop
         } else if s.tokens.count >= s.request.maxTokens || s.sequence.length + 1 >= context.model.config.contextLength {

@@ -5,13 +5,34 @@ public struct GenerationRequest: Sendable {
     public var sampling: SamplingParameters
     /// Generation ends before the first occurrence of any of these strings.
     public var stop: [String]
+    /// Judges the text at each line end; a dead prefix is rolled back to the previous line end.
+    public var monitor: (any PrefixMonitor)?
+    /// Rollbacks allowed before the monitor is ignored for this sequence.
+    public var maxRollbacks: Int
 
-    public init(prompt: [Int], maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(), stop: [String] = []) {
+    public init(prompt: [Int], maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(), stop: [String] = [],
+                monitor: (any PrefixMonitor)? = nil, maxRollbacks: Int = 8) {
         self.prompt = prompt
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stop = stop
+        self.monitor = monitor
+        self.maxRollbacks = maxRollbacks
     }
+}
+
+/// What a monitor says about the text generated so far.
+public enum PrefixVerdict: Sendable, Equatable {
+    /// It can still become a valid program.
+    case viable
+    /// No continuation can fix it (for example a hard syntax error).
+    case dead(String)
+}
+
+/// Judges generated text at semantic boundaries (line ends). Backend-neutral: it sees
+/// only text, so it works where logits cannot be masked. Called from the decode loop.
+public protocol PrefixMonitor: Sendable {
+    func verdict(for generated: String) -> PrefixVerdict
 }
 
 /// Why a generation ended.
@@ -35,6 +56,8 @@ public struct GenerationResult: Sendable {
     public var text: String
     public var finishReason: FinishReason
     public var promptTokens: Int
+    /// Times the monitor rolled this sequence back.
+    public var rollbacks: Int = 0
 
     /// Mean log-probability of the generated tokens (0 when none).
     public var meanLogprob: Float {

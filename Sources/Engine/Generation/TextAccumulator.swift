@@ -35,6 +35,15 @@ public struct TextAccumulator: Sendable {
         return release(upTo: bytes.count - hold)
     }
 
+    /// Forgets everything after the first `count` bytes (a rollback). Text already
+    /// released stays released; callers that stream are told separately.
+    public mutating func truncate(to count: Int) {
+        guard count < bytes.count else { return }
+        bytes.removeLast(bytes.count - count)
+        released = min(released, count)
+        stoppedAt = nil
+    }
+
     /// Releases whatever is held back (at the end of a generation).
     public mutating func flush() -> String {
         release(upTo: stoppedAt ?? bytes.count, final: true)

@@ -41,6 +41,11 @@ public struct Sampler: Sendable {
         rng = SeededGenerator(seed: parameters.seed)
     }
 
+    /// Forgets tokens after the first `count` (a rollback), so penalties see only what was kept.
+    public mutating func truncateHistory(to count: Int) {
+        if count < history.count { history.removeLast(history.count - count) }
+    }
+
     /// Confidence figures of the raw distribution: log-sum-exp, entropy and the top alternatives.
     public static func statistics(_ logits: UnsafeBufferPointer<Float>, top k: Int) -> (logSumExp: Float, entropy: Float, top: [TokenLogprob]) {
         var maxL = -Float.infinity
