@@ -1,0 +1,62 @@
+import ArgumentParser
+import Checks
+import ElixirCoderCore
+import Engine
+import Foundation
+import Pipeline
+import Serving
+
+/// `elixir-coder bench monitor`: syntax-error rate of sampled candidates with and without the line monitor.
+struct BenchMonitorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "monitor",
+        abstract: "Sample candidates for the task set with and without monitor-guided decoding (same prompts and seeds) and judge each with Elixir's parser."
+    )
+
+    @Option(help: "Task set (JSON lines with id and task).") var tasks = "bench/tasks.jsonl"
+    @Option(help: "Tasks to use.") var limit = 10
+    @Option(help: "Candidates per task.") var candidates = 4
+    @Option(help: "Tokens per candidate.") var maxTokens = 160
+    @OptionGroup var modelOptions: ModelOptions
+
+    func run() async throws {
+        guard let text = try? String(contentsOfFile: tasks, encoding: .utf8) else { throw ValidationError("cannot read \(tasks)") }
+        let taskTexts = text.split(separator: "\n").prefix(limit).compactMap { line -> String? in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["task"] as? String
+        }
+        let loaded = try modelOptions.load(config: try Configuration.load())
+        var settings = InstanceSettings(name: "bench")
+        settings.threads = loaded.threads
+        let instance = ModelInstance(model: loaded.model, tokenizer: loaded.tokenizer, settings: settings)
+        defer { instance.shutdown() }
+        let pool = try CheckerPool(size: 2)
+        let generator = CodeGenerator(instance: instance, templates: try PromptTemplates(), checker: ElixirCandidateChecker(pool: pool))
+        var rows: [(String, Int, Int, Int, Double)] = []
+        for monitored in [false, true] {
+            var total = 0, broken = 0, rollbacks = 0
+            let start = Date()
+            for (t, task) in taskTexts.enumerated() {
+                let module = CodeGenerator.moduleName(for: task)
+                let ids = instance.tokenizer.encode(generator.firstPrompt(task: task, context: nil), parseSpecial: true)
+                let monitor: (any PrefixMonitor)? = monitored ? SyntaxMonitor(pool: pool, prefix: CodeGenerator.codePrefix(module: module)) : nil
+                let requests = (0..<candidates).map { i -> GenerationRequest in
+                    var s = GenerateOptions().sampling
+                    s.seed = UInt64(t * 100 + i)
+                    return GenerationRequest(prompt: ids, maxTokens: maxTokens, sampling: s, stop: ["```"], monitor: monitor)
+                }
+                for r in try await instance.generate(requests) {
+                    total += 1
+                    rollbacks += r.rollbacks
+                    if try await pool.syntax(CodeGenerator.extractCode(r.text, module: module)).status != .ok { broken += 1 }
+                }
+            }
+            rows.append((monitored ? "with monitor" : "unconstrained", total, broken, rollbacks, Date().timeIntervalSince(start)))
+        }
+        print("elixir-coder bench monitor: \(taskTexts.count) tasks x \(candidates) candidates, \(maxTokens) tokens, same seeds")
+        for (name, total, broken, rollbacks, seconds) in rows {
+            print(String(format: "%-14@ syntax errors %3d / %3d (%.0f%%), rollbacks %4d, %.1f s", name, broken, total, 100 * Double(broken) / Double(max(total, 1)), rollbacks, seconds))
+        }
+        let base = Double(rows[0].2) / Double(max(rows[0].1, 1)), with = Double(rows[1].2) / Double(max(rows[1].1, 1))
+        print(String(format: "reduction of the syntax-error rate: %.0f%%", base > 0 ? 100 * (base - with) / base : 0))
+    }
+}
