@@ -45,18 +45,43 @@ public final class CheckerPool: Checker, @unchecked Sendable {
         return f
     }
 
-    /// Parser verdict, blocking the calling thread: for decode loops that run on their own thread.
+    /// Whether a prefix can still become a program, blocking the calling thread (decode loops
+    /// run on their own thread). Open blocks are closed before parsing, because Elixir reports
+    /// an open block before any error inside it.
+    public func viabilityBlocking(_ code: String) throws -> SyntaxResult {
+        try blocking("viable", code)
+    }
+
+    /// Parser verdict, blocking the calling thread.
     public func syntaxBlocking(_ code: String) throws -> SyntaxResult {
+        try blocking("syntax", code)
+    }
+
+    private func blocking(_ command: String, _ code: String) throws -> SyntaxResult {
         guard code.utf8.count <= maxBytes else { throw CheckerError(.tooLarge, "the code is \(code.utf8.count) bytes; the checker takes at most \(maxBytes)") }
         let index = acquire()
         defer { release(index) }
         let process = processes[index]
-        let data = try process.queue.sync { try process.request("syntax", code: code, kind: "code") }
+        let data = try process.queue.sync { try process.request(command, code: code, kind: "code") }
         struct Wire: Decodable { let syntax: SyntaxResult? }
         guard let r = try? JSONDecoder().decode(Wire.self, from: data).syntax else {
             throw CheckerError(.badResponse, "the checker answered something unreadable")
         }
         return r
+    }
+
+    /// Closes a program cut off with constructs open (appending the terminators the parser
+    /// names, dropping a last line cut mid-expression); nil when it cannot be closed.
+    public func close(_ code: String) async throws -> String? {
+        guard code.utf8.count <= maxBytes else { throw CheckerError(.tooLarge, "the code is \(code.utf8.count) bytes; the checker takes at most \(maxBytes)") }
+        let index = acquire()
+        defer { release(index) }
+        let process = processes[index]
+        let data: Data = try await withCheckedThrowingContinuation { cont in
+            process.queue.async { cont.resume(with: Result { try process.request("close", code: code, kind: "code") }) }
+        }
+        struct Wire: Decodable { let closed: String? }
+        return try JSONDecoder().decode(Wire.self, from: data).closed
     }
 
     /// Structural facts; nil when the code does not parse.

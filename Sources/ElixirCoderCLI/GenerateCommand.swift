@@ -22,7 +22,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Sampling temperature.") var temperature: Float = 0.7
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Flag(help: "Show candidates' text on stderr while they are sampled.") var stream = false
-    @Flag(help: "Do not roll back lines that Elixir's parser rejects while sampling.") var noMonitor = false
+    @Flag(help: "Do not let Elixir's parser vet sampled tokens (faster, far more syntax errors; see bench monitor).") var noMonitor = false
     @Flag(help: "Print the whole result as JSON.") var json = false
     @OptionGroup var modelOptions: ModelOptions
 

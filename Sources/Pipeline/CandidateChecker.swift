@@ -42,7 +42,12 @@ public struct ElixirCandidateChecker: CandidateChecker {
         self.pool = pool
     }
 
+    /// Closes a candidate the token limit cut off, then formats it.
     public func normalize(_ code: String) async -> String {
+        var code = code
+        if (try? await pool.syntax(code))?.status == .incomplete, let closed = try? await pool.close(code) {
+            code = closed
+        }
         guard let f = try? await pool.format(code), f.changed, let formatted = f.formatted else { return code }
         return formatted
     }
@@ -81,11 +86,19 @@ public struct SyntaxMonitor: PrefixMonitor {
         self.prefix = prefix
     }
 
-    public func verdict(for generated: String) -> PrefixVerdict {
+    public func verdict(for generated: String, final: Bool) -> PrefixVerdict {
         var code = prefix + generated
-        if let fence = code.range(of: "```") { code = String(code[..<fence.lowerBound]) }
-        guard let r = try? pool.syntaxBlocking(code) else { return .viable }
-        if r.status == .invalid { return .dead(r.message ?? "syntax error") }
-        return .viable
+        var ending = final
+        // A backtick would start the closing fence: the program has to be complete there.
+        if let tick = code.firstIndex(of: "`") {
+            code = String(code[..<tick])
+            ending = true
+        }
+        guard let r = try? (ending ? pool.syntaxBlocking(code) : pool.viabilityBlocking(code)) else { return .viable }
+        switch r.status {
+        case .invalid: return .dead(r.message ?? "syntax error")
+        case .incomplete where ending: return .dead("the program is not complete yet")
+        default: return .viable
+        }
     }
 }

@@ -84,3 +84,35 @@ struct PipelineTests {
         #expect(repair.contains("line 1: Credo.Check.Readability.ModuleDoc: Modules should have a @moduledoc tag."))
     }
 }
+
+@Suite("Decoding monitor", .serialized)
+struct MonitorTests {
+    @Test("the syntax monitor keeps incomplete prefixes, kills broken ones, and refuses to end an open program")
+    func verdicts() {
+        let m = SyntaxMonitor(pool: PipelineTests.checker.pool, prefix: "defmodule A do\n  @moduledoc \"")
+        #expect(m.verdict(for: "A.\"\n  def f(x) do\n    x +", final: false) == .viable)
+        #expect(m.verdict(for: "A.\"\n  def f(x) do\n    x +* 2\n", final: false) != .viable)
+        #expect(m.verdict(for: "A.\"\n  def f(x), do: x\n", final: true) != .viable, "still inside defmodule")
+        #expect(m.verdict(for: "A.\"\n  def f(x), do: x\nend\n```", final: false) == .viable)
+    }
+
+    @Test("with the monitor on, every sampled token keeps the prefix viable, and rejections are counted")
+    func monitoredGeneration() async throws {
+        let m = SyntaxMonitor(pool: PipelineTests.checker.pool, prefix: CodeGenerator.codePrefix(module: "Doubler"))
+        let g = CodeGenerator(instance: PipelineTests.instance, templates: PipelineTests.templates, checker: PipelineTests.checker)
+        let ids = Shared.tokenizer.encode(g.firstPrompt(task: "Double every number in a list.", context: nil), parseSpecial: true)
+        var s = SamplingParameters()
+        s.seed = 3
+        let r = try await PipelineTests.instance.generate([GenerationRequest(prompt: ids, maxTokens: 48, sampling: s, stop: ["```"], monitor: m, maxRollbacks: 100)])[0]
+        let code = CodeGenerator.codePrefix(module: "Doubler") + r.text
+        #expect(try await PipelineTests.checker.pool.syntax(code).status != .invalid)
+        #expect(r.rejectedTokens + r.rollbacks >= 0)
+    }
+
+    @Test("a program cut off at the token limit is closed from the parser's hints")
+    func closing() async throws {
+        let closed = try await PipelineTests.checker.pool.close("defmodule A do\n  def f(x) do\n    [x, 1")
+        #expect(closed == "defmodule A do\n  def f(x) do\n    [x, 1]\nend\nend\n")
+        #expect(try await PipelineTests.checker.pool.close("defmodule A do\n  def f(x) do\n    x =") != nil)
+    }
+}

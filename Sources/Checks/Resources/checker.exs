@@ -36,9 +36,15 @@ defmodule ECSyntax do
       {:error, {meta, msg, token}} ->
         message = if is_tuple(msg), do: elem(msg, 0) <> elem(msg, 1), else: msg
         text = message <> to_string(token)
-        # Only a construct still open at the end of input is a viable prefix; "unexpected token: ).
-        # The do at line 4 is missing terminator" is a hard error that merely mentions one.
-        incomplete = String.starts_with?(message, "missing terminator") or String.contains?(text, "unexpected end of")
+        # A viable prefix fails only at the end of input: something still open ("missing
+        # terminator"), or an expression cut short ("syntax error before: " with no token, or
+        # an error at the very last column). "unexpected token: ). The do at line 4 is missing
+        # terminator" is a hard error that merely mentions one.
+        lines = String.split(code, "\n")
+        at_end = Keyword.get(meta, :line, 1) >= length(lines) and
+                   (Keyword.get(meta, :column) || 0) >= String.length(List.last(lines))
+        incomplete = String.starts_with?(message, "missing terminator") or String.contains?(text, "unexpected end of") or
+                       (message == "syntax error before: " and token == "") or at_end
         {:error, %{line: Keyword.get(meta, :line, 1), column: Keyword.get(meta, :column), message: message,
                    token: to_string(token), verdict: if(incomplete, do: "incomplete", else: "invalid")}}
     end
@@ -435,7 +441,66 @@ defmodule ECRules do
   defp underscore(n), do: n |> Integer.to_string() |> String.reverse() |> String.to_charlist() |> Enum.chunk_every(3) |> Enum.join("_") |> String.reverse()
 end
 
+defmodule ECClose do
+  @moduledoc false
+  # Closes a program that was cut off while constructs were open: append the terminators
+  # the parser asks for; when that does not parse (the last line is cut mid-expression),
+  # drop the last line and try again.
+  def close(code), do: close(String.trim_trailing(code), 40)
+
+  defp close(_code, 0), do: nil
+  defp close(code, budget) do
+    closed = ECViable.append_terminators(code, 40)
+    case Code.string_to_quoted(closed) do
+      {:ok, _} -> closed <> "\n"
+      _ ->
+        case String.split(code, "\n") do
+          [_] -> nil
+          lines -> close(lines |> Enum.drop(-1) |> Enum.join("\n") |> String.trim_trailing(), budget - 1)
+        end
+    end
+  end
+end
+
+defmodule ECViable do
+  @moduledoc false
+  # Elixir's tokenizer reports an open block ("missing terminator") before any parse error
+  # inside it, so a prefix with an open `do` always looks merely incomplete. Close it first
+  # (append the terminators it asks for), then parse: an error inside the original text is
+  # dead; an error at or after its end is just a cut-off expression.
+  def verdict(code) do
+    closed = append_terminators(code, 40)
+    case Code.string_to_quoted(closed, columns: true) do
+      {:ok, _} -> "ok"
+      {:error, {meta, msg, _}} ->
+        lines = String.split(code, "\n")
+        l = Keyword.get(meta, :line, 1)
+        c = Keyword.get(meta, :column) || 0
+        inside = l < length(lines) or (l == length(lines) and c <= String.length(List.last(lines)))
+        message = if is_tuple(msg), do: elem(msg, 0) <> elem(msg, 1), else: msg
+        cut = message == "syntax error before: " or String.starts_with?(message, "missing terminator")
+        if inside and not (cut and l == length(lines)), do: "invalid", else: "incomplete"
+    end
+  end
+
+  def append_terminators(code, 0), do: code
+  def append_terminators(code, n) do
+    case Code.string_to_quoted(code) do
+      {:error, {_, msg, _}} when is_binary(msg) ->
+        case Regex.run(~r/^missing terminator: (\S+)/, msg) do
+          [_, "end"] -> append_terminators(code <> "\nend", n - 1)
+          [_, term] -> append_terminators(code <> term, n - 1)
+          nil -> code
+        end
+      _ -> code
+    end
+  end
+end
+
 defmodule ECServer do
+  def handle("close", code, _kind), do: %{syntax: %{status: "ok"}, closed: ECClose.close(code)}
+  def handle("viable", code, _kind), do: %{syntax: %{status: ECViable.verdict(code)}}
+
   def handle(cmd, code, kind) do
     syntax = ECSyntax.check(code)
     base = case syntax do

@@ -40,6 +40,7 @@ public final class DecodeBatch {
         /// Tokens banned at one position after a rollback there.
         var banned: (at: Int, tokens: Set<Int>)?
         public fileprivate(set) var rollbacks = 0
+        public fileprivate(set) var rejected = 0
 
         init(id: Int, request: GenerationRequest, sequence: KVSequence, processor: (any LogitsProcessor)?) {
             self.id = id
@@ -53,6 +54,7 @@ public final class DecodeBatch {
         public var result: GenerationResult {
             var r = GenerationResult(tokens: tokens, text: text.text, finishReason: finish ?? .length, promptTokens: request.prompt.count)
             r.rollbacks = rollbacks
+            r.rejectedTokens = rejected
             return r
         }
 
@@ -177,7 +179,22 @@ public final class DecodeBatch {
         if let b = s.banned, b.at == s.tokens.count {
             for t in b.tokens where t < logits.count { logits[t] = -.infinity }
         }
-        let token = s.sampler.sample(logits, processor: &s.processor)
+        var token = s.sampler.sample(logits, processor: &s.processor)
+        // The monitor vets each draw: a token that kills the prefix (or ends the text while it
+        // is incomplete) is struck out and the next draw taken from the same distribution.
+        if let monitor = s.request.monitor, s.rollbacks < s.request.maxRollbacks {
+            var tries = 0
+            while tries < s.request.maxRejectionsPerToken {
+                let ending = tokenizer.eosTokens.contains(token.id)
+                let candidate = s.text.text + (ending ? "" : String(decoding: tokenizer.tokenBytes[token.id], as: UTF8.self))
+                guard case .dead = monitor.verdict(for: candidate, final: ending) else { break }
+                logits[token.id] = -.infinity
+                s.sampler.truncateHistory(to: s.sampler.history.count - 1)
+                s.rejected += 1
+                tries += 1
+                token = s.sampler.sample(logits, processor: &s.processor)
+            }
+        }
         s.last = token.id
         if tokenizer.eosTokens.contains(token.id) {
             s.finish = .endOfText
@@ -187,7 +204,7 @@ public final class DecodeBatch {
         var delta = s.text.append(tokenizer.tokenBytes[token.id])
         if let monitor = s.request.monitor, s.rollbacks < s.request.maxRollbacks, s.text.stoppedAt == nil,
            tokenizer.tokenBytes[token.id].contains(10) {
-            if case .dead = monitor.verdict(for: s.text.text) {
+            if case .dead = monitor.verdict(for: s.text.text, final: false) {
                 s.rollBack()
                 return Event(slot: s, token: nil, delta: "")
             }

@@ -9,6 +9,8 @@ public struct GenerationRequest: Sendable {
     public var monitor: (any PrefixMonitor)?
     /// Rollbacks allowed before the monitor is ignored for this sequence.
     public var maxRollbacks: Int
+    /// Tokens the monitor may reject at one position before the next draw is taken anyway.
+    public var maxRejectionsPerToken = 6
 
     public init(prompt: [Int], maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(), stop: [String] = [],
                 monitor: (any PrefixMonitor)? = nil, maxRollbacks: Int = 8) {
@@ -32,7 +34,8 @@ public enum PrefixVerdict: Sendable, Equatable {
 /// Judges generated text at semantic boundaries (line ends). Backend-neutral: it sees
 /// only text, so it works where logits cannot be masked. Called from the decode loop.
 public protocol PrefixMonitor: Sendable {
-    func verdict(for generated: String) -> PrefixVerdict
+    /// - Parameter final: the generation would end here, so the text must be complete.
+    func verdict(for generated: String, final: Bool) -> PrefixVerdict
 }
 
 /// Why a generation ended.
@@ -58,6 +61,8 @@ public struct GenerationResult: Sendable {
     public var promptTokens: Int
     /// Times the monitor rolled this sequence back.
     public var rollbacks: Int = 0
+    /// Sampled tokens the monitor rejected (each was replaced by another draw).
+    public var rejectedTokens: Int = 0
 
     /// Mean log-probability of the generated tokens (0 when none).
     public var meanLogprob: Float {
