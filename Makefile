@@ -22,7 +22,7 @@ run: setup build
 
 test: setup build
 	@$(BIN) models pull
-	@swift test $(SWIFT_FLAGS)
+	@swift test $(SWIFT_FLAGS) --no-parallel
 
 bench: setup build
 	@$(BIN) models pull

@@ -106,7 +106,7 @@ struct ServeTests {
             #expect((r["code"] as? String)?.hasPrefix("defmodule ") == true)
             #expect(["clean", "problems_remain"].contains(r["status"] as? String))
         }
-        #expect((results[100]?["result"] as? [String: Any])?["clean"] as? Bool == true)
+        #expect((results[100]?["result"] as? [String: Any])?["clean"] as? Bool == true, "\(String(describing: results[100]))")
         #expect(progress >= 12)
         try client.send(["jsonrpc": "2.0", "id": 200, "method": "shutdown"])
         var notes: [[String: Any]] = []
