@@ -35,12 +35,11 @@ let package = Package(
             dependencies: ["Engine", "Tokenizer", "Serving", "Checks", "ElixirCoderCore", .product(name: "Mustache", package: "swift-mustache")]
         ),
         .target(name: "RPC"),
-        .target(name: "Grammar", swiftSettings: cpuFlags),
         .target(name: "Checks", dependencies: [.product(name: "Logging", package: "swift-log")], resources: [.copy("Resources")]),
         .executableTarget(
             name: "ElixirCoderCLI",
             dependencies: [
-                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Grammar", "Checks",
+                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -48,7 +47,6 @@ let package = Package(
         ),
         .testTarget(name: "EngineTests", dependencies: ["GGUF", "Engine", "Tokenizer"]),
         .testTarget(name: "TokenizerTests", dependencies: ["GGUF", "Tokenizer"]),
-        .testTarget(name: "GrammarTests", dependencies: ["Grammar", "GGUF", "Tokenizer", "Engine"]),
         .testTarget(name: "ChecksTests", dependencies: ["Checks"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "Engine", "Tokenizer", "GGUF"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Checks", "Serving", "Engine", "Tokenizer", "GGUF"]),

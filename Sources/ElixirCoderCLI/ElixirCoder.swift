@@ -15,7 +15,6 @@ struct ElixirCoder: AsyncParsableCommand {
             TokenizeCommand.self,
             ModelsCommand.self,
             CheckCommand.self,
-            GrammarCommand.self,
             BenchCommand.self,
         ]
     )
@@ -26,6 +25,6 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed and quality; prints figures.",
-        subcommands: [BenchEngineCommand.self, BenchServeCommand.self, BenchMonitorCommand.self, BenchChecksCommand.self, BenchGrammarCommand.self]
+        subcommands: [BenchEngineCommand.self, BenchServeCommand.self, BenchMonitorCommand.self, BenchChecksCommand.self]
     )
 }

@@ -120,7 +120,7 @@ public actor RPCServer {
             } catch {
                 response = .failure(RPCError(.internalError, "\(error)"))
             }
-            await self.finish(id, response)
+            self.finish(id, response)
         }
     }
 

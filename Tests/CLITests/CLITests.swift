@@ -45,7 +45,7 @@ enum CLI {
 
 @Suite("elixir-coder command line", .serialized)
 struct CLITests {
-    static let commands: [[String]] = [[], ["complete"], ["tokenize"], ["models"], ["models", "pull"], ["models", "list"], ["bench"], ["bench", "engine"], ["check"], ["grammar"]]
+    static let commands: [[String]] = [[], ["complete"], ["tokenize"], ["models"], ["models", "pull"], ["models", "list"], ["bench"], ["bench", "engine"], ["bench", "serve"], ["bench", "checks"], ["bench", "monitor"], ["check"], ["generate"], ["batch"], ["serve"]]
 
     @Test("--help works on every command", arguments: commands)
     func help(_ command: [String]) throws {

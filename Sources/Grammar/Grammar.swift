@@ -1,1 +1,0 @@
-// The Elixir grammar compiler and token masks live here.
