@@ -131,3 +131,35 @@ struct CLITests {
         #expect(r.stderr.contains("--top-p"))
     }
 }
+
+@Suite("elixir-coder check", .serialized)
+struct CheckCLITests {
+    static let snippets = CLI.repo.deletingLastPathComponent().appendingPathComponent("shared/fixtures/elixir-tools/snippets")
+
+    @Test("findings print like a compiler and exit 1; clean code exits 0; an unreadable file exits 2")
+    func exitCodes() throws {
+        let r = try CLI.run(["check", Self.snippets.appendingPathComponent("b01_string_to_atom.ex").path])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("b01_string_to_atom.ex:5:1: warning DOS.StringToAtom (built-in): Unsafe `String.to_atom`"))
+        let clean = try CLI.run(["check", "-"], stdin: "defmodule Clean do\n  @moduledoc \"Clean.\"\n  def f(x), do: x\nend\n")
+        #expect(clean.status == 0, "\(clean.stdout)")
+        let missing = try CLI.run(["check", "/nonexistent/file.ex"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("cannot read"))
+    }
+
+    @Test("--json prints an array of findings; --only filters by source")
+    func jsonAndOnly() throws {
+        let file = Self.snippets.appendingPathComponent("c08_map_join.ex").path
+        let r = try CLI.run(["check", "--json", file])
+        let findings = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
+        #expect(findings.map { $0["check"] as! String } == ["Credo.Check.Refactor.MapJoin", "Credo.Check.Refactor.MapJoin"])
+        #expect(findings.allSatisfy { $0["builtin"] as? Bool == true })
+        let only = try CLI.run(["check", "--only", "sobelow", file])
+        #expect(only.status == 0)
+        let broken = try CLI.run(["check", "--only", "syntax", Self.snippets.appendingPathComponent("s02_unexpected_token.ex").path])
+        #expect(broken.status == 1)
+        #expect(broken.stdout.contains(":5:21: error SyntaxError"))
+        #expect(try CLI.run(["check", "--only", "lint", file]).status == 2)
+    }
+}
