@@ -1,3 +1,4 @@
+import Dispatch
 import Tokenizer
 
 /// Live sequences that advance together, one forward pass per step.
@@ -143,10 +144,25 @@ public final class DecodeBatch {
         let vocab = context.model.config.vocabularySize
         let rows = slots.map { BatchRow(sequence: $0.sequence, token: $0.last, position: $0.sequence.length, wantsLogits: true) }
         let logits = context.forward(rows)
-        for (j, s) in slots.enumerated() {
-            var l = Array(logits[(j * vocab)..<((j + 1) * vocab)])
-            events.append(l.withUnsafeMutableBufferPointer { advance(s, logits: $0) })
+        // Sampling touches only its own slot, so slots advance in parallel; with a monitor
+        // (a parser round trip per draw) this keeps both cores busy instead of one.
+        let live = slots
+        var out = [Event?](repeating: nil, count: live.count)
+        let parallel = live.count > 1 && live.contains { $0.request.monitor != nil }
+        out.withUnsafeMutableBufferPointer { results in
+            nonisolated(unsafe) let results = results
+            let work = { (j: Int) in
+                var l = Array(logits[(j * vocab)..<((j + 1) * vocab)])
+                results[j] = l.withUnsafeMutableBufferPointer { self.advance(live[j], logits: $0) }
+            }
+            if parallel {
+                nonisolated(unsafe) let work = work
+                DispatchQueue.concurrentPerform(iterations: live.count) { work($0) }
+            } else {
+                for j in live.indices { work(j) }
+            }
         }
+        events += out.compactMap { $0 }
         slots.removeAll { $0.finish != nil }
         return events
     }
