@@ -45,11 +45,13 @@ let package = Package(
             ],
             swiftSettings: cpuFlags
         ),
-        .testTarget(name: "EngineTests", dependencies: ["GGUF", "Engine", "Tokenizer"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["GGUF", "Tokenizer"]),
+        // Shared by the test targets only: fixture paths and the one loaded model.
+        .target(name: "TestSupport", dependencies: ["GGUF", "Tokenizer", "Engine"], path: "Sources/TestSupport"),
+        .testTarget(name: "EngineTests", dependencies: ["TestSupport", "GGUF", "Engine", "Tokenizer"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "GGUF", "Tokenizer"]),
         .testTarget(name: "ChecksTests", dependencies: ["Checks"]),
-        .testTarget(name: "ServingTests", dependencies: ["Serving", "Engine", "Tokenizer", "GGUF"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Checks", "Serving", "Engine", "Tokenizer", "GGUF"]),
+        .testTarget(name: "ServingTests", dependencies: ["TestSupport", "Serving", "Engine", "Tokenizer", "GGUF"]),
+        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Checks", "Serving", "Engine", "Tokenizer", "GGUF"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "CoreTests", dependencies: ["ElixirCoderCore"]),
         .testTarget(name: "CLITests", dependencies: []),

@@ -35,12 +35,8 @@ struct GenerateCommand: AsyncParsableCommand {
         }
         let config = try Configuration.load()
         let loaded = try modelOptions.load(config: config)
-        var settings = InstanceSettings(name: "default")
-        settings.threads = loaded.threads
-        settings.kernels = modelOptions.kernels.mode
-        let instance = ModelInstance(model: loaded.model, tokenizer: loaded.tokenizer, settings: settings)
-        defer { instance.shutdown() }
-        let generator = CodeGenerator(instance: instance, templates: try PromptTemplates(), checker: ElixirCandidateChecker(pool: try CheckerPool()))
+        let generator = try loaded.codeGenerator(kernels: modelOptions.kernels)
+        defer { generator.instance.shutdown() }
 
         var options = GenerateOptions()
         options.candidates = candidates

@@ -1,8 +1,11 @@
 import ArgumentParser
+import Checks
 import ElixirCoderCore
 import Engine
 import Foundation
 import GGUF
+import Pipeline
+import Serving
 import Tokenizer
 
 /// Which model to load, shared by every command that needs one.
@@ -40,6 +43,17 @@ struct ModelOptions: ParsableArguments {
             Stderr.print("loaded in \(String(format: "%.2f", seconds)) s: \(c.layerCount) layers, \(c.embeddingLength) wide, vocab \(c.vocabularySize), \(threads) threads")
         }
         return Loaded(model: model, tokenizer: tokenizer, path: url.path, seconds: seconds, threads: threads)
+    }
+}
+
+extension ModelOptions.Loaded {
+    /// A model instance with its batching thread, and the generate-check-repair loop on it.
+    func codeGenerator(kernels: KernelChoice) throws -> CodeGenerator {
+        var settings = InstanceSettings(name: "default")
+        settings.threads = threads
+        settings.kernels = kernels.mode
+        let instance = ModelInstance(model: model, tokenizer: tokenizer, settings: settings)
+        return CodeGenerator(instance: instance, templates: try PromptTemplates(), checker: ElixirCandidateChecker(pool: try CheckerPool()))
     }
 }
 
