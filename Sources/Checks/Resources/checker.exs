@@ -247,13 +247,10 @@ defmodule ECRules do
     secrets ++ walk_children(node, ctx)
   end
 
-  defp walk({:<<>>, meta, parts} = node, ctx) when is_list(parts), do: walk_children(node, ctx) |> atom_interp(node, meta, ctx)
   defp walk({_, _, _} = node, ctx), do: walk_children(node, ctx)
   defp walk(list, ctx) when is_list(list), do: Enum.flat_map(list, &walk(&1, ctx))
   defp walk({a, b}, ctx), do: walk(a, ctx) ++ walk(b, ctx)
   defp walk(_, _), do: []
-
-  defp atom_interp(acc, _node, _meta, _ctx), do: acc
 
   defp walk_children({_, _, args}, ctx) when is_list(args), do: Enum.flat_map(args, &walk(&1, ctx))
   defp walk_children({a, _, _}, ctx) when is_tuple(a), do: walk(a, ctx)

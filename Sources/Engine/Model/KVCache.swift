@@ -85,7 +85,4 @@ public final class KVSequence: @unchecked Sendable {
 
     /// Positions stored here rather than in the prefix.
     public var ownedPositions: Int { length - start }
-
-    /// Bytes this sequence holds itself (not its prefix).
-    public var bytes: Int { 2 * layers * capacity * kvDim * MemoryLayout<Float16>.size }
 }
