@@ -102,9 +102,13 @@ final class WeightMatrix: @unchecked Sendable {
             for b in 0..<blocksPerRow {
                 let i = r * blocksPerRow + b
                 let src = qs + i * 16
+                // Scale and minimum in locals: through the pointers the compiler must assume
+                // every store to `out` may change them.
+                let scale = d[i], minimum = m[i]
+                let dst = out + b * 32
                 for j in 0..<16 {
-                    out[b * 32 + j] = Float(src[j] & 0xF) * d[i] + m[i]
-                    out[b * 32 + j + 16] = Float(src[j] >> 4) * d[i] + m[i]
+                    dst[j] = Float(src[j] & 0xF) * scale + minimum
+                    dst[j + 16] = Float(src[j] >> 4) * scale + minimum
                 }
             }
         }
