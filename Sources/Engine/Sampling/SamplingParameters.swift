@@ -32,6 +32,11 @@ public struct SamplingParameters: Sendable, Codable, Equatable {
 public struct TokenLogprob: Sendable, Codable, Equatable {
     public let id: Int
     public let logprob: Float
+
+    public init(id: Int, logprob: Float) {
+        self.id = id
+        self.logprob = logprob
+    }
 }
 
 /// One generated token with its confidence figures.
@@ -43,4 +48,11 @@ public struct GeneratedToken: Sendable, Codable, Equatable {
     public let entropy: Float
     /// Most likely alternatives, best first (`topLogprobs` of them).
     public let top: [TokenLogprob]
+
+    public init(id: Int, logprob: Float, entropy: Float, top: [TokenLogprob]) {
+        self.id = id
+        self.logprob = logprob
+        self.entropy = entropy
+        self.top = top
+    }
 }
