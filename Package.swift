@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "Serving", dependencies: ["Engine", "Tokenizer"], swiftSettings: cpuFlags),
         .target(
             name: "Pipeline",
-            dependencies: ["Engine", "Tokenizer", "Serving", "Checks", "ElixirCoderCore", .product(name: "Mustache", package: "swift-mustache")]
+            dependencies: ["Engine", "Tokenizer", "Serving", "Checks", "ElixirCoderCore", "Telemetry", .product(name: "Mustache", package: "swift-mustache")]
         ),
         .target(name: "RPC"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
@@ -42,7 +42,7 @@ let package = Package(
         .executableTarget(
             name: "ElixirCoderCLI",
             dependencies: [
-                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks",
+                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks", "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -5,6 +5,7 @@ import Checks
 import Foundation
 import Pipeline
 import Serving
+import Telemetry
 
 /// `elixir-coder batch`: generate for every task in a JSON-lines file, resumably.
 struct BatchCommand: AsyncParsableCommand {
@@ -22,6 +23,7 @@ struct BatchCommand: AsyncParsableCommand {
     @Option(help: "Tokens per candidate at most.") var maxTokens = 256
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var observability: ObservabilityOptions
 
     struct Task: Decodable, Sendable {
         let id: String
@@ -45,6 +47,8 @@ struct BatchCommand: AsyncParsableCommand {
         let attempt: Int
         let attempts: Int
         let seconds: Double
+        let decision: String?
+        let clarification: String?
     }
 
     func run() async throws {
@@ -62,10 +66,11 @@ struct BatchCommand: AsyncParsableCommand {
         Stderr.print("\(tasks.count) tasks, \(done.count) already in \(outPath), \(todo.count) to run")
         guard !todo.isEmpty else { return }
 
-        let loaded = try modelOptions.load(config: try Configuration.load())
-        let generator = try loaded.codeGenerator(kernels: modelOptions.kernels)
-        defer { generator.instance.shutdown() }
+        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: observability)
+        defer { setup.close() }
+        let generator = setup.observed
         var options = GenerateOptions()
+        options.gating = setup.gating
         options.candidates = candidates
         options.maxAttempts = maxAttempts
         options.maxTokens = maxTokens
@@ -84,7 +89,8 @@ struct BatchCommand: AsyncParsableCommand {
         var clean = 0
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        try await withThrowingTaskGroup(of: (Int, Line).self) { group in
+        var results: [GenerateResult] = []
+        try await withThrowingTaskGroup(of: (Int, Line, GenerateResult).self) { group in
             var launched = 0
             func launch() {
                 let i = launched
@@ -95,13 +101,15 @@ struct BatchCommand: AsyncParsableCommand {
                     let s = Date()
                     let r = try await generator.generate(task: t.task, options: o)
                     return (i, Line(id: t.id, status: r.status.rawValue, code: r.code, problems: r.problems, attempt: r.attempt,
-                                    attempts: r.attempts.count, seconds: Date().timeIntervalSince(s)))
+                                    attempts: r.attempts.count, seconds: Date().timeIntervalSince(s), decision: r.gating?.decision.rawValue,
+                                    clarification: r.clarification), r)
                 }
                 launched += 1
             }
             while launched < min(jobs, todo.count) { launch() }
-            for try await (i, line) in group {
+            for try await (i, line, result) in group {
                 ready[i] = line
+                results.append(result)
                 // Write in input order, flushing each line, so the file is always a prefix of the input.
                 while let l = ready.removeValue(forKey: next) {
                     try out.write(contentsOf: try encoder.encode(l) + Data("\n".utf8))
@@ -114,6 +122,9 @@ struct BatchCommand: AsyncParsableCommand {
             }
         }
         FileHandle.standardError.write(Data("\n".utf8))
+        var timings = PhaseTimings()
+        for r in results { timings.merge(r.timings) }
+        if let path = setup.writeRunLog(command: "batch", started: start, results: results, timings: timings) { Stderr.print("run log: \(path.path)") }
         Stderr.print(String(format: "%d done, %d clean, %.1f s; results in %@", todo.count, clean, Date().timeIntervalSince(start), outPath))
     }
 

@@ -15,6 +15,7 @@ struct ElixirCoder: AsyncParsableCommand {
             TokenizeCommand.self,
             ModelsCommand.self,
             CheckCommand.self,
+            StatsCommand.self,
             BenchCommand.self,
         ]
     )

@@ -5,13 +5,18 @@ import Checks
 import Foundation
 import Pipeline
 import Serving
+import Telemetry
 
 /// `elixir-coder generate`: a task in plain words to checked Elixir code.
 struct GenerateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Generate Elixir code for a task: sample candidates, check them, repair, return the first clean one.",
-        discussion: "The code goes to stdout; progress and a summary to stderr. Exit status 0 when the code is clean, 3 when problems remain (the best candidate is still printed)."
+        discussion: """
+            The code goes to stdout; progress and a summary to stderr. Exit status 0 when the code is clean, 3 when problems remain \
+            (the best candidate is still printed), 4 when the confidence gate abstained (a request for clarification is printed instead of code).
+            Every request is recorded in the inference log (see `elixir-coder stats`) and each run writes a run log (see --log-level).
+            """
     )
 
     @Argument(help: "The task in plain words, or - to read it from standard input.") var task: String
@@ -25,6 +30,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Flag(help: "Do not let Elixir's parser vet sampled tokens (faster, far more syntax errors; see bench monitor).") var noMonitor = false
     @Flag(help: "Print the whole result as JSON.") var json = false
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var observability: ObservabilityOptions
 
     func run() async throws {
         guard candidates >= 1, maxAttempts >= 1, maxTokens >= 1 else { throw ValidationError("--candidates, --max-attempts and --max-tokens must be at least 1") }
@@ -33,11 +39,8 @@ struct GenerateCommand: AsyncParsableCommand {
             guard let s = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read --context file \(path)") }
             return s
         }
-        let config = try Configuration.load()
-        let loaded = try modelOptions.load(config: config)
-        let generator = try loaded.codeGenerator(kernels: modelOptions.kernels)
-        defer { generator.instance.shutdown() }
-
+        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: observability)
+        defer { setup.close() }
         var options = GenerateOptions()
         options.candidates = candidates
         options.maxAttempts = maxAttempts
@@ -46,23 +49,41 @@ struct GenerateCommand: AsyncParsableCommand {
         options.sampling.temperature = temperature
         options.sampling.seed = seed
         options.monitor = !noMonitor
+        options.gating = setup.gating
         let start = Date()
         var live: (@Sendable (Int, Int, String) -> Void)?
         if stream {
             live = { _, _, delta in FileHandle.standardError.write(Data(delta.utf8)) }
         }
         let report: @Sendable (String) -> Void = { Stderr.print($0) }
-        let result = try await generator.generate(task: taskText, options: options, progress: report, onToken: live)
+        let result = try await setup.observed.generate(task: taskText, options: options, progress: report, onToken: live)
         let seconds = Date().timeIntervalSince(start)
         if json {
             try printJSON(result)
         } else {
-            writeOut(result.code)
+            writeOut(result.status == .abstained ? (result.clarification ?? "") + "\n" : result.code)
+        }
+        if let gate = result.gating { Stderr.print("gate: \(gate.decision.rawValue): \(gate.action)") }
+        // The shadow runs only after the answer is out, so it never delays it.
+        var timings = result.timings
+        if setup.observed.shadow != nil {
+            Stderr.print("shadow: running \(setup.registry.shadowVersion ?? "") on the same task")
+            let s = Date()
+            if let o = await setup.observed.compareShadow(task: taskText, options: options, primary: result) {
+                Stderr.print("shadow: \(o.status.rawValue)" + (o.sameCluster.map { $0 ? ", same AST cluster" : ", different AST cluster" } ?? "")
+                             + (o.logprobDiff.map { String(format: ", mean logprob diff %+.3f", $0) } ?? "") + (o.error.map { ": \($0)" } ?? ""))
+            }
+            timings.add("shadow", Date().timeIntervalSince(s))
+        }
+        if let path = setup.writeRunLog(command: "generate", started: start, results: [result], timings: timings) {
+            Stderr.print("run log: \(path.path)")
         }
         let summary = result.status == .clean
             ? "clean on attempt \(result.attempt) of \(result.attempts.count)"
+            : result.status == .abstained ? "abstained: the model was too unsure to answer"
             : "\(result.problems.count) problem(s) remain after \(result.attempts.count) attempt(s): " + result.problems.map { "line \($0.line): \($0.message)" }.joined(separator: "; ")
         Stderr.print(String(format: "%@ (%.1f s, %d candidates sampled)", summary, seconds, result.attempts.reduce(0) { $0 + $1.candidates.count }))
+        if result.status == .abstained { throw ExitCode(4) }
         if result.status != .clean { throw ExitCode(3) }
     }
 }

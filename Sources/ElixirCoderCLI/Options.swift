@@ -48,8 +48,8 @@ struct ModelOptions: ParsableArguments {
 
 extension ModelOptions.Loaded {
     /// A model instance with its batching thread, and the generate-check-repair loop on it.
-    func codeGenerator(kernels: KernelChoice) throws -> CodeGenerator {
-        var settings = InstanceSettings(name: "default")
+    func codeGenerator(kernels: KernelChoice, name: String = "default") throws -> CodeGenerator {
+        var settings = InstanceSettings(name: name)
         settings.threads = threads
         settings.kernels = kernels.mode
         let instance = ModelInstance(model: model, tokenizer: tokenizer, settings: settings)

@@ -6,17 +6,19 @@ import Foundation
 import Pipeline
 import RPC
 import Serving
+import Telemetry
 
 /// `elixir-coder serve --stdio`: JSON-RPC 2.0 for editor plugins.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve JSON-RPC 2.0 over stdio with Content-Length framing (for editor plugins).",
-        discussion: "Methods: initialize, generate, check, shutdown, exit, $/cancelRequest. While a request runs the server sends $/progress notifications; generate with \"stream\": true also sends generate/partial notifications. stdout carries protocol messages only; logs go to stderr."
+        discussion: "Methods: initialize, generate, check, audit/summary, audit/recent, models/registry, health, shutdown, exit, $/cancelRequest. While a request runs the server sends $/progress notifications; generate with \"stream\": true also sends generate/partial notifications. stdout carries protocol messages only; logs go to stderr."
     )
 
     @Flag(help: "Speak JSON-RPC over standard input and output.") var stdio = false
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var observability: ObservabilityOptions
 
     func validate() throws {
         guard stdio else { throw ValidationError("say how to serve: --stdio") }
@@ -25,7 +27,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let out = FileHandle.standardOutput
         let server = RPCServer(write: { out.write($0) })
-        let state = ServerState(modelOptions: modelOptions)
+        let state = ServerState(modelOptions: modelOptions, observability: observability)
         await state.register(on: server)
 
         // A reader thread turns stdin into frames; requests run concurrently on the server.
@@ -59,31 +61,65 @@ struct ServeCommand: AsyncParsableCommand {
 /// The model and pipeline behind the server, loaded on first use so `initialize` answers at once.
 actor ServerState {
     let modelOptions: ModelOptions
-    private var generator: CodeGenerator?
+    let observability: ObservabilityOptions
+    private var setup: GenerationSetup?
     private let pool: CheckerPool?
-    private let checker: ElixirCandidateChecker?
+    private let started = Date()
+    private var served = 0
+    private var failed = 0
 
-    init(modelOptions: ModelOptions) {
+    init(modelOptions: ModelOptions, observability: ObservabilityOptions) {
         self.modelOptions = modelOptions
+        self.observability = observability
         pool = try? CheckerPool()
-        checker = pool.map { ElixirCandidateChecker(pool: $0) }
     }
 
     func close() {
-        generator?.instance.shutdown()
+        setup?.close()
     }
 
-    private func codeGenerator() throws -> CodeGenerator {
-        if let generator { return generator }
-        let loaded = try modelOptions.load(config: try Configuration.load())
-        var settings = InstanceSettings(name: "default")
-        settings.threads = loaded.threads
-        settings.kernels = modelOptions.kernels.mode
-        guard let checker else { throw RPCError(.internalError, "the Elixir checker is unavailable") }
-        let g = CodeGenerator(instance: ModelInstance(model: loaded.model, tokenizer: loaded.tokenizer, settings: settings),
-                              templates: try PromptTemplates(), checker: checker)
-        generator = g
-        return g
+    private func generationSetup() throws -> GenerationSetup {
+        if let setup { return setup }
+        let s = try GenerationSetup.make(modelOptions: modelOptions, observability: observability)
+        setup = s
+        return s
+    }
+
+    private func count(_ ok: Bool) { if ok { served += 1 } else { failed += 1 } }
+
+    /// The live audit buffer's summary, with the abstain alert when it fires.
+    private func auditSummary() async throws -> JSONValue {
+        guard let setup else { return try JSONValue.encode(AuditSummary([])) }
+        let recent = await setup.observed.audit.recent(setup.observed.audit.capacity)
+        var summary = try JSONValue.encode(AuditSummary(recent))
+        if case .object(var o) = summary {
+            o["activeModel"] = .string(setup.registry.activeVersion)
+            o["shadowModel"] = setup.registry.shadowVersion.map { .string($0) } ?? .null
+            o["alert"] = AbstainAlert.check(recent, threshold: setup.config.abstainAlertRate ?? 0.3).map { .string($0.message) } ?? .null
+            summary = .object(o)
+        }
+        return summary
+    }
+
+    private func registry() throws -> JSONValue {
+        if let setup { return try JSONValue.encode(setup.registry) }
+        let config = try Configuration.load()
+        return try JSONValue.encode(ModelRegistry.resolve(active: modelOptions.model ?? config.model, shadow: observability.shadowModel ?? config.shadowModel).0)
+    }
+
+    private func health() async -> JSONValue {
+        let checkerOK: Bool
+        if let pool { checkerOK = (try? await pool.syntax("x = 1")) != nil } else { checkerOK = false }
+        return .object([
+            "status": .string(checkerOK ? "ok" : "degraded"),
+            "uptimeSeconds": .number(Date().timeIntervalSince(started)),
+            "modelLoaded": .bool(setup != nil),
+            "checker": .string(checkerOK ? "ok" : "unavailable"),
+            "requestsServed": .number(Double(served)),
+            "requestsFailed": .number(Double(failed)),
+            "inferenceLog": setup?.observed.log.map { .string($0.path) } ?? .null,
+            "inferenceLogDropped": .number(Double(setup?.observed.log?.dropped ?? 0)),
+        ])
     }
 
     func register(on server: RPCServer) async {
@@ -91,7 +127,8 @@ actor ServerState {
             .object([
                 "serverInfo": .object(["name": .string("elixir-coder"), "version": .string("0.1.0")]),
                 "capabilities": .object([
-                    "methods": .array(["initialize", "generate", "check", "shutdown", "exit", "$/cancelRequest"].map { .string($0) }),
+                    "methods": .array(["initialize", "generate", "check", "audit/summary", "audit/recent", "models/registry", "health", "shutdown", "exit",
+                                       "$/cancelRequest"].map { .string($0) }),
                     "streaming": .bool(true),
                 ]),
             ])
@@ -105,6 +142,15 @@ actor ServerState {
             let findings = try await pool.findings(in: code)
             return .object(["clean": .bool(findings.isEmpty), "findings": try JSONValue.encode(findings)])
         }
+        await server.register("audit/summary") { [self] _ in try await self.auditSummary() }
+        await server.register("audit/recent") { [self] ctx in
+            var limit = 20
+            if let v = ctx.params["limit"] { guard let n = v.int, n >= 1, n <= 1000 else { throw RPCError(.invalidParams, "limit must be an integer from 1 to 1000") }; limit = n }
+            guard let audit = await self.setup?.observed.audit else { return .array([]) }
+            return try JSONValue.encode(await audit.recent(limit))
+        }
+        await server.register("models/registry") { [self] _ in try await self.registry() }
+        await server.register("health") { [self] _ in await self.health() }
         await server.register("generate") { [self] ctx in
             guard let task = ctx.params["task"]?.string, !task.isEmpty else { throw RPCError(.invalidParams, "generate needs params.task, a non-empty string") }
             var o = GenerateOptions()
@@ -115,7 +161,8 @@ actor ServerState {
             if let v = ctx.params["temperature"] { guard let t = v.double, t >= 0 else { throw RPCError(.invalidParams, "temperature must be a number, 0 or more") }; o.sampling.temperature = Float(t) }
             o.context = ctx.params["context"]?.string
             let stream = ctx.params["stream"]?.bool ?? false
-            let generator = try await self.codeGenerator()
+            let setup = try await self.generationSetup()
+            o.gating = setup.gating
             let id = ctx.id
             let notify = ctx.notify
             let report: @Sendable (String) -> Void = { message in
@@ -127,8 +174,20 @@ actor ServerState {
                     Task { await notify("generate/partial", .object(["id": id, "attempt": .number(Double(attempt)), "candidate": .number(Double(candidate)), "delta": .string(delta)])) }
                 }
             }
-            let result = try await generator.generate(task: task, options: o, progress: report, onToken: live)
+            let result: GenerateResult
+            do {
+                result = try await setup.observed.generate(task: task, options: o, progress: report, onToken: live)
+                await self.count(true)
+            } catch {
+                await self.count(false)
+                throw error
+            }
             try Task.checkCancellation()
+            if setup.observed.shadow != nil {
+                // After the answer, never before: the shadow only gets compared.
+                let observed = setup.observed
+                Task.detached(priority: .background) { await observed.compareShadow(task: task, options: o, primary: result) }
+            }
             return try JSONValue.encode(result)
         }
     }

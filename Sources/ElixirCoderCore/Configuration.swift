@@ -15,6 +15,28 @@ public struct Configuration: Codable, Sendable, Equatable {
     public var minP: Float?
     public var seed: UInt64?
     public var maxTokens: Int?
+    /// A second model that answers each request after the primary, for comparison only.
+    public var shadowModel: String?
+    public var shadowTimeoutSeconds: Double?
+    /// Run log detail: off, minimal, standard, detailed or debug.
+    public var logLevel: String?
+    public var logDirectory: String?
+    public var logMaxFiles: Int?
+    /// Record requests in the SQLite inference log (default true).
+    public var inferenceLog: Bool?
+    /// Keep a preview (under 128 characters) of each task in the log (default false).
+    public var promptPreview: Bool?
+    /// Keep per-token figures in the log (default false).
+    public var tokenTable: Bool?
+    public var retentionDays: Int?
+    public var auditCapacity: Int?
+    /// Warn when more than this share of recent requests abstained (default 0.3).
+    public var abstainAlertRate: Double?
+    /// Confidence gate: false turns it off; thresholds override the defaults.
+    public var gating: Bool?
+    public var gateReflectBelowAvgLogprob: Double?
+    public var gateRetrieveAboveEntropy: Double?
+    public var gateAbstainBelowTop1: Double?
 
     public init() {}
 
@@ -38,7 +60,28 @@ public struct Configuration: Codable, Sendable, Equatable {
             guard let n = T(v) else { throw ConfigurationError(message: "\(key)=\(v) is not a valid number") }
             return n
         }
-        if let m = env["ELIXIR_CODER_MODEL"], !m.isEmpty { model = m }
+        func text(_ key: String) -> String? { env[key].flatMap { $0.isEmpty ? nil : $0 } }
+        func flag(_ key: String) throws -> Bool? {
+            guard let v = text(key)?.lowercased() else { return nil }
+            if ["1", "true", "yes", "on"].contains(v) { return true }
+            if ["0", "false", "no", "off"].contains(v) { return false }
+            throw ConfigurationError(message: "\(key)=\(v) is not a boolean (use true or false)")
+        }
+        model = text("ELIXIR_CODER_MODEL") ?? model
+        // The registry's name for the primary model wins over the plain one.
+        model = text("ELIXIR_CODER_ACTIVE_MODEL") ?? model
+        shadowModel = text("ELIXIR_CODER_SHADOW_MODEL") ?? shadowModel
+        shadowTimeoutSeconds = try num("ELIXIR_CODER_SHADOW_TIMEOUT") ?? shadowTimeoutSeconds
+        logLevel = text("ELIXIR_CODER_LOG_LEVEL") ?? logLevel
+        logDirectory = text("ELIXIR_CODER_LOG_DIR") ?? logDirectory
+        logMaxFiles = try num("ELIXIR_CODER_LOG_MAX_FILES") ?? logMaxFiles
+        inferenceLog = try flag("ELIXIR_CODER_INFERENCE_LOG") ?? inferenceLog
+        promptPreview = try flag("ELIXIR_CODER_PROMPT_PREVIEW") ?? promptPreview
+        tokenTable = try flag("ELIXIR_CODER_TOKEN_TABLE") ?? tokenTable
+        retentionDays = try num("ELIXIR_CODER_RETENTION_DAYS") ?? retentionDays
+        auditCapacity = try num("ELIXIR_CODER_AUDIT_CAP") ?? auditCapacity
+        abstainAlertRate = try num("ELIXIR_CODER_ABSTAIN_ALERT_RATE") ?? abstainAlertRate
+        gating = try flag("ELIXIR_CODER_GATING") ?? gating
         threads = try num("ELIXIR_CODER_THREADS") ?? threads
         temperature = try num("ELIXIR_CODER_TEMPERATURE") ?? temperature
         topK = try num("ELIXIR_CODER_TOP_K") ?? topK

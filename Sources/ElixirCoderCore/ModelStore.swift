@@ -70,6 +70,20 @@ public struct ModelStore: Sendable {
         return url
     }
 
+    /// A model file's SHA-256, from its verification stamp when it has one, otherwise computed
+    /// once and cached under the cache directory (keyed by path, size and modification time).
+    public func fingerprint(_ url: URL) throws -> String {
+        if let known = KnownModel.all.first(where: { $0.fileName == url.lastPathComponent }), verifiedStamp(url, known) { return known.sha256 }
+        let a = try FileManager.default.attributesOfItem(atPath: url.path)
+        let key = SHA256.hex(Array("\(url.standardizedFileURL.path) \(a[.size] ?? 0) \((a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)".utf8))
+        let cached = directory.deletingLastPathComponent().appendingPathComponent("fingerprints/\(key)")
+        if let s = try? String(contentsOf: cached, encoding: .utf8), s.count == 64 { return s }
+        let sum = try Self.checksum(url)
+        try? FileManager.default.createDirectory(at: cached.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? sum.write(to: cached, atomically: true, encoding: .utf8)
+        return sum
+    }
+
     /// Installed GGUF files.
     public func list() -> [InstalledModel] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []

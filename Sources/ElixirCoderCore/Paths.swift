@@ -29,4 +29,6 @@ public struct Paths: Sendable {
 
     public var models: URL { cache.appendingPathComponent("models") }
     public var data: URL { cache.appendingPathComponent("data") }
+    /// The SQLite inference log.
+    public var inferenceLog: URL { state.appendingPathComponent("inference.sqlite") }
 }

@@ -3,6 +3,7 @@ import ElixirCoderCore
 import Engine
 import Foundation
 import Serving
+import Telemetry
 import Tokenizer
 
 /// What `generate` should do.
@@ -22,6 +23,8 @@ public struct GenerateOptions: Sendable {
     /// pool). On the task set it cut the syntax-error rate of candidates from 91% to 6% for
     /// about 50% more sampling time (see `bench monitor`).
     public var monitor = true
+    /// Thresholds of the confidence gate; nil turns gating off.
+    public var gating: GatingThresholds? = GatingThresholds()
 
     public init() {}
 }
@@ -30,19 +33,45 @@ public struct GenerateOptions: Sendable {
 public struct Candidate: Sendable, Codable {
     public var code: String
     public var meanLogprob: Float
-    public var tokens: Int
+    /// Number of generated tokens.
+    public var tokenCount: Int
     /// Lines the monitor rolled back while sampling this candidate.
     public var rollbacks: Int = 0
     public var problems: [Problem]
+    public var confidence: ConfidenceMetrics
+    /// The generated tokens with their figures; kept in memory for run logs, not encoded.
+    public var tokens: [GeneratedToken] = []
     public var isClean: Bool { problems.isEmpty }
+
+    enum CodingKeys: String, CodingKey { case code, meanLogprob, tokenCount = "tokens", rollbacks, problems, confidence }
+
+    /// Better means clean, then fewer problems, then more likely.
+    public func isBetter(than other: Candidate) -> Bool {
+        (problems.count, -meanLogprob) < (other.problems.count, -other.meanLogprob)
+    }
 }
 
-/// One round of sampling (the first, or a repair).
+/// One round of sampling (the first, a repair, or a gating action's).
 public struct Attempt: Sendable, Codable {
+    /// `generate`, `repair`, `reflect` or `retrieve`.
     public var kind: String
     /// Candidates best-ranked first (by mean log-probability).
     public var candidates: [Candidate]
     public var seconds: Double
+}
+
+/// What the confidence gate decided and what the pipeline did about it.
+public struct GatingReport: Sendable, Codable {
+    public var decision: GatingDecision
+    /// Confidence of the answer the gate judged.
+    public var confidence: ConfidenceMetrics
+    public var thresholds: GatingThresholds
+    /// What was done, in words.
+    public var action: String
+    /// Whether the action replaced the answer.
+    public var changedAnswer: Bool
+    /// Passages the retrieve action added to the prompt.
+    public var passages: [Passage]?
 }
 
 /// The outcome of the generate-check-repair loop.
@@ -52,7 +81,10 @@ public struct GenerateResult: Sendable, Codable {
         case clean
         /// No candidate was clean after the last attempt; `code` is the best one, `problems` what is left.
         case problemsRemain = "problems_remain"
+        /// The model was too unsure to answer: `clarification` asks the user for more, `code` is empty.
+        case abstained
     }
+    public var requestID: String
     public var status: Status
     public var code: String
     public var problems: [Problem]
@@ -61,6 +93,23 @@ public struct GenerateResult: Sendable, Codable {
     public var attempts: [Attempt]
     /// SHA-256 of the task text; the task itself is not kept.
     public var taskHash: String
+    /// Confidence of the returned code's tokens.
+    public var confidence: ConfidenceMetrics
+    /// nil when gating is off.
+    public var gating: GatingReport?
+    /// The request for more detail when the gate abstained.
+    public var clarification: String?
+    /// The code the gate held back when it abstained.
+    public var draft: String?
+    public var promptTokens: Int
+    public var timings: PhaseTimings
+    public var seconds: Double
+
+    /// The candidate behind `code` (the best draft when abstained).
+    public var chosen: Candidate? {
+        let shown = draft ?? code
+        return attempts.indices.contains(attempt - 1) ? attempts[attempt - 1].candidates.first { $0.code == shown } : nil
+    }
 }
 
 /// Turns a task into Elixir code: prompt, sample N candidates, rank, check, repair.
@@ -70,6 +119,8 @@ public struct CodeGenerator: Sendable {
     public let checker: any CandidateChecker
     /// The parser used as a decoding monitor, when there is one.
     public let monitorPool: CheckerPool?
+    /// Where the retrieve action of the confidence gate finds passages.
+    public var retriever: (any PassageRetriever)?
     /// The answer starts here so the model writes an Elixir module, not prose or Python.
     public static func prefill(module: String) -> String { "```elixir\n" + codePrefix(module: module) }
 
@@ -93,11 +144,12 @@ public struct CodeGenerator: Sendable {
     }
 
     /// The chat prompt for a first attempt, ending with the prefilled answer.
-    public func firstPrompt(task: String, context: String?) -> String {
+    public func firstPrompt(task: String, context: String?, passages: [Passage] = []) -> String {
         let module = Self.moduleName(for: task)
         let user = templates.render("generate", [
             "task": task,
             "context": context as Any,
+            "passages": passages.map { ["source": $0.source, "text": $0.text] },
             "examples": templates.examples.map { ["task": $0.task, "code": $0.code] },
         ])
         return chat(user, module: module)
@@ -118,67 +170,161 @@ public struct CodeGenerator: Sendable {
         return "<|im_start|>system\n\(system)<|im_end|>\n<|im_start|>user\n\(user)<|im_end|>\n<|im_start|>assistant\n" + Self.prefill(module: module)
     }
 
-    /// Runs the loop; never throws for bad candidates, only when the model or checker cannot run.
+    /// The prompt of a self-review pass over `code`.
+    public func reflectPrompt(task: String, code: String) -> String {
+        chat(templates.render("reflect", ["task": task, "code": code]), module: Self.moduleName(for: task))
+    }
+
+    /// Runs the loop, then the confidence gate; never throws for bad candidates, only when the
+    /// model or checker cannot run.
     /// - Parameter progress: one line per step, for stderr.
     /// - Parameter onToken: live text of each candidate as it is sampled (attempt, candidate, delta).
-    public func generate(task: String, options: GenerateOptions = GenerateOptions(), progress: @Sendable (String) -> Void = { _ in },
+    public func generate(task: String, options: GenerateOptions = GenerateOptions(), requestID: String = UUID().uuidString.lowercased(),
+                         progress: @Sendable (String) -> Void = { _ in },
                          onToken: (@Sendable (Int, Int, String) -> Void)? = nil) async throws -> GenerateResult {
         guard !task.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw PipelineError("the task is empty") }
+        let started = Date()
+        var timings = PhaseTimings()
+        let first = firstPrompt(task: task, context: options.context)
+        var run = try await loop(task: task, prompt: first, options: options, kinds: ["generate", "repair"],
+                                 timings: &timings, progress: progress, onToken: onToken)
+        var result = GenerateResult(requestID: requestID, status: run.chosen.isClean ? .clean : .problemsRemain, code: run.chosen.code,
+                                    problems: run.chosen.problems, attempt: run.chosenAttempt, attempts: run.attempts,
+                                    taskHash: SHA256.hex(Array(task.utf8)), confidence: run.chosen.confidence, gating: nil, clarification: nil,
+                                    draft: nil, promptTokens: instance.tokenizer.encode(first, parseSpecial: true).count, timings: timings, seconds: 0)
+        if let thresholds = options.gating {
+            let judged = run.chosen.confidence
+            let decision = thresholds.decide(judged)
+            var report = GatingReport(decision: decision, confidence: judged, thresholds: thresholds, action: "answered", changedAnswer: false)
+            progress("gate: \(decision.rawValue) (mean logprob \(String(format: "%.2f", judged.avgLogprob)), entropy \(String(format: "%.2f", judged.entropy)), top-1 \(String(format: "%.2f", judged.top1Probability)))")
+            var second: Outcome?
+            switch decision {
+            case .proceed:
+                break
+            case .reflect:
+                var o = options
+                o.maxAttempts = 1
+                second = try await loop(task: task, prompt: reflectPrompt(task: task, code: run.chosen.code), options: o, kinds: ["reflect"],
+                                        timings: &timings, progress: progress, onToken: onToken)
+            case .retrieve:
+                let query = ([task] + run.chosen.problems.map { "\($0.check) \($0.message)" }).joined(separator: "\n")
+                let passages = try await retriever?.passages(for: query, limit: 3) ?? []
+                report.passages = passages
+                if passages.isEmpty {
+                    report.action = "no passages found to retrieve; answered without them"
+                } else {
+                    var o = options
+                    o.maxAttempts = 1
+                    second = try await loop(task: task, prompt: firstPrompt(task: task, context: options.context, passages: passages), options: o,
+                                            kinds: ["retrieve"], timings: &timings, progress: progress, onToken: onToken)
+                }
+            case .abstain:
+                result.status = .abstained
+                result.draft = result.code
+                result.code = ""
+                let spots = judged.lowest.prefix(3).map { ["text": $0.text.trimmingCharacters(in: .whitespacesAndNewlines)] }.filter { !($0["text"] ?? "").isEmpty }
+                result.clarification = templates.render("abstain", ["count": judged.lowest.count, "spots": Array(spots.prefix(1))])
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                report.action = "abstained: asked for clarification instead of answering"
+            }
+            if let second {
+                let offset = run.attempts.count
+                run.attempts += second.attempts
+                result.attempts = run.attempts
+                if second.chosen.isBetter(than: run.chosen) {
+                    result.code = second.chosen.code
+                    result.problems = second.chosen.problems
+                    result.status = second.chosen.isClean ? .clean : .problemsRemain
+                    result.attempt = offset + second.chosenAttempt
+                    result.confidence = second.chosen.confidence
+                    report.changedAnswer = true
+                    report.action = String(format: "%@: the new answer replaced the first (%d problem(s), was %d; mean logprob %.2f, was %.2f)", decision.rawValue,
+                                           second.chosen.problems.count, run.chosen.problems.count, second.chosen.meanLogprob, run.chosen.meanLogprob)
+                } else {
+                    report.action = "\(decision.rawValue): the new answer was not better; kept the first"
+                }
+            }
+            result.gating = report
+        }
+        result.timings = timings
+        result.seconds = Date().timeIntervalSince(started)
+        return result
+    }
+
+    /// Rounds of sampling and checking from one prompt.
+    struct Outcome {
+        var attempts: [Attempt]
+        var chosen: Candidate
+        /// 1-based index into `attempts`.
+        var chosenAttempt: Int
+    }
+
+    /// Samples and checks until a candidate is clean or `options.maxAttempts` rounds ran; each
+    /// round after the first repairs the best candidate so far.
+    /// - Parameter kinds: the attempt kind of the first round, then of the rest; also the timing phases.
+    private func loop(task: String, prompt first: String, options: GenerateOptions, kinds: [String], timings: inout PhaseTimings,
+                      progress: @Sendable (String) -> Void, onToken: (@Sendable (Int, Int, String) -> Void)?) async throws -> Outcome {
         var attempts: [Attempt] = []
-        var prompt = firstPrompt(task: task, context: options.context)
-        var best: Candidate?
+        var prompt = first
+        var best: (candidate: Candidate, attempt: Int)?
+        let module = Self.moduleName(for: task)
         for n in 1...max(1, options.maxAttempts) {
+            let kind = kinds[min(n, kinds.count) - 1]
             let start = Date()
-            progress("attempt \(n): sampling \(options.candidates) candidates")
+            progress("\(kind): sampling \(options.candidates) candidates")
             let ids = instance.tokenizer.encode(prompt, parseSpecial: true)
-            let module = Self.moduleName(for: task)
             let monitor: (any PrefixMonitor)? = options.monitor ? monitorPool.map { SyntaxMonitor(pool: $0, prefix: Self.codePrefix(module: module)) } : nil
             let requests = (0..<options.candidates).map { i -> GenerationRequest in
                 var s = options.sampling
-                s.seed = options.sampling.seed &+ UInt64(n * 1000 + i)
+                s.seed = options.sampling.seed &+ UInt64(attempts.count * 1000 + n * 1000 + i)
+                // The top-1 probability feeds the confidence gate.
+                s.topLogprobs = max(1, s.topLogprobs)
                 return GenerationRequest(prompt: ids, maxTokens: options.maxTokens, sampling: s, stop: ["```"], monitor: monitor)
             }
-            let results: [GenerationResult]
-            if let onToken {
-                var collected: [GenerationResult] = []
-                for (i, stream) in instance.stream(requests).enumerated() {
-                    var result: GenerationResult?
-                    for try await e in stream {
-                        switch e {
-                        case .token(_, let delta): onToken(n, i, delta)
-                        case .finished(let r): result = r
-                        }
-                    }
-                    guard let result else { throw PipelineError("candidate \(i + 1) ended without a result") }
-                    collected.append(result)
-                }
-                results = collected
-            } else {
-                results = try await instance.generate(requests)
-            }
+            let samplePhase = kind == "generate" ? "sample" : kind
+            let results = try await timings.measure(samplePhase) { try await sample(requests, attempt: n, onToken: onToken) }
+            let tokenizer = instance.tokenizer
             var candidates = results.map { r in
-                Candidate(code: Self.extractCode(r.text, module: module), meanLogprob: r.meanLogprob, tokens: r.tokens.count, rollbacks: r.rollbacks, problems: [])
+                Candidate(code: Self.extractCode(r.text, module: module), meanLogprob: r.meanLogprob, tokenCount: r.tokens.count, rollbacks: r.rollbacks,
+                          problems: [], confidence: ConfidenceMetrics(tokens: r.tokens, text: { tokenizer.decode([$0]) }), tokens: r.tokens)
             }
             candidates.sort { $0.meanLogprob > $1.meanLogprob }
-            progress("attempt \(n): checking")
-            for i in candidates.indices {
-                candidates[i].code = await checker.normalize(candidates[i].code)
-                candidates[i].problems = try await checker.problems(in: candidates[i].code)
-                if candidates[i].isClean { break }
+            progress("\(kind): checking")
+            try await timings.measure(kind == "generate" ? "check" : kind) {
+                for i in candidates.indices {
+                    candidates[i].code = await checker.normalize(candidates[i].code)
+                    candidates[i].problems = try await checker.problems(in: candidates[i].code)
+                    if candidates[i].isClean { break }
+                }
             }
-            attempts.append(Attempt(kind: n == 1 ? "generate" : "repair", candidates: candidates, seconds: Date().timeIntervalSince(start)))
+            attempts.append(Attempt(kind: kind, candidates: candidates, seconds: Date().timeIntervalSince(start)))
             if let clean = candidates.first(where: { $0.isClean }) {
-                return GenerateResult(status: .clean, code: clean.code, problems: [], attempt: n, attempts: attempts, taskHash: SHA256.hex(Array(task.utf8)))
+                return Outcome(attempts: attempts, chosen: clean, chosenAttempt: n)
             }
-            // The candidate to repair: fewest problems, then most likely.
-            let pick = candidates.min { ($0.problems.count, -$0.meanLogprob) < ($1.problems.count, -$1.meanLogprob) }!
-            if best == nil || pick.problems.count < best!.problems.count { best = pick }
-            progress("attempt \(n): no clean candidate; best has \(pick.problems.count) problem(s)")
+            // The candidate to repair: fewest problems, then most likely. Unchecked ones (after a clean one) never get here.
+            let pick = candidates.min { $0.isBetter(than: $1) }!
+            if best == nil || pick.problems.count < best!.candidate.problems.count { best = (pick, n) }
+            progress("\(kind): no clean candidate; best has \(pick.problems.count) problem(s)")
             prompt = repairPrompt(task: task, candidate: pick)
         }
-        let b = best!
-        let index = attempts.firstIndex { $0.candidates.contains { $0.code == b.code } }.map { $0 + 1 } ?? attempts.count
-        return GenerateResult(status: .problemsRemain, code: b.code, problems: b.problems, attempt: index, attempts: attempts, taskHash: SHA256.hex(Array(task.utf8)))
+        return Outcome(attempts: attempts, chosen: best!.candidate, chosenAttempt: best!.attempt)
+    }
+
+    private func sample(_ requests: [GenerationRequest], attempt n: Int, onToken: (@Sendable (Int, Int, String) -> Void)?) async throws -> [GenerationResult] {
+        guard let onToken else { return try await instance.generate(requests) }
+        var collected: [GenerationResult] = []
+        for (i, stream) in instance.stream(requests).enumerated() {
+            var result: GenerationResult?
+            for try await e in stream {
+                switch e {
+                case .token(_, let delta): onToken(n, i, delta)
+                case .finished(let r): result = r
+                }
+            }
+            guard let result else { throw PipelineError("candidate \(i + 1) ended without a result") }
+            collected.append(result)
+        }
+        return collected
     }
 
     /// The module the model wrote after the prefill, up to the closing fence.

@@ -54,7 +54,8 @@ public struct Sampler: Sendable {
         for v in logits {
             let e = expf(v - maxL)
             sum += e
-            weighted += e * (v - maxL)
+            // Tokens a monitor ruled out are at -inf: they add nothing (0 * -inf would be NaN).
+            if e > 0 { weighted += e * (v - maxL) }
         }
         let lse = maxL + logf(sum)
         // H = log Z - E[l - max], with Z the sum of exp(l - max).
