@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "GGUF", "Tokenizer"]),
         .testTarget(name: "ChecksTests", dependencies: ["Checks"]),
         .testTarget(name: "ServingTests", dependencies: ["TestSupport", "Serving", "Engine", "Tokenizer", "GGUF"]),
-        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Checks", "Serving", "Engine", "Tokenizer", "GGUF"]),
+        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Checks", "Serving", "Engine", "Tokenizer", "GGUF", "Telemetry"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "CoreTests", dependencies: ["ElixirCoderCore"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Engine"]),
