@@ -58,6 +58,6 @@ let package = Package(
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "CoreTests", dependencies: ["ElixirCoderCore"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Engine"]),
-        .testTarget(name: "CLITests", dependencies: []),
+        .testTarget(name: "CLITests", dependencies: ["Telemetry"]),
     ]
 )

@@ -64,7 +64,7 @@ struct StatsCommand: ParsableCommand {
             }
         case .health:
             let total = try InferenceSchema.count(in: db)
-            let integrity = try db.query("PRAGMA quick_check").first?.first?.text ?? "unknown"
+            let integrity = try db.query("PRAGMA integrity_check").first?.first?.text ?? "unknown"
             let last = try InferenceSchema.recent(1, in: db).first
             let h = Health(database: path, schemaVersion: Int(try db.query("PRAGMA user_version").first?.first?.int ?? 0), events: total,
                            integrity: integrity, lastEvent: last?.timestamp)

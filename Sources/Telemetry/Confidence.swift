@@ -16,6 +16,12 @@ public struct ConfidenceMetrics: Sendable, Codable, Equatable {
         public var position: Int
         public var text: String
         public var probability: Double
+
+        public init(position: Int, text: String, probability: Double) {
+            self.position = position
+            self.text = text
+            self.probability = probability
+        }
     }
 
     /// Mean natural-log probability of the generated tokens.

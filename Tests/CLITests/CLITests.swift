@@ -43,9 +43,25 @@ enum CLI {
     }
 }
 
+extension CLI {
+    /// A fresh ELIXIR_CODER_HOME whose models folder is the real model cache.
+    static func temporaryHome() throws -> URL {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("ec-home-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        let env = ProcessInfo.processInfo.environment
+        let models = env["ELIXIR_CODER_HOME"].map { $0 + "/models" } ?? NSHomeDirectory() + "/.cache/elixir-coder/models"
+        try FileManager.default.createSymbolicLink(atPath: home.appendingPathComponent("models").path, withDestinationPath: models)
+        return home
+    }
+
+    static func run(_ args: [String], home: URL) throws -> Result {
+        try run(args, environment: ["ELIXIR_CODER_HOME": home.path, "ELIXIR_CODER_CONFIG": home.appendingPathComponent("config.json").path])
+    }
+}
+
 @Suite("elixir-coder command line", .serialized)
 struct CLITests {
-    static let commands: [[String]] = [[], ["complete"], ["tokenize"], ["models"], ["models", "pull"], ["models", "list"], ["bench"], ["bench", "engine"], ["bench", "serve"], ["bench", "checks"], ["bench", "monitor"], ["check"], ["generate"], ["batch"], ["serve"]]
+    static let commands: [[String]] = [[], ["complete"], ["tokenize"], ["models"], ["models", "pull"], ["models", "list"], ["bench"], ["bench", "engine"], ["bench", "serve"], ["bench", "checks"], ["bench", "monitor"], ["check"], ["generate"], ["batch"], ["serve"], ["stats"], ["bench", "log"]]
 
     @Test("--help works on every command", arguments: commands)
     func help(_ command: [String]) throws {
