@@ -23,6 +23,8 @@ enum CLI {
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
+        // Logs and state of test runs stay out of the user's own state directory.
+        env["ELIXIR_CODER_HOME"] = sharedHome.path
         for (k, v) in environment { env[k] = v }
         p.environment = env
         let out = Pipe(), err = Pipe(), inp = Pipe()
@@ -44,6 +46,9 @@ enum CLI {
 }
 
 extension CLI {
+    /// The ELIXIR_CODER_HOME of commands run without their own.
+    static let sharedHome: URL = try! temporaryHome()
+
     /// A fresh ELIXIR_CODER_HOME whose models folder is the real model cache.
     static func temporaryHome() throws -> URL {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("ec-home-\(UUID().uuidString)")

@@ -8,9 +8,12 @@ final class StdioClient: @unchecked Sendable {
     private var buffer = Data()
     private let lock = NSLock()
 
-    init(_ extra: [String] = []) throws {
+    init(_ extra: [String] = [], home: URL = CLI.sharedHome) throws {
         process.executableURL = URL(fileURLWithPath: CLI.binary)
         process.arguments = ["serve", "--stdio"] + extra
+        var env = ProcessInfo.processInfo.environment
+        env["ELIXIR_CODER_HOME"] = home.path
+        process.environment = env
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -84,6 +87,53 @@ struct ServeTests {
             }
         }
         #expect(try client.finish() == 0, "shutdown then exit ends with status 0")
+    }
+
+    @Test("audit/summary, audit/recent, models/registry and health answer live, and a shadow comparison shows up")
+    func auditMethods() throws {
+        let home = try CLI.temporaryHome()
+        defer { try? FileManager.default.removeItem(at: home) }
+        // The shadow is the same model file under another name, so it runs and agrees.
+        let shadow = home.appendingPathComponent("shadow.gguf")
+        try FileManager.default.createSymbolicLink(atPath: shadow.path, withDestinationPath: home.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path)
+        let client = try StdioClient(["--shadow-model", shadow.path], home: home)
+        var notes: [[String: Any]] = []
+        try client.send(["jsonrpc": "2.0", "id": 1, "method": "health"])
+        let cold = try client.response(id: 1, notifications: &notes)["result"] as! [String: Any]
+        #expect(cold["modelLoaded"] as? Bool == false)
+        #expect(cold["checker"] as? String == "ok")
+        try client.send(["jsonrpc": "2.0", "id": 2, "method": "generate", "params": ["task": "Return the last element of a list.", "candidates": 2, "maxAttempts": 1, "maxTokens": 32]])
+        let generated = try client.response(id: 2, notifications: &notes)["result"] as! [String: Any]
+        try client.send(["jsonrpc": "2.0", "id": 3, "method": "models/registry"])
+        let registry = try client.response(id: 3, notifications: &notes)["result"] as! [String: Any]
+        #expect(registry["shadowEnabled"] as? Bool == true)
+        #expect((registry["activeVersion"] as? String)?.hasPrefix("SmolLM2-135M-Instruct.Q4_1.gguf@") == true)
+        // The shadow runs after the answer; poll until its comparison is in.
+        var recent: [[String: Any]] = []
+        for i in 0..<120 {
+            try client.send(["jsonrpc": "2.0", "id": 10 + i, "method": "audit/recent", "params": ["limit": 5]])
+            recent = try client.response(id: 10 + i, notifications: &notes)["result"] as! [[String: Any]]
+            if recent.first?["shadow"] != nil { break }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        #expect(recent.count == 1)
+        #expect(recent.first?["requestID"] as? String == generated["requestID"] as? String)
+        #expect((recent.first?["shadow"] as? [String: Any])?["status"] as? String == "success")
+        try client.send(["jsonrpc": "2.0", "id": 200, "method": "audit/summary"])
+        let summary = try client.response(id: 200, notifications: &notes)["result"] as! [String: Any]
+        #expect(summary["count"] as? Int == 1)
+        #expect((summary["shadow"] as? [String: Any])?["compared"] as? Int == 1)
+        #expect((summary["confidenceHistogram"] as? [String: Int])?.values.reduce(0, +) == 1)
+        try client.send(["jsonrpc": "2.0", "id": 201, "method": "audit/recent", "params": ["limit": "x"]])
+        let bad = try client.response(id: 201, notifications: &notes)
+        #expect((bad["error"] as? [String: Any])?["code"] as? Int == -32602)
+        try client.send(["jsonrpc": "2.0", "id": 202, "method": "health"])
+        let warm = try client.response(id: 202, notifications: &notes)["result"] as! [String: Any]
+        #expect(warm["modelLoaded"] as? Bool == true && warm["requestsServed"] as? Int == 1)
+        try client.send(["jsonrpc": "2.0", "id": 203, "method": "shutdown"])
+        _ = try client.response(id: 203, notifications: &notes)
+        try client.send(["jsonrpc": "2.0", "method": "exit"])
+        #expect(try client.finish() == 0)
     }
 
     @Test("12 concurrent generate requests all complete, with progress, while check still answers")
