@@ -97,6 +97,8 @@ struct GenerationSetup {
         settings.promptPreview = observability.promptPreview || (config.promptPreview ?? false)
         settings.tokenTable = config.tokenTable ?? false
         settings.shadowTimeout = .milliseconds(Int((config.shadowTimeoutSeconds ?? 120) * 1000))
+        settings.abstainAlertRate = config.abstainAlertRate ?? 0.3
+        settings.onAlert = { Stderr.print("warning: \($0.message)") }
         let observed = ObservedGenerator(primary: primary, primaryVersion: registry.activeVersion, shadow: shadow, shadowVersion: registry.shadowVersion,
                                          log: log, audit: AuditBuffer(capacity: config.auditCapacity ?? 1000), settings: settings)
         return GenerationSetup(observed: observed, registry: registry, config: config, runLog: try observability.runLogSettings(config, paths: paths),

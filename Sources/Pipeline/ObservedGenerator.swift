@@ -11,6 +11,10 @@ public struct ObservationSettings: Sendable {
     public var tokenTable = false
     /// How long the shadow model may take before its run is abandoned.
     public var shadowTimeout: Duration = .seconds(120)
+    /// Share of abstained requests among the last 100 above which `onAlert` is called.
+    public var abstainAlertRate = 0.3
+    /// Called once when the abstain rate starts exceeding `abstainAlertRate`.
+    public var onAlert: @Sendable (AbstainAlert) -> Void = { _ in }
     public init() {}
 }
 
@@ -102,6 +106,7 @@ public struct ObservedGenerator: Sendable {
     private func record(_ e: InferenceEvent) async {
         log?.record(e)
         await audit.append(e)
+        if let alert = await audit.newAlert(threshold: settings.abstainAlertRate) { settings.onAlert(alert) }
     }
 
     private func baseEvent(requestID: String, task: String) -> InferenceEvent {

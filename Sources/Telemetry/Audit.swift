@@ -117,4 +117,13 @@ public actor AuditBuffer {
     }
 
     public func summary() -> AuditSummary { AuditSummary(recent(capacity)) }
+
+    private var alerting = false
+
+    /// The abstain alert over the newest `window` events, reported once when it starts firing.
+    public func newAlert(threshold: Double, window: Int = 100) -> AbstainAlert? {
+        let alert = AbstainAlert.check(recent(window), threshold: threshold)
+        defer { alerting = alert != nil }
+        return alerting ? nil : alert
+    }
 }

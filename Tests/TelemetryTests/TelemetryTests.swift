@@ -103,6 +103,16 @@ final class AuditTests: XCTestCase {
         XCTAssertTrue(alert.message.contains("40%"))
         XCTAssertNil(AbstainAlert.check(Array(bad.prefix(5)), threshold: 0.2), "too few events to judge")
     }
+
+    func testTheLiveAlertFiresOnceWhenTheRateCrossesTheThreshold() async {
+        let buffer = AuditBuffer(capacity: 100)
+        var fired = 0
+        for i in 0..<40 {
+            await buffer.append(event(1, decision: i >= 20 ? .abstain : .proceed))
+            if await buffer.newAlert(threshold: 0.3) != nil { fired += 1 }
+        }
+        XCTAssertEqual(fired, 1)
+    }
 }
 
 final class InferenceLogTests: XCTestCase {
