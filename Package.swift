@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        // Tests only: a real Markdown parser to check the explanations' structure.
+        .package(url: "https://github.com/JohnSundell/Ink", from: "0.6.0"),
     ],
     targets: [
         .target(name: "ElixirCoderCore"),
@@ -35,14 +37,16 @@ let package = Package(
             dependencies: ["Engine", "Tokenizer", "Serving", "Checks", "ElixirCoderCore", "Telemetry", .product(name: "Mustache", package: "swift-mustache")]
         ),
         .target(name: "RPC"),
+        .target(name: "Explain", dependencies: ["Pipeline", "Checks", "Serving", "Engine", "ElixirCoderCore", "SQLiteStore"]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        .target(name: "Telemetry", dependencies: ["Engine", "CSQLite", "CZlib"]),
+        .target(name: "SQLiteStore", dependencies: ["CSQLite"]),
+        .target(name: "Telemetry", dependencies: ["Engine", "SQLiteStore", "CZlib"]),
         .target(name: "Checks", dependencies: [.product(name: "Logging", package: "swift-log")], resources: [.copy("Resources")]),
         .executableTarget(
             name: "ElixirCoderCLI",
             dependencies: [
-                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks", "Telemetry",
+                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks", "Telemetry", "SQLiteStore", "Explain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -54,10 +58,11 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "GGUF", "Tokenizer"]),
         .testTarget(name: "ChecksTests", dependencies: ["Checks"]),
         .testTarget(name: "ServingTests", dependencies: ["TestSupport", "Serving", "Engine", "Tokenizer", "GGUF"]),
-        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Checks", "Serving", "Engine", "Tokenizer", "GGUF", "Telemetry"]),
+        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Checks", "Serving", "Engine", "Tokenizer", "GGUF", "Telemetry", "SQLiteStore"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "CoreTests", dependencies: ["ElixirCoderCore"]),
-        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Engine"]),
+        .testTarget(name: "ExplainTests", dependencies: ["TestSupport", "Explain", "Pipeline", "Checks", "Serving", "Engine", .product(name: "Ink", package: "Ink")]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "SQLiteStore", "Engine"]),
         .testTarget(name: "CLITests", dependencies: ["Telemetry"]),
     ]
 )

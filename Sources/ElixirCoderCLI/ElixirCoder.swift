@@ -15,6 +15,8 @@ struct ElixirCoder: AsyncParsableCommand {
             TokenizeCommand.self,
             ModelsCommand.self,
             CheckCommand.self,
+            ExplainCommand.self,
+            IndexCommand.self,
             StatsCommand.self,
             BenchCommand.self,
         ]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ElixirCoderCore
 import Foundation
+import SQLiteStore
 import Telemetry
 
 /// `elixir-coder stats`: what the inference log says about past requests.

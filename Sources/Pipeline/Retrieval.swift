@@ -6,12 +6,18 @@ public struct Passage: Sendable, Codable, Equatable {
     public var title: String
     public var text: String
     public var score: Double
+    /// The document's id in its index (a check id, a CWE id), when it has one.
+    public var id: String?
+    /// What kind of document: `check`, `cwe`, `file`.
+    public var kind: String?
 
-    public init(source: String, title: String, text: String, score: Double) {
+    public init(source: String, title: String, text: String, score: Double, id: String? = nil, kind: String? = nil) {
         self.source = source
         self.title = title
         self.text = text
         self.score = score
+        self.id = id
+        self.kind = kind
     }
 }
 
@@ -43,7 +49,7 @@ public struct ContextFileRetriever: PassageRetriever {
         scored.sort { $0.score > $1.score }
         return scored.prefix(limit).map { hit in
             let c = chunks[hit.index]
-            return Passage(source: c.source, title: (c.source as NSString).lastPathComponent, text: c.text, score: hit.score)
+            return Passage(source: c.source, title: (c.source as NSString).lastPathComponent, text: c.text, score: hit.score, kind: "file")
         }
     }
 

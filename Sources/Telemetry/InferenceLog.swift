@@ -1,4 +1,5 @@
 import Foundation
+import SQLiteStore
 
 /// The SQLite inference log: schema, migrations, and a background writer.
 ///

@@ -1,6 +1,7 @@
 import Checks
 import Engine
 import Foundation
+import SQLiteStore
 import Pipeline
 import Serving
 import Telemetry

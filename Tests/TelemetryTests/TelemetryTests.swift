@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import SQLiteStore
 import XCTest
 @testable import Telemetry
 
