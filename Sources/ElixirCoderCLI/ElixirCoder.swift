@@ -28,6 +28,6 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed and quality; prints figures.",
-        subcommands: [BenchEngineCommand.self, BenchServeCommand.self, BenchMonitorCommand.self, BenchChecksCommand.self, BenchLogCommand.self]
+        subcommands: [BenchEngineCommand.self, BenchServeCommand.self, BenchMonitorCommand.self, BenchChecksCommand.self, BenchLogCommand.self, BenchExplainCommand.self]
     )
 }

@@ -4,6 +4,7 @@ import Engine
 import Checks
 import Foundation
 import Pipeline
+import Explain
 import Serving
 import Telemetry
 
@@ -29,6 +30,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Flag(help: "Show candidates' text on stderr while they are sampled.") var stream = false
     @Flag(help: "Do not let Elixir's parser vet sampled tokens (faster, far more syntax errors; see bench monitor).") var noMonitor = false
     @Flag(help: "Print the whole result as JSON.") var json = false
+    @Flag(help: "Explain what is left (problems that remain) or what was repaired, in Markdown on stderr (under \"explanations\" with --json).") var explain = false
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var observability: ObservabilityOptions
 
@@ -39,7 +41,8 @@ struct GenerateCommand: AsyncParsableCommand {
             guard let s = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read --context file \(path)") }
             return s
         }
-        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: observability)
+        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: observability,
+                                             contextFiles: context.map { [$0: contextText ?? ""] } ?? [:])
         defer { setup.close() }
         var options = GenerateOptions()
         options.candidates = candidates
@@ -57,15 +60,26 @@ struct GenerateCommand: AsyncParsableCommand {
         }
         let report: @Sendable (String) -> Void = { Stderr.print($0) }
         let result = try await setup.observed.generate(task: taskText, options: options, progress: report, onToken: live)
+        var timingsExtra = PhaseTimings()
         let seconds = Date().timeIntervalSince(start)
+        var explanations: [Explanation] = []
+        if explain, let explainer = try setup.explainer() {
+            let s = Date()
+            explanations = try await Self.explanations(of: result, explainer: explainer)
+            timingsExtra.add("explain", Date().timeIntervalSince(s))
+        } else if explain {
+            Stderr.print("warning: --explain needs the retrieval index and the checker; skipped")
+        }
         if json {
-            try printJSON(result)
+            try printJSON(GenerateOutput(result: result, explanations: explain ? explanations : nil))
         } else {
             writeOut(result.status == .abstained ? (result.clarification ?? "") + "\n" : result.code)
         }
         if let gate = result.gating { Stderr.print("gate: \(gate.decision.rawValue): \(gate.action)") }
+        if !json, !explanations.isEmpty { Stderr.print("\n" + explanations.map(\.markdown).joined(separator: "\n---\n\n")) }
         // The shadow runs only after the answer is out, so it never delays it.
         var timings = result.timings
+        timings.merge(timingsExtra)
         if setup.observed.shadow != nil {
             Stderr.print("shadow: running \(setup.registry.shadowVersion ?? "") on the same task")
             let s = Date()
@@ -85,5 +99,39 @@ struct GenerateCommand: AsyncParsableCommand {
         Stderr.print(String(format: "%@ (%.1f s, %d candidates sampled)", summary, seconds, result.attempts.reduce(0) { $0 + $1.candidates.count }))
         if result.status == .abstained { throw ExitCode(4) }
         if result.status != .clean { throw ExitCode(3) }
+    }
+
+    /// What is left, or else what the repairs fixed (the first attempt's best candidate's problems).
+    static func explanations(of r: GenerateResult, explainer: Explainer) async throws -> [Explanation] {
+        if r.status == .problemsRemain {
+            var out: [Explanation] = []
+            for p in r.problems { out.append(try await explainer.explain(code: r.code, problem: p)) }
+            return out
+        }
+        guard r.attempt > 1, let first = r.attempts.first?.candidates.filter({ !$0.problems.isEmpty }).min(by: { $0.isBetter(than: $1) }) else { return [] }
+        var out: [Explanation] = []
+        for p in first.problems { out.append(try await explainer.explain(code: first.code, problem: p)) }
+        return out
+    }
+
+    /// `--json` output: the result, with explanations when asked for.
+    struct GenerateOutput: Encodable {
+        let result: GenerateResult
+        let explanations: [Explanation]?
+
+        func encode(to encoder: Encoder) throws {
+            try result.encode(to: encoder)
+            if let explanations {
+                var c = encoder.container(keyedBy: Key.self)
+                try c.encode(explanations, forKey: Key(stringValue: "explanations")!)
+            }
+        }
+
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ElixirCoderCore
 import Foundation
+import Explain
 import Pipeline
 import Serving
 import Telemetry
@@ -73,11 +74,25 @@ struct GenerationSetup {
     let gating: GatingThresholds?
     let paths: Paths
 
-    static func make(modelOptions: ModelOptions, observability: ObservabilityOptions, paths: Paths = Paths(), quiet: Bool = false) throws -> GenerationSetup {
+    /// The retrieval index, when it can be opened (the gate's retrieve action and `--explain` use it).
+    let index: KnowledgeIndex?
+
+    static func make(modelOptions: ModelOptions, observability: ObservabilityOptions, paths: Paths = Paths(), quiet: Bool = false,
+                     contextFiles: [String: String] = [:]) throws -> GenerationSetup {
         let config = try Configuration.load(paths: paths)
         let (registry, _, shadowURL) = try ModelRegistry.resolve(active: modelOptions.model ?? config.model,
                                                                   shadow: observability.shadowModel ?? config.shadowModel)
-        let primary = try modelOptions.load(config: config, quiet: quiet).codeGenerator(kernels: modelOptions.kernels, name: "primary")
+        var primary = try modelOptions.load(config: config, quiet: quiet).codeGenerator(kernels: modelOptions.kernels, name: "primary")
+        var index: KnowledgeIndex?
+        do {
+            index = try openKnowledgeIndex(paths: paths, quiet: quiet)
+        } catch {
+            if !quiet { Stderr.print("warning: the retrieval index is unavailable (\(error)); the gate's retrieve action uses context files only") }
+        }
+        var retrievers: [any PassageRetriever] = []
+        if !contextFiles.isEmpty { retrievers.append(ContextFileRetriever(files: contextFiles)) }
+        if let index { retrievers.append(index) }
+        primary.retriever = MergedRetriever(retrievers)
         var shadow: CodeGenerator?
         if let shadowURL {
             var o = modelOptions
@@ -102,7 +117,13 @@ struct GenerationSetup {
         let observed = ObservedGenerator(primary: primary, primaryVersion: registry.activeVersion, shadow: shadow, shadowVersion: registry.shadowVersion,
                                          log: log, audit: AuditBuffer(capacity: config.auditCapacity ?? 1000), settings: settings)
         return GenerationSetup(observed: observed, registry: registry, config: config, runLog: try observability.runLogSettings(config, paths: paths),
-                               gating: observability.gating(config), paths: paths)
+                               gating: observability.gating(config), paths: paths, index: index)
+    }
+
+    /// An explainer on the primary model (or on the documentation alone).
+    func explainer(useModel: Bool = true) throws -> Explainer? {
+        guard let index, let pool = observed.primary.monitorPool else { return nil }
+        return Explainer(index: index, pool: pool, instance: useModel ? observed.primary.instance : nil, templates: observed.primary.templates)
     }
 
     /// Stops the models and writes what the inference log has queued.

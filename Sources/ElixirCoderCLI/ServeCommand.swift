@@ -13,7 +13,7 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve JSON-RPC 2.0 over stdio with Content-Length framing (for editor plugins).",
-        discussion: "Methods: initialize, generate, check, audit/summary, audit/recent, models/registry, health, shutdown, exit, $/cancelRequest. While a request runs the server sends $/progress notifications; generate with \"stream\": true also sends generate/partial notifications. stdout carries protocol messages only; logs go to stderr."
+        discussion: "Methods: initialize, generate, check, explain, audit/summary, audit/recent, models/registry, health, shutdown, exit, $/cancelRequest. While a request runs the server sends $/progress notifications; generate with \"stream\": true also sends generate/partial notifications. stdout carries protocol messages only; logs go to stderr."
     )
 
     @Flag(help: "Speak JSON-RPC over standard input and output.") var stdio = false
@@ -127,7 +127,7 @@ actor ServerState {
             .object([
                 "serverInfo": .object(["name": .string("elixir-coder"), "version": .string("0.1.0")]),
                 "capabilities": .object([
-                    "methods": .array(["initialize", "generate", "check", "audit/summary", "audit/recent", "models/registry", "health", "shutdown", "exit",
+                    "methods": .array(["initialize", "generate", "check", "explain", "audit/summary", "audit/recent", "models/registry", "health", "shutdown", "exit",
                                        "$/cancelRequest"].map { .string($0) }),
                     "streaming": .bool(true),
                 ]),
@@ -150,6 +150,17 @@ actor ServerState {
             return try JSONValue.encode(await audit.recent(limit))
         }
         await server.register("models/registry") { [self] _ in try await self.registry() }
+        await server.register("explain") { [self] ctx in
+            guard let code = ctx.params["code"]?.string else { throw RPCError(.invalidParams, "explain needs params.code, a string") }
+            guard code.utf8.count <= 1 << 20 else { throw RPCError(.invalidParams, "code is larger than 1 MiB") }
+            var line: Int?
+            if let v = ctx.params["line"] { guard let n = v.int, n >= 1 else { throw RPCError(.invalidParams, "line must be a positive integer") }; line = n }
+            let check = ctx.params["check"]?.string
+            let useModel = ctx.params["model"]?.bool ?? true
+            let setup = try await self.generationSetup()
+            guard let explainer = try setup.explainer(useModel: useModel) else { throw RPCError(.internalError, "the retrieval index is unavailable; run elixir-coder index build") }
+            return try JSONValue.encode(try await explainer.explainAll(code: code, line: line, check: check))
+        }
         await server.register("health") { [self] _ in await self.health() }
         await server.register("generate") { [self] ctx in
             guard let task = ctx.params["task"]?.string, !task.isEmpty else { throw RPCError(.invalidParams, "generate needs params.task, a non-empty string") }

@@ -57,3 +57,20 @@ public struct ContextFileRetriever: PassageRetriever {
         Set(s.lowercased().split { !$0.isLetter && !$0.isNumber && $0 != "_" }.map(String.init).filter { $0.count > 2 })
     }
 }
+
+/// Several retrievers in order of preference (the user's files before the shared index).
+public struct MergedRetriever: PassageRetriever {
+    public let parts: [any PassageRetriever]
+
+    public init(_ parts: [any PassageRetriever]) {
+        self.parts = parts
+    }
+
+    public func passages(for query: String, limit: Int) async throws -> [Passage] {
+        var out: [Passage] = []
+        for p in parts where out.count < limit {
+            out += try await p.passages(for: query, limit: limit - out.count)
+        }
+        return out
+    }
+}
