@@ -56,6 +56,9 @@ extension CLI {
         let env = ProcessInfo.processInfo.environment
         let models = env["ELIXIR_CODER_HOME"].map { $0 + "/models" } ?? NSHomeDirectory() + "/.cache/elixir-coder/models"
         try FileManager.default.createSymbolicLink(atPath: home.appendingPathComponent("models").path, withDestinationPath: models)
+        // The CWE catalogue set-up fetched, for the retrieval index.
+        try FileManager.default.createSymbolicLink(atPath: home.appendingPathComponent("data").path,
+                                                   withDestinationPath: (models as NSString).deletingLastPathComponent + "/data")
         return home
     }
 
@@ -66,7 +69,7 @@ extension CLI {
 
 @Suite("elixir-coder command line", .serialized)
 struct CLITests {
-    static let commands: [[String]] = [[], ["complete"], ["tokenize"], ["models"], ["models", "pull"], ["models", "list"], ["bench"], ["bench", "engine"], ["bench", "serve"], ["bench", "checks"], ["bench", "monitor"], ["check"], ["generate"], ["batch"], ["serve"], ["stats"], ["bench", "log"]]
+    static let commands: [[String]] = [[], ["complete"], ["tokenize"], ["models"], ["models", "pull"], ["models", "list"], ["bench"], ["bench", "engine"], ["bench", "serve"], ["bench", "checks"], ["bench", "monitor"], ["check"], ["generate"], ["batch"], ["serve"], ["stats"], ["bench", "log"], ["explain"], ["index"], ["index", "build"], ["index", "search"], ["bench", "explain"]]
 
     @Test("--help works on every command", arguments: commands)
     func help(_ command: [String]) throws {
