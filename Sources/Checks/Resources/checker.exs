@@ -58,6 +58,9 @@ defmodule ECFacts do
   @deps %{[:HTTPoison] => "http", [:Tesla] => "http", [:Req] => "http", [:Finch] => "http", [:Mint] => "http", [:Ecto] => "ecto",
           [:Repo] => "ecto", [:File] => "file", [:System] => "system", [:Path] => "file", [:Jason] => "json", [:Poison] => "json"}
 
+  @structures %{[:Keyword] => "keyword_list", [:Map] => "map", [:MapSet] => "mapset", [:Tuple] => "tuple", [:List] => "list",
+                 [:Queue] => "queue", [:ETS] => "ets"}
+
   def collect(ast) do
     init = %{modules: [], functions: [], aliases: [], imports: [], uses: [], remote_calls: [], error_handling: [],
              concurrency: [], data_structures: [], dependencies: []}
@@ -67,20 +70,20 @@ defmodule ECFacts do
 
   defp add(acc, key, v), do: Map.update!(acc, key, &[v | &1])
 
-  defp visit({:defmodule, _, [{:__aliases__, _, parts} | _]} = n, acc), do: {n, add(acc, :modules, Enum.join(parts, "."))}
-  defp visit({kind, _, [head | _]} = n, acc) when kind in [:def, :defp] do
+  defp visit_node({:defmodule, _, [{:__aliases__, _, parts} | _]} = n, acc), do: {n, add(acc, :modules, Enum.join(parts, "."))}
+  defp visit_node({kind, _, [head | _]} = n, acc) when kind in [:def, :defp] do
     {name, args} = fun_head(head)
     vis = if kind == :def, do: "public", else: "private"
     {n, if(name, do: add(acc, :functions, "#{name}/#{length(args)} #{vis}"), else: acc)}
   end
-  defp visit({:alias, _, [{:__aliases__, _, p} | _]} = n, acc), do: {n, add(acc, :aliases, Enum.join(p, "."))}
-  defp visit({:import, _, [{:__aliases__, _, p} | _]} = n, acc), do: {n, add(acc, :imports, Enum.join(p, "."))}
-  defp visit({:use, _, [{:__aliases__, _, p} | _]} = n, acc) do
+  defp visit_node({:alias, _, [{:__aliases__, _, p} | _]} = n, acc), do: {n, add(acc, :aliases, Enum.join(p, "."))}
+  defp visit_node({:import, _, [{:__aliases__, _, p} | _]} = n, acc), do: {n, add(acc, :imports, Enum.join(p, "."))}
+  defp visit_node({:use, _, [{:__aliases__, _, p} | _]} = n, acc) do
     acc = add(acc, :uses, Enum.join(p, "."))
     acc = if p in [[:GenServer], [:Agent], [:Supervisor]], do: add(acc, :concurrency, Enum.join(p, ".")), else: acc
     {n, acc}
   end
-  defp visit({{:., _, [{:__aliases__, _, mod}, fun]}, _, args} = n, acc) when is_atom(fun) do
+  defp visit_node({{:., _, [{:__aliases__, _, mod}, fun]}, _, args} = n, acc) when is_atom(fun) do
     name = Enum.join(mod, ".")
     acc = add(acc, :remote_calls, "#{name}.#{fun}/#{length(args)}")
     acc = case Map.get(@concurrency, Enum.take(mod, 1)) do
@@ -91,10 +94,13 @@ defmodule ECFacts do
       nil -> acc
       d -> add(acc, :dependencies, d)
     end
-    acc = if mod == [:Keyword], do: add(acc, :data_structures, "keyword_list"), else: acc
+    acc = case Map.get(@structures, mod) do
+      nil -> acc
+      d -> add(acc, :data_structures, d)
+    end
     {n, acc}
   end
-  defp visit({{:., _, [erl, fun]}, _, args} = n, acc) when is_atom(erl) and is_atom(fun) do
+  defp visit_node({{:., _, [erl, fun]}, _, args} = n, acc) when is_atom(erl) and is_atom(fun) do
     acc = add(acc, :remote_calls, ":#{erl}.#{fun}/#{length(args)}")
     acc = cond do
       erl == :ets -> add(acc, :data_structures, "ets")
@@ -103,24 +109,37 @@ defmodule ECFacts do
     end
     {n, acc}
   end
-  defp visit({call, _, _} = n, acc) when call in [:spawn, :spawn_link, :spawn_monitor, :send, :receive],
+  defp visit_node({call, _, _} = n, acc) when call in [:spawn, :spawn_link, :spawn_monitor, :send, :receive],
     do: {n, add(acc, :concurrency, Atom.to_string(call))}
-  defp visit({:raise, _, _} = n, acc), do: {n, add(acc, :error_handling, "raise")}
-  defp visit({:try, _, _} = n, acc), do: {n, add(acc, :error_handling, "try_rescue")}
-  defp visit({:with, _, _} = n, acc), do: {n, add(acc, :error_handling, "with")}
-  defp visit({:ok, _} = n, acc), do: {n, add(acc, :error_handling, "tagged_tuples")}
-  defp visit({:error, _} = n, acc), do: {n, add(acc, :error_handling, "tagged_tuples")}
-  defp visit({:%{}, _, _} = n, acc), do: {n, add(acc, :data_structures, "map")}
-  defp visit({:%, _, _} = n, acc), do: {n, add(acc, :data_structures, "struct")}
-  defp visit({:{}, _, _} = n, acc), do: {n, add(acc, :data_structures, "tuple")}
-  defp visit({:defstruct, _, _} = n, acc), do: {n, add(acc, :data_structures, "struct")}
-  defp visit(n, acc) when is_list(n) do
-    cond do
-      n != [] and Keyword.keyword?(n) -> {n, add(acc, :data_structures, "keyword_list")}
-      true -> {n, add(acc, :data_structures, "list")}
+  defp visit_node({:raise, _, _} = n, acc), do: {n, add(acc, :error_handling, "raise")}
+  defp visit_node({:try, _, _} = n, acc), do: {n, add(acc, :error_handling, "try_rescue")}
+  defp visit_node({:with, _, _} = n, acc), do: {n, add(acc, :error_handling, "with")}
+  defp visit_node({:ok, _} = n, acc), do: {n, add(acc, :error_handling, "tagged_tuples")}
+  defp visit_node({:error, _} = n, acc), do: {n, add(acc, :error_handling, "tagged_tuples")}
+  defp visit_node({:%{}, _, _} = n, acc), do: {n, add(acc, :data_structures, "map")}
+  defp visit_node({:%, _, _} = n, acc), do: {n, add(acc, :data_structures, "struct")}
+  defp visit_node({:{}, _, _} = n, acc), do: {n, add(acc, :data_structures, "tuple")}
+  defp visit_node({:defstruct, _, _} = n, acc), do: {n, add(acc, :data_structures, "struct")}
+  defp visit_node(n, acc), do: {n, acc}
+
+  # Lists in the AST are also argument lists; only lists that are arguments of a call are literals.
+  defp visit(n, acc) do
+    {n, acc} = visit_node(n, acc)
+    case n do
+      {_, _, args} when is_list(args) -> {n, Enum.reduce(args, acc, &literal_list/2)}
+      _ -> {n, acc}
     end
   end
-  defp visit(n, acc), do: {n, acc}
+
+  @block_keys [:do, :else, :after, :rescue, :catch]
+  defp literal_list(l, acc) when is_list(l) do
+    cond do
+      l != [] and Keyword.keyword?(l) and Enum.all?(Keyword.keys(l), &(&1 in @block_keys)) -> acc
+      l != [] and Keyword.keyword?(l) -> add(acc, :data_structures, "keyword_list")
+      true -> add(acc, :data_structures, "list")
+    end
+  end
+  defp literal_list(_, acc), do: acc
 
   def fun_head({:when, _, [head | _]}), do: fun_head(head)
   def fun_head({name, _, args}) when is_atom(name), do: {name, if(is_list(args), do: args, else: [])}
