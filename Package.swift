@@ -37,6 +37,7 @@ let package = Package(
             dependencies: ["Engine", "Tokenizer", "Serving", "Checks", "ElixirCoderCore", "Telemetry", .product(name: "Mustache", package: "swift-mustache")]
         ),
         .target(name: "RPC"),
+        .target(name: "Clarification", dependencies: ["Pipeline", "Checks", "Serving", "Engine", "ElixirCoderCore", .product(name: "Mustache", package: "swift-mustache")]),
         .target(name: "Explain", dependencies: ["Pipeline", "Checks", "Serving", "Engine", "ElixirCoderCore", "SQLiteStore"]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
@@ -46,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "ElixirCoderCLI",
             dependencies: [
-                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks", "Telemetry", "SQLiteStore", "Explain",
+                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks", "Telemetry", "SQLiteStore", "Explain", "Clarification",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -15,6 +15,7 @@ struct ElixirCoder: AsyncParsableCommand {
             TokenizeCommand.self,
             ModelsCommand.self,
             CheckCommand.self,
+            ClarifyCommand.self,
             ExplainCommand.self,
             IndexCommand.self,
             StatsCommand.self,

@@ -1,0 +1,283 @@
+import Checks
+import ElixirCoderCore
+import Engine
+import Foundation
+import Pipeline
+import Serving
+
+/// Settings of the ambiguity detector.
+public struct ClarifySettings: Sendable, Codable {
+    public var samples = 5
+    public var temperature: Float = 0.8
+    public var maxTokens = 160
+    /// Ask when the semantic entropy (nats, from cluster frequencies) is above this.
+    public var entropyThreshold = 0.5
+    /// Ask when there are at least this many clusters.
+    public var clusterThreshold = 3
+    /// Programs closer than this (weighted Jaccard distance of their facts) share a cluster.
+    public var linkageThreshold = 0.3
+    /// Also ask the model for a question of the winning type.
+    public var modelQuestions = true
+    public var seed: UInt64 = 0
+    public init() {}
+}
+
+/// One sampled program and where it landed.
+public struct SampleSummary: Sendable, Codable {
+    public var code: String
+    public var meanLogprob: Double
+    public var parsed: Bool
+    /// Index into the clusters; nil when the program did not parse.
+    public var cluster: Int?
+}
+
+/// One cluster: its mass and what its programs do.
+public struct ClusterSummary: Sendable, Codable {
+    public var size: Int
+    public var frequency: Double
+    public var likelihood: Double
+    public var signature: ClusterSignature
+    /// The groups where this cluster differs from the others, with its values there.
+    public var distinguishing: [String: [String]]
+}
+
+/// The detector's verdict on a task.
+public struct ClarifyAnalysis: Sendable, Codable {
+    public enum Verdict: String, Sendable, Codable { case ask, proceed }
+    public var verdict: Verdict
+    /// Largest cluster's share when proceeding; otherwise 1 minus the entropy's share of its maximum.
+    public var confidence: Double
+    /// Semantic entropy over cluster frequencies (nats).
+    public var entropy: Double
+    /// Semantic entropy over clusters weighted by the samples' length-normalized likelihood.
+    public var likelihoodEntropy: Double
+    public var clusters: [ClusterSummary]
+    public var samples: [SampleSummary]
+    public var ambiguity: AmbiguityType?
+    /// How strongly each fact group splits the clusters (pairwise probability-weighted distance).
+    public var splitScores: [String: Double]
+    /// Best first.
+    public var questions: [RankedQuestion]
+    public var reason: String
+    public var seconds: Double
+}
+
+/// A question waiting for its answer.
+public struct PendingClarification: Sendable, Codable {
+    public var id: String
+    public var task: String
+    public var question: RankedQuestion
+    public var alternatives: [RankedQuestion]
+    public var created: Date
+}
+
+/// Detects ambiguous tasks by semantic entropy over sampled programs and picks the question
+/// whose answer is worth the most.
+public struct Clarifier: Sendable {
+    public let generator: CodeGenerator
+    public let pool: CheckerPool
+    public let questions: QuestionTemplates
+    public var settings: ClarifySettings
+
+    public init(generator: CodeGenerator, pool: CheckerPool, questions: QuestionTemplates, settings: ClarifySettings = ClarifySettings()) {
+        self.generator = generator
+        self.pool = pool
+        self.questions = questions
+        self.settings = settings
+    }
+
+    /// Samples, clusters, measures the entropy, decides, and ranks questions.
+    public func analyze(task: String, progress: @Sendable (String) -> Void = { _ in }) async throws -> ClarifyAnalysis {
+        guard !task.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ClarificationError("the task is empty") }
+        let start = Date()
+        progress("clarify: sampling \(settings.samples) programs")
+        let samples = try await sample(task: task)
+        var summaries = samples.map { SampleSummary(code: $0.code, meanLogprob: $0.meanLogprob, parsed: $0.facts != nil, cluster: nil) }
+        let parsed = samples.indices.filter { samples[$0].facts != nil }
+        let profiles = parsed.map { FactProfile(samples[$0].facts!) }
+        guard parsed.count >= 2 else {
+            return ClarifyAnalysis(verdict: .proceed, confidence: 0, entropy: 0, likelihoodEntropy: 0, clusters: [], samples: summaries, ambiguity: nil,
+                                   splitScores: [:], questions: [], reason: "only \(parsed.count) of \(samples.count) samples parsed: too few to compare",
+                                   seconds: Date().timeIntervalSince(start))
+        }
+        let local = Clustering.cluster(profiles, threshold: settings.linkageThreshold)
+        for (c, members) in local.enumerated() { for m in members { summaries[parsed[m]].cluster = c } }
+        let freq = SemanticEntropy.frequencies(local)
+        let lik = SemanticEntropy.likelihoods(local, meanLogprobs: parsed.map { samples[$0].meanLogprob })
+        let signatures = local.map { ClusterSignature(members: $0.map { profiles[$0] }) }
+        let h = SemanticEntropy.entropy(freq)
+        let hl = SemanticEntropy.entropy(lik)
+        let scores = Self.splitScores(signatures, probabilities: freq)
+        let clusters = local.indices.map { i in
+            ClusterSummary(size: local[i].count, frequency: freq[i], likelihood: lik[i], signature: signatures[i],
+                           distinguishing: Self.distinguishing(i, signatures))
+        }
+        let ask = h > settings.entropyThreshold || local.count >= settings.clusterThreshold
+        var analysis = ClarifyAnalysis(verdict: ask ? .ask : .proceed, confidence: ask ? max(0, 1 - h / log(Double(max(2, parsed.count)))) : freq.max() ?? 0,
+                                       entropy: h, likelihoodEntropy: hl, clusters: clusters, samples: summaries, ambiguity: nil,
+                                       splitScores: Dictionary(uniqueKeysWithValues: scores.map { ($0.key.rawValue, $0.value) }), questions: [],
+                                       reason: ask ? String(format: "entropy %.2f > %.2f or %d clusters >= %d", h, settings.entropyThreshold, local.count, settings.clusterThreshold)
+                                           : String(format: "entropy %.2f <= %.2f and %d cluster(s) < %d", h, settings.entropyThreshold, local.count, settings.clusterThreshold),
+                                       seconds: 0)
+        if ask {
+            analysis.ambiguity = Self.classify(scores)
+            analysis.questions = try await rankedQuestions(task: task, signatures: signatures, probabilities: freq, scores: scores, top: analysis.ambiguity)
+        }
+        analysis.seconds = Date().timeIntervalSince(start)
+        return analysis
+    }
+
+    /// The task with the user's answer folded in.
+    public static func fold(task: String, question: RankedQuestion, answer: String) -> String {
+        let trimmed = answer.trimmingCharacters(in: .whitespacesAndNewlines)
+        let chosen = Int(trimmed).flatMap { n in question.options.first { $0.label == n }?.text } ?? trimmed
+        return task.trimmingCharacters(in: .whitespacesAndNewlines) + "\n\nClarification: \(question.text) Answer: \(chosen)."
+    }
+
+    // MARK: - Sampling
+
+    struct Sample {
+        var code: String
+        var meanLogprob: Double
+        var facts: ASTFacts?
+    }
+
+    func sample(task: String) async throws -> [Sample] {
+        let instance = generator.instance
+        let module = CodeGenerator.moduleName(for: task)
+        let ids = instance.tokenizer.encode(generator.firstPrompt(task: task, context: nil), parseSpecial: true)
+        let monitor: (any PrefixMonitor)? = generator.monitorPool.map { SyntaxMonitor(pool: $0, prefix: CodeGenerator.codePrefix(module: module)) }
+        let requests = (0..<settings.samples).map { i -> GenerationRequest in
+            var s = GenerateOptions().sampling
+            s.temperature = settings.temperature
+            s.seed = settings.seed &+ UInt64(i) &* 7919
+            return GenerationRequest(prompt: ids, maxTokens: settings.maxTokens, sampling: s, stop: ["```"], monitor: monitor)
+        }
+        var out: [Sample] = []
+        for r in try await instance.generate(requests) {
+            let code = await generator.checker.normalize(CodeGenerator.extractCode(r.text, module: module))
+            out.append(Sample(code: code, meanLogprob: Double(r.meanLogprob), facts: try? await pool.facts(code)))
+        }
+        return out
+    }
+
+    // MARK: - Evidence and classification
+
+    /// Σ over cluster pairs of p_i p_j times their distance in the group.
+    public static func splitScores(_ sigs: [ClusterSignature], probabilities p: [Double]) -> [FactGroup: Double] {
+        var out: [FactGroup: Double] = [:]
+        for g in FactGroup.allCases {
+            var s = 0.0
+            for i in sigs.indices { for j in sigs.indices where j > i {
+                s += p[i] * p[j] * FactProfile.jaccardDistance(Set(sigs[i][g]), Set(sigs[j][g]))
+            } }
+            out[g] = s
+        }
+        return out
+    }
+
+    /// The behaviour that splits the clusters most; the interface when only names differ.
+    public static func classify(_ scores: [FactGroup: Double]) -> AmbiguityType {
+        let behaviour: [AmbiguityType] = [.errorHandling, .concurrency, .dataStructure, .externalDependency]
+        let best = behaviour.max { (scores[$0.group] ?? 0) < (scores[$1.group] ?? 0) }!
+        if (scores[best.group] ?? 0) > 0 { return best }
+        return (scores[.imports] ?? 0) > (scores[.functions] ?? 0) ? .externalDependency : .interface
+    }
+
+    static func distinguishing(_ i: Int, _ sigs: [ClusterSignature]) -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for g in FactGroup.allCases where sigs.indices.contains(where: { $0 != i && Set(sigs[$0][g]) != Set(sigs[i][g]) }) {
+            out[g.rawValue] = sigs[i][g]
+        }
+        return out
+    }
+
+    // MARK: - Questions
+
+    func rankedQuestions(task: String, signatures: [ClusterSignature], probabilities p: [Double], scores: [FactGroup: Double],
+                         top: AmbiguityType?) async throws -> [RankedQuestion] {
+        let subject = Self.subject(of: task)
+        var qs: [RankedQuestion] = []
+        for t in AmbiguityType.allCases where (scores[t.group] ?? 0) > 0 || t == top {
+            var q = questions.question(t, subject: subject, clusters: signatures, probabilities: p)
+            guard q.options.count >= 2 || t == top else { continue }
+            (q.expectedEntropyDrop, q.expectedAccuracyGain) = EVPI.score(q, probabilities: p)
+            qs.append(q)
+        }
+        if settings.modelQuestions, let top, let template = qs.first(where: { $0.type == top }),
+           let text = try await modelQuestion(task: task, type: top) {
+            // A free answer resolves the same split as the template, less reliably.
+            qs.append(RankedQuestion(type: top, text: text, options: [], origin: "model", expectedEntropyDrop: template.expectedEntropyDrop * 0.8,
+                                     expectedAccuracyGain: template.expectedAccuracyGain * 0.8))
+        }
+        return EVPI.rank(qs)
+    }
+
+    /// "the function that …" from "Write a function that …", else the module name the prompt uses.
+    public static func subject(of task: String) -> String {
+        let first = task.split(separator: ".", maxSplits: 1).first.map(String.init) ?? task
+        for lead in ["write a function that ", "write a module that ", "implement a function that ", "create a function that ", "write a function to ",
+                     "implement a module that ", "create a module that "] where first.lowercased().hasPrefix(lead) {
+            let noun = lead.contains("module") ? "the module that " : (lead.hasSuffix("to ") ? "the function to " : "the function that ")
+            let rest = first.dropFirst(lead.count).split(separator: " ").prefix(12).joined(separator: " ")
+            return noun + rest
+        }
+        return "`\(CodeGenerator.moduleName(for: task))`"
+    }
+
+    /// One question from the model about `type`, kept only if specific and answerable.
+    func modelQuestion(task: String, type: AmbiguityType) async throws -> String? {
+        let e = questions.entry(type)
+        let instance = generator.instance
+        let user = "Task: \(task)\nThe task does not say \(e.ask). Write one short question to ask the user about it."
+        let prompt = "<|im_start|>user\n\(user)<|im_end|>\n<|im_start|>assistant\n"
+        var s = SamplingParameters()
+        s.temperature = 0.3
+        s.seed = settings.seed
+        let r = try await instance.generate([GenerationRequest(prompt: instance.tokenizer.encode(prompt, parseSpecial: true), maxTokens: 40, sampling: s, stop: ["\n"])])[0]
+        return Self.acceptableQuestion(r.text, keywords: e.keywords)
+    }
+
+    /// Ends with a question mark, 4 to 25 words, names the thing in doubt.
+    public static func acceptableQuestion(_ raw: String, keywords: [String]) -> String? {
+        let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let words = text.split(whereSeparator: \.isWhitespace)
+        guard text.hasSuffix("?"), (4...25).contains(words.count) else { return nil }
+        let lower = text.lowercased()
+        return keywords.contains { lower.contains($0) } ? text : nil
+    }
+}
+
+/// Questions waiting for answers, per id; they expire.
+public actor ClarificationSessions {
+    public let lifetime: TimeInterval
+    private var pending: [String: PendingClarification] = [:]
+
+    public init(lifetime: TimeInterval = 15 * 60) {
+        self.lifetime = lifetime
+    }
+
+    /// Keeps the analysis's best question; returns its pending record, or nil when there is nothing to ask.
+    public func open(task: String, analysis: ClarifyAnalysis, now: Date = Date()) -> PendingClarification? {
+        expire(now)
+        guard analysis.verdict == .ask, let best = analysis.questions.first else { return nil }
+        let p = PendingClarification(id: UUID().uuidString.lowercased(), task: task, question: best, alternatives: Array(analysis.questions.dropFirst()), created: now)
+        pending[p.id] = p
+        return p
+    }
+
+    /// Takes the pending question `id` (once).
+    public func take(_ id: String, now: Date = Date()) throws -> PendingClarification {
+        expire(now)
+        guard let p = pending.removeValue(forKey: id) else {
+            throw ClarificationError("no pending clarification with id \(id) (it was answered, expired after \(Int(lifetime / 60)) minutes, or never existed)")
+        }
+        return p
+    }
+
+    public var count: Int { pending.count }
+
+    private func expire(_ now: Date) {
+        pending = pending.filter { now.timeIntervalSince($0.value.created) < lifetime }
+    }
+}

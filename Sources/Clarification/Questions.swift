@@ -1,0 +1,127 @@
+import Foundation
+import Mustache
+
+/// What a task leaves open, from the facts that split the sampled programs.
+public enum AmbiguityType: String, Sendable, Codable, CaseIterable {
+    case errorHandling = "error_handling"
+    case concurrency
+    case dataStructure = "data_structure"
+    case externalDependency = "external_dependency"
+    /// Names and arities of the public functions differ, nothing else does.
+    case interface
+
+    /// The fact group whose split reveals this ambiguity.
+    public var group: FactGroup {
+        switch self {
+        case .errorHandling: .errorHandling
+        case .concurrency: .concurrency
+        case .dataStructure: .dataStructures
+        case .externalDependency: .dependencies
+        case .interface: .functions
+        }
+    }
+}
+
+/// One answer a question offers, with the share of the sampled programs behind it.
+public struct AnswerOption: Sendable, Codable, Equatable {
+    /// 1-based, for a terminal prompt.
+    public var label: Int
+    public var text: String
+    /// The fact values this answer stands for (`none` when the programs had none).
+    public var key: String
+    public var probability: Double
+    /// Indices of the clusters that took this answer.
+    public var clusters: [Int]
+}
+
+/// A clarifying question, scored by the expected value of its answer.
+public struct RankedQuestion: Sendable, Codable, Equatable {
+    public var type: AmbiguityType
+    public var text: String
+    public var options: [AnswerOption]
+    /// `template` (filled from the task and the clusters) or `model`.
+    public var origin: String
+    /// Expected drop of the semantic entropy once the answer is known (nats).
+    public var expectedEntropyDrop: Double
+    /// Expected gain in the probability that the program then chosen is the intended one.
+    public var expectedAccuracyGain: Double
+}
+
+/// Question templates per ambiguity type (`templates/clarify.json`).
+public struct QuestionTemplates: Sendable {
+    /// One type's template.
+    public struct Entry: Sendable, Decodable {
+        public var group: String
+        public var question: String
+        /// "how errors ... should be handled": the doubt in words, for model prompts.
+        public var ask: String
+        /// Words a model question must contain to count as being about this type.
+        public var keywords: [String]
+        public var options: [String: String]
+    }
+
+    public let entries: [String: Entry]
+
+    public init(file: URL) throws {
+        do {
+            entries = try JSONDecoder().decode([String: Entry].self, from: Data(contentsOf: file))
+        } catch {
+            throw ClarificationError("\(file.path): not a valid question template file (\(error))")
+        }
+        for t in AmbiguityType.allCases where entries[t.rawValue] == nil { throw ClarificationError("\(file.path): no template for \(t.rawValue)") }
+    }
+
+    public func entry(_ t: AmbiguityType) -> Entry { entries[t.rawValue]! }
+
+    /// The template question for `type`, its subject taken from the task, its options from what the clusters did.
+    public func question(_ type: AmbiguityType, subject: String, clusters: [ClusterSignature], probabilities: [Double]) -> RankedQuestion {
+        let e = entry(type)
+        let text = (try? MustacheTemplate(string: e.question).render(["subject": subject])) ?? e.question
+        var byKey: [String: (p: Double, clusters: [Int])] = [:]
+        for (i, sig) in clusters.enumerated() {
+            let key = Self.key(sig[type.group])
+            byKey[key, default: (0, [])].p += probabilities[i]
+            byKey[key, default: (0, [])].clusters.append(i)
+        }
+        let options = byKey.sorted { ($0.value.p, $1.key) > ($1.value.p, $0.key) }.enumerated().map { n, kv in
+            AnswerOption(label: n + 1, text: optionText(kv.key, entry: e, type: type), key: kv.key, probability: kv.value.p, clusters: kv.value.clusters)
+        }
+        return RankedQuestion(type: type, text: text, options: options, origin: "template", expectedEntropyDrop: 0, expectedAccuracyGain: 0)
+    }
+
+    static func key(_ values: [String]) -> String { values.isEmpty ? "none" : values.sorted().joined(separator: "+") }
+
+    func optionText(_ key: String, entry e: Entry, type: AmbiguityType) -> String {
+        if type == .interface { return key == "none" ? "no public function" : key.split(separator: "+").map { "`\($0)`" }.joined(separator: " and ") }
+        return key.split(separator: "+").map { e.options[String($0)] ?? String($0) }.joined(separator: " and ")
+    }
+}
+
+/// Expected value of perfect information of a question over the clusters.
+public enum EVPI {
+    /// Scores `q` against cluster probabilities `p`: each option keeps only its clusters.
+    public static func score(_ q: RankedQuestion, probabilities p: [Double]) -> (entropyDrop: Double, accuracyGain: Double) {
+        let before = SemanticEntropy.entropy(p)
+        var after = 0.0
+        var accuracy = 0.0
+        for o in q.options where o.probability > 0 {
+            let inside = o.clusters.map { p[$0] }
+            after += o.probability * SemanticEntropy.entropy(inside)
+            accuracy += (inside.max() ?? 0)
+        }
+        return (max(0, before - after), max(0, accuracy - (p.max() ?? 0)))
+    }
+
+    /// Best first: entropy drop, then accuracy gain, then template before model.
+    public static func rank(_ qs: [RankedQuestion]) -> [RankedQuestion] {
+        qs.sorted {
+            ($0.expectedEntropyDrop, $0.expectedAccuracyGain, $0.origin == "template" ? 1 : 0) > ($1.expectedEntropyDrop, $1.expectedAccuracyGain, $1.origin == "template" ? 1 : 0)
+        }
+    }
+}
+
+/// Why clarification could not run.
+public struct ClarificationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ d: String) { description = d }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Checks
+import Clarification
+import ElixirCoderCore
+import Foundation
+import Pipeline
+
+/// Flags of the ambiguity detector, shared by `clarify`, `generate --clarify` and `bench clarify`.
+struct ClarifyOptions: ParsableArguments {
+    @Option(help: "Programs to sample.") var samples = 5
+    @Option(help: "Ask when the semantic entropy (nats) is above this.") var entropyThreshold = 0.5
+    @Option(help: "Ask when there are at least this many clusters.") var clusterThreshold = 3
+    @Option(help: "Programs closer than this weighted Jaccard distance share a cluster.") var linkage = 0.3
+    @Flag(help: "Do not ask the model for a question of its own.") var noModelQuestions = false
+
+    var settings: ClarifySettings {
+        var s = ClarifySettings()
+        s.samples = samples
+        s.entropyThreshold = entropyThreshold
+        s.clusterThreshold = clusterThreshold
+        s.linkageThreshold = linkage
+        s.modelQuestions = !noModelQuestions
+        return s
+    }
+
+    func validate() throws {
+        guard samples >= 2 else { throw ValidationError("--samples must be at least 2") }
+    }
+}
+
+extension GenerationSetup {
+    func clarifier(_ settings: ClarifySettings) throws -> Clarifier {
+        guard let pool = observed.primary.monitorPool else { throw ValidationError("clarification needs the Elixir checker") }
+        return Clarifier(generator: observed.primary, pool: pool,
+                         questions: try QuestionTemplates(file: observed.primary.templates.directory.appendingPathComponent("clarify.json")),
+                         settings: settings)
+    }
+}
+
+/// `elixir-coder clarify "TASK"`: is the task ambiguous, and what should be asked.
+struct ClarifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clarify",
+        abstract: "Sample programs for a task, cluster them by their AST facts, and say whether to ask a clarifying question (and which).",
+        discussion: "Prints the verdict, the semantic entropy (from cluster frequencies and weighted by likelihood), the clusters with what distinguishes them, and the questions ranked by expected value of information. Exit 0 either way."
+    )
+
+    @Argument(help: "The task, or - for standard input.") var task: String
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var clarify: ClarifyOptions
+    @OptionGroup var modelOptions: ModelOptions
+
+    func run() async throws {
+        let text = try readInput(task)
+        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: try ObservabilityOptions.parse(["--log-level", "off"]))
+        defer { setup.close() }
+        let analysis = try await setup.clarifier(clarify.settings).analyze(task: text, progress: { Stderr.print($0) })
+        if json { return try printJSON(analysis) }
+        print(Self.describe(analysis))
+    }
+
+    static func describe(_ a: ClarifyAnalysis) -> String {
+        var out = String(format: "verdict: %@ (entropy %.2f nats, likelihood-weighted %.2f; %d cluster(s) from %d/%d parsed samples; %@)\n",
+                         a.verdict.rawValue, a.entropy, a.likelihoodEntropy, a.clusters.count, a.samples.filter(\.parsed).count, a.samples.count, a.reason)
+        if let t = a.ambiguity { out += "ambiguity: \(t.rawValue)\n" }
+        if a.verdict == .proceed { out += String(format: "confidence: %.0f%%\n", a.confidence * 100) }
+        out += "clusters:\n"
+        for (i, c) in a.clusters.enumerated() {
+            let what = c.distinguishing.sorted { $0.key < $1.key }.map { "\($0.key) [\($0.value.joined(separator: ", "))]" }.joined(separator: "; ")
+            out += String(format: "  #%d  %d sample(s), %.0f%% (%.0f%% by likelihood)  %@\n", i + 1, c.size, c.frequency * 100, c.likelihood * 100,
+                          what.isEmpty ? "(no distinguishing facts)" : what)
+        }
+        if !a.questions.isEmpty { out += "questions, best first (expected entropy drop, accuracy gain):\n" }
+        for (n, q) in a.questions.enumerated() {
+            out += String(format: "  %d. [%@, %@, %.2f, %+.2f] %@\n", n + 1, q.type.rawValue, q.origin, q.expectedEntropyDrop, q.expectedAccuracyGain, q.text)
+            for o in q.options { out += String(format: "       %d) %@  (%.0f%%)\n", o.label, o.text, o.probability * 100) }
+        }
+        return out
+    }
+}
