@@ -35,6 +35,7 @@ let package = Package(
             dependencies: ["Engine", "Tokenizer", "Serving", "Checks", "ElixirCoderCore", .product(name: "Mustache", package: "swift-mustache")]
         ),
         .target(name: "RPC"),
+        .target(name: "OpenAIBackend"),
         .target(name: "Checks", dependencies: [.product(name: "Logging", package: "swift-log")], resources: [.copy("Resources")]),
         .executableTarget(
             name: "ElixirCoderCLI",
@@ -53,6 +54,7 @@ let package = Package(
         .testTarget(name: "ServingTests", dependencies: ["TestSupport", "Serving", "Engine", "Tokenizer", "GGUF"]),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Checks", "Serving", "Engine", "Tokenizer", "GGUF"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
+        .testTarget(name: "OpenAIBackendTests", dependencies: ["OpenAIBackend", "TestSupport"]),
         .testTarget(name: "CoreTests", dependencies: ["ElixirCoderCore"]),
         .testTarget(name: "CLITests", dependencies: []),
     ]
