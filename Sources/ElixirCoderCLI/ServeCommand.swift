@@ -7,22 +7,26 @@ import Pipeline
 import RPC
 import Serving
 
-/// `elixir-coder serve --stdio`: JSON-RPC 2.0 for editor plugins.
+/// `elixir-coder serve --stdio`: JSON-RPC 2.0 for editor plugins; `serve --http`: the OpenAI API.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve JSON-RPC 2.0 over stdio with Content-Length framing (for editor plugins).",
-        discussion: "Methods: initialize, generate, check, shutdown, exit, $/cancelRequest. While a request runs the server sends $/progress notifications; generate with \"stream\": true also sends generate/partial notifications. stdout carries protocol messages only; logs go to stderr."
+        abstract: "Serve JSON-RPC 2.0 over stdio with Content-Length framing (for editor plugins), or the OpenAI API over HTTP.",
+        discussion: "--stdio methods: initialize, generate, check, shutdown, exit, $/cancelRequest. While a request runs the server sends $/progress notifications; generate with \"stream\": true also sends generate/partial notifications. stdout carries protocol messages only; logs go to stderr.\n\n--http serves the embedded model on 127.0.0.1 only: POST /v1/completions, POST /v1/chat/completions (stream: true for server-sent events), GET /v1/models, GET /health."
     )
 
     @Flag(help: "Speak JSON-RPC over standard input and output.") var stdio = false
+    @Flag(help: "Serve the OpenAI-compatible HTTP API on 127.0.0.1.") var http = false
+    @Option(help: "The port for --http (0 picks a free one).") var port: Int = 8080
     @OptionGroup var modelOptions: ModelOptions
 
     func validate() throws {
-        guard stdio else { throw ValidationError("say how to serve: --stdio") }
+        guard stdio != http else { throw ValidationError("say how to serve: --stdio or --http") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
     }
 
     func run() async throws {
+        if http { return try await runHTTP() }
         let out = FileHandle.standardOutput
         let server = RPCServer(write: { out.write($0) })
         let state = ServerState(modelOptions: modelOptions)
