@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
         .library(name: "GGUF", targets: ["GGUF"]),
+        .library(name: "OpenAIBackend", targets: ["OpenAIBackend"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -35,7 +36,7 @@ let package = Package(
             dependencies: ["Engine", "Tokenizer", "Serving", "Checks", "ElixirCoderCore", .product(name: "Mustache", package: "swift-mustache")]
         ),
         .target(name: "RPC"),
-        .target(name: "OpenAIBackend"),
+        .target(name: "OpenAIBackend", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(name: "OpenAIServer", dependencies: ["OpenAIBackend", "Serving", "Engine", "Tokenizer", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Checks", dependencies: [.product(name: "Logging", package: "swift-log")], resources: [.copy("Resources")]),
         .executableTarget(

@@ -2,14 +2,18 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Logging
 
 /// A client for servers that speak the OpenAI API: llama.cpp's `llama-server`, vLLM, Ollama,
 /// hosted services, and `elixir-coder serve --http`.
 public struct OpenAIClient: Sendable {
     public let configuration: OpenAIConfiguration
+    private let logger: Logger
 
-    public init(configuration: OpenAIConfiguration) {
+    /// - Parameter logger: where retries are reported.
+    public init(configuration: OpenAIConfiguration, logger: Logger = Logger(label: "elixir-coder.openai")) {
         self.configuration = configuration
+        self.logger = logger
     }
 
     /// Runs a request to the end and returns the whole completion.
@@ -154,7 +158,9 @@ public struct OpenAIClient: Sendable {
                 }
                 var delay = configuration.retryDelay * (1 << min(n, 20))
                 if let after = e.retryAfter { delay = max(delay, .milliseconds(Int(after * 1000))) }
-                try await Task.sleep(for: min(delay, configuration.maxRetryDelay))
+                delay = min(delay, configuration.maxRetryDelay)
+                logger.warning("retrying in \(delay) (attempt \(n + 2) of \(configuration.maxRetries + 1)): \(e.message)")
+                try await Task.sleep(for: delay)
                 n += 1
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import OpenAIBackend
 import TestSupport
 import Testing
@@ -20,7 +21,8 @@ enum Recorded {
 func client(_ server: LoopbackServer, dialect: OpenAIConfiguration.Dialect = .openAI, maxRetries: Int = 2,
             apiKeyVariable: String? = nil, environment: [String: String] = [:]) -> OpenAIClient {
     OpenAIClient(configuration: OpenAIConfiguration(baseURL: server.url, apiKeyVariable: apiKeyVariable, dialect: dialect, timeout: .seconds(10),
-                                                    maxRetries: maxRetries, retryDelay: .milliseconds(20), environment: environment))
+                                                    maxRetries: maxRetries, retryDelay: .milliseconds(20), environment: environment),
+                 logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
 }
 
 @Suite("OpenAI client against recorded llama.cpp responses")
