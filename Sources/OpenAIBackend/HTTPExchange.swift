@@ -11,6 +11,7 @@ struct HTTPExchange {
         let status: Int
         let headers: [String: String]
         let url: URL?
+        let timeout: Double
         fileprivate var parts: AsyncThrowingStream<Part, Error>.AsyncIterator
 
         /// The next piece of the body; nil at its end.
@@ -22,7 +23,7 @@ struct HTTPExchange {
                 }
                 return nil
             } catch {
-                throw HTTPExchange.transportError(error, url: url)
+                throw HTTPExchange.transportError(error, url: url, timeout: timeout)
             }
         }
 
@@ -50,7 +51,8 @@ struct HTTPExchange {
     static func send(_ request: URLRequest, timeout: Duration) async throws -> Response {
         let config = URLSessionConfiguration.ephemeral
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        config.timeoutIntervalForRequest = seconds
+        // FoundationNetworking keeps whole seconds only, and 0 would time out at once.
+        config.timeoutIntervalForRequest = max(1, seconds.rounded(.up))
         let (parts, continuation) = AsyncThrowingStream<Part, Error>.makeStream()
         let delegate = Delegate(continuation)
         let session = URLSession(configuration: config, delegate: delegate, delegateQueue: nil)
@@ -63,15 +65,15 @@ struct HTTPExchange {
         let url = request.url
         var iterator = parts.makeAsyncIterator()
         let first: Part?
-        do { first = try await iterator.next() } catch { throw transportError(error, url: url) }
+        do { first = try await iterator.next() } catch { throw transportError(error, url: url, timeout: config.timeoutIntervalForRequest) }
         guard case .head(let status, let headers)? = first else {
             throw OpenAIError(.malformedResponse, "\(url?.absoluteString ?? "the server") closed the connection without an HTTP response", url: url)
         }
-        return Response(status: status, headers: headers, url: url, parts: iterator)
+        return Response(status: status, headers: headers, url: url, timeout: config.timeoutIntervalForRequest, parts: iterator)
     }
 
     /// Says what went wrong in words a user can act on.
-    static func transportError(_ error: Error, url: URL?) -> Error {
+    static func transportError(_ error: Error, url: URL?, timeout: Double? = nil) -> Error {
         if error is OpenAIError || error is CancellationError { return error }
         let target = url?.absoluteString ?? "the server"
         guard let e = error as? URLError else {
@@ -82,7 +84,8 @@ struct HTTPExchange {
         case .cancelled:
             return CancellationError()
         case .timedOut:
-            return OpenAIError(.timedOut, "\(target) sent nothing within the timeout (\(detail))", url: url)
+            let limit = timeout.map { " of \(Int($0)) s" } ?? ""
+            return OpenAIError(.timedOut, "\(target) sent nothing within the timeout\(limit); raise the timeout if the server is slow", url: url)
         case .cannotConnectToHost:
             return OpenAIError(.connectionFailed, "cannot connect to \(target): connection refused; is the server running? (\(detail))", url: url)
         case .cannotFindHost, .dnsLookupFailed:

@@ -17,7 +17,7 @@ public struct OpenAIConfiguration: Sendable {
     /// The environment variable holding the API key, sent as `Authorization: Bearer`.
     public var apiKeyVariable: String?
     public var dialect: Dialect
-    /// Longest wait for the next bytes of a response.
+    /// Longest wait for the next bytes of a response, in whole seconds (at least 1).
     public var timeout: Duration
     /// Retries after a refused or dropped connection, a 5xx or a 429.
     public var maxRetries: Int
@@ -28,7 +28,7 @@ public struct OpenAIConfiguration: Sendable {
     public var environment: [String: String]
 
     public init(baseURL: URL, model: String? = nil, apiKeyVariable: String? = nil, dialect: Dialect = .openAI,
-                timeout: Duration = .seconds(120), maxRetries: Int = 3, retryDelay: Duration = .milliseconds(500),
+                timeout: Duration = .seconds(600), maxRetries: Int = 3, retryDelay: Duration = .milliseconds(500),
                 maxRetryDelay: Duration = .seconds(8), environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.baseURL = baseURL
         self.model = model

@@ -21,6 +21,8 @@ final class LoopbackServer: @unchecked Sendable {
         var headers: [String: String] = [:]
         var body: Data
         var framing: Framing = .contentLength
+        /// Seconds to wait before answering (to trip the client's timeout).
+        var stall: Double = 0
 
         static func json(_ body: Data, status: Int = 200) -> Reply { Reply(status: status, body: body) }
         static func sse(_ body: Data, framing: Framing) -> Reply { Reply(contentType: "text/event-stream", body: body, framing: framing) }
@@ -119,6 +121,7 @@ final class LoopbackServer: @unchecked Sendable {
             recorded.append(Recorded(method: String(requestLine[0]), path: String(requestLine[1]), headers: headers, body: body))
             return replies.count > 1 ? replies.removeFirst() : replies[0]
         }
+        if reply.stall > 0 { Thread.sleep(forTimeInterval: reply.stall) }
         write(c, reply)
     }
 

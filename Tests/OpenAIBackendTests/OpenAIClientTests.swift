@@ -277,6 +277,25 @@ struct OpenAIClientBehaviourTests {
         #expect(error?.message.contains(server.url.absoluteString + "/v1/completions") == true)
     }
 
+    @Test("a server that says nothing within the timeout is a timeout, not retried")
+    func timeout() async throws {
+        var reply = LoopbackServer.Reply.json(try Recorded.data("a_v1_completions_logprobs.json"))
+        reply.stall = 3
+        let server = try LoopbackServer([reply])
+        defer { server.stop() }
+        var config = OpenAIConfiguration(baseURL: server.url, timeout: .seconds(1), maxRetries: 2)
+        config.retryDelay = .milliseconds(10)
+        let start = ContinuousClock.now
+        let error = await #expect(throws: OpenAIError.self) {
+            try await OpenAIClient(configuration: config).complete(CompletionRequest(.prompt("x")))
+        }
+        #expect(error?.code == .timedOut)
+        #expect(error?.message.contains(server.url.absoluteString) == true)
+        #expect(error?.message.contains("within the timeout of 1 s") == true)
+        #expect(ContinuousClock.now - start < .milliseconds(2500))
+        #expect(server.requests.count == 1)
+    }
+
     @Test("an error inside a stream ends it with the server's message")
     func streamError() async throws {
         let sse = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"error\":{\"code\":500,\"message\":\"slot crashed\"}}\n\n"

@@ -140,4 +140,15 @@ struct OpenAIServerTests {
         #expect(c.tokens.map(\.token) == ["\n   ", " return", " a", " +"])
         #expect(c.usage == Completion.Usage(promptTokens: 13, completionTokens: 4))
     }
+
+    @Test("a client that stops reading a stream takes its request out of the batch")
+    func abandonedStream() async throws {
+        let client = OpenAIClient(configuration: .init(baseURL: InProcess.url, maxRetries: 0))
+        for try await e in client.stream(CompletionRequest(.prompt(Recorded.prompt), maxTokens: 200, temperature: 0)) {
+            if case .delta = e { break }
+        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while InProcess.instance.load > 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(InProcess.instance.load == 0)
+    }
 }
