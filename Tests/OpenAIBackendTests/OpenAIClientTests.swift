@@ -201,6 +201,36 @@ struct OpenAIClientBehaviourTests {
         #expect(c.tokens[2].top.isEmpty)
     }
 
+    @Test("llama.cpp's native stream (no [DONE]: the last chunk says stop) and its older probs shape")
+    func nativeStream() async throws {
+        let sse = """
+        data: {"content":" a","stop":false,"completion_probabilities":[{"content":" a","probs":[{"tok_str":" a","prob":0.5},{"tok_str":" b","prob":0.25}]}]}
+
+        data: {"content":" +","stop":false,"completion_probabilities":[{"id":1232,"token":" +","logprob":-0.05,"top_logprobs":[{"id":1232,"token":" +","logprob":-0.05}]}]}
+
+        data: {"content":"","stop":true,"stop_type":"word","stopping_word":" b","tokens_evaluated":13,"tokens_predicted":3,"model":"m"}
+
+
+        """
+        let server = try LoopbackServer([.sse(Data(sse.utf8), framing: .close)])
+        defer { server.stop() }
+        var finished: Completion?
+        for try await e in client(server, dialect: .llamaCpp).stream(CompletionRequest(.prompt("x ="), stop: [" b"], topLogprobs: 2)) {
+            if case .finished(let c) = e { finished = c }
+        }
+        #expect(server.requests.first?.path == "/completion")
+        #expect(server.requests.first?.json["stream"] as? Bool == true)
+        #expect(server.requests.first?.json["stream_options"] == nil)
+        let c = try #require(finished)
+        #expect(c.text == " a +")
+        #expect(c.finishReason == .stop)
+        #expect(c.usage == Completion.Usage(promptTokens: 13, completionTokens: 3))
+        #expect(c.tokens.map(\.token) == [" a", " +"])
+        #expect(c.tokens[0].logprob == Foundation.log(0.5))
+        #expect(c.tokens[0].top.map(\.token) == [" a", " b"])
+        #expect(c.tokens[1].id == 1232)
+    }
+
     @Test("a refused connection names the URL and says what to check")
     func connectionRefused() async throws {
         let port = try LoopbackServer.closedPort()
