@@ -42,6 +42,7 @@ public struct Completion: Sendable, Equatable {
         /// Anything else the server reports (`content_filter`, `tool_calls`, ...).
         case other(String)
 
+        /// Reads the names servers use, llama.cpp's native `eos`, `word` and `limit` included.
         public init(_ raw: String) {
             switch raw {
             case "stop", "eos", "word": self = .stop

@@ -20,7 +20,8 @@ package struct JSONNode: @unchecked Sendable {
     package let value: Any?
     package let path: String
 
-    package init(_ value: Any?, path: String = "$") {
+    /// Wraps a value parsed elsewhere; `path` names it in errors.
+    package init(_ value: Any?, path: String = "") {
         self.value = value
         self.path = path
     }
@@ -35,10 +36,12 @@ package struct JSONNode: @unchecked Sendable {
 
     private func child(_ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
 
+    /// A member; absent when this is not an object or lacks the key.
     package subscript(key: String) -> JSONNode {
         JSONNode((value as? [String: Any])?[key], path: child(key))
     }
 
+    /// An element; absent when this is not an array or is too short.
     package subscript(index: Int) -> JSONNode {
         guard let a = value as? [Any], index >= 0, index < a.count else { return JSONNode(nil, path: "\(path)[\(index)]") }
         return JSONNode(a[index], path: "\(path)[\(index)]")
@@ -64,6 +67,8 @@ package struct JSONNode: @unchecked Sendable {
     private func mismatch(_ expected: String) -> JSONShapeError {
         JSONShapeError(path: path.isEmpty ? "the document" : path, expected: expected, found: value == nil ? nil : kind)
     }
+
+    // Typed readers: the value, or an error naming the path, the expected type and what was there.
 
     package func string() throws(JSONShapeError) -> String {
         guard let s = value as? String else { throw mismatch("a string") }
