@@ -95,6 +95,12 @@ package struct JSONNode: @unchecked Sendable {
         return a.enumerated().map { JSONNode($0.element, path: "\(path)[\($0.offset)]") }
     }
 
+    /// This node, when it is an object.
+    package func object() throws(JSONShapeError) -> JSONNode {
+        guard value is [String: Any] else { throw mismatch("an object") }
+        return self
+    }
+
     /// Members in key order (JSON objects are unordered; sorting keeps results stable).
     package func members() throws(JSONShapeError) -> [(key: String, value: JSONNode)] {
         guard let o = value as? [String: Any] else { throw mismatch("an object") }

@@ -96,7 +96,7 @@ enum ResponseDecoder {
             if choices.isEmpty && !streaming { throw JSONShapeError(path: "choices[0]", expected: "a choice", found: nil) }
             if let choice = choices.first {
                 switch (format, streaming) {
-                case (.chat, false): c.text = try choice["message"]["content"].optionalString() ?? ""
+                case (.chat, false): c.text = try choice["message"].object()["content"].optionalString() ?? ""
                 case (.chat, true): c.text = try choice["delta"]["content"].optionalString() ?? ""
                 default: c.text = streaming ? try choice["text"].optionalString() ?? "" : try choice["text"].string()
                 }

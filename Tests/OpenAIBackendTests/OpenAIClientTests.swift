@@ -307,6 +307,16 @@ struct OpenAIClientBehaviourTests {
         #expect(error?.message.contains(server.url.absoluteString + "/v1/completions") == true)
     }
 
+    @Test("a chat response without its message is malformed too")
+    func malformedChat() async throws {
+        let server = try LoopbackServer([.json(Data(#"{"choices":[{"index":0,"finish_reason":"stop"}]}"#.utf8))])
+        defer { server.stop() }
+        let error = await #expect(throws: OpenAIError.self) {
+            try await client(server).complete(CompletionRequest(.chat([.init(role: "user", content: "hi")])))
+        }
+        #expect(error?.message.contains("choices[0].message is missing (expected an object)") == true, "\(error?.message ?? "")")
+    }
+
     @Test("a server that says nothing within the timeout is a timeout, not retried")
     func timeout() async throws {
         var reply = LoopbackServer.Reply.json(try Recorded.data("a_v1_completions_logprobs.json"))
