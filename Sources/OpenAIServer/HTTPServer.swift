@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Glibc
 import OpenAIBackend
+import Synchronization
 
 /// An HTTP/1.1 request as read from a connection.
 public struct HTTPRequest: Sendable {
@@ -76,17 +77,25 @@ public final class HTTPServer: Sendable {
         let fd = socket
         let handler = handler
         let logger = logger
+        // The socket is closed only once stopping is set and shut down, so a late shutdown can
+        // never hit a descriptor number the process has since reused.
+        let stopping = Mutex(false)
         await withTaskCancellationHandler {
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                 let t = Thread {
                     while true {
                         let c = accept(fd, nil, nil)
-                        if c < 0 {
-                            if errno == EINTR || errno == ECONNABORTED { continue }
-                            break
+                        if c >= 0 {
+                            Thread { Connection(fd: c, logger: logger).serve(handler) }.start()
+                            continue
                         }
-                        let reader = Thread { Connection(fd: c, logger: logger).serve(handler) }
-                        reader.start()
+                        let error = errno
+                        if stopping.withLock({ $0 }) { break }
+                        // Out of descriptors or memory: wait for connections to end rather than stop serving.
+                        if error != EINTR && error != ECONNABORTED {
+                            logger.warning("accept failed: \(String(cString: strerror(error))); retrying")
+                            usleep(50_000)
+                        }
                     }
                     close(fd)
                     done.resume()
@@ -95,8 +104,11 @@ public final class HTTPServer: Sendable {
                 t.start()
             }
         } onCancel: {
-            // Wakes the blocked accept, which then fails and ends the loop.
-            shutdown(fd, Int32(SHUT_RDWR))
+            stopping.withLock { stop in
+                stop = true
+                // Wakes the blocked accept, which then fails and ends the loop.
+                shutdown(fd, Int32(SHUT_RDWR))
+            }
         }
     }
 }

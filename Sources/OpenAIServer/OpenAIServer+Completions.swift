@@ -191,14 +191,16 @@ extension Routes {
             if let usage { chunk["usage"] = usage }
             return writer.writeChunk(Data("data: ".utf8) + encodeJSON(chunk) + Data("\n\n".utf8))
         }
+        var textOffset = 0
         func delta(_ text: String, _ token: GeneratedToken?, finish: String? = nil) -> [String: Any] {
+            defer { textOffset += token.map { instance.tokenizer.piece($0.id).count } ?? 0 }
             var c: [String: Any] = ["index": 0, "finish_reason": finish ?? NSNull()]
             if job.chat {
                 c["delta"] = finish == nil ? ["content": text] : [:]
                 c["logprobs"] = token.map { ["content": [contentEntry($0)]] } ?? NSNull()
             } else {
                 c["text"] = text
-                c["logprobs"] = token.map { legacyLogprobs([$0]) } ?? NSNull()
+                c["logprobs"] = token.map { legacyLogprobs([$0], offset: textOffset) } ?? NSNull()
             }
             return c
         }
@@ -264,10 +266,11 @@ extension Routes {
     }
 
     /// OpenAI's completions shape: parallel arrays, alternatives as `{token: logprob}` objects.
-    func legacyLogprobs(_ tokens: [GeneratedToken]) -> [String: Any] {
+    /// - Parameter offset: where the first token starts in the text (later chunks of a stream start further on).
+    func legacyLogprobs(_ tokens: [GeneratedToken], offset start: Int = 0) -> [String: Any] {
         let tk = instance.tokenizer
         var offsets: [Int] = []
-        var offset = 0
+        var offset = start
         for t in tokens {
             offsets.append(offset)
             offset += tk.piece(t.id).count

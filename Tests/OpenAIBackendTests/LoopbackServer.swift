@@ -54,10 +54,16 @@ final class LoopbackServer: @unchecked Sendable {
         t.start()
     }
 
-    deinit { stop() }
+    private var stopping = false
 
+    /// Stops accepting. The loop closes the socket only after this, so the shutdown never
+    /// reaches a descriptor number that has since been reused.
     func stop() {
-        shutdown(fd, Int32(SHUT_RDWR))
+        lock.withLock {
+            guard !stopping else { return }
+            stopping = true
+            shutdown(fd, Int32(SHUT_RDWR))
+        }
     }
 
     /// A port nobody listens on (bound, then closed).
@@ -86,7 +92,10 @@ final class LoopbackServer: @unchecked Sendable {
     private func acceptLoop() {
         while true {
             let c = accept(fd, nil, nil)
-            if c < 0 { break }
+            if c < 0 {
+                if lock.withLock({ stopping }) { break }
+                continue
+            }
             serve(c)
             close(c)
         }
