@@ -36,15 +36,16 @@ let package = Package(
             dependencies: ["Engine", "Tokenizer", "Serving", "Checks", "ElixirCoderCore", .product(name: "Mustache", package: "swift-mustache")]
         ),
         .target(name: "RPC"),
+        .target(name: "Checks", dependencies: [.product(name: "Logging", package: "swift-log")], resources: [.copy("Resources")]),
         .target(name: "OpenAIBackend", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(name: "OpenAIServer", dependencies: ["OpenAIBackend", "Serving", "Engine", "Tokenizer", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Checks", dependencies: [.product(name: "Logging", package: "swift-log")], resources: [.copy("Resources")]),
         .executableTarget(
             name: "ElixirCoderCLI",
             dependencies: [
-                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks", "OpenAIServer",
+                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                "OpenAIServer",
             ],
             swiftSettings: cpuFlags
         ),

@@ -11,12 +11,12 @@ import Serving
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve JSON-RPC 2.0 over stdio with Content-Length framing (for editor plugins), or the OpenAI API over HTTP.",
-        discussion: "--stdio methods: initialize, generate, check, shutdown, exit, $/cancelRequest. While a request runs the server sends $/progress notifications; generate with \"stream\": true also sends generate/partial notifications. stdout carries protocol messages only; logs go to stderr.\n\n--http serves the embedded model on 127.0.0.1 only: POST /v1/completions, POST /v1/chat/completions (stream: true for server-sent events), GET /v1/models, GET /health."
+        abstract: "Serve JSON-RPC 2.0 over stdio with Content-Length framing (for editor plugins).",
+        discussion: "Methods: initialize, generate, check, shutdown, exit, $/cancelRequest. While a request runs the server sends $/progress notifications; generate with \"stream\": true also sends generate/partial notifications. stdout carries protocol messages only; logs go to stderr."
     )
 
     @Flag(help: "Speak JSON-RPC over standard input and output.") var stdio = false
-    @Flag(help: "Serve the OpenAI-compatible HTTP API on 127.0.0.1.") var http = false
+    @Flag(help: "Instead, serve the OpenAI API on 127.0.0.1 only: POST /v1/completions, POST /v1/chat/completions (stream: true for server-sent events), GET /v1/models, GET /health.") var http = false
     @Option(help: "The port for --http (0 picks a free one).") var port: Int = 8080
     @OptionGroup var modelOptions: ModelOptions
 
