@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
         .library(name: "GGUF", targets: ["GGUF"]),
+        .library(name: "OpenAIBackend", targets: ["OpenAIBackend"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -44,12 +45,15 @@ let package = Package(
         .target(name: "SQLiteStore", dependencies: ["CSQLite"]),
         .target(name: "Telemetry", dependencies: ["Engine", "SQLiteStore", "CZlib"]),
         .target(name: "Checks", dependencies: [.product(name: "Logging", package: "swift-log")], resources: [.copy("Resources")]),
+        .target(name: "OpenAIBackend", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "OpenAIServer", dependencies: ["OpenAIBackend", "Serving", "Engine", "Tokenizer", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "ElixirCoderCLI",
             dependencies: [
                 "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks", "Telemetry", "SQLiteStore", "Explain", "Clarification",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                "OpenAIServer",
             ],
             swiftSettings: cpuFlags
         ),
@@ -61,6 +65,7 @@ let package = Package(
         .testTarget(name: "ServingTests", dependencies: ["TestSupport", "Serving", "Engine", "Tokenizer", "GGUF"]),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Checks", "Serving", "Engine", "Tokenizer", "GGUF", "Telemetry", "SQLiteStore"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
+        .testTarget(name: "OpenAIBackendTests", dependencies: ["OpenAIBackend", "OpenAIServer", "TestSupport", "Serving", "Engine", "Tokenizer", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CoreTests", dependencies: ["ElixirCoderCore"]),
         .testTarget(name: "ExplainTests", dependencies: ["TestSupport", "Explain", "Pipeline", "Checks", "Serving", "Engine", .product(name: "Ink", package: "Ink")]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "SQLiteStore", "Engine"]),

@@ -8,7 +8,7 @@ import RPC
 import Serving
 import Telemetry
 
-/// `elixir-coder serve --stdio`: JSON-RPC 2.0 for editor plugins.
+/// `elixir-coder serve --stdio`: JSON-RPC 2.0 for editor plugins; `serve --http`: the OpenAI API.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -17,14 +17,18 @@ struct ServeCommand: AsyncParsableCommand {
     )
 
     @Flag(help: "Speak JSON-RPC over standard input and output.") var stdio = false
+    @Flag(help: "Instead, serve the OpenAI API on 127.0.0.1 only: POST /v1/completions, POST /v1/chat/completions (stream: true for server-sent events), GET /v1/models, GET /health.") var http = false
+    @Option(help: "The port for --http (0 picks a free one).") var port: Int = 8080
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var observability: ObservabilityOptions
 
     func validate() throws {
-        guard stdio else { throw ValidationError("say how to serve: --stdio") }
+        guard stdio != http else { throw ValidationError("say how to serve: --stdio or --http") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
     }
 
     func run() async throws {
+        if http { return try await runHTTP() }
         let out = FileHandle.standardOutput
         let server = RPCServer(write: { out.write($0) })
         let state = ServerState(modelOptions: modelOptions, observability: observability)

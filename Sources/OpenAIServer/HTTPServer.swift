@@ -1,0 +1,296 @@
+import Foundation
+import Logging
+import Glibc
+import OpenAIBackend
+import Synchronization
+
+/// An HTTP/1.1 request as read from a connection.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// The path without the query string.
+    public var path: String
+    /// Header values by lower-cased name.
+    public var headers: [String: String]
+    public var body: Data
+}
+
+/// Why the HTTP server could not start.
+public struct HTTPServerError: Error, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable { case socket, bind, listen }
+    public let code: Code
+    public let message: String
+    public var description: String { message }
+}
+
+/// A small HTTP/1.1 server on POSIX sockets for loopback use: one request per connection
+/// (`Connection: close`), `Content-Length` request bodies, fixed-length or chunked responses.
+///
+/// A thread blocks in `accept` and each connection's request is read on its own thread, so
+/// blocking socket calls never occupy the cooperative thread pool; handlers run as tasks.
+public final class HTTPServer: Sendable {
+    /// Answers one request; it must write a response through the writer.
+    public typealias Handler = @Sendable (HTTPRequest, HTTPResponseWriter) async -> Void
+
+    /// Requests larger than these are refused without reading further.
+    static let maxHeaderBytes = 64 << 10
+    static let maxBodyBytes = 16 << 20
+
+    /// The bound port (useful when asked for port 0).
+    public let port: Int
+    private let socket: Int32
+    private let handler: Handler
+    private let logger: Logger
+
+    /// Binds 127.0.0.1 (only) and starts listening; `run()` starts answering.
+    /// - Throws: `HTTPServerError` naming the port, e.g. when it is in use.
+    public init(port: Int, logger: Logger, handler: @escaping Handler) throws {
+        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HTTPServerError(code: .socket, message: "cannot create a socket: \(String(cString: strerror(errno)))") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(clamping: port).bigEndian
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw HTTPServerError(code: .bind, message: "cannot listen on 127.0.0.1:\(port): \(reason); pick another --port")
+        }
+        guard listen(fd, 64) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw HTTPServerError(code: .listen, message: "cannot listen on 127.0.0.1:\(port): \(reason)")
+        }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        self.port = Int(UInt16(bigEndian: addr.sin_port))
+        self.socket = fd
+        self.handler = handler
+        self.logger = logger
+    }
+
+    /// Accepts connections until the calling task is cancelled, then closes the socket.
+    /// Requests already being answered run to their end.
+    public func run() async {
+        let fd = socket
+        let handler = handler
+        let logger = logger
+        // The socket is closed only once stopping is set and shut down, so a late shutdown can
+        // never hit a descriptor number the process has since reused.
+        let stopping = Mutex(false)
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                let t = Thread {
+                    while true {
+                        let c = accept(fd, nil, nil)
+                        if c >= 0 {
+                            Thread { Connection(fd: c, logger: logger).serve(handler) }.start()
+                            continue
+                        }
+                        let error = errno
+                        if stopping.withLock({ $0 }) { break }
+                        // Out of descriptors or memory: wait for connections to end rather than stop serving.
+                        if error != EINTR && error != ECONNABORTED {
+                            logger.warning("accept failed: \(String(cString: strerror(error))); retrying")
+                            usleep(50_000)
+                        }
+                    }
+                    close(fd)
+                    done.resume()
+                }
+                t.name = "elixir-coder.http.accept"
+                t.start()
+            }
+        } onCancel: {
+            stopping.withLock { stop in
+                stop = true
+                // Wakes the blocked accept, which then fails and ends the loop.
+                shutdown(fd, Int32(SHUT_RDWR))
+            }
+        }
+    }
+}
+
+/// One accepted connection: reads its request, hands it to the handler, closes it after the response.
+private struct Connection: Sendable {
+    let fd: Int32
+    let logger: Logger
+
+    func serve(_ handler: @escaping HTTPServer.Handler) {
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let writer = HTTPResponseWriter(fd: fd)
+        switch readRequest(writer) {
+        case .request(let request):
+            Task {
+                await handler(request, writer)
+                writer.close()
+            }
+        case .problem(let problem):
+            logger.info("rejected a request: \(problem.message)")
+            writer.respond(status: problem.status, json: OpenAIErrorBody.json(problem.message, type: "invalid_request_error"))
+            writer.close()
+        case .gone:
+            writer.close()
+        }
+    }
+
+    /// A status and message for a request that cannot be read.
+    struct Problem {
+        let status: Int
+        let message: String
+    }
+
+    enum ReadOutcome {
+        case request(HTTPRequest)
+        case problem(Problem)
+        /// The peer closed the connection before sending anything.
+        case gone
+    }
+
+    private func readRequest(_ writer: HTTPResponseWriter) -> ReadOutcome {
+        var buffer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        func fill() -> Bool {
+            let n = read(fd, &chunk, chunk.count)
+            guard n > 0 else { return false }
+            buffer += chunk[0..<n]
+            return true
+        }
+        let separator: [UInt8] = [13, 10, 13, 10]
+        var headEnd = 0
+        while true {
+            if let r = buffer.firstRange(of: separator) {
+                headEnd = r.upperBound
+                break
+            }
+            if buffer.count > HTTPServer.maxHeaderBytes { return .problem(Problem(status: 431, message: "the request headers are larger than 64 KiB")) }
+            if !fill() { return buffer.isEmpty ? .gone : .problem(Problem(status: 400, message: "the request ended before its headers did")) }
+        }
+        let lines = String(decoding: buffer[..<(headEnd - 4)], as: UTF8.self).components(separatedBy: "\r\n")
+        let parts = lines[0].split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") else {
+            return .problem(Problem(status: 400, message: "the request line '\(lines[0].prefix(100))' is not 'METHOD /path HTTP/1.1'"))
+        }
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { return .problem(Problem(status: 400, message: "the header line '\(line.prefix(100))' has no colon")) }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        if headers["transfer-encoding"] != nil {
+            return .problem(Problem(status: 411, message: "chunked request bodies are not supported; send Content-Length"))
+        }
+        var length = 0
+        if let l = headers["content-length"] {
+            guard let n = Int(l), n >= 0 else { return .problem(Problem(status: 400, message: "Content-Length '\(l)' is not a number")) }
+            length = n
+        }
+        guard length <= HTTPServer.maxBodyBytes else { return .problem(Problem(status: 413, message: "the request body is larger than 16 MiB")) }
+        // curl asks before sending a large body and waits a second otherwise.
+        if headers["expect"]?.lowercased() == "100-continue", buffer.count == headEnd { writer.write(Data("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }
+        while buffer.count - headEnd < length {
+            if !fill() { return .problem(Problem(status: 400, message: "the request body ended after \(buffer.count - headEnd) of \(length) bytes")) }
+        }
+        let target = parts[1]
+        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? "/"
+        return .request(HTTPRequest(method: String(parts[0]), path: path, headers: headers, body: Data(buffer[headEnd..<(headEnd + length)])))
+    }
+}
+
+/// Writes the response to one request: whole, or as a chunked stream.
+public final class HTTPResponseWriter: @unchecked Sendable {
+    private let fd: Int32
+    // Guards `closed` and `failed`: a handler's task and the connection may both end it.
+    private let lock = NSLock()
+    private var closed = false
+    private var failed = false
+
+    init(fd: Int32) {
+        self.fd = fd
+    }
+
+    /// Whether the client went away (a write failed).
+    public var clientGone: Bool { lock.withLock { failed } }
+
+    /// Sends a whole response.
+    public func respond(status: Int, contentType: String = "application/json", body: Data) {
+        let head = "HTTP/1.1 \(status) \(Self.reason(status))\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        write(Data(head.utf8) + body)
+    }
+
+    /// Sends a whole JSON response.
+    public func respond(status: Int, json: Any) {
+        respond(status: status, body: encodeJSON(json))
+    }
+
+    /// Starts a chunked response (server-sent events, say).
+    public func startStream(status: Int = 200, contentType: String) {
+        write(Data("HTTP/1.1 \(status) \(Self.reason(status))\r\nContent-Type: \(contentType)\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".utf8))
+    }
+
+    /// Sends one chunk of a stream.
+    /// - Returns: false when the client has gone away, so the caller can stop producing.
+    @discardableResult
+    public func writeChunk(_ data: Data) -> Bool {
+        guard !data.isEmpty else { return !clientGone }
+        return write(Data(String(data.count, radix: 16).utf8) + Data("\r\n".utf8) + data + Data("\r\n".utf8))
+    }
+
+    /// Ends a stream.
+    public func endStream() {
+        write(Data("0\r\n\r\n".utf8))
+    }
+
+    @discardableResult
+    func write(_ data: Data) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed, !failed else { return false }
+        let ok = data.withUnsafeBytes { raw -> Bool in
+            var off = 0
+            while off < raw.count {
+                let n = send(fd, raw.baseAddress! + off, raw.count - off, Int32(MSG_NOSIGNAL))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return false }
+                off += n
+            }
+            return true
+        }
+        if !ok { failed = true }
+        return ok
+    }
+
+    func close() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed else { return }
+        closed = true
+        shutdown(fd, Int32(SHUT_WR))
+        Glibc.close(fd)
+    }
+
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 200: "OK"
+        case 400: "Bad Request"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 411: "Length Required"
+        case 413: "Content Too Large"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 503: "Service Unavailable"
+        default: "Status \(status)"
+        }
+    }
+}
+
+/// OpenAI's error object: `{"error": {"message", "type", "param", "code"}}`.
+enum OpenAIErrorBody {
+    static func json(_ message: String, type: String, param: String? = nil, code: String? = nil) -> [String: Any] {
+        ["error": ["message": message, "type": type, "param": param ?? NSNull(), "code": code ?? NSNull()] as [String: Any]]
+    }
+}
