@@ -18,6 +18,8 @@ public struct ClarifySettings: Sendable, Codable {
     public var linkageThreshold = 0.3
     /// Also ask the model for a question of the winning type.
     public var modelQuestions = true
+    /// Also read the task's own words: an aspect it mentions without settling (see `templates/clarify.json`).
+    public var useTextSignal = true
     public var seed: UInt64 = 0
     public init() {}
 }
@@ -60,6 +62,17 @@ public struct ClarifyAnalysis: Sendable, Codable {
     public var questions: [RankedQuestion]
     public var reason: String
     public var seconds: Double
+    /// What the sampled programs alone said.
+    public var samplesSayAsk: Bool
+    public var sampleAmbiguity: AmbiguityType?
+    /// Aspects the task's words leave open, most mentioned first.
+    public var textAspects: [TextAspect]
+
+    /// An aspect the task mentions without settling it, and the words that showed it.
+    public struct TextAspect: Sendable, Codable, Equatable {
+        public var type: AmbiguityType
+        public var words: [String]
+    }
 }
 
 /// A question waiting for its answer.
@@ -90,38 +103,56 @@ public struct Clarifier: Sendable {
     public func analyze(task: String, progress: @Sendable (String) -> Void = { _ in }) async throws -> ClarifyAnalysis {
         guard !task.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ClarificationError("the task is empty") }
         let start = Date()
-        progress("clarify: sampling \(settings.samples) programs")
-        let samples = try await sample(task: task)
-        var summaries = samples.map { SampleSummary(code: $0.code, meanLogprob: $0.meanLogprob, parsed: $0.facts != nil, cluster: nil) }
-        let parsed = samples.indices.filter { samples[$0].facts != nil }
-        let profiles = parsed.map { FactProfile(samples[$0].facts!) }
-        guard parsed.count >= 2 else {
-            return ClarifyAnalysis(verdict: .proceed, confidence: 0, entropy: 0, likelihoodEntropy: 0, clusters: [], samples: summaries, ambiguity: nil,
-                                   splitScores: [:], questions: [], reason: "only \(parsed.count) of \(samples.count) samples parsed: too few to compare",
-                                   seconds: Date().timeIntervalSince(start))
+        let text = settings.useTextSignal ? questions.textSignal(task) : []
+        var analysis = ClarifyAnalysis(verdict: .proceed, confidence: 0, entropy: 0, likelihoodEntropy: 0, clusters: [], samples: [], ambiguity: nil,
+                                       splitScores: [:], questions: [], reason: "", seconds: 0,
+                                       samplesSayAsk: false, sampleAmbiguity: nil, textAspects: text.map { .init(type: $0.type, words: $0.hits) })
+        var reasons: [String] = []
+        var signatures: [ClusterSignature] = []
+        var freq: [Double] = []
+        var scores: [FactGroup: Double] = [:]
+        if settings.samples >= 2 {
+            progress("clarify: sampling \(settings.samples) programs")
+            let samples = try await sample(task: task)
+            analysis.samples = samples.map { SampleSummary(code: $0.code, meanLogprob: $0.meanLogprob, parsed: $0.facts != nil, cluster: nil) }
+            let parsed = samples.indices.filter { samples[$0].facts != nil }
+            if parsed.count >= 2 {
+                let profiles = parsed.map { FactProfile(samples[$0].facts!) }
+                let local = Clustering.cluster(profiles, threshold: settings.linkageThreshold)
+                for (c, members) in local.enumerated() { for m in members { analysis.samples[parsed[m]].cluster = c } }
+                freq = SemanticEntropy.frequencies(local)
+                let lik = SemanticEntropy.likelihoods(local, meanLogprobs: parsed.map { samples[$0].meanLogprob })
+                signatures = local.map { ClusterSignature(members: $0.map { profiles[$0] }) }
+                analysis.entropy = SemanticEntropy.entropy(freq)
+                analysis.likelihoodEntropy = SemanticEntropy.entropy(lik)
+                scores = Self.splitScores(signatures, probabilities: freq)
+                analysis.splitScores = Dictionary(uniqueKeysWithValues: scores.map { ($0.key.rawValue, $0.value) })
+                analysis.clusters = local.indices.map { i in
+                    ClusterSummary(size: local[i].count, frequency: freq[i], likelihood: lik[i], signature: signatures[i],
+                                   distinguishing: Self.distinguishing(i, signatures))
+                }
+                analysis.samplesSayAsk = analysis.entropy > settings.entropyThreshold || local.count >= settings.clusterThreshold
+                if analysis.samplesSayAsk { analysis.sampleAmbiguity = Self.classify(scores) }
+                reasons.append(String(format: "samples: entropy %.2f %@ %.2f, %d cluster(s) %@ %d", analysis.entropy,
+                                      analysis.entropy > settings.entropyThreshold ? ">" : "<=", settings.entropyThreshold, local.count,
+                                      local.count >= settings.clusterThreshold ? ">=" : "<", settings.clusterThreshold))
+            } else {
+                reasons.append("samples: only \(parsed.count) of \(samples.count) parsed, too few to compare")
+            }
         }
-        let local = Clustering.cluster(profiles, threshold: settings.linkageThreshold)
-        for (c, members) in local.enumerated() { for m in members { summaries[parsed[m]].cluster = c } }
-        let freq = SemanticEntropy.frequencies(local)
-        let lik = SemanticEntropy.likelihoods(local, meanLogprobs: parsed.map { samples[$0].meanLogprob })
-        let signatures = local.map { ClusterSignature(members: $0.map { profiles[$0] }) }
-        let h = SemanticEntropy.entropy(freq)
-        let hl = SemanticEntropy.entropy(lik)
-        let scores = Self.splitScores(signatures, probabilities: freq)
-        let clusters = local.indices.map { i in
-            ClusterSummary(size: local[i].count, frequency: freq[i], likelihood: lik[i], signature: signatures[i],
-                           distinguishing: Self.distinguishing(i, signatures))
+        if let first = text.first {
+            reasons.append("task text: mentions \(first.type.rawValue) (\(first.hits.joined(separator: ", "))) without settling it")
+        } else if settings.useTextSignal {
+            reasons.append("task text: no open aspect")
         }
-        let ask = h > settings.entropyThreshold || local.count >= settings.clusterThreshold
-        var analysis = ClarifyAnalysis(verdict: ask ? .ask : .proceed, confidence: ask ? max(0, 1 - h / log(Double(max(2, parsed.count)))) : freq.max() ?? 0,
-                                       entropy: h, likelihoodEntropy: hl, clusters: clusters, samples: summaries, ambiguity: nil,
-                                       splitScores: Dictionary(uniqueKeysWithValues: scores.map { ($0.key.rawValue, $0.value) }), questions: [],
-                                       reason: ask ? String(format: "entropy %.2f > %.2f or %d clusters >= %d", h, settings.entropyThreshold, local.count, settings.clusterThreshold)
-                                           : String(format: "entropy %.2f <= %.2f and %d cluster(s) < %d", h, settings.entropyThreshold, local.count, settings.clusterThreshold),
-                                       seconds: 0)
+        analysis.reason = reasons.joined(separator: "; ")
+        let ask = analysis.samplesSayAsk || !text.isEmpty
+        analysis.verdict = ask ? .ask : .proceed
+        analysis.confidence = ask ? max(0, 1 - analysis.entropy / log(Double(max(2, settings.samples)))) : (freq.max() ?? 1)
         if ask {
-            analysis.ambiguity = Self.classify(scores)
-            analysis.questions = try await rankedQuestions(task: task, signatures: signatures, probabilities: freq, scores: scores, top: analysis.ambiguity)
+            analysis.ambiguity = text.first?.type ?? analysis.sampleAmbiguity
+            analysis.questions = try await rankedQuestions(task: task, signatures: signatures, probabilities: freq, scores: scores,
+                                                           text: text.map(\.type), top: analysis.ambiguity)
         }
         analysis.seconds = Date().timeIntervalSince(start)
         return analysis
@@ -195,16 +226,16 @@ public struct Clarifier: Sendable {
     // MARK: - Questions
 
     func rankedQuestions(task: String, signatures: [ClusterSignature], probabilities p: [Double], scores: [FactGroup: Double],
-                         top: AmbiguityType?) async throws -> [RankedQuestion] {
+                         text: [AmbiguityType], top: AmbiguityType?) async throws -> [RankedQuestion] {
         let subject = Self.subject(of: task)
-        var qs: [RankedQuestion] = []
-        for t in AmbiguityType.allCases where (scores[t.group] ?? 0) > 0 || t == top {
+        var qs: [RankedQuestion] = text.map { questions.textQuestion($0, subject: subject) }
+        for t in AmbiguityType.allCases where (scores[t.group] ?? 0) > 0 && !text.contains(t) {
             var q = questions.question(t, subject: subject, clusters: signatures, probabilities: p)
-            guard q.options.count >= 2 || t == top else { continue }
+            guard q.options.count >= 2 else { continue }
             (q.expectedEntropyDrop, q.expectedAccuracyGain) = EVPI.score(q, probabilities: p)
             qs.append(q)
         }
-        if settings.modelQuestions, let top, let template = qs.first(where: { $0.type == top }),
+        if settings.modelQuestions, let top, let template = qs.first(where: { $0.type == top && $0.origin == "template" }),
            let text = try await modelQuestion(task: task, type: top) {
             // A free answer resolves the same split as the template, less reliably.
             qs.append(RankedQuestion(type: top, text: text, options: [], origin: "model", expectedEntropyDrop: template.expectedEntropyDrop * 0.8,

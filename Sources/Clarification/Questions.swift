@@ -58,6 +58,12 @@ public struct QuestionTemplates: Sendable {
         /// Words a model question must contain to count as being about this type.
         public var keywords: [String]
         public var options: [String: String]
+        /// Words showing the task touches this aspect ("safely", "in the background"); lowercase ones match at word starts.
+        public var aspect: [String]
+        /// Words showing the task already decided it ("{:error", "GenServer").
+        public var specific: [String]
+        /// Options to offer when the samples did not split on this aspect.
+        public var defaultOptions: [String]
     }
 
     public let entries: [String: Entry]
@@ -87,6 +93,43 @@ public struct QuestionTemplates: Sendable {
             AnswerOption(label: n + 1, text: optionText(kv.key, entry: e, type: type), key: kv.key, probability: kv.value.p, clusters: kv.value.clusters)
         }
         return RankedQuestion(type: type, text: text, options: options, origin: "template", expectedEntropyDrop: 0, expectedAccuracyGain: 0)
+    }
+
+    /// A question for an ambiguity found in the task's words rather than the samples: the
+    /// template's default options, equally likely, so an answer removes ln(k) nats of doubt.
+    public func textQuestion(_ type: AmbiguityType, subject: String) -> RankedQuestion {
+        let e = entry(type)
+        let text = (try? MustacheTemplate(string: e.question).render(["subject": subject])) ?? e.question
+        let k = Double(max(1, e.defaultOptions.count))
+        let options = e.defaultOptions.enumerated().map {
+            AnswerOption(label: $0.offset + 1, text: optionText($0.element, entry: e, type: type), key: $0.element, probability: 1 / k, clusters: [])
+        }
+        return RankedQuestion(type: type, text: text, options: options, origin: "template", expectedEntropyDrop: log(k), expectedAccuracyGain: 1 - 1 / k)
+    }
+
+    /// Aspects the task mentions without settling them, most mentioned first, with the words that matched.
+    public func textSignal(_ task: String) -> [(type: AmbiguityType, hits: [String])] {
+        var out: [(AmbiguityType, [String])] = []
+        for t in AmbiguityType.allCases {
+            let e = entry(t)
+            let hits = e.aspect.filter { Self.mentions(task, $0) }
+            if !hits.isEmpty, !e.specific.contains(where: { Self.mentions(task, $0) }) { out.append((t, hits)) }
+        }
+        // Most hits first; ties keep the template order, which is the order of AmbiguityType.
+        return out.enumerated().sorted { ($0.element.1.count, -$0.offset) > ($1.element.1.count, -$1.offset) }.map { ($0.element.0, $0.element.1) }
+    }
+
+    /// Lowercase words match case-insensitively at a word start ("fail" in "failures");
+    /// anything with capitals or punctuation must appear as written ("{:error", "Task.").
+    static func mentions(_ text: String, _ term: String) -> Bool {
+        if term.contains(where: { $0.isUppercase || (!$0.isLetter && $0 != " ") }) { return text.contains(term) }
+        let lower = text.lowercased()
+        var search = lower.startIndex..<lower.endIndex
+        while let r = lower.range(of: term, range: search) {
+            if r.lowerBound == lower.startIndex || !lower[lower.index(before: r.lowerBound)].isLetter { return true }
+            search = r.upperBound..<lower.endIndex
+        }
+        return false
     }
 
     static func key(_ values: [String]) -> String { values.isEmpty ? "none" : values.sorted().joined(separator: "+") }
