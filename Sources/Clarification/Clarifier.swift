@@ -158,6 +158,34 @@ public struct Clarifier: Sendable {
         return analysis
     }
 
+    /// Either the question to ask first or, when the task is clear, the generated code.
+    public enum Outcome: Sendable {
+        case question(PendingClarification, ClarifyAnalysis)
+        case code(GenerateResult, ClarifyAnalysis)
+    }
+
+    /// `ask_clarification`: analyzes the task and keeps its best question pending; nil when the task is clear.
+    public func askClarification(task: String, sessions: ClarificationSessions) async throws -> (PendingClarification?, ClarifyAnalysis) {
+        let a = try await analyze(task: task)
+        return (await sessions.open(task: task, analysis: a), a)
+    }
+
+    /// `answer_clarification`: folds the answer into the pending task and generates.
+    /// - Parameter generate: the generate step (the observed generator, so the request is logged).
+    public static func answerClarification(id: String, answer: String, sessions: ClarificationSessions,
+                                           generate: (String) async throws -> GenerateResult) async throws -> GenerateResult {
+        let p = try await sessions.take(id)
+        return try await generate(fold(task: p.task, question: p.question, answer: answer))
+    }
+
+    /// `generate_with_clarification`: a question when the task is ambiguous, else the code.
+    public func generateWithClarification(task: String, sessions: ClarificationSessions,
+                                          generate: (String) async throws -> GenerateResult) async throws -> Outcome {
+        let (pending, analysis) = try await askClarification(task: task, sessions: sessions)
+        if let pending { return .question(pending, analysis) }
+        return .code(try await generate(task), analysis)
+    }
+
     /// The task with the user's answer folded in.
     public static func fold(task: String, question: RankedQuestion, answer: String) -> String {
         let trimmed = answer.trimmingCharacters(in: .whitespacesAndNewlines)

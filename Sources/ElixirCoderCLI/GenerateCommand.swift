@@ -4,6 +4,7 @@ import Engine
 import Checks
 import Foundation
 import Pipeline
+import Clarification
 import Explain
 import Serving
 import Telemetry
@@ -30,13 +31,15 @@ struct GenerateCommand: AsyncParsableCommand {
     @Flag(help: "Show candidates' text on stderr while they are sampled.") var stream = false
     @Flag(help: "Do not let Elixir's parser vet sampled tokens (faster, far more syntax errors; see bench monitor).") var noMonitor = false
     @Flag(help: "Print the whole result as JSON.") var json = false
+    @Flag(help: "First check whether the task is ambiguous (see `clarify`); if so ask the best question on the terminal (numbered options or free text), or print it and exit 4 when not on a terminal.") var clarify = false
+    @Option(help: "Answer to the clarifying question, non-interactively (implies --clarify).") var answer: String?
     @Flag(help: "Explain what is left (problems that remain) or what was repaired, in Markdown on stderr (under \"explanations\" with --json).") var explain = false
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var observability: ObservabilityOptions
 
     func run() async throws {
         guard candidates >= 1, maxAttempts >= 1, maxTokens >= 1 else { throw ValidationError("--candidates, --max-attempts and --max-tokens must be at least 1") }
-        let taskText = try readInput(task)
+        var taskText = try readInput(task)
         let contextText = try context.map { path -> String in
             guard let s = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read --context file \(path)") }
             return s
@@ -54,13 +57,24 @@ struct GenerateCommand: AsyncParsableCommand {
         options.monitor = !noMonitor
         options.gating = setup.gating
         let start = Date()
+        var clarifyTimings = PhaseTimings()
+        if clarify || answer != nil {
+            let s = Date()
+            let (analysis, folded) = try await Self.clarifyFirst(task: taskText, answer: answer, setup: setup, json: json)
+            clarifyTimings.add("clarify", Date().timeIntervalSince(s))
+            guard let folded else {
+                _ = analysis
+                throw ExitCode(4)
+            }
+            taskText = folded
+        }
         var live: (@Sendable (Int, Int, String) -> Void)?
         if stream {
             live = { _, _, delta in FileHandle.standardError.write(Data(delta.utf8)) }
         }
         let report: @Sendable (String) -> Void = { Stderr.print($0) }
         let result = try await setup.observed.generate(task: taskText, options: options, progress: report, onToken: live)
-        var timingsExtra = PhaseTimings()
+        var timingsExtra = clarifyTimings
         let seconds = Date().timeIntervalSince(start)
         var explanations: [Explanation] = []
         if explain, let explainer = try setup.explainer() {
@@ -99,6 +113,26 @@ struct GenerateCommand: AsyncParsableCommand {
         Stderr.print(String(format: "%@ (%.1f s, %d candidates sampled)", summary, seconds, result.attempts.reduce(0) { $0 + $1.candidates.count }))
         if result.status == .abstained { throw ExitCode(4) }
         if result.status != .clean { throw ExitCode(3) }
+    }
+
+    /// Runs the detector; returns the task with the answer folded in, or nil when a question is pending and nobody can answer it here.
+    static func clarifyFirst(task: String, answer: String?, setup: GenerationSetup, json: Bool) async throws -> (ClarifyAnalysis, String?) {
+        let analysis = try await setup.clarifier(ClarifySettings()).analyze(task: task, progress: { Stderr.print($0) })
+        guard analysis.verdict == .ask, let q = analysis.questions.first else {
+            Stderr.print(String(format: "clarify: proceeding (entropy %.2f; %@)", analysis.entropy, analysis.reason))
+            return (analysis, task)
+        }
+        if let answer { return (analysis, Clarifier.fold(task: task, question: q, answer: answer)) }
+        let prompt = q.text + "\n" + q.options.map { "  \($0.label)) \($0.text)" }.joined(separator: "\n")
+        guard isatty(STDIN_FILENO) == 1 else {
+            if json { try printJSON(analysis) } else { writeOut(prompt + "\n") }
+            Stderr.print("clarify: the task is ambiguous (\(analysis.ambiguity?.rawValue ?? "?")); answer with --answer \"...\" (an option number or your own words)")
+            return (analysis, nil)
+        }
+        Stderr.print(prompt)
+        FileHandle.standardError.write(Data((q.options.isEmpty ? "your answer: " : "choose a number or type your own answer: ").utf8))
+        guard let line = readLine(), !line.trimmingCharacters(in: .whitespaces).isEmpty else { return (analysis, task) }
+        return (analysis, Clarifier.fold(task: task, question: q, answer: line))
     }
 
     /// What is left, or else what the repairs fixed (the first attempt's best candidate's problems).

@@ -2,6 +2,7 @@ import ArgumentParser
 import ElixirCoderCore
 import Engine
 import Checks
+import Clarification
 import Foundation
 import Pipeline
 import RPC
@@ -13,7 +14,7 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve JSON-RPC 2.0 over stdio with Content-Length framing (for editor plugins).",
-        discussion: "Methods: initialize, generate, check, explain, audit/summary, audit/recent, models/registry, health, shutdown, exit, $/cancelRequest. While a request runs the server sends $/progress notifications; generate with \"stream\": true also sends generate/partial notifications. stdout carries protocol messages only; logs go to stderr."
+        discussion: "Methods: initialize, generate, check, clarify, answerClarification, explain, audit/summary, audit/recent, models/registry, health, shutdown, exit, $/cancelRequest. While a request runs the server sends $/progress notifications; generate with \"stream\": true also sends generate/partial notifications. stdout carries protocol messages only; logs go to stderr."
     )
 
     @Flag(help: "Speak JSON-RPC over standard input and output.") var stdio = false
@@ -69,6 +70,7 @@ actor ServerState {
     private var setup: GenerationSetup?
     private let pool: CheckerPool?
     private let started = Date()
+    private let sessions = ClarificationSessions()
     private var served = 0
     private var failed = 0
 
@@ -126,12 +128,23 @@ actor ServerState {
         ])
     }
 
+    /// Generate options from request params (shared by generate and answerClarification).
+    static func generateOptions(_ params: JSONValue) throws -> GenerateOptions {
+        var o = GenerateOptions()
+        if let v = params["candidates"] { guard let n = v.int, n >= 1, n <= 16 else { throw RPCError(.invalidParams, "candidates must be an integer from 1 to 16") }; o.candidates = n }
+        if let v = params["maxAttempts"] { guard let n = v.int, n >= 1, n <= 10 else { throw RPCError(.invalidParams, "maxAttempts must be an integer from 1 to 10") }; o.maxAttempts = n }
+        if let v = params["maxTokens"] { guard let n = v.int, n >= 1, n <= 4096 else { throw RPCError(.invalidParams, "maxTokens must be an integer from 1 to 4096") }; o.maxTokens = n }
+        if let v = params["seed"] { guard let n = v.int, n >= 0 else { throw RPCError(.invalidParams, "seed must be a non-negative integer") }; o.sampling.seed = UInt64(n) }
+        if let v = params["temperature"] { guard let t = v.double, t >= 0 else { throw RPCError(.invalidParams, "temperature must be a number, 0 or more") }; o.sampling.temperature = Float(t) }
+        return o
+    }
+
     func register(on server: RPCServer) async {
         await server.register("initialize") { _ in
             .object([
                 "serverInfo": .object(["name": .string("elixir-coder"), "version": .string("0.1.0")]),
                 "capabilities": .object([
-                    "methods": .array(["initialize", "generate", "check", "explain", "audit/summary", "audit/recent", "models/registry", "health", "shutdown", "exit",
+                    "methods": .array(["initialize", "generate", "check", "clarify", "answerClarification", "explain", "audit/summary", "audit/recent", "models/registry", "health", "shutdown", "exit",
                                        "$/cancelRequest"].map { .string($0) }),
                     "streaming": .bool(true),
                 ]),
@@ -154,6 +167,32 @@ actor ServerState {
             return try JSONValue.encode(await audit.recent(limit))
         }
         await server.register("models/registry") { [self] _ in try await self.registry() }
+        await server.register("clarify") { [self] ctx in
+            guard let task = ctx.params["task"]?.string, !task.isEmpty else { throw RPCError(.invalidParams, "clarify needs params.task, a non-empty string") }
+            let setup = try await self.generationSetup()
+            var settings = ClarifySettings()
+            if let v = ctx.params["samples"] { guard let n = v.int, (2...16).contains(n) else { throw RPCError(.invalidParams, "samples must be an integer from 2 to 16") }; settings.samples = n }
+            let (pending, analysis) = try await setup.clarifier(settings).askClarification(task: task, sessions: self.sessions)
+            guard case .object(var o) = try JSONValue.encode(analysis) else { return .null }
+            o["id"] = pending.map { .string($0.id) } ?? .null
+            o["question"] = try pending.map { try JSONValue.encode($0.question) } ?? .null
+            return .object(o)
+        }
+        await server.register("answerClarification") { [self] ctx in
+            guard let id = ctx.params["id"]?.string else { throw RPCError(.invalidParams, "answerClarification needs params.id, the id clarify returned") }
+            guard let answer = ctx.params["answer"]?.string, !answer.isEmpty else { throw RPCError(.invalidParams, "answerClarification needs params.answer, an option number or text") }
+            var o = try Self.generateOptions(ctx.params)
+            let setup = try await self.generationSetup()
+            o.gating = setup.gating
+            do {
+                let result = try await Clarifier.answerClarification(id: id, answer: answer, sessions: self.sessions) { task in
+                    try await setup.observed.generate(task: task, options: o)
+                }
+                return try JSONValue.encode(result)
+            } catch let e as ClarificationError {
+                throw RPCError(.invalidParams, e.description)
+            }
+        }
         await server.register("explain") { [self] ctx in
             guard let code = ctx.params["code"]?.string else { throw RPCError(.invalidParams, "explain needs params.code, a string") }
             guard code.utf8.count <= 1 << 20 else { throw RPCError(.invalidParams, "code is larger than 1 MiB") }
@@ -168,12 +207,7 @@ actor ServerState {
         await server.register("health") { [self] _ in await self.health() }
         await server.register("generate") { [self] ctx in
             guard let task = ctx.params["task"]?.string, !task.isEmpty else { throw RPCError(.invalidParams, "generate needs params.task, a non-empty string") }
-            var o = GenerateOptions()
-            if let v = ctx.params["candidates"] { guard let n = v.int, n >= 1, n <= 16 else { throw RPCError(.invalidParams, "candidates must be an integer from 1 to 16") }; o.candidates = n }
-            if let v = ctx.params["maxAttempts"] { guard let n = v.int, n >= 1, n <= 10 else { throw RPCError(.invalidParams, "maxAttempts must be an integer from 1 to 10") }; o.maxAttempts = n }
-            if let v = ctx.params["maxTokens"] { guard let n = v.int, n >= 1, n <= 4096 else { throw RPCError(.invalidParams, "maxTokens must be an integer from 1 to 4096") }; o.maxTokens = n }
-            if let v = ctx.params["seed"] { guard let n = v.int, n >= 0 else { throw RPCError(.invalidParams, "seed must be a non-negative integer") }; o.sampling.seed = UInt64(n) }
-            if let v = ctx.params["temperature"] { guard let t = v.double, t >= 0 else { throw RPCError(.invalidParams, "temperature must be a number, 0 or more") }; o.sampling.temperature = Float(t) }
+            var o = try Self.generateOptions(ctx.params)
             o.context = ctx.params["context"]?.string
             let stream = ctx.params["stream"]?.bool ?? false
             let setup = try await self.generationSetup()

@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+
+/// Clarification as a user meets it: `clarify`, `generate --clarify`/`--answer`, and the server.
+@Suite("clarify from the CLI", .serialized)
+struct ClarifyCLITests {
+    static let ambiguous = "Write a function that divides two numbers safely."
+
+    @Test("clarify --json gives the verdict, both entropies, clusters and ranked questions")
+    func clarifyJSON() throws {
+        let r = try CLI.run(["clarify", Self.ambiguous, "--samples", "3", "--json", "--no-model-questions"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let a = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        #expect(a["verdict"] as? String == "ask")
+        #expect(a["ambiguity"] as? String == "error_handling")
+        #expect(a["entropy"] is Double && a["likelihoodEntropy"] is Double)
+        #expect((a["samples"] as? [Any])?.count == 3)
+        let q = try #require((a["questions"] as? [[String: Any]])?.first)
+        #expect((q["text"] as? String)?.hasSuffix("?") == true)
+        #expect(((q["options"] as? [Any])?.count ?? 0) >= 2)
+        let text = try CLI.run(["clarify", Self.ambiguous, "--samples", "2", "--no-model-questions"])
+        #expect(text.stdout.contains("verdict: ask") && text.stdout.contains("questions, best first"))
+    }
+
+    @Test("generate --clarify without a terminal prints the question and exits 4; --answer continues to code")
+    func generateClarify() throws {
+        let asked = try CLI.run(["generate", Self.ambiguous, "--clarify", "--max-tokens", "32", "--candidates", "2", "--max-attempts", "1"])
+        #expect(asked.status == 4, "\(asked.stderr)")
+        #expect(asked.stdout.contains("?\n  1) "))
+        let answered = try CLI.run(["generate", Self.ambiguous, "--answer", "1", "--max-tokens", "48", "--candidates", "2", "--max-attempts", "1", "--json", "--no-gate"])
+        #expect([0, 3].contains(answered.status), "\(answered.stderr)")
+        let result = try JSONSerialization.jsonObject(with: Data(answered.stdout.utf8)) as! [String: Any]
+        #expect((result["code"] as? String)?.hasPrefix("defmodule") == true)
+    }
+
+    @Test("the server asks, keeps the question pending, and generates from the answer once")
+    func serverFlow() throws {
+        let client = try StdioClient()
+        var notes: [[String: Any]] = []
+        try client.send(["jsonrpc": "2.0", "id": 1, "method": "clarify", "params": ["task": Self.ambiguous, "samples": 2]])
+        let a = try client.response(id: 1, notifications: &notes)["result"] as! [String: Any]
+        let id = try #require(a["id"] as? String)
+        #expect((a["question"] as? [String: Any])?["type"] as? String == "error_handling")
+        try client.send(["jsonrpc": "2.0", "id": 2, "method": "answerClarification", "params": ["id": id, "answer": "1", "candidates": 2, "maxAttempts": 1, "maxTokens": 32]])
+        let r = try client.response(id: 2, notifications: &notes)["result"] as! [String: Any]
+        #expect((r["code"] as? String)?.hasPrefix("defmodule") == true || r["status"] as? String == "abstained")
+        try client.send(["jsonrpc": "2.0", "id": 3, "method": "answerClarification", "params": ["id": id, "answer": "1"]])
+        let again = try client.response(id: 3, notifications: &notes)
+        #expect(((again["error"] as? [String: Any])?["message"] as? String)?.contains("no pending clarification") == true)
+        try client.send(["jsonrpc": "2.0", "id": 4, "method": "clarify", "params": [:]])
+        #expect(((try client.response(id: 4, notifications: &notes))["error"] as? [String: Any])?["code"] as? Int == -32602)
+        try client.send(["jsonrpc": "2.0", "id": 5, "method": "shutdown"])
+        _ = try client.response(id: 5, notifications: &notes)
+        try client.send(["jsonrpc": "2.0", "method": "exit"])
+        #expect(try client.finish() == 0)
+    }
+}
