@@ -28,7 +28,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Tokens per candidate at most.") var maxTokens = 256
     @Option(help: "Sampling temperature.") var temperature: Float = 0.7
     @Option(help: "Random seed.") var seed: UInt64 = 0
-    @Flag(help: "Show candidates' text on stderr while they are sampled.") var stream = false
+    @Flag(help: "Show candidates' text on stderr while they are sampled; repaired tokens are shown, then erased (with --json: JSON lines of token and rollback events on stderr).") var stream = false
     @Flag(help: "Do not let Elixir's parser vet sampled tokens (faster, far more syntax errors; see bench monitor).") var noMonitor = false
     @Flag(help: "Print the whole result as JSON.") var json = false
     @Flag(help: "First check whether the task is ambiguous (see `clarify`); if so ask the best question on the terminal (numbered options or free text), or print it and exit 4 when not on a terminal.") var clarify = false
@@ -36,6 +36,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Flag(help: "Explain what is left (problems that remain) or what was repaired, in Markdown on stderr (under \"explanations\" with --json).") var explain = false
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var observability: ObservabilityOptions
+    @OptionGroup var repairOptions: RepairOptions
 
     func run() async throws {
         guard candidates >= 1, maxAttempts >= 1, maxTokens >= 1 else { throw ValidationError("--candidates, --max-attempts and --max-tokens must be at least 1") }
@@ -56,6 +57,7 @@ struct GenerateCommand: AsyncParsableCommand {
         options.sampling.seed = seed
         options.monitor = !noMonitor
         options.gating = setup.gating
+        options.repair = try repairOptions.policy(setup.config)
         let start = Date()
         var clarifyTimings = PhaseTimings()
         if clarify || answer != nil {
@@ -68,9 +70,20 @@ struct GenerateCommand: AsyncParsableCommand {
             }
             taskText = folded
         }
-        var live: (@Sendable (Int, Int, String) -> Void)?
+        var live: (@Sendable (Int, Int, LiveDelta) -> Void)?
         if stream {
-            live = { _, _, delta in FileHandle.standardError.write(Data(delta.utf8)) }
+            let jsonLines = json
+            live = { attempt, candidate, delta in
+                if jsonLines {
+                    let event: [String: Any] = switch delta {
+                    case .text(let t): ["event": "token", "attempt": attempt, "candidate": candidate, "text": t]
+                    case .rollback(let t): ["event": "rollback", "attempt": attempt, "candidate": candidate, "text": t]
+                    }
+                    if let d = try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys]) { FileHandle.standardError.write(d + Data("\n".utf8)) }
+                } else {
+                    FileHandle.standardError.write(Data(LiveDelta.terminalText(delta).utf8))
+                }
+            }
         }
         let report: @Sendable (String) -> Void = { Stderr.print($0) }
         let result = try await setup.observed.generate(task: taskText, options: options, progress: report, onToken: live)

@@ -217,10 +217,16 @@ actor ServerState {
             let report: @Sendable (String) -> Void = { message in
                 Task { await notify("$/progress", .object(["token": id, "value": .object(["kind": .string("report"), "message": .string(message)])])) }
             }
-            var live: (@Sendable (Int, Int, String) -> Void)?
+            var live: (@Sendable (Int, Int, LiveDelta) -> Void)?
             if stream {
                 live = { attempt, candidate, delta in
-                    Task { await notify("generate/partial", .object(["id": id, "attempt": .number(Double(attempt)), "candidate": .number(Double(candidate)), "delta": .string(delta)])) }
+                    var o: [String: JSONValue] = ["id": id, "attempt": .number(Double(attempt)), "candidate": .number(Double(candidate))]
+                    switch delta {
+                    case .text(let t): o["delta"] = .string(t)
+                    case .rollback(let t): o["rollback"] = .string(t)
+                    }
+                    let body = JSONValue.object(o)
+                    Task { await notify("generate/partial", body) }
                 }
             }
             let result: GenerateResult

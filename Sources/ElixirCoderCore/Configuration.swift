@@ -37,6 +37,13 @@ public struct Configuration: Codable, Sendable, Equatable {
     public var gateReflectBelowAvgLogprob: Double?
     public var gateRetrieveAboveEntropy: Double?
     public var gateAbstainBelowTop1: Double?
+    /// Per-token confidence repair: off, shadow or server (env LLM_REPAIR_MODE and friends are read by the commands).
+    public var repairMode: String?
+    public var perTokenRepairThreshold: Float?
+    public var maxAttemptsPerToken: Int?
+    public var maxLiveRepairs: Int?
+    public var serverMinP: Float?
+    public var repeatHitsStopThreshold: Int?
 
     public init() {}
 

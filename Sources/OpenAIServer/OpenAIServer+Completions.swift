@@ -216,6 +216,9 @@ extension Routes {
                     streamed += text.utf8
                     // Leaving the loop drops the stream, which takes the request out of the batch.
                     guard send(delta(text, job.logprobs == nil ? nil : token)) else { return (200, "the client went away") }
+                case .repair:
+                    // The replaced draw was never sent, so there is nothing to take back.
+                    break
                 case .finished(let result):
                     // Text released only at the end (held for a possible stop sequence) has not been sent yet.
                     let all = Array(result.text.utf8)
@@ -239,7 +242,7 @@ extension Routes {
     static func finishReason(_ f: FinishReason) -> String {
         switch f {
         case .length: "length"
-        case .endOfText, .stop, .complete, .cancelled: "stop"
+        case .endOfText, .stop, .complete, .cancelled, .repetition: "stop"
         }
     }
 

@@ -6,6 +6,13 @@ import Serving
 import Telemetry
 import Tokenizer
 
+/// Live text of a candidate while it is sampled.
+public enum LiveDelta: Sendable {
+    case text(String)
+    /// Text shown before that is taken back (a repaired low-confidence token).
+    case rollback(String)
+}
+
 /// What `generate` should do.
 public struct GenerateOptions: Sendable {
     public var candidates = 5
@@ -23,6 +30,8 @@ public struct GenerateOptions: Sendable {
     /// pool). On the task set it cut the syntax-error rate of candidates from 91% to 6% for
     /// about 50% more sampling time (see `bench monitor`).
     public var monitor = true
+    /// Per-token confidence repair and the anti-loop guard for every candidate.
+    public var repair = RepairPolicy()
     /// Thresholds of the confidence gate; nil turns gating off.
     public var gating: GatingThresholds? = GatingThresholds()
 
@@ -37,13 +46,16 @@ public struct Candidate: Sendable, Codable {
     public var tokenCount: Int
     /// Lines the monitor rolled back while sampling this candidate.
     public var rollbacks: Int = 0
+    /// Low-confidence tokens the repair policy replaced, and repetitions the anti-loop guard saw.
+    public var repairs: Int = 0
+    public var repetitionHits: Int = 0
     public var problems: [Problem]
     public var confidence: ConfidenceMetrics
     /// The generated tokens with their figures; kept in memory for run logs, not encoded.
     public var tokens: [GeneratedToken] = []
     public var isClean: Bool { problems.isEmpty }
 
-    enum CodingKeys: String, CodingKey { case code, meanLogprob, tokenCount = "tokens", rollbacks, problems, confidence }
+    enum CodingKeys: String, CodingKey { case code, meanLogprob, tokenCount = "tokens", rollbacks, repairs, repetitionHits, problems, confidence }
 
     /// Better means clean, then fewer problems, then more likely.
     public func isBetter(than other: Candidate) -> Bool {
@@ -181,7 +193,7 @@ public struct CodeGenerator: Sendable {
     /// - Parameter onToken: live text of each candidate as it is sampled (attempt, candidate, delta).
     public func generate(task: String, options: GenerateOptions = GenerateOptions(), requestID: String = UUID().uuidString.lowercased(),
                          progress: @Sendable (String) -> Void = { _ in },
-                         onToken: (@Sendable (Int, Int, String) -> Void)? = nil) async throws -> GenerateResult {
+                         onToken: (@Sendable (Int, Int, LiveDelta) -> Void)? = nil) async throws -> GenerateResult {
         guard !task.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw PipelineError("the task is empty") }
         let started = Date()
         var timings = PhaseTimings()
@@ -263,7 +275,7 @@ public struct CodeGenerator: Sendable {
     /// round after the first repairs the best candidate so far.
     /// - Parameter kinds: the attempt kind of the first round, then of the rest; also the timing phases.
     private func loop(task: String, prompt first: String, options: GenerateOptions, kinds: [String], timings: inout PhaseTimings,
-                      progress: @Sendable (String) -> Void, onToken: (@Sendable (Int, Int, String) -> Void)?) async throws -> Outcome {
+                      progress: @Sendable (String) -> Void, onToken: (@Sendable (Int, Int, LiveDelta) -> Void)?) async throws -> Outcome {
         var attempts: [Attempt] = []
         var prompt = first
         var best: (candidate: Candidate, attempt: Int)?
@@ -279,14 +291,16 @@ public struct CodeGenerator: Sendable {
                 s.seed = options.sampling.seed &+ UInt64(attempts.count * 1000 + n * 1000 + i)
                 // The top-1 probability feeds the confidence gate.
                 s.topLogprobs = max(1, s.topLogprobs)
-                return GenerationRequest(prompt: ids, maxTokens: options.maxTokens, sampling: s, stop: ["```"], monitor: monitor)
+                var r = GenerationRequest(prompt: ids, maxTokens: options.maxTokens, sampling: s, stop: ["```"], monitor: monitor)
+                r.repair = options.repair
+                return r
             }
             let samplePhase = kind == "generate" ? "sample" : kind
             let results = try await timings.measure(samplePhase) { try await sample(requests, attempt: n, onToken: onToken) }
             let tokenizer = instance.tokenizer
             var candidates = results.map { r in
                 Candidate(code: Self.extractCode(r.text, module: module), meanLogprob: r.meanLogprob, tokenCount: r.tokens.count, rollbacks: r.rollbacks,
-                          problems: [], confidence: ConfidenceMetrics(tokens: r.tokens, text: { tokenizer.decode([$0]) }), tokens: r.tokens)
+                          repairs: r.repairs.count, repetitionHits: r.repetitionHits, problems: [], confidence: ConfidenceMetrics(tokens: r.tokens, text: { tokenizer.decode([$0]) }), tokens: r.tokens)
             }
             candidates.sort { $0.meanLogprob > $1.meanLogprob }
             progress("\(kind): checking")
@@ -310,14 +324,18 @@ public struct CodeGenerator: Sendable {
         return Outcome(attempts: attempts, chosen: best!.candidate, chosenAttempt: best!.attempt)
     }
 
-    private func sample(_ requests: [GenerationRequest], attempt n: Int, onToken: (@Sendable (Int, Int, String) -> Void)?) async throws -> [GenerationResult] {
+    private func sample(_ requests: [GenerationRequest], attempt n: Int, onToken: (@Sendable (Int, Int, LiveDelta) -> Void)?) async throws -> [GenerationResult] {
         guard let onToken else { return try await instance.generate(requests) }
         var collected: [GenerationResult] = []
         for (i, stream) in instance.stream(requests).enumerated() {
             var result: GenerationResult?
             for try await e in stream {
                 switch e {
-                case .token(_, let delta): onToken(n, i, delta)
+                case .token(_, let delta): onToken(n, i, .text(delta))
+                case .repair(let r):
+                    // Shown, then taken back, so a live view sees the repair happen.
+                    onToken(n, i, .text(r.originalText))
+                    onToken(n, i, .rollback(r.originalText))
                 case .finished(let r): result = r
                 }
             }

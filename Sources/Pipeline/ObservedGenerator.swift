@@ -43,7 +43,7 @@ public struct ObservedGenerator: Sendable {
     /// Generates and records the request (also when it fails).
     public func generate(task: String, options: GenerateOptions, requestID: String = UUID().uuidString.lowercased(),
                          progress: @Sendable (String) -> Void = { _ in },
-                         onToken: (@Sendable (Int, Int, String) -> Void)? = nil) async throws -> GenerateResult {
+                         onToken: (@Sendable (Int, Int, LiveDelta) -> Void)? = nil) async throws -> GenerateResult {
         let start = Date()
         do {
             let result = try await primary.generate(task: task, options: options, requestID: requestID, progress: progress, onToken: onToken)

@@ -6,6 +6,8 @@ import Tokenizer
 public enum GenerationEvent: Sendable {
     /// A token and the text it releases (may be empty while a stop sequence is pending).
     case token(GeneratedToken, String)
+    /// A low-confidence draw was replaced: show `originalText`, roll it back, then the next token event follows.
+    case repair(TokenRepair)
     case finished(GenerationResult)
 }
 
@@ -229,6 +231,7 @@ public final class ModelInstance: @unchecked Sendable {
             events += batch.step()
             for e in events {
                 guard let t = tickets[e.slot.id] else { continue }
+                if let r = e.repair { t.continuation.yield(.repair(r)) }
                 if let tok = e.token, e.slot.finish != .endOfText { t.continuation.yield(.token(tok, e.delta)) }
                 if e.slot.finish != nil {
                     if e.slot.finish == .cancelled {

@@ -59,6 +59,7 @@ struct ServingTests {
         for try await e in inst.stream([request(0, tokens: 10)])[0] {
             switch e {
             case .token(_, let delta): tokens += 1; text += delta
+            case .repair: Issue.record("repair is off by default")
             case .finished(let r): final = r
             }
         }

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Tokenizer
 
 /// Live sequences that advance together, one forward pass per step.
@@ -42,12 +43,18 @@ public final class DecodeBatch {
         var banned: (at: Int, tokens: Set<Int>)?
         public fileprivate(set) var rollbacks = 0
         public fileprivate(set) var rejected = 0
+        public fileprivate(set) var repairs: [TokenRepair] = []
+        fileprivate var lastRepairAt = -1_000_000
+        fileprivate var repetition = RepetitionDetector()
+        public fileprivate(set) var repetitionHits = 0
 
         init(id: Int, request: GenerationRequest, sequence: KVSequence, processor: (any LogitsProcessor)?) {
             self.id = id
             self.request = request
             self.sequence = sequence
-            sampler = Sampler(request.sampling)
+            var sampling = request.sampling
+            if request.repair.mode == .server { sampling.minP = max(sampling.minP, request.repair.serverMinP ?? request.repair.threshold) }
+            sampler = Sampler(sampling)
             self.processor = processor
             text = TextAccumulator(stop: request.stop)
         }
@@ -56,6 +63,8 @@ public final class DecodeBatch {
             var r = GenerationResult(tokens: tokens, text: text.text, finishReason: finish ?? .length, promptTokens: request.prompt.count)
             r.rollbacks = rollbacks
             r.rejectedTokens = rejected
+            r.repairs = repairs
+            r.repetitionHits = repetitionHits
             return r
         }
 
@@ -82,6 +91,15 @@ public final class DecodeBatch {
         public let slot: Slot
         public let token: GeneratedToken?
         public let delta: String
+        /// Set when `token` replaced a low-confidence draw.
+        public var repair: TokenRepair?
+
+        init(slot: Slot, token: GeneratedToken?, delta: String, repair: TokenRepair? = nil) {
+            self.slot = slot
+            self.token = token
+            self.delta = delta
+            self.repair = repair
+        }
     }
 
     public var isEmpty: Bool { slots.isEmpty }
@@ -195,6 +213,9 @@ public final class DecodeBatch {
         if let b = s.banned, b.at == s.tokens.count {
             for t in b.tokens where t < logits.count { logits[t] = -.infinity }
         }
+        let policy = s.request.repair
+        // A repair branch redraws from the same distribution, so keep it and the sampler's state.
+        let before = policy.mode == .shadow ? (raw: Array(logits), sampler: s.sampler, processor: s.processor) : nil
         var token = s.sampler.sample(logits, processor: &s.processor)
         // The monitor vets each draw: a token that kills the prefix (or ends the text while it
         // is incomplete) is struck out and the next draw taken from the same distribution.
@@ -211,6 +232,11 @@ public final class DecodeBatch {
                 token = s.sampler.sample(logits, processor: &s.processor)
             }
         }
+        var repair: TokenRepair?
+        if let before, expf(token.logprob) < policy.threshold, !tokenizer.eosTokens.contains(token.id), s.repairs.count < policy.maxLiveRepairs,
+           s.tokens.count - s.lastRepairAt > policy.cooldownTokens {
+            repair = self.repair(s, token: &token, raw: before.raw, sampler: before.sampler, processor: before.processor)
+        }
         s.last = token.id
         if tokenizer.eosTokens.contains(token.id) {
             s.finish = .endOfText
@@ -225,10 +251,18 @@ public final class DecodeBatch {
                 return Event(slot: s, token: nil, delta: "")
             }
         }
+        if policy.mode != .off, s.repetition.hit(text: s.text.bytes, tokens: s.tokens.map(\.id)) {
+            s.repetitionHits += 1
+            s.sampler.parameters.frequencyPenalty += policy.penaltyStep
+            s.sampler.parameters.presencePenalty += policy.penaltyStep
+            if s.repetitionHits >= policy.repeatHitsStopThreshold { s.finish = .repetition }
+        }
         if s.checkpoint == nil || tokenizer.tokenBytes[token.id].contains(10) {
             s.checkpoint = (s.tokens.count, s.sequence.length, token.id, s.text.bytes.count)
         }
-        if s.text.stoppedAt != nil {
+        if s.finish != nil {
+            // The anti-loop guard ended it.
+        } else if s.text.stoppedAt != nil {
             s.finish = .stop
         } else if s.tokens.count >= s.request.maxTokens || s.sequence.length + 1 >= context.model.config.contextLength {
             s.finish = .length
@@ -236,6 +270,48 @@ public final class DecodeBatch {
             s.finish = .complete
         }
         if s.finish != nil { delta += s.text.flush() }
-        return Event(slot: s, token: token, delta: delta)
+        return Event(slot: s, token: token, delta: delta, repair: repair)
+    }
+
+    /// Shadow repair of a low-confidence draw: redraw with stricter sampling from the same
+    /// distribution (the grammar or monitor still applies) until a draw clears the threshold;
+    /// after the last attempt the most confident draw wins.
+    private func repair(_ s: Slot, token: inout GeneratedToken, raw: [Float], sampler: Sampler, processor: (any LogitsProcessor)?) -> TokenRepair? {
+        let policy = s.request.repair
+        var strict = sampler
+        strict.parameters.temperature *= policy.temperatureFactor
+        strict.parameters.topP = min(strict.parameters.topP, policy.repairTopP)
+        var best = (token: token, sampler: s.sampler, processor: s.processor)
+        var attempts = 0
+        var cleared = false
+        while attempts < policy.maxAttemptsPerToken {
+            attempts += 1
+            var logits = raw
+            var p = processor
+            var draw = strict
+            let candidate = logits.withUnsafeMutableBufferPointer { draw.sample($0, processor: &p) }
+            strict = draw
+            strict.truncateHistory(to: sampler.history.count)
+            if tokenizer.eosTokens.contains(candidate.id) { continue }
+            if let monitor = s.request.monitor, s.rollbacks < s.request.maxRollbacks,
+               case .dead = monitor.verdict(for: s.text.text + String(decoding: tokenizer.tokenBytes[candidate.id], as: UTF8.self), final: false) {
+                continue
+            }
+            if candidate.logprob > best.token.logprob { best = (candidate, draw, p) }
+            if expf(candidate.logprob) >= policy.threshold {
+                cleared = true
+                break
+            }
+        }
+        guard best.token.id != token.id else { return nil }
+        let r = TokenRepair(position: s.tokens.count, original: token, originalText: String(decoding: tokenizer.tokenBytes[token.id], as: UTF8.self),
+                            replacement: best.token, replacementText: String(decoding: tokenizer.tokenBytes[best.token.id], as: UTF8.self),
+                            attempts: attempts, cleared: cleared)
+        token = best.token
+        s.sampler = best.sampler
+        s.processor = best.processor
+        s.repairs.append(r)
+        s.lastRepairAt = s.tokens.count
+        return r
     }
 }

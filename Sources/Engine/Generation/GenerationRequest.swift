@@ -11,6 +11,8 @@ public struct GenerationRequest: Sendable {
     public var maxRollbacks: Int
     /// Tokens the monitor may reject at one position before the next draw is taken anyway.
     public var maxRejectionsPerToken = 6
+    /// Per-token confidence repair and the anti-loop guard.
+    public var repair = RepairPolicy()
 
     public init(prompt: [Int], maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(), stop: [String] = [],
                 monitor: (any PrefixMonitor)? = nil, maxRollbacks: Int = 8) {
@@ -50,6 +52,8 @@ public enum FinishReason: String, Sendable, Codable {
     case complete
     /// The caller asked to stop.
     case cancelled
+    /// The anti-loop guard saw the text repeat too often.
+    case repetition
 }
 
 /// The outcome of one request.
@@ -63,6 +67,10 @@ public struct GenerationResult: Sendable {
     public var rollbacks: Int = 0
     /// Sampled tokens the monitor rejected (each was replaced by another draw).
     public var rejectedTokens: Int = 0
+    /// Low-confidence tokens replaced by the repair policy.
+    public var repairs: [TokenRepair] = []
+    /// Times the anti-loop guard saw a repetition.
+    public var repetitionHits: Int = 0
 
     /// Mean log-probability of the generated tokens (0 when none).
     public var meanLogprob: Float {
