@@ -60,7 +60,7 @@ public struct RepetitionDetector: Sendable {
         return true
     }
 
-    func isRepeating(text: [UInt8], tokens: [Int]) -> Bool {
+    public func isRepeating(text: [UInt8], tokens: [Int]) -> Bool {
         if text.count >= tailLength * 2 {
             let tail = Array(text.suffix(tailLength))
             let before = text.dropLast(tailLength)
