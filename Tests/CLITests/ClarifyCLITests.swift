@@ -55,3 +55,23 @@ struct ClarifyCLITests {
         #expect(try client.finish() == 0)
     }
 }
+
+/// Confidence repair settings as a user gives them.
+@Suite("repair settings from the CLI", .serialized)
+struct RepairCLITests {
+    @Test("LLM_* environment variables turn shadow repair on; flags override them; bad values are clear errors")
+    func environment() throws {
+        let args = ["generate", "Write a function that reverses a list.", "--candidates", "1", "--max-attempts", "1", "--max-tokens", "24", "--json", "--no-gate"]
+        let on = try CLI.run(args, environment: ["LLM_REPAIR_MODE": "shadow", "LLM_PER_TOKEN_REPAIR_THRESHOLD": "1", "LLM_MAX_LIVE_REPAIRS": "2"])
+        #expect([0, 3].contains(on.status), "\(on.stderr)")
+        let repairs = { (out: String) -> Int in
+            let r = try! JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: Any]
+            return ((r["attempts"] as! [[String: Any]]).first!["candidates"] as! [[String: Any]]).reduce(0) { $0 + ($1["repairs"] as! Int) }
+        }
+        #expect(repairs(on.stdout) == 2, "threshold 1: the whole budget is spent")
+        let off = try CLI.run(args + ["--repair-mode", "off"], environment: ["LLM_REPAIR_MODE": "shadow"])
+        #expect(repairs(off.stdout) == 0, "the flag wins over the environment")
+        let bad = try CLI.run(args, environment: ["LLM_REPAIR_MODE": "sometimes"])
+        #expect(bad.status != 0 && bad.stderr.contains("repair mode 'sometimes' is not off, shadow or server"))
+    }
+}
