@@ -2,9 +2,12 @@ import ArgumentParser
 import ElixirCoderCore
 import Foundation
 import Explain
+import OpenAIBackend
 import Pipeline
+import RemoteServing
 import Serving
 import Telemetry
+import Tokenizer
 
 /// Flags shared by the commands that generate: the confidence gate, logs and the shadow model.
 struct ObservabilityOptions: ParsableArguments {
@@ -65,6 +68,24 @@ struct ModelRegistry: Codable {
     }
 }
 
+/// An OpenAI-compatible server given by URL, model name and key variable.
+struct RemoteSpec {
+    let configuration: OpenAIConfiguration
+    let version: String
+
+    static func isURL(_ s: String) -> Bool { s.hasPrefix("http://") || s.hasPrefix("https://") }
+
+    init(url: String, model: String?, keyVariable: String?) throws {
+        guard Self.isURL(url), let u = URL(string: url) else { throw ValidationError("backend '\(url)' is not an http:// or https:// URL") }
+        configuration = OpenAIConfiguration(baseURL: u, model: model, apiKeyVariable: keyVariable)
+        version = "remote:\(model ?? "default")@\(url)"
+    }
+
+    func instance(name: String, tokenizer: Tokenizer) -> RemoteInstance {
+        RemoteInstance(name: name, client: OpenAIClient(configuration: configuration), tokenizer: tokenizer)
+    }
+}
+
 /// Everything a generating command needs: the observed generator, its registry and settings.
 struct GenerationSetup {
     let observed: ObservedGenerator
@@ -80,9 +101,19 @@ struct GenerationSetup {
     static func make(modelOptions: ModelOptions, observability: ObservabilityOptions, paths: Paths = Paths(), quiet: Bool = false,
                      contextFiles: [String: String] = [:]) throws -> GenerationSetup {
         let config = try Configuration.load(paths: paths)
-        let (registry, _, shadowURL) = try ModelRegistry.resolve(active: modelOptions.model ?? config.model,
-                                                                  shadow: observability.shadowModel ?? config.shadowModel)
-        var primary = try modelOptions.load(config: config, quiet: quiet).codeGenerator(kernels: modelOptions.kernels, name: "primary")
+        let shadowSpec = observability.shadowModel ?? config.shadowModel
+        let remoteShadow = shadowSpec.flatMap { RemoteSpec.isURL($0) ? $0 : nil }
+        var (registry, _, shadowURL) = try ModelRegistry.resolve(active: modelOptions.model ?? config.model, shadow: remoteShadow == nil ? shadowSpec : nil)
+        let loaded = try modelOptions.load(config: config, quiet: quiet)
+        var primary: CodeGenerator
+        if let url = modelOptions.backend ?? config.backendURL {
+            let remote = try RemoteSpec(url: url, model: modelOptions.backendModel ?? config.backendModel, keyVariable: modelOptions.apiKeyEnv ?? config.backendAPIKeyEnv)
+            primary = try loaded.codeGenerator(backend: remote.instance(name: "primary", tokenizer: loaded.tokenizer))
+            registry.active = url
+            registry.activeVersion = remote.version
+        } else {
+            primary = try loaded.codeGenerator(kernels: modelOptions.kernels, name: "primary")
+        }
         var index: KnowledgeIndex?
         do {
             index = try openKnowledgeIndex(paths: paths, quiet: quiet)
@@ -94,7 +125,13 @@ struct GenerationSetup {
         if let index { retrievers.append(index) }
         primary.retriever = MergedRetriever(retrievers)
         var shadow: CodeGenerator?
-        if let shadowURL {
+        if let remoteShadow {
+            let remote = try RemoteSpec(url: remoteShadow, model: nil, keyVariable: modelOptions.apiKeyEnv ?? config.backendAPIKeyEnv)
+            shadow = try loaded.codeGenerator(backend: remote.instance(name: "shadow", tokenizer: loaded.tokenizer))
+            registry.shadow = remoteShadow
+            registry.shadowVersion = remote.version
+            registry.shadowEnabled = true
+        } else if let shadowURL {
             var o = modelOptions
             o.model = shadowURL.path
             // The shadow gets one thread so it competes less with the primary.

@@ -16,6 +16,11 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "CPU threads for inference (default: all cores; config `threads`, env ELIXIR_CODER_THREADS).")
     var threads: Int?
 
+    @Option(help: "Generate with a model behind an OpenAI-compatible server at this URL (e.g. http://127.0.0.1:8080/v1) instead of the embedded one; the embedded model's tokenizer still builds the prompts (config `backendURL`, env ELIXIR_CODER_BACKEND_URL).")
+    var backend: String?
+    @Option(help: "Model name to ask the backend for (config `backendModel`, env ELIXIR_CODER_BACKEND_MODEL).") var backendModel: String?
+    @Option(help: "Environment variable with the backend's API key (config `backendAPIKeyEnv`).") var apiKeyEnv: String?
+
     @Option(help: "Kernel set: fast (float tiles for batches, the default) or exact (llama.cpp's integer arithmetic everywhere; reproduces its greedy outputs).")
     var kernels: KernelChoice = .fast
 
@@ -47,6 +52,11 @@ struct ModelOptions: ParsableArguments {
 }
 
 extension ModelOptions.Loaded {
+    /// The generate-check-repair loop on another backend (a remote server).
+    func codeGenerator(backend: any InferenceBackend) throws -> CodeGenerator {
+        CodeGenerator(instance: backend, templates: try PromptTemplates(), checker: ElixirCandidateChecker(pool: try CheckerPool()))
+    }
+
     /// A model instance with its batching thread, and the generate-check-repair loop on it.
     func codeGenerator(kernels: KernelChoice, name: String = "default") throws -> CodeGenerator {
         var settings = InstanceSettings(name: name)

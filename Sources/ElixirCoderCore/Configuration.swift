@@ -15,6 +15,12 @@ public struct Configuration: Codable, Sendable, Equatable {
     public var minP: Float?
     public var seed: UInt64?
     public var maxTokens: Int?
+    /// An OpenAI-compatible server to generate with instead of the embedded model (e.g. `http://127.0.0.1:8080/v1`).
+    public var backendURL: String?
+    /// The model name to ask that server for.
+    public var backendModel: String?
+    /// The environment variable that holds the server's API key.
+    public var backendAPIKeyEnv: String?
     /// A second model that answers each request after the primary, for comparison only.
     public var shadowModel: String?
     public var shadowTimeoutSeconds: Double?
@@ -78,6 +84,9 @@ public struct Configuration: Codable, Sendable, Equatable {
         // The registry's name for the primary model wins over the plain one.
         model = text("ELIXIR_CODER_ACTIVE_MODEL") ?? model
         shadowModel = text("ELIXIR_CODER_SHADOW_MODEL") ?? shadowModel
+        backendURL = text("ELIXIR_CODER_BACKEND_URL") ?? backendURL
+        backendModel = text("ELIXIR_CODER_BACKEND_MODEL") ?? backendModel
+        backendAPIKeyEnv = text("ELIXIR_CODER_BACKEND_API_KEY_ENV") ?? backendAPIKeyEnv
         shadowTimeoutSeconds = try num("ELIXIR_CODER_SHADOW_TIMEOUT") ?? shadowTimeoutSeconds
         logLevel = text("ELIXIR_CODER_LOG_LEVEL") ?? logLevel
         logDirectory = text("ELIXIR_CODER_LOG_DIR") ?? logDirectory

@@ -43,12 +43,12 @@ public struct Explainer: Sendable {
     public let index: KnowledgeIndex
     public let pool: CheckerPool
     /// nil: documentation only, no model text.
-    public let instance: ModelInstance?
+    public let instance: (any InferenceBackend)?
     public let templates: PromptTemplates
     public var contextLines = 3
     public var maxTokens = 96
 
-    public init(index: KnowledgeIndex, pool: CheckerPool, instance: ModelInstance?, templates: PromptTemplates) {
+    public init(index: KnowledgeIndex, pool: CheckerPool, instance: (any InferenceBackend)?, templates: PromptTemplates) {
         self.index = index
         self.pool = pool
         self.instance = instance
@@ -124,7 +124,7 @@ public struct Explainer: Sendable {
         return range.map { i in i == target ? lines[i - 1] + "  # <- line \(i)" : lines[i - 1] }.joined(separator: "\n")
     }
 
-    private func generateText(_ instance: ModelInstance, problem: Problem, snippet: String, sources: [Passage]) async throws -> String {
+    private func generateText(_ instance: any InferenceBackend, problem: Problem, snippet: String, sources: [Passage]) async throws -> String {
         let user = templates.render("explain", [
             "passages": sources.prefix(2).map { ["title": $0.title, "text": String($0.text.prefix(600))] },
             "snippet": snippet, "line": problem.line, "check": problem.check, "message": problem.message,

@@ -126,7 +126,7 @@ public struct GenerateResult: Sendable, Codable {
 
 /// Turns a task into Elixir code: prompt, sample N candidates, rank, check, repair.
 public struct CodeGenerator: Sendable {
-    public let instance: ModelInstance
+    public let instance: any InferenceBackend
     public let templates: PromptTemplates
     public let checker: any CandidateChecker
     /// The parser used as a decoding monitor, when there is one.
@@ -148,7 +148,7 @@ public struct CodeGenerator: Sendable {
         return name.isEmpty ? "Solution" : name
     }
 
-    public init(instance: ModelInstance, templates: PromptTemplates, checker: any CandidateChecker, monitorPool: CheckerPool? = nil) {
+    public init(instance: any InferenceBackend, templates: PromptTemplates, checker: any CandidateChecker, monitorPool: CheckerPool? = nil) {
         self.instance = instance
         self.templates = templates
         self.checker = checker
@@ -300,7 +300,8 @@ public struct CodeGenerator: Sendable {
             let tokenizer = instance.tokenizer
             var candidates = results.map { r in
                 Candidate(code: Self.extractCode(r.text, module: module), meanLogprob: r.meanLogprob, tokenCount: r.tokens.count, rollbacks: r.rollbacks,
-                          repairs: r.repairs.count, repetitionHits: r.repetitionHits, problems: [], confidence: ConfidenceMetrics(tokens: r.tokens, text: { tokenizer.decode([$0]) }), tokens: r.tokens)
+                          repairs: r.repairs.count, repetitionHits: r.repetitionHits, problems: [], confidence: ConfidenceMetrics(tokens: r.tokens, source: r.alternativesOnly ? .topK : .fullDistribution, text: { tokenizer.decode([$0]) }),
+                          tokens: r.tokens)
             }
             candidates.sort { $0.meanLogprob > $1.meanLogprob }
             progress("\(kind): checking")

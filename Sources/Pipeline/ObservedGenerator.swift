@@ -110,7 +110,7 @@ public struct ObservedGenerator: Sendable {
     }
 
     private func baseEvent(requestID: String, task: String) -> InferenceEvent {
-        InferenceEvent(requestID: requestID, kind: "generate", instance: primary.instance.settings.name, modelVersion: primaryVersion,
+        InferenceEvent(requestID: requestID, kind: "generate", instance: primary.instance.name, modelVersion: primaryVersion,
                        promptSHA256: SHA256.hex(Array(task.utf8)), promptPreview: settings.promptPreview ? task : nil)
     }
 

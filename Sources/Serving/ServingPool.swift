@@ -1,11 +1,11 @@
 import Engine
 
-/// Named model instances behind one router: A/B weights, stable key hashing,
+/// Named model instances (embedded or remote) behind one router: A/B weights, stable key hashing,
 /// least-loaded balancing between replicas of the same model.
 public actor ServingPool {
     /// One instance and how routing treats it.
     struct Entry {
-        let instance: ModelInstance
+        let instance: any InferenceBackend
         /// Replicas share a variant name; routing weights apply per variant.
         let variant: String
         let weight: Double
@@ -16,21 +16,21 @@ public actor ServingPool {
     public init() {}
 
     /// Adds an instance as a replica of `variant` (default: the instance's own name).
-    public func register(_ instance: ModelInstance, variant: String? = nil, weight: Double = 1) {
-        entries.append(Entry(instance: instance, variant: variant ?? instance.settings.name, weight: max(0, weight)))
+    public func register(_ instance: any InferenceBackend, variant: String? = nil, weight: Double = 1) {
+        entries.append(Entry(instance: instance, variant: variant ?? instance.name, weight: max(0, weight)))
     }
 
-    public var instanceNames: [String] { entries.map(\.instance.settings.name) }
+    public var instanceNames: [String] { entries.map(\.instance.name) }
 
     /// Picks an instance: by instance or variant name when given; else a variant by
     /// weight (stable for a given `key`), then its least-loaded replica.
-    public func route(name: String? = nil, key: String? = nil) throws -> ModelInstance {
+    public func route(name: String? = nil, key: String? = nil) throws -> any InferenceBackend {
         guard !entries.isEmpty else { throw ServingError(.unknownInstance, "no model instances are registered") }
         if let name {
-            if let e = entries.first(where: { $0.instance.settings.name == name }) { return e.instance }
+            if let e = entries.first(where: { $0.instance.name == name }) { return e.instance }
             let replicas = entries.filter { $0.variant == name }
             guard !replicas.isEmpty else {
-                throw ServingError(.unknownInstance, "no instance or variant named '\(name)'; known: \(Set(entries.flatMap { [$0.instance.settings.name, $0.variant] }).sorted().joined(separator: ", "))")
+                throw ServingError(.unknownInstance, "no instance or variant named '\(name)'; known: \(Set(entries.flatMap { [$0.instance.name, $0.variant] }).sorted().joined(separator: ", "))")
             }
             return leastLoaded(replicas)
         }
@@ -47,7 +47,7 @@ public actor ServingPool {
         return leastLoaded(entries.filter { $0.variant == chosen })
     }
 
-    private func leastLoaded(_ replicas: [Entry]) -> ModelInstance {
+    private func leastLoaded(_ replicas: [Entry]) -> any InferenceBackend {
         replicas.min { $0.instance.load < $1.instance.load }!.instance
     }
 

@@ -71,6 +71,15 @@ public struct GenerationResult: Sendable {
     public var repairs: [TokenRepair] = []
     /// Times the anti-loop guard saw a repetition.
     public var repetitionHits: Int = 0
+    /// The tokens' entropies come from the top alternatives a server returned, not the whole distribution.
+    public var alternativesOnly = false
+
+    public init(tokens: [GeneratedToken], text: String, finishReason: FinishReason, promptTokens: Int) {
+        self.tokens = tokens
+        self.text = text
+        self.finishReason = finishReason
+        self.promptTokens = promptTokens
+    }
 
     /// Mean log-probability of the generated tokens (0 when none).
     public var meanLogprob: Float {

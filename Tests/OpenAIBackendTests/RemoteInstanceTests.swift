@@ -1,0 +1,63 @@
+import Engine
+import Foundation
+import OpenAIBackend
+@testable import RemoteServing
+import Serving
+import TestSupport
+import Testing
+
+/// Kills any prefix whose last line contains "BAD".
+struct RejectBadLines: PrefixMonitor {
+    func verdict(for generated: String, final: Bool) -> PrefixVerdict {
+        generated.split(separator: "\n").contains { $0.contains("BAD") } ? .dead("bad line") : .viable
+    }
+}
+
+@Suite("A remote server as a model instance", .serialized)
+struct RemoteInstanceTests {
+    @Test("the line-level monitor cuts at the last viable line")
+    func lineMonitor() {
+        #expect(RemoteInstance.firstDeadLine("", "a\nb\nBAD\nc\n", monitor: RejectBadLines(), final: false) == 4)
+        #expect(RemoteInstance.firstDeadLine("", "a\nb\n", monitor: RejectBadLines(), final: true) == nil)
+        #expect(RemoteInstance.firstDeadLine("x\n", "BAD", monitor: RejectBadLines(), final: true) == 0)
+    }
+
+    @Test("generate --backend runs the whole loop against another ElixirCoder; the pool routes between embedded and remote")
+    func endToEnd() async throws {
+        let server = try HTTPServeProcess(["--threads", "1"])
+        defer { _ = server.stop() }
+        try await server.ready()
+        let url = server.url.appendingPathComponent("v1").absoluteString
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: HTTPServeProcess.binary)
+        p.arguments = ["generate", "Write a function that doubles a number.", "--backend", url, "--candidates", "2", "--max-attempts", "1", "--max-tokens", "48",
+                       "--json", "--no-gate", "--no-inference-log", "--log-level", "off"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect([0, 3].contains(p.terminationStatus))
+        let r = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        #expect((r["code"] as? String)?.hasPrefix("defmodule") == true)
+        #expect((r["confidence"] as? [String: Any])?["entropySource"] as? String == "top_k", "a server gives alternatives, not the distribution")
+
+        let remote = RemoteInstance(name: "remote", client: OpenAIClient(configuration: OpenAIConfiguration(baseURL: server.url.appendingPathComponent("v1"), maxRetries: 1)),
+                                    tokenizer: Shared.tokenizer)
+        var settings = InstanceSettings(name: "embedded")
+        settings.kernels = .exact
+        let embedded = ModelInstance(model: Shared.model, tokenizer: Shared.tokenizer, settings: settings)
+        defer { embedded.shutdown() }
+        let pool = ServingPool()
+        await pool.register(embedded, variant: "A")
+        await pool.register(remote, variant: "B")
+        let request = GenerationRequest(prompt: Shared.tokenizer.encode("defmodule Math do\n  def add(a, b) do"), maxTokens: 8, sampling: .greedy)
+        let a = try await pool.route(name: "A").generate([request])[0]
+        let b = try await pool.route(name: "B").generate([request])[0]
+        #expect(a.tokens.count == 8 && b.tokens.count == 8)
+        #expect(b.alternativesOnly && !a.alternativesOnly)
+        #expect(a.tokens.map(\.id) == b.tokens.map(\.id), "the same model greedy through both paths")
+    }
+}
