@@ -60,7 +60,9 @@ struct BenchRepairCommand: AsyncParsableCommand {
                     row.tokens += c.tokenCount
                     row.repairs += c.repairs
                     if c.repetitionHits >= o.repair.repeatHitsStopThreshold { row.repetitionStops += 1 }
-                    if try await pool.syntax(c.code).status != .ok { row.syntaxErrors += 1 }
+                    // Judged as the loop judges a candidate: after closing and formatting.
+                    let code = await setup.observed.primary.checker.normalize(c.code)
+                    if try await pool.syntax(code).status != .ok { row.syntaxErrors += 1 }
                 }
             }
             row.seconds = Date().timeIntervalSince(start)
