@@ -11,7 +11,7 @@ import Telemetry
 struct BatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "batch",
-        abstract: "Run generate over a JSON-lines file of tasks ({\"id\", \"task\", \"context\"?}), writing results in input order.",
+        abstract: "Run generate over a JSON-lines file of tasks ({\"id\", \"task\", \"context\"?, \"tests\"?}), writing results in input order.",
         discussion: "Each result is written and flushed as soon as every earlier task is done, so an interrupted run loses nothing already written; rerunning skips ids already in the output. Progress with an ETA goes to stderr."
     )
 
@@ -22,6 +22,7 @@ struct BatchCommand: AsyncParsableCommand {
     @Option(help: "Attempts at most.") var maxAttempts = 3
     @Option(help: "Tokens per candidate at most.") var maxTokens = 256
     @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Flag(help: "Run the tasks' iex> examples as tests (this executes generated code); a task's \"tests\" field is always run.") var runExamples = false
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var observability: ObservabilityOptions
 
@@ -29,13 +30,16 @@ struct BatchCommand: AsyncParsableCommand {
         let id: String
         let task: String
         let context: String?
+        /// ExUnit tests for this task's candidates.
+        let tests: String?
 
-        enum CodingKeys: String, CodingKey { case id, task, context }
+        enum CodingKeys: String, CodingKey { case id, task, context, tests }
         init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             if let s = try? c.decode(String.self, forKey: .id) { id = s } else { id = String(try c.decode(Int.self, forKey: .id)) }
             task = try c.decode(String.self, forKey: .task)
             context = try c.decodeIfPresent(String.self, forKey: .context)
+            tests = try c.decodeIfPresent(String.self, forKey: .tests)
         }
     }
 
@@ -71,6 +75,7 @@ struct BatchCommand: AsyncParsableCommand {
         let generator = setup.observed
         var options = GenerateOptions()
         options.gating = setup.gating
+        options.runExamples = runExamples
         options.candidates = candidates
         options.maxAttempts = maxAttempts
         options.maxTokens = maxTokens
@@ -97,6 +102,7 @@ struct BatchCommand: AsyncParsableCommand {
                 let t = todo[i]
                 var o = options
                 o.context = t.context
+                o.tests = t.tests
                 group.addTask {
                     let s = Date()
                     let r = try await generator.generate(task: t.task, options: o)

@@ -23,6 +23,8 @@ struct GenerateCommand: AsyncParsableCommand {
 
     @Argument(help: "The task in plain words, or - to read it from standard input.") var task: String
     @Option(help: "A file of existing code the task refers to.") var context: String?
+    @Option(help: "An ExUnit test file to run against candidates that pass the checks (in a separate elixir process, with a timeout and no network); a failing test counts like a finding.") var tests: String?
+    @Flag(help: "Turn the task's iex> examples into a test and run it against candidates (this executes generated code).") var runExamples = false
     @Option(help: "Candidates sampled per attempt.") var candidates = 5
     @Option(help: "Attempts at most (the first plus repairs).") var maxAttempts = 3
     @Option(help: "Tokens per candidate at most.") var maxTokens = 256
@@ -58,6 +60,11 @@ struct GenerateCommand: AsyncParsableCommand {
         options.monitor = !noMonitor
         options.gating = setup.gating
         options.repair = try repairOptions.policy(setup.config)
+        if let tests {
+            guard let t = try? String(contentsOfFile: tests, encoding: .utf8) else { throw ValidationError("cannot read --tests file \(tests)") }
+            options.tests = t
+        }
+        options.runExamples = runExamples
         let start = Date()
         var clarifyTimings = PhaseTimings()
         if clarify || answer != nil {

@@ -136,6 +136,8 @@ actor ServerState {
         if let v = params["maxTokens"] { guard let n = v.int, n >= 1, n <= 4096 else { throw RPCError(.invalidParams, "maxTokens must be an integer from 1 to 4096") }; o.maxTokens = n }
         if let v = params["seed"] { guard let n = v.int, n >= 0 else { throw RPCError(.invalidParams, "seed must be a non-negative integer") }; o.sampling.seed = UInt64(n) }
         if let v = params["temperature"] { guard let t = v.double, t >= 0 else { throw RPCError(.invalidParams, "temperature must be a number, 0 or more") }; o.sampling.temperature = Float(t) }
+        if let v = params["tests"] { guard let t = v.string else { throw RPCError(.invalidParams, "tests must be a string of ExUnit test code") }; o.tests = t }
+        if let v = params["runExamples"] { guard let b = v.bool else { throw RPCError(.invalidParams, "runExamples must be a boolean") }; o.runExamples = b }
         return o
     }
 

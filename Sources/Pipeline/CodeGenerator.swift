@@ -30,6 +30,11 @@ public struct GenerateOptions: Sendable {
     /// pool). On the task set it cut the syntax-error rate of candidates from 91% to 6% for
     /// about 50% more sampling time (see `bench monitor`).
     public var monitor = true
+    /// ExUnit tests to run against candidates that pass the checks (the only time generated code runs).
+    public var tests: String?
+    /// Also turn the task's `iex>` examples into a test and run it (asked for explicitly).
+    public var runExamples = false
+    public var testRunner = TestRunner()
     /// Per-token confidence repair and the anti-loop guard for every candidate.
     public var repair = RepairPolicy()
     /// Thresholds of the confidence gate; nil turns gating off.
@@ -305,10 +310,14 @@ public struct CodeGenerator: Sendable {
             }
             candidates.sort { $0.meanLogprob > $1.meanLogprob }
             progress("\(kind): checking")
+            let tests = Self.tests(for: task, module: module, options: options)
             try await timings.measure(kind == "generate" ? "check" : kind) {
                 for i in candidates.indices {
                     candidates[i].code = await checker.normalize(candidates[i].code)
                     candidates[i].problems = try await checker.problems(in: candidates[i].code)
+                    if candidates[i].isClean, let tests {
+                        candidates[i].problems = try await Self.testProblems(candidates[i].code, tests: tests, runner: options.testRunner)
+                    }
                     if candidates[i].isClean { break }
                 }
             }
@@ -323,6 +332,22 @@ public struct CodeGenerator: Sendable {
             prompt = repairPrompt(task: task, candidate: pick)
         }
         return Outcome(attempts: attempts, chosen: best!.candidate, chosenAttempt: best!.attempt)
+    }
+
+    /// The tests to run: the caller's, plus the task's examples when asked for.
+    static func tests(for task: String, module: String, options: GenerateOptions) -> String? {
+        let examples = options.runExamples ? TestRunner.examplesTest(task: task, module: module) : nil
+        let all = [options.tests, examples].compactMap { $0 }
+        return all.isEmpty ? nil : all.joined(separator: "\n")
+    }
+
+    /// Failing tests as problems, like findings; a candidate that does not compile is one problem.
+    static func testProblems(_ code: String, tests: String, runner: TestRunner) async throws -> [Problem] {
+        let outcome = try await Task.detached { try runner.run(code: code, tests: tests) }.value
+        if let error = outcome.error { return [Problem(source: "tests", check: "ExUnit.Run", line: 1, message: error)] }
+        return outcome.failures.map {
+            Problem(source: "tests", check: "ExUnit.Failure", line: 1, message: "\($0.test) failed (test line \($0.line.map(String.init) ?? "?")): \($0.message)")
+        }
     }
 
     private func sample(_ requests: [GenerationRequest], attempt n: Int, onToken: (@Sendable (Int, Int, LiveDelta) -> Void)?) async throws -> [GenerationResult] {

@@ -131,3 +131,25 @@ struct ObservabilityTests {
         if r2.status != .abstained, (try? await PipelineTests.checker.pool.facts(r2.code)) != nil { #expect(agreed.sameCluster == true) }
     }
 }
+
+@Suite("Tests as findings", .serialized)
+struct TestsAsFindings {
+    @Test("a failing supplied test counts like a finding and is fed to the repair round")
+    func failingTest() async throws {
+        var o = GenerateOptions()
+        o.candidates = 2
+        o.maxAttempts = 2
+        o.maxTokens = 64
+        o.gating = nil
+        o.tests = "defmodule ImpossibleTest do\n  use ExUnit.Case\n  test \"never\", do: assert 1 == 2\nend\n"
+        let g = CodeGenerator(instance: PipelineTests.instance, templates: PipelineTests.templates, checker: PipelineTests.checker)
+        let r = try await g.generate(task: "Write a function that returns the largest number in a list.", options: o)
+        #expect(r.status == .problemsRemain)
+        let tested = r.attempts.flatMap(\.candidates).flatMap(\.problems).filter { $0.source == "tests" }
+        #expect(!tested.isEmpty, "candidates that passed the checks were tested")
+        #expect(tested.allSatisfy { $0.check == "ExUnit.Failure" || $0.check == "ExUnit.Run" })
+        if r.attempts.count == 2, let fed = r.attempts.first?.candidates.first(where: { $0.problems.contains { $0.source == "tests" } }) {
+            #expect(g.repairPrompt(task: "t", candidate: fed).contains("ExUnit."))
+        }
+    }
+}

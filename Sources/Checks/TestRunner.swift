@@ -1,0 +1,138 @@
+import Foundation
+
+/// Runs ExUnit tests against a candidate: the only place generated code is executed, and only
+/// when the caller supplied tests (or asked for the task's examples to be run).
+///
+/// Each run is a fresh `elixir` process in a temporary directory, killed after `timeout`, with
+/// no network where `unshare -rn` is available (a new network namespace with only loopback down).
+public struct TestRunner: Sendable {
+    public var timeout: Double = 20
+    public var elixir = "elixir"
+
+    public init() {}
+
+    /// The outcome of one run.
+    public struct Outcome: Sendable, Codable, Equatable {
+        public var tests: Int
+        public var failures: [Failure]
+        /// The run itself failed (the candidate did not compile, a timeout), before any test could count.
+        public var error: String?
+        public var networkIsolated: Bool
+        public var seconds: Double
+        public var passed: Bool { error == nil && failures.isEmpty && tests > 0 }
+    }
+
+    /// One failing test.
+    public struct Failure: Sendable, Codable, Equatable {
+        public var test: String
+        public var line: Int?
+        public var message: String
+    }
+
+    /// Whether processes can be put in their own network namespace here.
+    public static let canIsolateNetwork: Bool = {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        p.arguments = ["-rn", "true"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }()
+
+    /// Compiles `code`, then runs the ExUnit module(s) in `tests` against it.
+    public func run(code: String, tests: String) throws -> Outcome {
+        let start = Date()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ec-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try code.write(to: dir.appendingPathComponent("candidate.ex"), atomically: true, encoding: .utf8)
+        try tests.write(to: dir.appendingPathComponent("candidate_test.exs"), atomically: true, encoding: .utf8)
+        // A formatter of our own prints one line per result, so nothing depends on ExUnit's wording.
+        let script = """
+            defmodule ECTestFormatter do
+              use GenServer
+              def init(_), do: {:ok, nil}
+              def handle_cast({:test_finished, %ExUnit.Test{state: nil} = t}, s), do: (IO.puts("EC_PASS\\t#{t.name}"); {:noreply, s})
+              def handle_cast({:test_finished, %ExUnit.Test{state: {:failed, failures}} = t}, s) do
+                msg = failures |> Enum.map(fn {kind, reason, stack} -> Exception.format_banner(kind, reason, stack) end) |> Enum.join(" ") |> String.replace(~r/\\s+/, " ")
+                IO.puts("EC_FAIL\\t#{t.name}\\t#{t.tags[:line]}\\t#{String.slice(msg, 0, 300)}")
+                {:noreply, s}
+              end
+              def handle_cast(_, s), do: {:noreply, s}
+            end
+            try do
+              Code.compile_file("candidate.ex")
+            rescue
+              e -> IO.puts("EC_COMPILE\\t" <> String.replace(Exception.message(e), ~r/\\s+/, " ")); System.halt(3)
+            end
+            ExUnit.start(autorun: false, formatters: [ECTestFormatter], seed: 0)
+            Code.require_file("candidate_test.exs")
+            ExUnit.run()
+            """
+        try script.write(to: dir.appendingPathComponent("run.exs"), atomically: true, encoding: .utf8)
+        let p = Process()
+        let isolated = Self.canIsolateNetwork
+        if isolated {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+            p.arguments = ["-rn", "/usr/bin/env", elixir, "run.exs"]
+        } else {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = [elixir, "run.exs"]
+        }
+        p.currentDirectoryURL = dir
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let deadline = DispatchTime.now() + timeout
+        let killer = DispatchWorkItem { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        DispatchQueue.global().asyncAfter(deadline: deadline, execute: killer)
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        killer.cancel()
+        let text = String(decoding: data, as: UTF8.self)
+        var outcome = Outcome(tests: 0, failures: [], error: nil, networkIsolated: isolated, seconds: Date().timeIntervalSince(start))
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            switch f.first {
+            case "EC_PASS": outcome.tests += 1
+            case "EC_FAIL" where f.count >= 4:
+                outcome.tests += 1
+                outcome.failures.append(Failure(test: f[1], line: Int(f[2]), message: f[3]))
+            case "EC_COMPILE": outcome.error = "the candidate does not compile: " + f.dropFirst().joined(separator: " ")
+            default: break
+            }
+        }
+        if p.terminationReason == .uncaughtSignal { outcome.error = "the tests did not finish within \(Int(timeout)) s" }
+        else if outcome.error == nil && outcome.tests == 0 {
+            outcome.error = "no test ran: " + String(text.suffix(300)).replacingOccurrences(of: "\n", with: " ")
+        }
+        return outcome
+    }
+
+    /// ExUnit assertions from the `iex>` examples in a task, with their module renamed to `module`.
+    /// Returns nil when the task has none.
+    public static func examplesTest(task: String, module: String) -> String? {
+        let lines = task.components(separatedBy: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        var asserts: [String] = []
+        var i = 0
+        while i < lines.count {
+            if lines[i].hasPrefix("iex>"), i + 1 < lines.count, !lines[i + 1].isEmpty, !lines[i + 1].hasPrefix("iex>") {
+                var expr = String(lines[i].dropFirst(4)).trimmingCharacters(in: .whitespaces)
+                // The example's own module name becomes the one the candidate defines.
+                if let dot = expr.firstIndex(of: "."), expr.first?.isUppercase == true,
+                   expr[..<dot].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+                    expr = module + expr[dot...]
+                }
+                asserts.append("    assert (\(expr)) == (\(lines[i + 1]))")
+                i += 2
+            } else {
+                i += 1
+            }
+        }
+        guard !asserts.isEmpty else { return nil }
+        return "defmodule \(module)ExamplesTest do\n  use ExUnit.Case\n\n  test \"the task's examples\" do\n\(asserts.joined(separator: "\n"))\n  end\nend\n"
+    }
+}

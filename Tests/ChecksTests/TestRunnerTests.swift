@@ -1,0 +1,60 @@
+import Checks
+import Foundation
+import Testing
+
+@Suite("ExUnit test runner", .serialized)
+struct TestRunnerTests {
+    static let code = "defmodule Math do\n  def double(x), do: x * 2\n  def spin, do: spin()\n  def online?, do: match?({:ok, _}, :gen_tcp.connect(~c\"example.com\", 80, [], 2000))\nend\n"
+
+    @Test("passing and failing tests are counted, with the failing test's name, line and message")
+    func passAndFail() throws {
+        let tests = """
+            defmodule MathTest do
+              use ExUnit.Case
+              test "doubles" do
+                assert Math.double(2) == 4
+              end
+              test "triples" do
+                assert Math.double(3) == 9
+              end
+            end
+            """
+        let o = try TestRunner().run(code: Self.code, tests: tests)
+        #expect(o.tests == 2)
+        #expect(o.failures.count == 1)
+        #expect(o.failures.first?.test == "test triples")
+        #expect(o.failures.first?.line == 6)
+        #expect(o.failures.first?.message.contains("Assertion with == failed") == true)
+        #expect(!o.passed && o.error == nil)
+    }
+
+    @Test("code that does not compile, and code that never returns, are errors, not hangs")
+    func errorsAndTimeouts() throws {
+        let broken = try TestRunner().run(code: "defmodule A do\n  def f, do: undefined_thing()\nend\n", tests: "defmodule ATest do\n  use ExUnit.Case\n  test \"x\", do: assert true\nend\n")
+        #expect(broken.error?.hasPrefix("the candidate does not compile") == true)
+        var runner = TestRunner()
+        runner.timeout = 3
+        let start = Date()
+        let hang = try runner.run(code: Self.code, tests: "defmodule SpinTest do\n  use ExUnit.Case\n  @tag timeout: :infinity\n  test \"spins\", do: Math.spin()\nend\n")
+        #expect(hang.error == "the tests did not finish within 3 s")
+        #expect(Date().timeIntervalSince(start) < 10)
+    }
+
+    @Test("the code under test has no network where namespaces are available")
+    func noNetwork() throws {
+        guard TestRunner.canIsolateNetwork else {
+            print("skipped: unshare -rn is not available here, so tests run with the network")
+            return
+        }
+        let o = try TestRunner().run(code: Self.code, tests: "defmodule NetTest do\n  use ExUnit.Case\n  test \"offline\", do: refute Math.online?()\nend\n")
+        #expect(o.passed && o.networkIsolated)
+    }
+
+    @Test("a task's iex> examples become assertions against the candidate's module")
+    func examples() {
+        let t = TestRunner.examplesTest(task: "Double a number.\n\n    iex> Doubler.double(2)\n    4\n    iex> Doubler.double(-1)\n    -2\n", module: "DoubleNumber")
+        #expect(t?.contains("assert (DoubleNumber.double(2)) == (4)") == true)
+        #expect(t?.contains("assert (DoubleNumber.double(-1)) == (-2)") == true)
+        #expect(TestRunner.examplesTest(task: "Double a number.", module: "X") == nil)
+    }
+}
