@@ -112,11 +112,10 @@ public struct TestRunner: Sendable {
         return outcome
     }
 
-    /// ExUnit assertions from the `iex>` examples in a task, with their module renamed to `module`.
-    /// Returns nil when the task has none.
-    public static func examplesTest(task: String, module: String) -> String? {
+    /// The `iex>` examples of a task as (expression, expected) pairs, their module renamed to `module`.
+    public static func examples(task: String, module: String) -> [(expression: String, expected: String)] {
         let lines = task.components(separatedBy: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-        var asserts: [String] = []
+        var out: [(String, String)] = []
         var i = 0
         while i < lines.count {
             if lines[i].hasPrefix("iex>"), i + 1 < lines.count, !lines[i + 1].isEmpty, !lines[i + 1].hasPrefix("iex>") {
@@ -126,12 +125,64 @@ public struct TestRunner: Sendable {
                    expr[..<dot].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
                     expr = module + expr[dot...]
                 }
-                asserts.append("    assert (\(expr)) == (\(lines[i + 1]))")
+                out.append((expr, lines[i + 1]))
                 i += 2
             } else {
                 i += 1
             }
         }
+        return out
+    }
+
+    /// Evaluates each expression against `code` in one isolated, time-limited process; returns what
+    /// each gave (`inspect` of the value, `raise <Exception>`, or nil when the run failed as a whole).
+    public func evaluate(code: String, expressions: [String]) throws -> [String]? {
+        let body = expressions.enumerated().map { i, e in
+            "try do\n  IO.puts(\"EC_VALUE\\t\(i)\\t\" <> inspect((\(e)), limit: 50))\nrescue\n  x -> IO.puts(\"EC_VALUE\\t\(i)\\traise \" <> inspect(x.__struct__))\ncatch\n  k, _ -> IO.puts(\"EC_VALUE\\t\(i)\\t\" <> inspect(k))\nend"
+        }.joined(separator: "\n")
+        let text = try execute(code: code, extraFiles: [:], script: "try do\n  Code.compile_file(\"candidate.ex\")\nrescue\n  _ -> System.halt(3)\nend\n" + body + "\n")
+        guard let text else { return nil }
+        var values = [String?](repeating: nil, count: expressions.count)
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            if f.count == 3, f[0] == "EC_VALUE", let i = Int(f[1]), values.indices.contains(i) { values[i] = f[2] }
+        }
+        return values.contains(nil) ? nil : values.map { $0! }
+    }
+
+    /// Runs `script` beside `candidate.ex` in a fresh isolated process; nil on timeout.
+    func execute(code: String, extraFiles: [String: String], script: String) throws -> String? {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ec-eval-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try code.write(to: dir.appendingPathComponent("candidate.ex"), atomically: true, encoding: .utf8)
+        for (name, text) in extraFiles { try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        try script.write(to: dir.appendingPathComponent("run.exs"), atomically: true, encoding: .utf8)
+        let p = Process()
+        if Self.canIsolateNetwork {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+            p.arguments = ["-rn", "/usr/bin/env", elixir, "run.exs"]
+        } else {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = [elixir, "run.exs"]
+        }
+        p.currentDirectoryURL = dir
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let killer = DispatchWorkItem { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        killer.cancel()
+        return p.terminationReason == .uncaughtSignal ? nil : String(decoding: data, as: UTF8.self)
+    }
+
+    /// ExUnit assertions from the `iex>` examples in a task, with their module renamed to `module`.
+    /// Returns nil when the task has none.
+    public static func examplesTest(task: String, module: String) -> String? {
+        let asserts = examples(task: task, module: module).map { "    assert (\($0.expression)) == (\($0.expected))" }
         guard !asserts.isEmpty else { return nil }
         return "defmodule \(module)ExamplesTest do\n  use ExUnit.Case\n\n  test \"the task's examples\" do\n\(asserts.joined(separator: "\n"))\n  end\nend\n"
     }

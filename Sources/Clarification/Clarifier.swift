@@ -20,6 +20,9 @@ public struct ClarifySettings: Sendable, Codable {
     public var modelQuestions = true
     /// Also read the task's own words: an aspect it mentions without settling (see `templates/clarify.json`).
     public var useTextSignal = true
+    /// Run every sample on the task's `iex>` examples (separate process, timeout, no network) and
+    /// cluster by what they return as well. Executes generated code, so only when asked.
+    public var executeExamples = false
     public var seed: UInt64 = 0
     public init() {}
 }
@@ -67,6 +70,8 @@ public struct ClarifyAnalysis: Sendable, Codable {
     public var sampleAmbiguity: AmbiguityType?
     /// Aspects the task's words leave open, most mentioned first.
     public var textAspects: [TextAspect]
+    /// Examples each sample was run on (0 when none were run).
+    public var examplesRun = 0
 
     /// An aspect the task mentions without settling it, and the words that showed it.
     public struct TextAspect: Sendable, Codable, Equatable {
@@ -117,7 +122,17 @@ public struct Clarifier: Sendable {
             analysis.samples = samples.map { SampleSummary(code: $0.code, meanLogprob: $0.meanLogprob, parsed: $0.facts != nil, cluster: nil) }
             let parsed = samples.indices.filter { samples[$0].facts != nil }
             if parsed.count >= 2 {
-                let profiles = parsed.map { FactProfile(samples[$0].facts!) }
+                var profiles = parsed.map { FactProfile(samples[$0].facts!) }
+                let examples = settings.executeExamples ? TestRunner.examples(task: task, module: CodeGenerator.moduleName(for: task)) : []
+                if !examples.isEmpty {
+                    progress("clarify: running \(examples.count) example(s) on \(parsed.count) samples")
+                    for (k, i) in parsed.enumerated() {
+                        let code = samples[i].code
+                        let values = try? await Task.detached { try TestRunner().evaluate(code: code, expressions: examples.map(\.expression)) }.value
+                        profiles[k].values[.behaviour] = values.flatMap { $0 }.map { Set($0.enumerated().map { "\($0.offset)=\($0.element)" }) } ?? ["does not run"]
+                    }
+                    analysis.examplesRun = examples.count
+                }
                 let local = Clustering.cluster(profiles, threshold: settings.linkageThreshold)
                 for (c, members) in local.enumerated() { for m in members { analysis.samples[parsed[m]].cluster = c } }
                 freq = SemanticEntropy.frequencies(local)

@@ -9,6 +9,8 @@ public enum FactGroup: String, Sendable, Codable, CaseIterable, Comparable {
     case concurrency
     case dataStructures = "data_structures"
     case dependencies
+    /// What the program returned on the task's own examples, when they were run.
+    case behaviour
 
     /// How much a difference in this group separates two programs. Behaviour weighs more than
     /// names: two samples that call their function differently usually still mean the same thing.
@@ -17,6 +19,8 @@ public enum FactGroup: String, Sendable, Codable, CaseIterable, Comparable {
         case .functions: 0.15
         case .imports: 0.1
         case .errorHandling, .concurrency, .dataStructures, .dependencies: 0.1875
+        // Different answers on the same inputs are the strongest evidence of different meanings.
+        case .behaviour: 0.5
         }
     }
 

@@ -12,6 +12,7 @@ struct ClarifyOptions: ParsableArguments {
     @Option(help: "Ask when there are at least this many clusters.") var clusterThreshold = 3
     @Option(help: "Programs closer than this weighted Jaccard distance share a cluster.") var linkage = 0.3
     @Flag(help: "Do not ask the model for a question of its own.") var noModelQuestions = false
+    @Flag(help: "Run each sample on the task's iex> examples (separate process, timeout, no network) and cluster by what they return too. This executes generated code.") var runExamples = false
 
     var settings: ClarifySettings {
         var s = ClarifySettings()
@@ -20,6 +21,7 @@ struct ClarifyOptions: ParsableArguments {
         s.clusterThreshold = clusterThreshold
         s.linkageThreshold = linkage
         s.modelQuestions = !noModelQuestions
+        s.executeExamples = runExamples
         return s
     }
 

@@ -229,6 +229,10 @@ public final class ModelInstance: @unchecked Sendable {
             }
             lock.unlock()
             events += batch.step()
+            // Finished slots already left the batch; say so before their callers hear of it.
+            lock.lock()
+            live = batch.count
+            lock.unlock()
             for e in events {
                 guard let t = tickets[e.slot.id] else { continue }
                 if let r = e.repair { t.continuation.yield(.repair(r)) }
@@ -243,9 +247,6 @@ public final class ModelInstance: @unchecked Sendable {
                     tickets[e.slot.id] = nil
                 }
             }
-            lock.lock()
-            live = batch.count
-            lock.unlock()
         }
     }
 }
