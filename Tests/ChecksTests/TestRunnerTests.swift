@@ -50,6 +50,13 @@ struct TestRunnerTests {
         #expect(o.passed && o.networkIsolated)
     }
 
+    @Test("examples are evaluated in the same isolated way: values, exceptions, and nil when the code does not run")
+    func evaluate() throws {
+        let values = try TestRunner().evaluate(code: Self.code, expressions: ["Math.double(21)", "Math.double(:a)", "Math.nope()"])
+        #expect(values == ["42", "raise ArithmeticError", "raise UndefinedFunctionError"])
+        #expect(try TestRunner().evaluate(code: "defmodule B do\n  def f, do: nope()\nend\n", expressions: ["B.f()"]) == nil)
+    }
+
     @Test("a task's iex> examples become assertions against the candidate's module")
     func examples() {
         let t = TestRunner.examplesTest(task: "Double a number.\n\n    iex> Doubler.double(2)\n    4\n    iex> Doubler.double(-1)\n    -2\n", module: "DoubleNumber")

@@ -40,6 +40,18 @@ struct ClarificationArithmeticTests {
         #expect(sig[.errorHandling] == ["tagged_tuples"] && sig[.dataStructures] == [], "a value needs half of the members")
     }
 
+    @Test("different answers on the examples split programs that look alike; equal answers keep them together")
+    func behaviour() {
+        var a = Self.profile(["divide/2"], errors: ["tagged_tuples"])
+        var b = a
+        a.values[.behaviour] = ["0=2.0", "1={:error, :zero}"]
+        b.values[.behaviour] = ["0=2.0", "1=raise ArithmeticError"]
+        #expect(Clustering.cluster([a, b], threshold: 0.3).count == 2, "same AST facts, different behaviour")
+        var c = Self.profile(["div/2"], errors: ["tagged_tuples"])
+        c.values[.behaviour] = a.values[.behaviour]
+        #expect(FactProfile.distance(a, c) < FactProfile.distance(a, b))
+    }
+
     @Test("the group that splits the clusters most names the ambiguity")
     func classification() {
         let sigs = [ClusterSignature(members: [Self.profile(["f/1"], errors: ["raise"])]), ClusterSignature(members: [Self.profile(["g/1"], errors: ["tagged_tuples"], conc: ["Task"])])]
