@@ -152,7 +152,9 @@ struct GenerateCommand: AsyncParsableCommand {
         Stderr.print(prompt)
         FileHandle.standardError.write(Data((q.options.isEmpty ? "your answer: " : "choose a number or type your own answer: ").utf8))
         guard let line = readLine(), !line.trimmingCharacters(in: .whitespaces).isEmpty else { return (analysis, task) }
-        return (analysis, Clarifier.fold(task: task, question: q, answer: line))
+        let folded = Clarifier.fold(task: task, question: q, answer: line)
+        Stderr.print("clarify: answered: " + (folded.components(separatedBy: "Answer: ").last ?? line))
+        return (analysis, folded)
     }
 
     /// What is left, or else what the repairs fixed (the first attempt's best candidate's problems).

@@ -75,3 +75,36 @@ struct RepairCLITests {
         #expect(bad.status != 0 && bad.stderr.contains("repair mode 'sometimes' is not off, shadow or server"))
     }
 }
+
+/// `generate --clarify` on a real terminal (a pseudo-terminal through util-linux's `script`).
+@Suite("clarify on a terminal", .serialized)
+struct ClarifyTerminalTests {
+    @Test("the question and numbered options are shown; the typed number picks the answer and generation goes on")
+    func interactive() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else {
+            print("skipped: /usr/bin/script is not installed, so there is no pseudo-terminal to test with")
+            return
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        let command = "'\(CLI.binary)' generate 'Write a function that divides two numbers safely.' --clarify --candidates 1 --max-attempts 1 --max-tokens 16 --no-gate --log-level off"
+        p.arguments = ["-qec", command, "/dev/null"]
+        var env = ProcessInfo.processInfo.environment
+        env["ELIXIR_CODER_HOME"] = CLI.sharedHome.path
+        p.environment = env
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        p.standardError = output
+        try p.run()
+        input.fileHandleForWriting.write(Data("2\n".utf8))
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        try? input.fileHandleForWriting.close()
+        let text = String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\r", with: "")
+        #expect(text.contains("deal with invalid input or failures?"))
+        #expect(text.contains("  2) raise an exception"))
+        #expect(text.contains("clarify: answered: raise an exception."))
+        #expect(text.contains("defmodule"))
+    }
+}
