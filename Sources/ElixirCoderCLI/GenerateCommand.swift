@@ -69,12 +69,9 @@ struct GenerateCommand: AsyncParsableCommand {
         var clarifyTimings = PhaseTimings()
         if clarify || answer != nil {
             let s = Date()
-            let (analysis, folded) = try await Self.clarifyFirst(task: taskText, answer: answer, setup: setup, json: json)
+            let folded = try await Self.clarifyFirst(task: taskText, answer: answer, setup: setup, json: json)
             clarifyTimings.add("clarify", Date().timeIntervalSince(s))
-            guard let folded else {
-                _ = analysis
-                throw ExitCode(4)
-            }
+            guard let folded else { throw ExitCode(4) }
             taskText = folded
         }
         var live: (@Sendable (Int, Int, LiveDelta) -> Void)?
@@ -136,25 +133,25 @@ struct GenerateCommand: AsyncParsableCommand {
     }
 
     /// Runs the detector; returns the task with the answer folded in, or nil when a question is pending and nobody can answer it here.
-    static func clarifyFirst(task: String, answer: String?, setup: GenerationSetup, json: Bool) async throws -> (ClarifyAnalysis, String?) {
+    static func clarifyFirst(task: String, answer: String?, setup: GenerationSetup, json: Bool) async throws -> String? {
         let analysis = try await setup.clarifier(ClarifySettings()).analyze(task: task, progress: { Stderr.print($0) })
         guard analysis.verdict == .ask, let q = analysis.questions.first else {
             Stderr.print(String(format: "clarify: proceeding (entropy %.2f; %@)", analysis.entropy, analysis.reason))
-            return (analysis, task)
+            return task
         }
-        if let answer { return (analysis, Clarifier.fold(task: task, question: q, answer: answer)) }
+        if let answer { return Clarifier.fold(task: task, question: q, answer: answer) }
         let prompt = q.text + "\n" + q.options.map { "  \($0.label)) \($0.text)" }.joined(separator: "\n")
         guard isatty(STDIN_FILENO) == 1 else {
             if json { try printJSON(analysis) } else { writeOut(prompt + "\n") }
             Stderr.print("clarify: the task is ambiguous (\(analysis.ambiguity?.rawValue ?? "?")); answer with --answer \"...\" (an option number or your own words)")
-            return (analysis, nil)
+            return nil
         }
         Stderr.print(prompt)
         FileHandle.standardError.write(Data((q.options.isEmpty ? "your answer: " : "choose a number or type your own answer: ").utf8))
-        guard let line = readLine(), !line.trimmingCharacters(in: .whitespaces).isEmpty else { return (analysis, task) }
+        guard let line = readLine(), !line.trimmingCharacters(in: .whitespaces).isEmpty else { return task }
         let folded = Clarifier.fold(task: task, question: q, answer: line)
         Stderr.print("clarify: answered: " + (folded.components(separatedBy: "Answer: ").last ?? line))
-        return (analysis, folded)
+        return folded
     }
 
     /// What is left, or else what the repairs fixed (the first attempt's best candidate's problems).
