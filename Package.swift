@@ -36,6 +36,7 @@ let package = Package(
             name: "Pipeline",
             dependencies: ["Engine", "Tokenizer", "Serving", "Checks", "ElixirCoderCore", "Telemetry", .product(name: "Mustache", package: "swift-mustache")]
         ),
+        .target(name: "Grammar", dependencies: ["ElixirCoderCore", "Engine", "Tokenizer"], swiftSettings: cpuFlags),
         .target(name: "RPC"),
         .target(name: "Explain", dependencies: ["Pipeline", "Checks", "Serving", "Engine", "ElixirCoderCore", "SQLiteStore"]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
@@ -46,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "ElixirCoderCLI",
             dependencies: [
-                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks", "Telemetry", "SQLiteStore", "Explain",
+                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks", "Telemetry", "SQLiteStore", "Explain", "Grammar",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -64,5 +65,6 @@ let package = Package(
         .testTarget(name: "ExplainTests", dependencies: ["TestSupport", "Explain", "Pipeline", "Checks", "Serving", "Engine", .product(name: "Ink", package: "Ink")]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "SQLiteStore", "Engine"]),
         .testTarget(name: "CLITests", dependencies: ["Telemetry"]),
+        .testTarget(name: "GrammarTests", dependencies: ["TestSupport", "Grammar", "Engine", "Tokenizer"]),
     ]
 )
