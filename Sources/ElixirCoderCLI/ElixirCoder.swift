@@ -19,6 +19,7 @@ struct ElixirCoder: AsyncParsableCommand {
             IndexCommand.self,
             StatsCommand.self,
             BenchCommand.self,
+            GrammarCommand.self,
         ]
     )
 }
@@ -28,6 +29,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed and quality; prints figures.",
-        subcommands: [BenchEngineCommand.self, BenchServeCommand.self, BenchMonitorCommand.self, BenchChecksCommand.self, BenchLogCommand.self, BenchExplainCommand.self]
+        subcommands: [BenchEngineCommand.self, BenchServeCommand.self, BenchMonitorCommand.self, BenchChecksCommand.self, BenchLogCommand.self, BenchExplainCommand.self,
+                      BenchGrammarCommand.self]
     )
 }

@@ -38,8 +38,22 @@ public struct CompiledGrammar: Sendable {
     /// Next byte on a shortest path to an accepting lexer state (-1 where accepting).
     public var lexSuffixNext: [Int16]
 
+    /// Words per terminal bitset.
+    public var terminalWords: Int
+    /// Per lexer state: the terminals some accepting state reachable from it accepts.
+    public var lexReach: [UInt64]
+    /// Per parser state: the terminals it can take.
+    public var viableBits: [UInt64]
+
     /// SHA-256 of the grammar text.
     public var grammarHash: String
+
+    /// Whether the token pending in lexer state `l` can still end as a terminal that state `q` takes.
+    @inline(__always) func canStillEmit(_ l: Int32, in q: Int32) -> Bool {
+        let a = Int(l) * terminalWords, b = Int(q) * terminalWords
+        for w in 0..<terminalWords where lexReach[a + w] & viableBits[b + w] != 0 { return true }
+        return false
+    }
 
     @inline(__always) func isAccepting(_ q: Int32) -> Bool { stateFlags[Int(q)] & 1 != 0 }
     @inline(__always) func isFinal(_ q: Int32) -> Bool { stateFlags[Int(q)] & 2 != 0 }

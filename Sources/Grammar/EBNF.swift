@@ -95,7 +95,8 @@ public struct EBNFGrammar: Sendable {
             if p.eat("::=") || p.eat("=") {} else { throw p.error("expected ::= after rule name '\(name)'") }
             let body = try p.alternatives()
             p.skipSpace()
-            guard p.eat(";") else { throw p.error("expected ; at the end of rule '\(name)'") }
+            // `;` ends a rule; GBNF leaves it out (the next rule's `name ::=` ends it).
+            if !p.eat(";") && !p.atEnd && !p.atRuleStart() { throw p.error("expected ; at the end of rule '\(name)'") }
             guard byName[name] == nil else { throw GrammarError(.syntax, "line \(line): rule '\(name)' is defined twice") }
             byName[name] = rules.count
             rules.append(EBNFRule(name: name, body: body, line: line))
@@ -147,6 +148,14 @@ struct EBNFParser {
         }
     }
 
+    /// Whether a `name ::=` starts here.
+    func atRuleStart() -> Bool {
+        var copy = self
+        guard (try? copy.name()) != nil else { return false }
+        copy.skipSpace()
+        return copy.eat("::=")
+    }
+
     mutating func eat(_ lit: String) -> Bool {
         let b = Array(lit.utf8)
         guard i + b.count <= s.count, Array(s[i..<i + b.count]) == b else { return false }
@@ -181,6 +190,16 @@ struct EBNFParser {
             guard i < s.count else { break }
             let c = s[i]
             if c == 59 || c == 124 || c == 41 { break } // ; | )
+            // GBNF ends a rule at the line where the next `name ::=` starts, with no `;`.
+            if Self.isNameByte(c) {
+                let save = i, saveLine = line
+                _ = try? name()
+                skipSpace()
+                let next = eat("::=")
+                i = save
+                line = saveLine
+                if next { break }
+            }
             var item = try atom()
             while i < s.count {
                 if s[i] == 42 { item = .star(item); i += 1 } else if s[i] == 43 { item = .plus(item); i += 1 } else if s[i] == 63 { item = .opt(item); i += 1 } else { break }

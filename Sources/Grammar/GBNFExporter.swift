@@ -44,13 +44,13 @@ public enum GBNFExporter {
     }
 
     static func escape(_ b: UInt8, inClass: Bool) -> String {
+        if inClass && (b == 93 || b == 91 || b == 94 || b == 45) { return String(format: "\\x%02X", b) }
         switch b {
         case 10: return "\\n"
         case 9: return "\\t"
         case 13: return "\\r"
         case 92: return "\\\\"
         case 34: return "\\\""
-        case 93, 91, 94, 45 where inClass: return String(format: "\\x%02X", b)
         case 32...126: return String(UnicodeScalar(b))
         default: return String(format: "\\x%02X", b)
         }

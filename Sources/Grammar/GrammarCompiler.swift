@@ -1,10 +1,15 @@
+import Foundation
 import ElixirCoderCore
 
 /// Compiles an EBNF grammar (the notation of `grammars/elixir.ebnf`) to a `CompiledGrammar`.
 public enum GrammarCompiler {
+    struct MachineDFA { var accepting: [Bool]; var edges: [[Int32: Int32]] }
+
     /// Compiles grammar text.
     /// - Throws: `GrammarError` for a malformed grammar, unbracketed recursion or an ambiguous step.
     public static func compile(_ text: String) throws -> CompiledGrammar {
+        let t0 = Date()
+        func trace(_ m: String) { if ProcessInfo.processInfo.environment["GRAMMAR_TRACE"] != nil { FileHandle.standardError.write(Data("\(m) \(Int(Date().timeIntervalSince(t0) * 1000)) ms\n".utf8)) } }
         let g = try EBNFGrammar(text: text)
         var sha = SHA256()
         sha.update(Array(text.utf8))
@@ -53,6 +58,7 @@ public enum GrammarCompiler {
         }
         let T = terminalNames.count
 
+        trace("0")
         // ---- byte NFA with one fragment per terminal ----
         var nfa = ByteNFA()
         var terminalStart: [Int32] = []
@@ -69,8 +75,10 @@ public enum GrammarCompiler {
             terminalStart.append(s)
         }
 
+        trace("1")
         let samples = (0..<T).map { nfa.shortestSample(start: terminalStart[$0], terminal: Int32($0)) }
 
+        trace("2")
         // ---- structure: scopes are recursive lowercase rules; the rest are expanded in place ----
         let lower = g.rules.indices.filter { !g.rules[$0].isTerminal }
         var refsOf: [Int: [Int]] = [:]
@@ -109,12 +117,20 @@ public enum GrammarCompiler {
         let machines = [startRule] + scopes
 
         // One DFA per machine over symbols (terminal ids; T + k calls scope k).
-        struct MachineDFA { var accepting: [Bool]; var edges: [[Int32: Int32]] }
-        var dfas: [MachineDFA] = []
-        for m in machines {
+        // Each structural rule becomes a minimized DFA over symbols once; a rule that is expanded
+        // in place is copied in as its small DFA rather than rebuilt as a large NFA every time.
+        var memo: [String: MachineDFA] = [:]
+        var inlining: [String] = []
+        func ruleDFA(_ name: String) throws -> MachineDFA {
+            if let d = memo[name] { return d }
+            let rule = g.rules[g.byName[name]!]
+            guard !inlining.contains(name) else {
+                throw GrammarError(.unsupportedRecursion, "line \(rule.line): '\(name)' is recursive but not bracketed")
+            }
+            inlining.append(name)
+            defer { inlining.removeLast() }
             var snfa = SymbolNFA()
             let s = snfa.newState(), a = snfa.newState()
-            var inlining: [String] = []
             func build(_ e: EBNFExpr, _ from: Int32, _ to: Int32) throws {
                 switch e {
                 case .literal(let b):
@@ -128,12 +144,14 @@ public enum GrammarCompiler {
                     } else if let k = scopeIndex[name] {
                         snfa.edges[Int(from)].append((Int32(T) + k, to))
                     } else {
-                        guard !inlining.contains(name) else {
-                            throw GrammarError(.unsupportedRecursion, "line \(rule.line): '\(name)' is recursive but not bracketed")
+                        let sub = try ruleDFA(name)
+                        let base = Int32(snfa.eps.count)
+                        for _ in sub.accepting { _ = snfa.newState() }
+                        snfa.eps[Int(from)].append(base)
+                        for (k, e) in sub.edges.enumerated() {
+                            for (sym, t) in e { snfa.edges[Int(base) + k].append((sym, base + t)) }
+                            if sub.accepting[k] { snfa.eps[Int(base) + k].append(to) }
                         }
-                        inlining.append(name)
-                        defer { inlining.removeLast() }
-                        try build(rule.body, from, to)
                     }
                 case .seq(let xs):
                     var cur = from
@@ -156,7 +174,7 @@ public enum GrammarCompiler {
                     try build(x, p, q)
                 }
             }
-            try build(g.rules[m].body, s, a)
+            try build(rule.body, s, a)
             // Subset construction.
             var ids: [[Int32]: Int32] = [:]
             var sets: [[Int32]] = []
@@ -179,9 +197,14 @@ public enum GrammarCompiler {
                 k += 1
             }
             let small = minimize(dfa.accepting, dfa.edges)
-            dfas.append(MachineDFA(accepting: small.accepting, edges: small.edges))
+            let d = MachineDFA(accepting: small.accepting, edges: small.edges)
+            memo[name] = d
+            return d
         }
+        var dfas: [MachineDFA] = []
+        for m in machines { dfas.append(try ruleDFA(g.rules[m].name)) }
 
+        trace("3")
         // Global numbering of parser states.
         var offset: [Int32] = []
         var Q = 0
@@ -230,6 +253,7 @@ public enum GrammarCompiler {
             }
         }
 
+        trace("4")
         // ---- closing distances within each machine (Dijkstra backwards over terminal edges) ----
         var closeDist = [Int32](repeating: Int32.max, count: Q)
         var closeNext = [Int32](repeating: -1, count: Q)
@@ -237,7 +261,12 @@ public enum GrammarCompiler {
             let base = Int(offset[mi])
             var reverse: [[(Int, Int32, Int32)]] = Array(repeating: [], count: d.accepting.count)
             for (local, e) in d.edges.enumerated() {
-                for (sym, target) in e where sym < T { reverse[Int(target)].append((local, sym, Int32(max(1, samples[Int(sym)].count)))) }
+                for (sym, target) in e where sym < T {
+                    // Ties go to a line break, then other white space (closing text reads like code).
+                    let sample = samples[Int(sym)]
+                    let taste: Int32 = sample == [10] ? 0 : sample.allSatisfy({ $0 == 32 || $0 == 10 || $0 == 9 }) ? 1 : 2
+                    reverse[Int(target)].append((local, sym, Int32(max(1, sample.count)) * 4 + taste))
+                }
             }
             var dist = [Int32](repeating: Int32.max, count: d.accepting.count)
             var done = [Bool](repeating: false, count: d.accepting.count)
@@ -255,6 +284,7 @@ public enum GrammarCompiler {
             for i in dist.indices { closeDist[base + i] = dist[i] }
         }
 
+        trace("5")
         // A named terminal reserves the literals it also matches and that can come in the same
         // place (`end` is never an identifier), but not literals of other contexts (`+` in a regex).
         var reserves: [[Int32]] = Array(repeating: [], count: T)
@@ -280,6 +310,24 @@ public enum GrammarCompiler {
             lexTrans.append(contentsOf: repeatElement(-1, count: 256))
             return id
         }
+        trace("6")
+        // A literal's lexer also needs the named terminals that could run on past it where it
+        // can come (`endx` is an identifier, not `end` then `x`), or longest match would differ.
+        var extenders: [[Int32]] = Array(repeating: [], count: T)
+        for l in 0..<literalCount {
+            guard case .literal(let b) = terminalExprs[l] else { continue }
+            for n in literalCount..<T {
+                var cur = nfa.closure([terminalStart[n]])
+                for byte in b {
+                    var next: [Int32] = []
+                    for st in cur { for (bs, t) in nfa.edges[Int(st)] where bs.contains(byte) { next.append(t) } }
+                    cur = next.isEmpty ? [] : nfa.closure(next)
+                    if cur.isEmpty { break }
+                }
+                guard cur.contains(where: { !nfa.edges[Int($0)].isEmpty }) else { continue }
+                if (0..<Q).contains(where: { q in actNext[q * T + n] >= 0 && actNext[q * T + l] >= 0 }) { extenders[l].append(Int32(n)) }
+            }
+        }
         var lexStart = [Int32](repeating: -1, count: Q)
         var startByTerminals: [[Int32]: Int32] = [:]
         for q in 0..<Q {
@@ -287,6 +335,10 @@ public enum GrammarCompiler {
             for t in 0..<T where actNext[q * T + t] >= 0 {
                 ts.insert(Int32(t))
                 for r in reserves[t] { ts.insert(r) }
+                for x in extenders[t] {
+                    ts.insert(x)
+                    for r in reserves[Int(x)] { ts.insert(r) }
+                }
             }
             let key = ts.sorted()
             if let s = startByTerminals[key] { lexStart[q] = s; continue }
@@ -294,6 +346,7 @@ public enum GrammarCompiler {
             startByTerminals[key] = s
             lexStart[q] = s
         }
+        trace("7")
         var k = 0
         while k < lexSets.count {
             for (b, target) in nfa.moves(lexSets[k]) {
@@ -302,6 +355,7 @@ public enum GrammarCompiler {
             }
             k += 1
         }
+        trace("8")
         let L = lexSets.count
         var hasOut = [UInt8](repeating: 0, count: L)
         var reverse: [[(Int32, UInt8)]] = Array(repeating: [], count: L)
@@ -326,12 +380,34 @@ public enum GrammarCompiler {
             }
         }
 
+        // Terminals reachable from each lexer state, and viable in each parser state, as bitsets.
+        let W = (T + 63) / 64
+        var reach = [UInt64](repeating: 0, count: L * W)
+        for l in 0..<L where lexAccept[l] >= 0 { reach[l * W + Int(lexAccept[l]) / 64] |= 1 << UInt64(Int(lexAccept[l]) % 64) }
+        var changed = true
+        while changed {
+            changed = false
+            for l in 0..<L {
+                for b in 0..<256 {
+                    let t = Int(lexTrans[l << 8 | b])
+                    guard t >= 0 else { continue }
+                    for w in 0..<W where reach[t * W + w] & ~reach[l * W + w] != 0 {
+                        reach[l * W + w] |= reach[t * W + w]
+                        changed = true
+                    }
+                }
+            }
+        }
+        var viable = [UInt64](repeating: 0, count: Q * W)
+        for q in 0..<Q { for t in 0..<T where actNext[q * T + t] >= 0 { viable[q * W + t / 64] |= 1 << UInt64(t % 64) } }
+
         return CompiledGrammar(
             terminalNames: terminalNames, terminalSamples: samples, terminalCount: T,
             stateCount: Q, actNext: actNext, actRet: actRet, stateFlags: flags, lexStart: lexStart,
             closeDist: closeDist, closeNext: closeNext, stateMachine: stateMachine,
             machineNames: machines.map { g.rules[$0].name }, startState: offset[0],
             lexStateCount: L, lexTrans: lexTrans, lexAccept: lexAccept, lexHasOut: hasOut, lexSuffixNext: suffixNext,
+            terminalWords: W, lexReach: reach, viableBits: viable,
             grammarHash: hash)
     }
 

@@ -113,7 +113,12 @@ public struct GrammarConstraint: LogitsProcessor, CompletionAware, Sendable {
         var keep = [UInt64](repeating: 0, count: engine.words)
         if !text.isEmpty {
             let prefixes = engine.prefixTokens(text)
-            var chosen = prefixes.filter { 1 + engine.tokenCount(Array(text[$0.length...])) <= r }
+            // A token must leave a closing that still fits (a prefix of the text may read differently, `e` as a name).
+            var chosen = prefixes.filter { p in
+                var after = state
+                guard after.feed(engine.trie.tokenBytes[p.token], engine.grammar), let rest = engine.closingText(from: after) else { return false }
+                return 1 + (rest.isEmpty ? 0 : engine.tokenCount(rest)) <= r
+            }
             if chosen.isEmpty, let longest = prefixes.last { chosen = [longest] }
             for (t, _) in chosen { keep[t >> 6] |= 1 << UInt64(t & 63) }
         }
@@ -126,6 +131,34 @@ public struct GrammarConstraint: LogitsProcessor, CompletionAware, Sendable {
         if engine.endTokens.contains(token) { return }
         let bytes = engine.trie.tokenBytes[token]
         if bytes.isEmpty || !state.feed(bytes, engine.grammar) { violations += 1; return }
+        if state.depth > 1 { openedScope = true }
+    }
+}
+
+/// Follows the text through the grammar without masking anything, so an unconstrained
+/// generation gets the same stop rule (stop where the program is complete) as a constrained one.
+public struct GrammarObserver: LogitsProcessor, CompletionAware, Sendable {
+    public let engine: GrammarEngine
+    public private(set) var state: GrammarState
+    /// The text left the grammar; from then on it is never complete.
+    public private(set) var derailed = false
+    private var openedScope: Bool
+
+    public init(engine: GrammarEngine, prefix: String) {
+        self.engine = engine
+        var s = GrammarState(engine.grammar)
+        derailed = !s.feed(Array(prefix.utf8), engine.grammar)
+        state = s
+        openedScope = s.depth > 1
+    }
+
+    public var isComplete: Bool { !derailed && openedScope && state.canEnd(engine.grammar) }
+
+    public mutating func process(logits: UnsafeMutableBufferPointer<Float>) {}
+
+    public mutating func didSample(token: Int) {
+        guard !derailed, !engine.endTokens.contains(token) else { return }
+        if !state.feed(engine.trie.tokenBytes[token], engine.grammar) { derailed = true }
         if state.depth > 1 { openedScope = true }
     }
 }

@@ -45,7 +45,12 @@ extension CompiledGrammar {
         while true {
             let nl = lexTrans[Int(l) << 8 | Int(b)]
             if nl >= 0 {
-                if lexHasOut[Int(nl)] != 0 { lex = nl; return .ok }
+                if lexHasOut[Int(nl)] != 0 {
+                    // A pending token that can only end as something this state cannot take is dead already.
+                    if !canStillEmit(nl, in: stack.top) { return .reject }
+                    lex = nl
+                    return .ok
+                }
                 // Nothing can extend this token: emit it now, so the next byte sees the new state's lexer.
                 let r = emit(lexAccept[Int(nl)], &stack)
                 if r != .ok { return r == .escaped ? .escaped : r }
@@ -155,6 +160,12 @@ public struct GrammarState: Sendable, Hashable {
         guard g.emit(t, &copy.stack) == .ok else { return nil }
         copy.lex = g.lexStart[Int(copy.stack.top)]
         return copy
+    }
+
+    /// Whether `bytes` can follow and the token they leave pending can be emitted.
+    func flushedAfter(_ bytes: [UInt8], _ g: CompiledGrammar) -> Bool {
+        var copy = self
+        return copy.feed(bytes, g) && copy.flushed(g) != nil
     }
 
     /// Whether the text so far is a complete program: every scope closed, nothing unfinished.

@@ -68,7 +68,7 @@ public struct GrammarStore: Sendable {
 }
 
 extension CompiledGrammar {
-    private static let magic: [UInt8] = Array("ECGRAM02".utf8)
+    private static let magic: [UInt8] = Array("ECGRAM03".utf8)
 
     /// A compact binary form: a magic tag, then counts, strings and raw little-endian arrays.
     public func serialized() -> Data {
@@ -78,6 +78,7 @@ extension CompiledGrammar {
         func str(_ s: String) { bytes(Array(s.utf8)) }
         func i32(_ a: [Int32]) { int(a.count); a.withUnsafeBytes { d.append(contentsOf: $0) } }
         func i16(_ a: [Int16]) { int(a.count); a.withUnsafeBytes { d.append(contentsOf: $0) } }
+        func u64(_ a: [UInt64]) { int(a.count); a.withUnsafeBytes { d.append(contentsOf: $0) } }
         str(grammarHash)
         int(terminalCount)
         for n in terminalNames { str(n) }
@@ -89,6 +90,8 @@ extension CompiledGrammar {
         int(Int(startState))
         int(lexStateCount)
         i32(lexTrans); i32(lexAccept); bytes(lexHasOut); i16(lexSuffixNext)
+        int(terminalWords)
+        u64(lexReach); u64(viableBits)
         return d
     }
 
@@ -141,6 +144,16 @@ extension CompiledGrammar {
         startState = Int32(try int())
         lexStateCount = try int()
         lexTrans = try i32(); lexAccept = try i32(); lexHasOut = try bytes(); lexSuffixNext = try i16()
+        terminalWords = try int()
+        func u64() throws -> [UInt64] {
+            let n = try int()
+            guard n >= 0, i + 8 * n <= b.count else { throw bad }
+            var a = [UInt64](repeating: 0, count: n)
+            a.withUnsafeMutableBytes { $0.copyBytes(from: b[i..<i + 8 * n]) }
+            i += 8 * n
+            return a
+        }
+        lexReach = try u64(); viableBits = try u64()
         guard actNext.count == stateCount * terminalCount, lexTrans.count == lexStateCount * 256 else { throw bad }
     }
 }

@@ -129,7 +129,7 @@ public final class GrammarEngine: @unchecked Sendable {
         var cur = state
         var out: [UInt8] = []
         if cur.lex != g.lexStart[Int(cur.top)] {
-            guard let suffix = g.lexSuffix(cur.lex), cur.feed(suffix, g) else { return nil }
+            guard let suffix = pendingCompletion(cur), cur.feed(suffix, g) else { return nil }
             out += suffix
         }
         for _ in 0..<512 {
@@ -159,6 +159,27 @@ public final class GrammarEngine: @unchecked Sendable {
                 break
             }
             if !advanced { return nil }
+        }
+        return nil
+    }
+
+    /// The shortest printable bytes that finish the pending token as a terminal the parser can take.
+    func pendingCompletion(_ state: GrammarState) -> [UInt8]? {
+        let g = grammar
+        let q = Int(state.top)
+        var seen: Set<Int32> = [state.lex]
+        var queue: [(Int32, [UInt8])] = [(state.lex, [])]
+        var head = 0
+        let alphabet: [UInt8] = [10, 32] + Array(33...126)
+        while head < queue.count, head < 4096 {
+            let (l, bytes) = queue[head]
+            head += 1
+            let t = g.lexAccept[Int(l)]
+            if t >= 0, g.actNext[q * g.terminalCount + Int(t)] >= 0, state.flushedAfter(bytes, g) { return bytes }
+            for b in alphabet {
+                let n = g.lexTrans[Int(l) << 8 | Int(b)]
+                if n >= 0, seen.insert(n).inserted { queue.append((n, bytes + [b])) }
+            }
         }
         return nil
     }

@@ -37,7 +37,7 @@ struct GrammarLexicalTests {
         "if x do\n  1\nelse\n  2\nend", "try do\n  f()\nrescue\n  e in RuntimeError -> e\nafter\n  g()\nend",
         "x\n|> foo()\n|> bar()", "@spec add(integer, integer) :: integer", "@type t :: %__MODULE__{a: String.t()}",
         "1_000_000 + 0x1F + 0b1010 + 0o17 + 1.5e-3", ":\"quoted atom\"", ":ok", ":+", "'charlist #{x}'",
-        "\"key\": 1", "x # comment\n", "alias Foo.{Bar, Baz}", "String.to_integer(\"1\")", "\"\"", "''",
+        "[\"key\": 1]", "x # comment\n", "alias Foo.{Bar, Baz}", "String.to_integer(\"1\")", "\"\"", "''",
         "with {:ok, a} <- f(),\n     {:ok, b} <- g(a) do\n  a + b\nend",
         "not x and y or z", "x not in [1, 2]", "-x", "^pin = 1", "@attr 1",
     ]
