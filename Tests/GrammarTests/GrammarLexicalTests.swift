@@ -45,7 +45,7 @@ struct GrammarLexicalTests {
     /// Texts that can never become valid (the grammar must reject them at some byte).
     static let dead: [String] = [
         "def foo(x):\n", "x +)", "foo(,)", "[1, 2)", "if x do\n  1\n)", "end\n", "x = 1 end\n",
-        "~s(a) b)", "\"\"\"x\"\"\"", "def f(x) do x end end", "x += 1", "{:ok, }",
+        "~s(a) b)", "\"\"\"x\"\"\"", "def f(x) do x end end", "x += 1", "{:ok, ,}",
     ]
 
     /// Valid so far but unfinished: not complete.
