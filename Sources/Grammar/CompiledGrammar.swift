@@ -20,7 +20,8 @@ public struct CompiledGrammar: Sendable {
     /// Bit 0: accepting; bit 1: final (a scope's state that pops at once).
     public var stateFlags: [UInt8]
     public var lexStart: [Int32]
-    /// Shortest closing length in bytes from each state to its machine's end (Int32.max: none).
+    /// Shortest closing cost from each state to its machine's end: 4 per byte, plus 0-2 so that ties
+    /// prefer a line break, then a space (Int32.max: none).
     public var closeDist: [Int32]
     /// The terminal to take next on that shortest path (-1 at the end).
     public var closeNext: [Int32]

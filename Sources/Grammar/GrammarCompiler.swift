@@ -327,6 +327,11 @@ public enum GrammarCompiler {
                 guard cur.contains(where: { !nfa.edges[Int($0)].isEmpty }) else { continue }
                 if (0..<Q).contains(where: { q in actNext[q * T + n] >= 0 && actNext[q * T + l] >= 0 }) { extenders[l].append(Int32(n)) }
             }
+            // Likewise longer literals (`++` where only `+` fits: Elixir reads `++`, not `+` `+`).
+            for l2 in 0..<literalCount where l2 != l {
+                guard case .literal(let b2) = terminalExprs[l2], b2.count > b.count, Array(b2.prefix(b.count)) == b else { continue }
+                if (0..<Q).contains(where: { q in actNext[q * T + l2] >= 0 && actNext[q * T + l] >= 0 }) { extenders[l].append(Int32(l2)) }
+            }
         }
         var lexStart = [Int32](repeating: -1, count: Q)
         var startByTerminals: [[Int32]: Int32] = [:]

@@ -186,12 +186,13 @@ public final class GrammarEngine: @unchecked Sendable {
 
     /// A cheap upper bound on the closing text's length in bytes.
     func closingBound(_ state: GrammarState) -> Int {
-        var n = 2 * state.depth + 4
+        // closeDist counts 4 per byte (plus a tie-breaking taste), and a token is at least a byte.
+        var n = state.depth + 4
         for q in state.frames {
             let d = grammar.closeDist[Int(q)]
-            n += d == Int32.max ? 64 : Int(d)
+            n += d == Int32.max ? 64 : Int(d) / 4 + 1
         }
-        return n + 8
+        return n
     }
 
     /// Tokens needed to spell `text` greedily.
