@@ -123,8 +123,23 @@ public final class GrammarEngine: @unchecked Sendable {
         return true
     }
 
+    private var closings: [GrammarState: [UInt8]?] = [:]
+
     /// Bytes that close every open construct from `state` by a shortest path, or nil if none is found.
+    /// Remembered per state: the last tokens of many requests pass through the same states.
     public func closingText(from state: GrammarState) -> [UInt8]? {
+        lock.lock()
+        if let hit = closings[state] { lock.unlock(); return hit }
+        lock.unlock()
+        let text = computeClosingText(from: state)
+        lock.lock()
+        if closings.count > 50_000 { closings.removeAll(keepingCapacity: true) }
+        closings[state] = text
+        lock.unlock()
+        return text
+    }
+
+    private func computeClosingText(from state: GrammarState) -> [UInt8]? {
         let g = grammar
         var cur = state
         var out: [UInt8] = []
@@ -171,11 +186,12 @@ public final class GrammarEngine: @unchecked Sendable {
         var queue: [(Int32, [UInt8])] = [(state.lex, [])]
         var head = 0
         let alphabet: [UInt8] = [10, 32] + Array(33...126)
-        while head < queue.count, head < 4096 {
+        while head < queue.count, head < 256 {
             let (l, bytes) = queue[head]
             head += 1
             let t = g.lexAccept[Int(l)]
             if t >= 0, g.actNext[q * g.terminalCount + Int(t)] >= 0, state.flushedAfter(bytes, g) { return bytes }
+            if bytes.count >= 12 { continue }
             for b in alphabet {
                 let n = g.lexTrans[Int(l) << 8 | Int(b)]
                 if n >= 0, seen.insert(n).inserted { queue.append((n, bytes + [b])) }

@@ -31,7 +31,7 @@ struct GrammarLexicalTests {
         "[a: 1, b: 2]", "foo(x, key: :value)", "%{\"k\" => 1, k2: 2}", "%User{name: \"x\"}", "%{m | a: 1}",
         "x |> Enum.map(&(&1 * 2)) |> Enum.sum()",
         "\"a\" <> \"b\"", "x =~ ~r/foo/", "def f(a, b \\\\ 2), do: a + b",
-        "<<a::8, rest::binary>>", "1..10//2", "for x <- 1..3, do: x * 2",
+        "<<a::8, rest::binary>>", "1..10", "for x <- 1..3, do: x * 2",
         "fn x -> x end", "fn -> :ok end", "fn {a, b} -> a; _ -> nil end",
         "case x do\n  {:ok, v} -> v\n  _ -> nil\nend",
         "if x do\n  1\nelse\n  2\nend", "try do\n  f()\nrescue\n  e in RuntimeError -> e\nafter\n  g()\nend",
