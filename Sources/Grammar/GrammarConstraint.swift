@@ -60,7 +60,11 @@ public struct GrammarConstraint: LogitsProcessor, CompletionAware, Sendable {
     public mutating func process(logits: UnsafeMutableBufferPointer<Float>) {
         let start = DispatchTime.now().uptimeNanoseconds
         defer { timings?.add(DispatchTime.now().uptimeNanoseconds - start) }
-        let m = engine.mask(top: state.top, lex: state.lex)
+        var m = engine.mask(top: state.top, lex: state.lex)
+        if m.dependent.count > 256, state.depth >= 2 {
+            let f = state.frames
+            m = engine.mask(below: f[f.count - 2], top: f[f.count - 1], lex: state.lex)
+        }
         let words = engine.words
         scratch.withUnsafeMutableBufferPointer { bits in
             m.allowed.withUnsafeBufferPointer { src in

@@ -42,7 +42,7 @@ public final class GrammarEngine: @unchecked Sendable {
     public var cachedMaskCount: Int {
         lock.lock()
         defer { lock.unlock() }
-        return masks.count
+        return masks.count + deepMasks.count
     }
 
     /// The mask for a state pair, built on first use.
@@ -66,7 +66,28 @@ public final class GrammarEngine: @unchecked Sendable {
         for q in states ?? (0..<Int32(grammar.stateCount)).map({ $0 }) { _ = mask(top: q, lex: grammar.lexStart[Int(q)]) }
     }
 
-    private func build(top: Int32, lex: Int32) -> TokenMask {
+    private struct DeepKey: Hashable { let below: Int32, top: Int32, lex: Int32 }
+    private var deepMasks: [DeepKey: TokenMask] = [:]
+
+    /// The mask for a state pair with the frame below known too: where the pending token closes
+    /// the current scope (`end`, a closing quote), nearly every token depends on that frame.
+    public func mask(below: Int32, top: Int32, lex: Int32) -> TokenMask {
+        let key = DeepKey(below: below, top: top, lex: lex)
+        lock.lock()
+        if let m = deepMasks[key] { lock.unlock(); return m }
+        lock.unlock()
+        let start = DispatchTime.now().uptimeNanoseconds
+        let m = build(frames: [below, top], lex: lex)
+        lock.lock()
+        deepMasks[key] = m
+        buildSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        lock.unlock()
+        return m
+    }
+
+    private func build(top: Int32, lex: Int32) -> TokenMask { build(frames: [top], lex: lex) }
+
+    private func build(frames: [Int32], lex: Int32) -> TokenMask {
         let g = grammar
         var allowed = [UInt64](repeating: 0, count: words)
         var dependent: [Int32] = []
@@ -85,7 +106,8 @@ public final class GrammarEngine: @unchecked Sendable {
         }
         var work: [(Int32, FixedStack, Int32)] = []
         var c = t.firstChild[0]
-        while c >= 0 { work.append((c, FixedStack(top: top), lex)); c = t.nextSibling[Int(c)] }
+        let initial = FixedStack(frames)
+        while c >= 0 { work.append((c, initial, lex)); c = t.nextSibling[Int(c)] }
         while let (node, st, lx) = work.popLast() {
             var s = st, l = lx
             switch g.feed(t.byte[Int(node)], lex: &l, stack: &s) {
