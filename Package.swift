@@ -37,6 +37,7 @@ let package = Package(
             name: "Pipeline",
             dependencies: ["Engine", "Tokenizer", "Serving", "Checks", "ElixirCoderCore", "Telemetry", .product(name: "Mustache", package: "swift-mustache")]
         ),
+        .target(name: "Grammar", dependencies: ["ElixirCoderCore", "Engine", "Tokenizer"], swiftSettings: cpuFlags),
         .target(name: "RPC"),
         .target(name: "Clarification", dependencies: ["Pipeline", "Checks", "Serving", "Engine", "ElixirCoderCore", .product(name: "Mustache", package: "swift-mustache")]),
         .target(name: "Explain", dependencies: ["Pipeline", "Checks", "Serving", "Engine", "ElixirCoderCore", "SQLiteStore"]),
@@ -51,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "ElixirCoderCLI",
             dependencies: [
-                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks", "Telemetry", "SQLiteStore", "Explain", "Clarification", "RemoteServing",
+                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks", "Telemetry", "SQLiteStore", "Explain", "Clarification", "RemoteServing", "Grammar",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 "OpenAIServer",
@@ -72,5 +73,6 @@ let package = Package(
         .testTarget(name: "ClarificationTests", dependencies: ["TestSupport", "Clarification", "Pipeline", "Checks", "Serving"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "SQLiteStore", "Engine"]),
         .testTarget(name: "CLITests", dependencies: ["Telemetry"]),
+        .testTarget(name: "GrammarTests", dependencies: ["TestSupport", "Grammar", "Engine", "Tokenizer"]),
     ]
 )

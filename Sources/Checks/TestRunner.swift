@@ -44,11 +44,6 @@ public struct TestRunner: Sendable {
     /// Compiles `code`, then runs the ExUnit module(s) in `tests` against it.
     public func run(code: String, tests: String) throws -> Outcome {
         let start = Date()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ec-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try code.write(to: dir.appendingPathComponent("candidate.ex"), atomically: true, encoding: .utf8)
-        try tests.write(to: dir.appendingPathComponent("candidate_test.exs"), atomically: true, encoding: .utf8)
         // A formatter of our own prints one line per result, so nothing depends on ExUnit's wording.
         let script = """
             defmodule ECTestFormatter do
@@ -71,29 +66,12 @@ public struct TestRunner: Sendable {
             Code.require_file("candidate_test.exs")
             ExUnit.run()
             """
-        try script.write(to: dir.appendingPathComponent("run.exs"), atomically: true, encoding: .utf8)
-        let p = Process()
-        let isolated = Self.canIsolateNetwork
-        if isolated {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-            p.arguments = ["-rn", "/usr/bin/env", elixir, "run.exs"]
-        } else {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = [elixir, "run.exs"]
+        let text = try execute(code: code, extraFiles: ["candidate_test.exs": tests], script: script)
+        var outcome = Outcome(tests: 0, failures: [], error: nil, networkIsolated: Self.canIsolateNetwork, seconds: Date().timeIntervalSince(start))
+        guard let text else {
+            outcome.error = "the tests did not finish within \(Int(timeout)) s"
+            return outcome
         }
-        p.currentDirectoryURL = dir
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let deadline = DispatchTime.now() + timeout
-        let killer = DispatchWorkItem { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
-        DispatchQueue.global().asyncAfter(deadline: deadline, execute: killer)
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        killer.cancel()
-        let text = String(decoding: data, as: UTF8.self)
-        var outcome = Outcome(tests: 0, failures: [], error: nil, networkIsolated: isolated, seconds: Date().timeIntervalSince(start))
         for line in text.split(separator: "\n") {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             switch f.first {
@@ -105,8 +83,7 @@ public struct TestRunner: Sendable {
             default: break
             }
         }
-        if p.terminationReason == .uncaughtSignal { outcome.error = "the tests did not finish within \(Int(timeout)) s" }
-        else if outcome.error == nil && outcome.tests == 0 {
+        if outcome.error == nil && outcome.tests == 0 {
             outcome.error = "no test ran: " + String(text.suffix(300)).replacingOccurrences(of: "\n", with: " ")
         }
         return outcome
@@ -152,7 +129,7 @@ public struct TestRunner: Sendable {
 
     /// Runs `script` beside `candidate.ex` in a fresh isolated process; nil on timeout.
     func execute(code: String, extraFiles: [String: String], script: String) throws -> String? {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ec-eval-\(UUID().uuidString)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ec-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         try code.write(to: dir.appendingPathComponent("candidate.ex"), atomically: true, encoding: .utf8)

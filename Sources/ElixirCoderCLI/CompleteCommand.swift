@@ -17,6 +17,7 @@ struct CompleteCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object with the text and every token instead of streaming text.") var json = false
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var samplingOptions: SamplingOptions
+    @OptionGroup var grammarOptions: GrammarOptions
 
     struct TokenJSON: Encodable {
         let id: Int
@@ -72,7 +73,8 @@ struct CompleteCommand: AsyncParsableCommand {
         let start = Date()
         var firstTokenAt: Date?
         let streaming = !json
-        let result = generator.generate([request]) { _, _, delta in
+        let constraint = try grammarOptions.constraint(prompt: chat ? "" : input, tokenizer: tokenizer, maxTokens: request.maxTokens)
+        let result = generator.generate([request], processors: [constraint]) { _, _, delta in
             if firstTokenAt == nil { firstTokenAt = Date() }
             if streaming { writeOut(delta) }
             return .proceed

@@ -20,6 +20,7 @@ struct ElixirCoder: AsyncParsableCommand {
             IndexCommand.self,
             StatsCommand.self,
             BenchCommand.self,
+            GrammarCommand.self,
         ]
     )
 }
@@ -29,6 +30,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed and quality; prints figures.",
-        subcommands: [BenchEngineCommand.self, BenchServeCommand.self, BenchMonitorCommand.self, BenchChecksCommand.self, BenchLogCommand.self, BenchExplainCommand.self, BenchClarifyCommand.self, BenchRepairCommand.self]
+        subcommands: [BenchEngineCommand.self, BenchServeCommand.self, BenchMonitorCommand.self, BenchChecksCommand.self, BenchLogCommand.self, BenchExplainCommand.self, BenchClarifyCommand.self, BenchRepairCommand.self,
+                      BenchGrammarCommand.self]
     )
 }

@@ -1,0 +1,121 @@
+import Foundation
+import Grammar
+import Testing
+
+/// The compiled Elixir grammar, shared by the suite (compiling is the slow part).
+enum Compiled {
+    static let text: String = try! GrammarStore.text(named: "elixir")
+    static let grammar: CompiledGrammar = try! GrammarCompiler.compile(text)
+
+    static func state(_ s: String) -> GrammarState? {
+        var st = GrammarState(grammar)
+        return st.feed(Array(s.utf8), grammar) ? st : nil
+    }
+    static func complete(_ s: String) -> Bool { state(s)?.canEnd(grammar) ?? false }
+}
+
+@Suite("Grammar: lexical corner cases")
+struct GrammarLexicalTests {
+    /// Complete programs the grammar must accept as finished.
+    static let valid: [String] = [
+        "x = 1",
+        "defmodule Math do\n  def add(a, b) do\n    a + b\n  end\nend\n",
+        "~s(hello)", "~s[hello]", "~s{hello}", "~s<hello>", "~s/hello/", "~s|hello|", "~s\"hello\"", "~s'hello'",
+        "~r/a+b/i", "~w(a b c)a", "~S(no #{interp)", "~D[2024-01-01]", "~r{a(b}x", "~s(esc \\) paren)",
+        "~s\"\"\"\nheredoc sigil\n\"\"\"", "~H\"\"\"\n<div>#{x}</div>\n\"\"\"",
+        "@moduledoc \"\"\"\nDocs with \"quotes\" and #{x}.\n\"\"\"\n",
+        "x = '''\ncharlist heredoc\n'''",
+        "\"outer #{\"inner #{deep} text\"} done\"",
+        "\"a #{ %{b: \"c #{d}\"} } e\"",
+        "?a", "?\\n", "?)", "[?a, ?b]",
+        "[a: 1, b: 2]", "foo(x, key: :value)", "%{\"k\" => 1, k2: 2}", "%User{name: \"x\"}", "%{m | a: 1}",
+        "x |> Enum.map(&(&1 * 2)) |> Enum.sum()",
+        "\"a\" <> \"b\"", "x =~ ~r/foo/", "def f(a, b \\\\ 2), do: a + b",
+        "<<a::8, rest::binary>>", "1..10", "for x <- 1..3, do: x * 2",
+        "fn x -> x end", "fn -> :ok end", "fn {a, b} -> a; _ -> nil end",
+        "case x do\n  {:ok, v} -> v\n  _ -> nil\nend",
+        "if x do\n  1\nelse\n  2\nend", "try do\n  f()\nrescue\n  e in RuntimeError -> e\nafter\n  g()\nend",
+        "x\n|> foo()\n|> bar()", "@spec add(integer, integer) :: integer", "@type t :: %__MODULE__{a: String.t()}",
+        "1_000_000 + 0x1F + 0b1010 + 0o17 + 1.5e-3", ":\"quoted atom\"", ":ok", ":+", "'charlist #{x}'",
+        "[\"key\": 1]", "x # comment\n", "alias Foo.{Bar, Baz}", "String.to_integer(\"1\")", "\"\"", "''",
+        "with {:ok, a} <- f(),\n     {:ok, b} <- g(a) do\n  a + b\nend",
+        "not x and y or z", "x not in [1, 2]", "-x", "^pin = 1", "@attr 1",
+    ]
+
+    /// Texts that can never become valid (the grammar must reject them at some byte).
+    static let dead: [String] = [
+        "def foo(x):\n", "x +)", "foo(,)", "[1, 2)", "if x do\n  1\n)", "end\n", "x = 1 end\n",
+        "~s(a) b)", "\"\"\"x\"\"\"", "def f(x) do x end end", "x += 1", "{:ok, ,}",
+    ]
+
+    /// Valid so far but unfinished: not complete.
+    static let open: [String] = [
+        "defmodule A do", "\"unterminated", "fn x ->", "[1, 2", "x +", "~s(abc", "\"a #{b", "@doc \"\"\"\ntext",
+    ]
+
+    @Test(arguments: valid)
+    func acceptsCompletePrograms(_ code: String) {
+        let s = Compiled.state(code)
+        #expect(s != nil, "rejected: \(code.debugDescription)")
+        #expect(s?.canEnd(Compiled.grammar) == true, "not complete: \(code.debugDescription)")
+    }
+
+    @Test(arguments: dead)
+    func rejectsBrokenText(_ code: String) {
+        #expect(Compiled.state(code) == nil, "accepted: \(code.debugDescription)")
+    }
+
+    @Test(arguments: open)
+    func openTextIsNotComplete(_ code: String) {
+        let s = Compiled.state(code)
+        #expect(s != nil, "rejected: \(code.debugDescription)")
+        #expect(s?.canEnd(Compiled.grammar) == false, "complete: \(code.debugDescription)")
+    }
+
+    @Test func everyValidSampleParsesWithElixir() throws {
+        let verdicts = try ElixirParser.parse(Self.valid)
+        for (code, ok) in zip(Self.valid, verdicts) { #expect(ok, "elixir rejects our valid sample \(code.debugDescription)") }
+    }
+
+    @Test func compilesUnderOneSecond() throws {
+        let start = Date()
+        _ = try GrammarCompiler.compile(Compiled.text)
+        #expect(Date().timeIntervalSince(start) < 1.0)
+    }
+
+    @Test func unbracketedRecursionIsAnError() {
+        #expect(throws: GrammarError.self) { try GrammarCompiler.compile("a ::= b ;\nb ::= \"x\" b | \"y\" ;") }
+        #expect(throws: GrammarError.self) { try GrammarCompiler.compile("a ::= [x ;") }
+    }
+}
+
+/// Runs the real Elixir parser (`Code.string_to_quoted`) once over many programs.
+enum ElixirParser {
+    static func parse(_ programs: [String]) throws -> [Bool] {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("grammar-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("programs.b64")
+        try programs.map { Data($0.utf8).base64EncodedString() }.joined(separator: "\n").write(to: input, atomically: true, encoding: .utf8)
+        let script = """
+        File.read!(System.argv() |> hd) |> String.split("\\n") |> Enum.each(fn line ->
+          code = Base.decode64!(line)
+          case Code.string_to_quoted(code) do
+            {:ok, _} -> IO.puts("ok")
+            {:error, _} -> IO.puts("error")
+          end
+        end)
+        """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["elixir", "-e", script, input.path]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        return lines.map { $0 == "ok" }
+    }
+}
