@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Serving", dependencies: ["Engine", "Tokenizer"], swiftSettings: cpuFlags),
         .target(
             name: "Pipeline",
-            dependencies: ["Engine", "Tokenizer", "Serving", "Checks", "ElixirCoderCore", "Telemetry", .product(name: "Mustache", package: "swift-mustache")]
+            dependencies: ["Engine", "Tokenizer", "Serving", "Checks", "ElixirCoderCore", "Telemetry", "Grammar", .product(name: "Mustache", package: "swift-mustache")]
         ),
         .target(name: "Grammar", dependencies: ["ElixirCoderCore", "Engine", "Tokenizer"], swiftSettings: cpuFlags),
         .target(name: "RPC"),
@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["TestSupport", "GGUF", "Tokenizer"]),
         .testTarget(name: "ChecksTests", dependencies: ["Checks"]),
         .testTarget(name: "ServingTests", dependencies: ["TestSupport", "Serving", "Engine", "Tokenizer", "GGUF"]),
-        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Checks", "Serving", "Engine", "Tokenizer", "GGUF", "Telemetry", "SQLiteStore"]),
+        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Checks", "Serving", "Engine", "Tokenizer", "GGUF", "Telemetry", "SQLiteStore", "Grammar"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "OpenAIBackendTests", dependencies: ["RemoteServing", "OpenAIBackend", "OpenAIServer", "TestSupport", "Serving", "Engine", "Tokenizer", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CoreTests", dependencies: ["ElixirCoderCore"]),

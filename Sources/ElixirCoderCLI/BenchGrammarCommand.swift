@@ -4,6 +4,8 @@ import Engine
 import Foundation
 import Grammar
 import Tokenizer
+import Checks
+import Pipeline
 
 /// `elixir-coder bench grammar`: syntax errors with and without the grammar constraint, and what the mask costs.
 struct BenchGrammarCommand: AsyncParsableCommand {
@@ -19,6 +21,7 @@ struct BenchGrammarCommand: AsyncParsableCommand {
     @Option(help: "Tokens per completion.") var maxTokens = 96
     @Option(help: "Sequences decoded together.") var batch = 16
     @Option(help: "Write every program and verdict here (JSON lines).") var output: String?
+    @Flag(help: "Also run the parser monitor alone and the grammar with the monitor (Elixir's parser vets each token and rolls back dead lines).") var withMonitor = false
     @OptionGroup var modelOptions: ModelOptions
 
     struct Row {
@@ -27,6 +30,8 @@ struct BenchGrammarCommand: AsyncParsableCommand {
         let program: String
         let finish: String
         let tokens: Int
+        let rollbacks: Int
+        let rejected: Int
     }
 
     func run() async throws {
@@ -56,7 +61,11 @@ struct BenchGrammarCommand: AsyncParsableCommand {
         let generator = Generator(context: InferenceContext(model: loaded.model, threads: loaded.threads, kernels: modelOptions.kernels.mode), tokenizer: tokenizer)
         let timings = MaskTimings()
         var arms: [(name: String, rows: [Row], seconds: Double, closing: Int, violations: Int)] = []
-        for constrained in [false, true] {
+        let pool = withMonitor ? try CheckerPool(size: 2) : nil
+        let armSpecs: [(name: String, grammar: Bool, monitor: Bool)] = [("unconstrained", false, false), ("constrained", true, false)]
+            + (withMonitor ? [("monitor", false, true), ("grammar+monitor", true, true)] : [])
+        for spec in armSpecs {
+            let constrained = spec.grammar
             var rows: [Row] = []
             var closing = 0, violations = 0
             let start = Date()
@@ -69,10 +78,11 @@ struct BenchGrammarCommand: AsyncParsableCommand {
                 for (_, p, s) in chunk {
                     var sampling = SamplingParameters()
                     sampling.seed = UInt64(1000 + s)
-                    requests.append(GenerationRequest(prompt: tokenizer.encode(p), maxTokens: maxTokens, sampling: sampling, stop: ["```"]))
+                    let monitor: (any PrefixMonitor)? = spec.monitor ? pool.map { SyntaxMonitor(pool: $0, prefix: p) } : nil
+                    requests.append(GenerationRequest(prompt: tokenizer.encode(p), maxTokens: maxTokens, sampling: sampling, stop: ["```"], monitor: monitor))
                     if constrained {
                         var c = try GrammarConstraint(engine: engine, prefix: p, maxTokens: maxTokens)
-                        c.timings = timings
+                        if !spec.monitor { c.timings = timings }
                         processors.append(c)
                     } else {
                         processors.append(GrammarObserver(engine: engine, prefix: p))
@@ -80,16 +90,17 @@ struct BenchGrammarCommand: AsyncParsableCommand {
                 }
                 let results = generator.generate(requests, processors: processors)
                 for ((id, p, s), r) in zip(chunk, results) {
-                    rows.append(Row(id: id, seed: s, program: p + r.text, finish: r.finishReason.rawValue, tokens: r.tokens.count))
+                    rows.append(Row(id: id, seed: s, program: p + r.text, finish: r.finishReason.rawValue, tokens: r.tokens.count,
+                                    rollbacks: r.rollbacks, rejected: r.rejectedTokens))
                 }
                 done += chunk.count
-                Stderr.print("\(constrained ? "constrained" : "unconstrained"): \(done)/\(jobs.count)")
+                Stderr.print("\(spec.name): \(done)/\(jobs.count)")
             }
             _ = closing
             _ = violations
             closing = 0
             violations = 0
-            arms.append((constrained ? "constrained" : "unconstrained", rows, Date().timeIntervalSince(start), closing, violations))
+            arms.append((spec.name, rows, Date().timeIntervalSince(start), closing, violations))
         }
 
         let programs = arms.flatMap { $0.rows.map(\.program) }
@@ -111,8 +122,10 @@ struct BenchGrammarCommand: AsyncParsableCommand {
                 report.append(["arm": arm.name, "id": row.id, "seed": row.seed, "finish": row.finish, "verdict": verdict, "program": row.program])
             }
         }
-        let reduction = rates[0] > 0 ? 100 * (rates[0] - rates[1]) / rates[0] : 0
-        print(String(format: "reduction of the syntax-error rate: %.1f%% (target >= 96%%)", reduction))
+        for (i, arm) in arms.enumerated().dropFirst() {
+            let reduction = rates[0] > 0 ? 100 * (rates[0] - rates[i]) / rates[0] : 0
+            print(String(format: "reduction of the syntax-error rate, %@: %.1f%% (target >= 96%%)", arm.name, reduction))
+        }
         let ns = timings.samples.sorted()
         if !ns.isEmpty {
             let median = Double(ns[ns.count / 2]) / 1000
@@ -123,7 +136,9 @@ struct BenchGrammarCommand: AsyncParsableCommand {
                          100 * total / arms[1].seconds, total, arms[1].seconds, engine.cachedMaskCount, engine.buildSeconds))
         }
         print(String(format: "grammar compile: cold %.0f ms, cached %.1f ms (target cold < 1 s)", cold * 1000, cached.seconds * 1000))
-        print("rollbacks: 0 (the mask keeps every sampled token inside the grammar; no line-level rollback runs in this bench)")
+        for arm in arms where arm.name.contains("monitor") {
+            print("\(arm.name): \(arm.rows.map(\.rollbacks).reduce(0, +)) line rollbacks, \(arm.rows.map(\.rejected).reduce(0, +)) tokens rejected by the parser")
+        }
         if let output {
             let lines = try report.map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }
             try (lines.joined(separator: "\n") + "\n").write(toFile: output, atomically: true, encoding: .utf8)

@@ -39,6 +39,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var observability: ObservabilityOptions
     @OptionGroup var repairOptions: RepairOptions
+    @OptionGroup var grammarOptions: GrammarOptions
 
     func run() async throws {
         guard candidates >= 1, maxAttempts >= 1, maxTokens >= 1 else { throw ValidationError("--candidates, --max-attempts and --max-tokens must be at least 1") }
@@ -65,6 +66,7 @@ struct GenerateCommand: AsyncParsableCommand {
             options.tests = t
         }
         options.runExamples = runExamples
+        if let g = grammarOptions.grammar { options.grammar = try GrammarSetup.engine(grammar: g, tokenizer: setup.observed.primary.instance.tokenizer) }
         let start = Date()
         var clarifyTimings = PhaseTimings()
         if clarify || answer != nil {

@@ -1,6 +1,7 @@
 import Checks
 import ElixirCoderCore
 import Engine
+import Grammar
 import Foundation
 import Serving
 import Telemetry
@@ -37,6 +38,8 @@ public struct GenerateOptions: Sendable {
     public var testRunner = TestRunner()
     /// Per-token confidence repair and the anti-loop guard for every candidate.
     public var repair = RepairPolicy()
+    /// Mask every sampled token with this grammar (`grammars/elixir.ebnf`), nil for none.
+    public var grammar: GrammarEngine?
     /// Thresholds of the confidence gate; nil turns gating off.
     public var gating: GatingThresholds? = GatingThresholds()
 
@@ -301,7 +304,10 @@ public struct CodeGenerator: Sendable {
                 return r
             }
             let samplePhase = kind == "generate" ? "sample" : kind
-            let results = try await timings.measure(samplePhase) { try await sample(requests, attempt: n, onToken: onToken) }
+            let processors: [(any LogitsProcessor)?]? = try options.grammar.map { engine in
+                try requests.map { try GrammarConstraint(engine: engine, prefix: Self.codePrefix(module: module), maxTokens: $0.maxTokens) }
+            }
+            let results = try await timings.measure(samplePhase) { try await sample(requests, processors: processors, attempt: n, onToken: onToken) }
             let tokenizer = instance.tokenizer
             var candidates = results.map { r in
                 Candidate(code: Self.extractCode(r.text, module: module), meanLogprob: r.meanLogprob, tokenCount: r.tokens.count, rollbacks: r.rollbacks,
@@ -350,10 +356,11 @@ public struct CodeGenerator: Sendable {
         }
     }
 
-    private func sample(_ requests: [GenerationRequest], attempt n: Int, onToken: (@Sendable (Int, Int, LiveDelta) -> Void)?) async throws -> [GenerationResult] {
-        guard let onToken else { return try await instance.generate(requests) }
+    private func sample(_ requests: [GenerationRequest], processors: [(any LogitsProcessor)?]?, attempt n: Int,
+                        onToken: (@Sendable (Int, Int, LiveDelta) -> Void)?) async throws -> [GenerationResult] {
+        guard let onToken else { return try await instance.generate(requests, processors: processors) }
         var collected: [GenerationResult] = []
-        for (i, stream) in instance.stream(requests).enumerated() {
+        for (i, stream) in instance.stream(requests, processors: processors).enumerated() {
             var result: GenerationResult?
             for try await e in stream {
                 switch e {

@@ -7,6 +7,7 @@ import Serving
 import Telemetry
 import TestSupport
 import Testing
+import Grammar
 
 /// The confidence gate's actions and the shadow model, end to end on the real model.
 @Suite("Gating and shadow", .serialized)
@@ -150,6 +151,29 @@ struct TestsAsFindings {
         #expect(tested.allSatisfy { $0.check == "ExUnit.Failure" || $0.check == "ExUnit.Run" })
         if r.attempts.count == 2, let fed = r.attempts.first?.candidates.first(where: { $0.problems.contains { $0.source == "tests" } }) {
             #expect(g.repairPrompt(task: "t", candidate: fed).contains("ExUnit."))
+        }
+    }
+}
+
+@Suite("Grammar in the loop", .serialized)
+struct GrammarInTheLoop {
+    @Test("with the grammar mask and the parser monitor, every candidate of generate parses")
+    func candidatesParse() async throws {
+        let text = try GrammarStore.text(named: "elixir")
+        let loaded = try GrammarStore().load(text: text, vocabularyHash: GrammarStore.vocabularyHash(Shared.tokenizer.tokenBytes))
+        var o = GenerateOptions()
+        o.candidates = 3
+        o.maxAttempts = 1
+        o.maxTokens = 64
+        o.gating = nil
+        o.grammar = GrammarEngine(grammar: loaded.grammar, tokenBytes: Shared.tokenizer.tokenBytes, endTokens: Array(Shared.tokenizer.eosTokens).sorted())
+        let g = CodeGenerator(instance: PipelineTests.instance, templates: PipelineTests.templates, checker: PipelineTests.checker)
+        let r = try await g.generate(task: "Write a function that returns the last element of a list.", options: o)
+        let candidates = r.attempts.flatMap(\.candidates)
+        #expect(candidates.count == 3)
+        for c in candidates {
+            #expect(c.meanLogprob.isFinite)
+            #expect(try await PipelineTests.checker.pool.syntax(c.code).status == .ok, "\(c.code)")
         }
     }
 }

@@ -37,8 +37,9 @@ public final class DecodeBatch {
         var last = 0
         /// Set from outside to end the sequence at the next step.
         public var cancelled = false
-        /// The last line end the monitor accepted: tokens kept, cache length, pending token, text bytes.
-        var checkpoint: (tokens: Int, kv: Int, last: Int, bytes: Int)?
+        /// The last line end the monitor accepted: tokens kept, cache length, pending token, text bytes,
+        /// and the logits processor's state there (a grammar must rewind with the text).
+        var checkpoint: (tokens: Int, kv: Int, last: Int, bytes: Int, processor: (any LogitsProcessor)?)?
         /// Tokens banned at one position after a rollback there.
         var banned: (at: Int, tokens: Set<Int>)?
         public fileprivate(set) var rollbacks = 0
@@ -79,6 +80,7 @@ public final class DecodeBatch {
             sampler.truncateHistory(to: c.tokens)
             text.truncate(to: c.bytes)
             last = c.last
+            processor = c.processor
             var set = banned?.at == c.tokens ? banned!.tokens : []
             set.insert(culprit)
             banned = (c.tokens, set)
@@ -216,6 +218,7 @@ public final class DecodeBatch {
         let policy = s.request.repair
         // A repair branch redraws from the same distribution, so keep it and the sampler's state.
         let before = policy.mode == .shadow ? (raw: Array(logits), sampler: s.sampler, processor: s.processor) : nil
+        let processorBefore = s.processor
         var token = s.sampler.sample(logits, processor: &s.processor)
         // The monitor vets each draw: a token that kills the prefix (or ends the text while it
         // is incomplete) is struck out and the next draw taken from the same distribution.
@@ -227,6 +230,8 @@ public final class DecodeBatch {
                 guard case .dead = monitor.verdict(for: candidate, final: ending) else { break }
                 logits[token.id] = -.infinity
                 s.sampler.truncateHistory(to: s.sampler.history.count - 1)
+                // The processor saw the rejected draw; it must not keep it.
+                s.processor = processorBefore
                 s.rejected += 1
                 tries += 1
                 token = s.sampler.sample(logits, processor: &s.processor)
@@ -258,7 +263,7 @@ public final class DecodeBatch {
             if s.repetitionHits >= policy.repeatHitsStopThreshold { s.finish = .repetition }
         }
         if s.checkpoint == nil || tokenizer.tokenBytes[token.id].contains(10) {
-            s.checkpoint = (s.tokens.count, s.sequence.length, token.id, s.text.bytes.count)
+            s.checkpoint = (s.tokens.count, s.sequence.length, token.id, s.text.bytes.count, s.processor)
         }
         if s.finish != nil {
             // The anti-loop guard ended it.

@@ -69,7 +69,7 @@ public struct Sampler: Sendable {
                 best.insert((v, i), at: at)
                 if best.count > k { best.removeLast() }
             }
-            top = best.map { TokenLogprob(id: $0.1, logprob: $0.0 - lse) }
+            top = best.map { TokenLogprob(id: $0.1, logprob: lse.isFinite && $0.0.isFinite ? $0.0 - lse : -100) }
         }
         return (lse, entropy, top)
     }
@@ -84,7 +84,9 @@ public struct Sampler: Sendable {
         let id = choose(logits)
         processor?.didSample(token: id)
         history.append(id)
-        return GeneratedToken(id: id, logprob: raw[id] - stats.logSumExp, entropy: stats.entropy, top: stats.top)
+        // Every token ruled out (a mask and a monitor together can do that): report a floor, not NaN.
+        let logprob = raw[id] - stats.logSumExp
+        return GeneratedToken(id: id, logprob: logprob.isFinite ? logprob : -100, entropy: stats.entropy.isFinite ? stats.entropy : 0, top: stats.top)
     }
 
     private func applyPenalties(_ logits: UnsafeMutableBufferPointer<Float>) {
