@@ -57,6 +57,17 @@ public final class CheckerPool: Checker, @unchecked Sendable {
         try blocking("syntax", code)
     }
 
+    /// The built-in rules on a prefix (closed first), blocking the calling thread: for monitors
+    /// that stop a line as soon as it trips a rule.
+    public func prefixFindingsBlocking(_ code: String) throws -> [Finding] {
+        guard code.utf8.count <= maxBytes else { throw CheckerError(.tooLarge, "the code is \(code.utf8.count) bytes; the checker takes at most \(maxBytes)") }
+        let index = acquire()
+        defer { release(index) }
+        let process = processes[index]
+        let data = try process.queue.sync { try process.request("prefixrules", code: code, kind: "code") }
+        return (try JSONDecoder().decode(CheckReport.self, from: data)).findings ?? []
+    }
+
     private func blocking(_ command: String, _ code: String) throws -> SyntaxResult {
         guard code.utf8.count <= maxBytes else { throw CheckerError(.tooLarge, "the code is \(code.utf8.count) bytes; the checker takes at most \(maxBytes)") }
         let index = acquire()

@@ -74,12 +74,21 @@ public struct ElixirCandidateChecker: CandidateChecker {
     }
 }
 
-/// Elixir's own parser as a decoding monitor: at each line end, a prefix that is merely
-/// incomplete (something still open) is viable; a hard syntax error is dead.
+/// Elixir's own parser as a decoding monitor: a prefix that is merely incomplete (something
+/// still open) is viable; a hard syntax error is dead. At each line end the built-in rules in
+/// `blockingRules` run too, so a line that calls `IO.inspect` or `String.to_atom` on input is
+/// rolled back like a syntax error.
 public struct SyntaxMonitor: PrefixMonitor {
     public let pool: CheckerPool
     /// Code that precedes the generated text (the prefilled module head).
     public let prefix: String
+    /// Checks whose finding kills a line: debugging leftovers and the dangerous calls.
+    public var blockingRules: Set<String> = SyntaxMonitor.defaultBlockingRules
+
+    public static let defaultBlockingRules: Set<String> = [
+        "Credo.Check.Warning.IoInspect", "Credo.Check.Warning.Dbg", "Credo.Check.Warning.IExPry", "Credo.Check.Warning.UnsafeExec",
+        "DOS.StringToAtom", "DOS.ListToAtom", "DOS.BinToAtom", "RCE.CodeModule", "RCE.EEx", "CI.System", "CI.OS", "Misc.BinToTerm",
+    ]
 
     public init(pool: CheckerPool, prefix: String) {
         self.pool = pool
@@ -98,7 +107,11 @@ public struct SyntaxMonitor: PrefixMonitor {
         switch r.status {
         case .invalid: return .dead(r.message ?? "syntax error")
         case .incomplete where ending: return .dead("the program is not complete yet")
-        default: return .viable
+        default:
+            if !blockingRules.isEmpty, generated.hasSuffix("\n"), let hit = (try? pool.prefixFindingsBlocking(code))?.first(where: { blockingRules.contains($0.check) }) {
+                return .dead("\(hit.check) fired on line \(hit.line)")
+            }
+            return .viable
         }
     }
 }

@@ -177,3 +177,20 @@ struct GrammarInTheLoop {
         }
     }
 }
+
+@Suite("Rules at line ends", .serialized)
+struct RulesAtLineEnds {
+    @Test("a line that trips a blocking rule is dead at its end; other findings and unfinished lines are not")
+    func blockingRules() {
+        let m = SyntaxMonitor(pool: PipelineTests.checker.pool, prefix: "defmodule Shop do\n  @moduledoc \"Shop.\"\n")
+        #expect(m.verdict(for: "  def sort(p) do\n    p\n", final: false) == .viable)
+        guard case .dead(let why) = m.verdict(for: "  def sort(p) do\n    IO.inspect(p)\n", final: false) else {
+            Issue.record("IO.inspect should end the line")
+            return
+        }
+        #expect(why.contains("Credo.Check.Warning.IoInspect"))
+        #expect(m.verdict(for: "  def sort(p) do\n    String.to_atom(p", final: false) == .viable, "judged only at the line end")
+        if case .dead(let why) = m.verdict(for: "  def sort(p) do\n    String.to_atom(p)\n", final: false) { #expect(why.contains("DOS.StringToAtom")) } else { Issue.record("String.to_atom should end the line") }
+        #expect(m.verdict(for: "  def sortBy(p) do\n    p\n", final: false) == .viable, "a naming finding does not block")
+    }
+}

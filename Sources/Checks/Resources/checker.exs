@@ -516,6 +516,13 @@ end
 defmodule ECServer do
   def handle("close", code, _kind), do: %{syntax: %{status: "ok"}, closed: ECClose.close(code)}
   def handle("viable", code, _kind), do: %{syntax: %{status: ECViable.verdict(code)}}
+  # The built-in rules on a prefix: closed first, so a cut-off program can be checked.
+  def handle("prefixrules", code, kind) do
+    case ECClose.close(code) do
+      nil -> %{syntax: %{status: "incomplete"}, findings: []}
+      closed -> handle("rules", closed, kind)
+    end
+  end
 
   def handle(cmd, code, kind) do
     syntax = ECSyntax.check(code)
