@@ -6,6 +6,8 @@ import Foundation
 import Pipeline
 import Clarification
 import Explain
+import Grammar
+import RemoteServing
 import Serving
 import Telemetry
 
@@ -66,7 +68,14 @@ struct GenerateCommand: AsyncParsableCommand {
             options.tests = t
         }
         options.runExamples = runExamples
-        if let g = grammarOptions.grammar { options.grammar = try GrammarSetup.engine(grammar: g, tokenizer: setup.observed.primary.instance.tokenizer) }
+        if let g = grammarOptions.grammar {
+            if setup.observed.primary.instance is RemoteInstance {
+                // A server cannot take our mask; llama.cpp servers take the grammar itself.
+                options.gbnf = GBNFExporter.export(try EBNFGrammar(text: try GrammarStore.text(named: g)))
+            } else {
+                options.grammar = try GrammarSetup.engine(grammar: g, tokenizer: setup.observed.primary.instance.tokenizer)
+            }
+        }
         let start = Date()
         var clarifyTimings = PhaseTimings()
         if clarify || answer != nil {

@@ -40,6 +40,11 @@ public struct GenerateOptions: Sendable {
     public var repair = RepairPolicy()
     /// Mask every sampled token with this grammar (`grammars/elixir.ebnf`), nil for none.
     public var grammar: GrammarEngine?
+    /// A GBNF grammar for a server that constrains on its side. The answer is then prefilled with
+    /// the code fence only, because the grammar describes a whole program from its first byte.
+    public var gbnf: String?
+    /// Whether the answer starts with the module head (`defmodule ... @moduledoc "`).
+    public var prefillsCode: Bool { gbnf == nil }
     /// Thresholds of the confidence gate; nil turns gating off.
     public var gating: GatingThresholds? = GatingThresholds()
 
@@ -164,7 +169,7 @@ public struct CodeGenerator: Sendable {
     }
 
     /// The chat prompt for a first attempt, ending with the prefilled answer.
-    public func firstPrompt(task: String, context: String?, passages: [Passage] = []) -> String {
+    public func firstPrompt(task: String, context: String?, passages: [Passage] = [], prefillCode: Bool = true) -> String {
         let module = Self.moduleName(for: task)
         let user = templates.render("generate", [
             "task": task,
@@ -172,27 +177,28 @@ public struct CodeGenerator: Sendable {
             "passages": passages.map { ["source": $0.source, "text": $0.text] },
             "examples": templates.examples.map { ["task": $0.task, "code": $0.code] },
         ])
-        return chat(user, module: module)
+        return chat(user, module: module, prefillCode: prefillCode)
     }
 
     /// The repair prompt: the task, the best candidate and its problems with line numbers.
-    public func repairPrompt(task: String, candidate: Candidate) -> String {
+    public func repairPrompt(task: String, candidate: Candidate, prefillCode: Bool = true) -> String {
         let user = templates.render("repair", [
             "task": task,
             "code": candidate.code,
             "findings": candidate.problems.map { ["line": $0.line, "check": $0.check, "message": $0.message] },
         ])
-        return chat(user, module: Self.moduleName(for: task))
+        return chat(user, module: Self.moduleName(for: task), prefillCode: prefillCode)
     }
 
-    private func chat(_ user: String, module: String) -> String {
+    private func chat(_ user: String, module: String, prefillCode: Bool = true) -> String {
         let system = templates.render("system", [:])
-        return "<|im_start|>system\n\(system)<|im_end|>\n<|im_start|>user\n\(user)<|im_end|>\n<|im_start|>assistant\n" + Self.prefill(module: module)
+        return "<|im_start|>system\n\(system)<|im_end|>\n<|im_start|>user\n\(user)<|im_end|>\n<|im_start|>assistant\n"
+            + (prefillCode ? Self.prefill(module: module) : "```elixir\n")
     }
 
     /// The prompt of a self-review pass over `code`.
-    public func reflectPrompt(task: String, code: String) -> String {
-        chat(templates.render("reflect", ["task": task, "code": code]), module: Self.moduleName(for: task))
+    public func reflectPrompt(task: String, code: String, prefillCode: Bool = true) -> String {
+        chat(templates.render("reflect", ["task": task, "code": code]), module: Self.moduleName(for: task), prefillCode: prefillCode)
     }
 
     /// Runs the loop, then the confidence gate; never throws for bad candidates, only when the
@@ -205,7 +211,7 @@ public struct CodeGenerator: Sendable {
         guard !task.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw PipelineError("the task is empty") }
         let started = Date()
         var timings = PhaseTimings()
-        let first = firstPrompt(task: task, context: options.context)
+        let first = firstPrompt(task: task, context: options.context, prefillCode: options.prefillsCode)
         var run = try await loop(task: task, prompt: first, options: options, kinds: ["generate", "repair"],
                                  timings: &timings, progress: progress, onToken: onToken)
         var result = GenerateResult(requestID: requestID, status: run.chosen.isClean ? .clean : .problemsRemain, code: run.chosen.code,
@@ -224,7 +230,7 @@ public struct CodeGenerator: Sendable {
             case .reflect:
                 var o = options
                 o.maxAttempts = 1
-                second = try await loop(task: task, prompt: reflectPrompt(task: task, code: run.chosen.code), options: o, kinds: ["reflect"],
+                second = try await loop(task: task, prompt: reflectPrompt(task: task, code: run.chosen.code, prefillCode: options.prefillsCode), options: o, kinds: ["reflect"],
                                         timings: &timings, progress: progress, onToken: onToken)
             case .retrieve:
                 let query = ([task] + run.chosen.problems.map { "\($0.check) \($0.message)" }).joined(separator: "\n")
@@ -235,7 +241,7 @@ public struct CodeGenerator: Sendable {
                 } else {
                     var o = options
                     o.maxAttempts = 1
-                    second = try await loop(task: task, prompt: firstPrompt(task: task, context: options.context, passages: passages), options: o,
+                    second = try await loop(task: task, prompt: firstPrompt(task: task, context: options.context, passages: passages, prefillCode: options.prefillsCode), options: o,
                                             kinds: ["retrieve"], timings: &timings, progress: progress, onToken: onToken)
                 }
             case .abstain:
@@ -293,7 +299,8 @@ public struct CodeGenerator: Sendable {
             let start = Date()
             progress("\(kind): sampling \(options.candidates) candidates")
             let ids = instance.tokenizer.encode(prompt, parseSpecial: true)
-            let monitor: (any PrefixMonitor)? = options.monitor ? monitorPool.map { SyntaxMonitor(pool: $0, prefix: Self.codePrefix(module: module)) } : nil
+            let head = options.prefillsCode ? Self.codePrefix(module: module) : ""
+            let monitor: (any PrefixMonitor)? = options.monitor ? monitorPool.map { SyntaxMonitor(pool: $0, prefix: head) } : nil
             let requests = (0..<options.candidates).map { i -> GenerationRequest in
                 var s = options.sampling
                 s.seed = options.sampling.seed &+ UInt64(attempts.count * 1000 + n * 1000 + i)
@@ -301,16 +308,17 @@ public struct CodeGenerator: Sendable {
                 s.topLogprobs = max(1, s.topLogprobs)
                 var r = GenerationRequest(prompt: ids, maxTokens: options.maxTokens, sampling: s, stop: ["```"], monitor: monitor)
                 r.repair = options.repair
+                r.gbnf = options.gbnf
                 return r
             }
             let samplePhase = kind == "generate" ? "sample" : kind
             let processors: [(any LogitsProcessor)?]? = try options.grammar.map { engine in
-                try requests.map { try GrammarConstraint(engine: engine, prefix: Self.codePrefix(module: module), maxTokens: $0.maxTokens) }
+                try requests.map { try GrammarConstraint(engine: engine, prefix: head, maxTokens: $0.maxTokens) }
             }
             let results = try await timings.measure(samplePhase) { try await sample(requests, processors: processors, attempt: n, onToken: onToken) }
             let tokenizer = instance.tokenizer
             var candidates = results.map { r in
-                Candidate(code: Self.extractCode(r.text, module: module), meanLogprob: r.meanLogprob, tokenCount: r.tokens.count, rollbacks: r.rollbacks,
+                Candidate(code: Self.extractCode(r.text, head: head), meanLogprob: r.meanLogprob, tokenCount: r.tokens.count, rollbacks: r.rollbacks,
                           repairs: r.repairs.count, repetitionHits: r.repetitionHits, problems: [], confidence: ConfidenceMetrics(tokens: r.tokens, source: r.alternativesOnly ? .topK : .fullDistribution, text: { tokenizer.decode([$0]) }),
                           tokens: r.tokens)
             }
@@ -335,7 +343,7 @@ public struct CodeGenerator: Sendable {
             let pick = candidates.min { $0.isBetter(than: $1) }!
             if best == nil || pick.problems.count < best!.candidate.problems.count { best = (pick, n) }
             progress("\(kind): no clean candidate; best has \(pick.problems.count) problem(s)")
-            prompt = repairPrompt(task: task, candidate: pick)
+            prompt = repairPrompt(task: task, candidate: pick, prefillCode: options.prefillsCode)
         }
         return Outcome(attempts: attempts, chosen: best!.candidate, chosenAttempt: best!.attempt)
     }
@@ -380,8 +388,13 @@ public struct CodeGenerator: Sendable {
 
     /// The module the model wrote after the prefill, up to the closing fence.
     public static func extractCode(_ generated: String, module: String) -> String {
+        extractCode(generated, head: codePrefix(module: module))
+    }
+
+    /// The prefilled code `head` and what the model wrote after it, up to the closing fence.
+    public static func extractCode(_ generated: String, head: String) -> String {
         var body = generated
         if let fence = body.range(of: "```") { body = String(body[..<fence.lowerBound]) }
-        return (codePrefix(module: module) + body).trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
+        return (head + body).trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
     }
 }

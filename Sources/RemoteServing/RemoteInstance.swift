@@ -74,7 +74,7 @@ public final class RemoteInstance: InferenceBackend, @unchecked Sendable {
             guard remaining > 0 else { break }
             var req = CompletionRequest(.prompt(prompt + kept), maxTokens: remaining, temperature: Double(r.sampling.temperature),
                                         topP: Double(r.sampling.topP), topK: r.sampling.topK, minP: Double(Self.minP(r)), seed: seed, stop: r.stop,
-                                        grammar: grammar, topLogprobs: max(1, r.sampling.topLogprobs))
+                                        grammar: r.gbnf ?? grammar, topLogprobs: max(1, r.sampling.topLogprobs))
             if r.sampling.frequencyPenalty != 0 { req.frequencyPenalty = Double(r.sampling.frequencyPenalty) }
             if r.sampling.presencePenalty != 0 { req.presencePenalty = Double(r.sampling.presencePenalty) }
             let c = try await client.complete(req)

@@ -22,6 +22,22 @@ struct RemoteInstanceTests {
         #expect(RemoteInstance.firstDeadLine("x\n", "BAD", monitor: RejectBadLines(), final: true) == 0)
     }
 
+    @Test("a GBNF grammar goes to the server with the request; the recorded llama.cpp answer comes back as tokens with alternatives")
+    func grammarOverHTTP() async throws {
+        let server = try LoopbackServer([.json(try Recorded.data("a_v1_completions_logprobs.json"))])
+        defer { server.stop() }
+        let remote = RemoteInstance(name: "llama", client: OpenAIClient(configuration: OpenAIConfiguration(baseURL: server.url.appendingPathComponent("v1"), maxRetries: 1)),
+                                    tokenizer: Shared.tokenizer)
+        var request = GenerationRequest(prompt: Shared.tokenizer.encode("```elixir\n"), maxTokens: 32, sampling: .greedy)
+        let gbnf = "root ::= \"defmodule\" [ a-z]*\n"
+        request.gbnf = gbnf
+        let r = try await remote.generate([request])[0]
+        #expect(server.requests.first?.json["grammar"] as? String == gbnf)
+        #expect(server.requests.first?.json["prompt"] as? String == "```elixir\n")
+        #expect(!r.tokens.isEmpty && r.alternativesOnly)
+        #expect(r.tokens.allSatisfy { $0.logprob <= 0 && !$0.top.isEmpty })
+    }
+
     @Test("generate --backend runs the whole loop against another ElixirCoder; the pool routes between embedded and remote")
     func endToEnd() async throws {
         let server = try HTTPServeProcess(["--threads", "1"])

@@ -194,3 +194,18 @@ struct RulesAtLineEnds {
         #expect(m.verdict(for: "  def sortBy(p) do\n    p\n", final: false) == .viable, "a naming finding does not block")
     }
 }
+
+@Suite("Prefill for server grammars")
+struct PrefillForServerGrammars {
+    @Test("with a server-side grammar the answer is prefilled with the fence only, and the code is taken as written")
+    func fenceOnly() {
+        let g = CodeGenerator(instance: PipelineTests.instance, templates: PipelineTests.templates, checker: PipelineTests.checker)
+        #expect(g.firstPrompt(task: "Reverse a list.", context: nil, prefillCode: false).hasSuffix("<|im_start|>assistant\n```elixir\n"))
+        #expect(g.firstPrompt(task: "Reverse a list.", context: nil).hasSuffix("defmodule ReverseList do\n  @moduledoc \""))
+        #expect(CodeGenerator.extractCode("defmodule A do\nend\n```\ntrailing", head: "") == "defmodule A do\nend\n")
+        var o = GenerateOptions()
+        #expect(o.prefillsCode)
+        o.gbnf = "root ::= \"x\""
+        #expect(!o.prefillsCode)
+    }
+}

@@ -13,6 +13,8 @@ public struct GenerationRequest: Sendable {
     public var maxRejectionsPerToken = 6
     /// Per-token confidence repair and the anti-loop guard.
     public var repair = RepairPolicy()
+    /// A GBNF grammar for backends that constrain on their side (llama.cpp servers) instead of through a logits processor.
+    public var gbnf: String?
 
     public init(prompt: [Int], maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(), stop: [String] = [],
                 monitor: (any PrefixMonitor)? = nil, maxRollbacks: Int = 8) {
