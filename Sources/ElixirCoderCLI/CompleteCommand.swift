@@ -2,6 +2,7 @@ import ArgumentParser
 import ElixirCoderCore
 import Engine
 import Foundation
+import Grammar
 import Tokenizer
 
 /// `elixir-coder complete`: a raw completion of a prompt on the embedded model.
@@ -68,17 +69,28 @@ struct CompleteCommand: AsyncParsableCommand {
         let limit = loaded.model.config.contextLength
         guard ids.count < limit else { throw ValidationError("the prompt has \(ids.count) tokens; the model's context is \(limit)") }
 
-        let generator = Generator(context: InferenceContext(model: loaded.model, threads: loaded.threads, kernels: modelOptions.kernels.mode), tokenizer: tokenizer)
-        let request = GenerationRequest(prompt: ids, maxTokens: min(maxTokens, limit - ids.count), sampling: sampling, stop: samplingOptions.stop)
+        var request = GenerationRequest(prompt: ids, maxTokens: min(maxTokens, limit - ids.count), sampling: sampling, stop: samplingOptions.stop)
         let start = Date()
         var firstTokenAt: Date?
         let streaming = !json
-        let constraint = try grammarOptions.constraint(prompt: chat ? "" : input, tokenizer: tokenizer, maxTokens: request.maxTokens)
-        let result = generator.generate([request], processors: [constraint]) { _, _, delta in
-            if firstTokenAt == nil { firstTokenAt = Date() }
-            if streaming { writeOut(delta) }
-            return .proceed
-        }[0]
+        let result: GenerationResult
+        if let url = modelOptions.backend ?? config.backendURL {
+            // A server: the whole answer comes back at once (with its tokens and alternatives).
+            let remote = try RemoteSpec(url: url, model: modelOptions.backendModel ?? config.backendModel, keyVariable: modelOptions.apiKeyEnv ?? config.backendAPIKeyEnv)
+            if let g = grammarOptions.grammar { request.gbnf = GBNFExporter.export(try EBNFGrammar(text: try GrammarStore.text(named: g))) }
+            // The server's time is not split into prompt and decode: all of it counts as decode.
+            firstTokenAt = start
+            result = try await remote.instance(name: "backend", tokenizer: tokenizer).generate([request])[0]
+            if streaming { writeOut(result.text) }
+        } else {
+            let generator = Generator(context: InferenceContext(model: loaded.model, threads: loaded.threads, kernels: modelOptions.kernels.mode), tokenizer: tokenizer)
+            let constraint = try grammarOptions.constraint(prompt: chat ? "" : input, tokenizer: tokenizer, maxTokens: request.maxTokens)
+            result = generator.generate([request], processors: [constraint]) { _, _, delta in
+                if firstTokenAt == nil { firstTokenAt = Date() }
+                if streaming { writeOut(delta) }
+                return .proceed
+            }[0]
+        }
         let end = Date()
         if streaming, !result.text.hasSuffix("\n") { writeOut("\n") }
         let promptSeconds = (firstTokenAt ?? end).timeIntervalSince(start)

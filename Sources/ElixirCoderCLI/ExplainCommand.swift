@@ -37,12 +37,18 @@ struct ExplainCommand: AsyncParsableCommand {
         }
         let index = try openKnowledgeIndex()
         let pool = try CheckerPool(size: 1)
-        var instance: ModelInstance?
+        var instance: (any InferenceBackend)?
         if !noModel {
-            let loaded = try modelOptions.load(config: try Configuration.load())
-            var s = InstanceSettings(name: "explain")
-            s.threads = loaded.threads
-            instance = ModelInstance(model: loaded.model, tokenizer: loaded.tokenizer, settings: s)
+            let config = try Configuration.load()
+            let loaded = try modelOptions.load(config: config)
+            if let url = modelOptions.backend ?? config.backendURL {
+                instance = try RemoteSpec(url: url, model: modelOptions.backendModel ?? config.backendModel, keyVariable: modelOptions.apiKeyEnv ?? config.backendAPIKeyEnv)
+                    .instance(name: "explain", tokenizer: loaded.tokenizer)
+            } else {
+                var s = InstanceSettings(name: "explain")
+                s.threads = loaded.threads
+                instance = ModelInstance(model: loaded.model, tokenizer: loaded.tokenizer, settings: s)
+            }
         }
         defer { instance?.shutdown() }
         let explainer = Explainer(index: index, pool: pool, instance: instance, templates: try PromptTemplates())
