@@ -22,13 +22,15 @@ public final class MaskTimings: @unchecked Sendable {
 /// A logits processor that keeps decoding inside the grammar: tokens that cannot follow
 /// get -inf, end-of-text only where the program is complete, and near the end of the
 /// token budget only the tokens that close what is open.
-public struct GrammarConstraint: LogitsProcessor, CompletionAware, Sendable {
+public struct GrammarConstraint: LogitsProcessor, CompletionAware, ClosingAware, Sendable {
     public let engine: GrammarEngine
     public private(set) var state: GrammarState
     /// Tokens this request may still generate (nil: no budget-aware closing).
     public private(set) var remaining: Int?
     /// Steps on which only closing tokens were allowed.
     public private(set) var closingSteps = 0
+    /// The last mask allowed only closing tokens.
+    public private(set) var isClosing = false
     /// Sampled tokens the grammar did not accept (zero unless the mask was bypassed).
     public private(set) var violations = 0
     public var timings: MaskTimings?
@@ -75,8 +77,10 @@ public struct GrammarConstraint: LogitsProcessor, CompletionAware, Sendable {
             }
         }
         let canEnd = state.canEnd(engine.grammar)
+        isClosing = false
         if let r = remaining, r <= engine.closingBound(state) || canEnd && r <= 2, applyClosing(remaining: r, canEnd: canEnd) {
             closingSteps += 1
+            isClosing = true
         }
         var any = false
         let ends = engine.endTokens
@@ -108,12 +112,16 @@ public struct GrammarConstraint: LogitsProcessor, CompletionAware, Sendable {
         if !any && saved.isEmpty { for e in ends where e < logits.count { logits[e] = 0 } }
     }
 
+    /// Tokens beyond the closing's own length at which closing starts.
+    static let closingMargin = 6
+
     /// Narrows the mask to tokens that spell the closing text, when the budget leaves no room for more.
     /// - Returns: whether closing applied.
     private mutating func applyClosing(remaining r: Int, canEnd: Bool) -> Bool {
         guard let text = engine.closingText(from: state) else { return false }
         let need = text.isEmpty ? 0 : engine.tokenCount(text)
-        guard r <= need + 2 else { return false }
+        // A margin, so a step where no closing can be computed (mid-token) does not lose the window.
+        guard r <= need + Self.closingMargin else { return false }
         var keep = [UInt64](repeating: 0, count: engine.words)
         if !text.isEmpty {
             let prefixes = engine.prefixTokens(text)

@@ -222,7 +222,8 @@ public final class DecodeBatch {
         var token = s.sampler.sample(logits, processor: &s.processor)
         // The monitor vets each draw: a token that kills the prefix (or ends the text while it
         // is incomplete) is struck out and the next draw taken from the same distribution.
-        if let monitor = s.request.monitor, s.rollbacks < s.request.maxRollbacks {
+        let closing = (s.processor as? any ClosingAware)?.isClosing ?? false
+        if let monitor = s.request.monitor, s.rollbacks < s.request.maxRollbacks, !closing {
             var tries = 0
             while tries < s.request.maxRejectionsPerToken {
                 let ending = tokenizer.eosTokens.contains(token.id)
@@ -249,7 +250,7 @@ public final class DecodeBatch {
         }
         s.append(token)
         var delta = s.text.append(tokenizer.tokenBytes[token.id])
-        if let monitor = s.request.monitor, s.rollbacks < s.request.maxRollbacks, s.text.stoppedAt == nil,
+        if let monitor = s.request.monitor, s.rollbacks < s.request.maxRollbacks, s.text.stoppedAt == nil, !closing,
            tokenizer.tokenBytes[token.id].contains(10) {
             if case .dead = monitor.verdict(for: s.text.text, final: false) {
                 s.rollBack()

@@ -8,3 +8,9 @@ public protocol LogitsProcessor {
     /// Advances the processor's state past the token that was sampled.
     mutating func didSample(token: Int)
 }
+
+/// A processor that can be forcing the end of the output (a grammar closing open constructs
+/// within the token budget). A monitor does not veto those tokens: the text must end anyway.
+public protocol ClosingAware {
+    var isClosing: Bool { get }
+}
