@@ -1,4 +1,5 @@
 import ArgumentParser
+import Telemetry
 
 /// The `elixir-coder` command line: a thin layer over the libraries.
 @main
@@ -6,7 +7,7 @@ struct ElixirCoder: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "elixir-coder",
         abstract: "Offline Elixir code generation on an embedded model.",
-        version: "0.1.0",
+        version: BuildInfo.version,
         subcommands: [
             GenerateCommand.self,
             BatchCommand.self,

@@ -104,14 +104,17 @@ struct GenerationSetup {
         let shadowSpec = observability.shadowModel ?? config.shadowModel
         let remoteShadow = shadowSpec.flatMap { RemoteSpec.isURL($0) ? $0 : nil }
         var (registry, _, shadowURL) = try ModelRegistry.resolve(active: modelOptions.model ?? config.model, shadow: remoteShadow == nil ? shadowSpec : nil)
-        let loaded = try modelOptions.load(config: config, quiet: quiet)
         var primary: CodeGenerator
+        let tokenizer: Tokenizer
         if let url = modelOptions.backend ?? config.backendURL {
             let remote = try RemoteSpec(url: url, model: modelOptions.backendModel ?? config.backendModel, keyVariable: modelOptions.apiKeyEnv ?? config.backendAPIKeyEnv)
-            primary = try loaded.codeGenerator(backend: remote.instance(name: "primary", tokenizer: loaded.tokenizer))
+            tokenizer = try modelOptions.tokenizer(config: config)
+            primary = try ModelOptions.Loaded.codeGenerator(backend: remote.instance(name: "primary", tokenizer: tokenizer))
             registry.active = url
             registry.activeVersion = remote.version
         } else {
+            let loaded = try modelOptions.load(config: config, quiet: quiet)
+            tokenizer = loaded.tokenizer
             primary = try loaded.codeGenerator(kernels: modelOptions.kernels, name: "primary")
         }
         var index: KnowledgeIndex?
@@ -127,7 +130,7 @@ struct GenerationSetup {
         var shadow: CodeGenerator?
         if let remoteShadow {
             let remote = try RemoteSpec(url: remoteShadow, model: nil, keyVariable: modelOptions.apiKeyEnv ?? config.backendAPIKeyEnv)
-            shadow = try loaded.codeGenerator(backend: remote.instance(name: "shadow", tokenizer: loaded.tokenizer))
+            shadow = try ModelOptions.Loaded.codeGenerator(backend: remote.instance(name: "shadow", tokenizer: tokenizer))
             registry.shadow = remoteShadow
             registry.shadowVersion = remote.version
             registry.shadowEnabled = true

@@ -33,6 +33,11 @@ struct ModelOptions: ParsableArguments {
         let threads: Int
     }
 
+    /// The model's tokenizer alone: a remote backend's prompts are still built with it, and the weights are not needed.
+    func tokenizer(config: Configuration) throws -> Tokenizer {
+        try Tokenizer(gguf: GGUFFile(path: ModelStore().resolve(model ?? config.model).path))
+    }
+
     func load(config: Configuration, quiet: Bool = false) throws -> Loaded {
         let store = ModelStore()
         let url = try store.resolve(model ?? config.model)
@@ -53,7 +58,7 @@ struct ModelOptions: ParsableArguments {
 
 extension ModelOptions.Loaded {
     /// The generate-check-repair loop on another backend (a remote server).
-    func codeGenerator(backend: any InferenceBackend) throws -> CodeGenerator {
+    static func codeGenerator(backend: any InferenceBackend) throws -> CodeGenerator {
         CodeGenerator(instance: backend, templates: try PromptTemplates(), checker: ElixirCandidateChecker(pool: try CheckerPool()))
     }
 

@@ -144,7 +144,7 @@ actor ServerState {
     func register(on server: RPCServer) async {
         await server.register("initialize") { _ in
             .object([
-                "serverInfo": .object(["name": .string("elixir-coder"), "version": .string("0.1.0")]),
+                "serverInfo": .object(["name": .string("elixir-coder"), "version": .string(BuildInfo.version)]),
                 "capabilities": .object([
                     "methods": .array(["initialize", "generate", "check", "clarify", "answerClarification", "explain", "audit/summary", "audit/recent", "models/registry", "health", "shutdown", "exit",
                                        "$/cancelRequest"].map { .string($0) }),

@@ -70,11 +70,12 @@ public final class KnowledgeIndex: @unchecked Sendable, PassageRetriever {
     /// Fingerprint of the sources: every page's bytes and the catalogue's size and date.
     static func stamp(_ s: KnowledgeSources) throws -> String {
         var sha = SHA256()
-        let pages = try CheckPage.loadAll(from: s.pages)
-        for p in pages {
-            let data = try Data(contentsOf: s.pages.appendingPathComponent(p.path))
-            sha.update(Array(p.path.utf8) + Array(data))
+        guard let walker = FileManager.default.enumerator(at: s.pages, includingPropertiesForKeys: nil) else {
+            throw ExplainError("\(s.pages.path): the documentation folder does not exist")
         }
+        // Bytes only: the pages are parsed when the index is (re)built, not on every open.
+        let files = walker.compactMap { $0 as? URL }.filter { $0.pathExtension == "md" }.map(\.path).sorted()
+        for path in files { sha.update(Array(path.dropFirst(s.pages.path.count).utf8) + Array(try Data(contentsOf: URL(fileURLWithPath: path)))) }
         let a = try FileManager.default.attributesOfItem(atPath: s.cwe.path)
         sha.update(Array("\(a[.size] ?? 0) \((a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0) v2".utf8))
         return sha.finalize().map { String(format: "%02x", $0) }.joined()
@@ -161,7 +162,8 @@ public final class KnowledgeIndex: @unchecked Sendable, PassageRetriever {
     /// finding's text, pages of related checks breaking ties.
     public func retrieve(check: String, message: String, limit: Int = 5) throws -> [Passage] {
         var out: [Passage] = []
-        if let p = try page(check) {
+        let own = try page(check)
+        if let p = own {
             out.append(Passage(source: "rag-index/" + p.path, title: p.title, text: [p.what, p.why, p.howToFix].joined(separator: "\n\n"), score: 1e9,
                                id: p.id, kind: "check"))
             if let id = p.cwe, let c = try cwe(id) {
@@ -169,7 +171,7 @@ public final class KnowledgeIndex: @unchecked Sendable, PassageRetriever {
                                    score: 1e9, id: c.id, kind: "cwe"))
             }
         }
-        let related = Set(try page(check)?.related ?? [])
+        let related = Set(own?.related ?? [])
         let neighbours = try search(check.replacingOccurrences(of: ".", with: " ") + " " + message, limit: limit * 2)
             .filter { n in !out.contains { $0.id == n.id } }
             .sorted { (related.contains($0.id ?? "") ? 1 : 0, $0.score) > (related.contains($1.id ?? "") ? 1 : 0, $1.score) }
