@@ -38,11 +38,22 @@ BODIES = [
 ]
 
 
+def first_argument(args):
+    """The first argument of a parameter list, at top level: `{front, back}, x` gives `{front, back}`."""
+    depth = 0
+    for i, c in enumerate(args):
+        depth += c in "([{"
+        depth -= c in ")]}"
+        if c == "," and depth == 0:
+            return args[:i].strip()
+    return args.strip()
+
+
 def prefixes():
     out = []
     for module, doc, funs in MODULES:
         for k, (name, args, body) in enumerate(funs):
-            first = args.split(",")[0].strip() or "nil"
+            first = first_argument(args) or "nil"
             for b, starter in enumerate(BODIES):
                 if b == 5 and k == 1:
                     continue

@@ -21,7 +21,8 @@ struct BenchGrammarCommand: AsyncParsableCommand {
     @Option(help: "Tokens per completion.") var maxTokens = 96
     @Option(help: "Sequences decoded together.") var batch = 16
     @Option(help: "Write every program and verdict here (JSON lines).") var output: String?
-    @Flag(help: "Also run the parser monitor alone and the grammar with the monitor (Elixir's parser vets each token and rolls back dead lines).") var withMonitor = false
+    @Flag(help: "Also run the parser monitor alone (it vets every draw) and the grammar with the monitor (it judges line ends and rolls back dead lines, as generate does).") var withMonitor = false
+    @Flag(help: "With --with-monitor: the grammar arm's monitor vets every draw too.") var monitorEveryDraw = false
     @OptionGroup var modelOptions: ModelOptions
 
     struct Row {
@@ -60,14 +61,13 @@ struct BenchGrammarCommand: AsyncParsableCommand {
 
         let generator = Generator(context: InferenceContext(model: loaded.model, threads: loaded.threads, kernels: modelOptions.kernels.mode), tokenizer: tokenizer)
         let timings = MaskTimings()
-        var arms: [(name: String, rows: [Row], seconds: Double, closing: Int, violations: Int)] = []
+        var arms: [(name: String, rows: [Row], seconds: Double)] = []
         let pool = withMonitor ? try CheckerPool(size: 2) : nil
         let armSpecs: [(name: String, grammar: Bool, monitor: Bool)] = [("unconstrained", false, false), ("constrained", true, false)]
             + (withMonitor ? [("monitor", false, true), ("grammar+monitor", true, true)] : [])
         for spec in armSpecs {
             let constrained = spec.grammar
             var rows: [Row] = []
-            var closing = 0, violations = 0
             let start = Date()
             var jobs: [(String, String, Int)] = []
             for (id, p) in items { for s in 0..<seeds { jobs.append((id, p, s)) } }
@@ -79,7 +79,9 @@ struct BenchGrammarCommand: AsyncParsableCommand {
                     var sampling = SamplingParameters()
                     sampling.seed = UInt64(1000 + s)
                     let monitor: (any PrefixMonitor)? = spec.monitor ? pool.map { SyntaxMonitor(pool: $0, prefix: p) } : nil
-                    requests.append(GenerationRequest(prompt: tokenizer.encode(p), maxTokens: maxTokens, sampling: sampling, stop: ["```"], monitor: monitor))
+                    var request = GenerationRequest(prompt: tokenizer.encode(p), maxTokens: maxTokens, sampling: sampling, stop: ["```"], monitor: monitor)
+                    request.monitorEveryDraw = !constrained || monitorEveryDraw
+                    requests.append(request)
                     if constrained {
                         var c = try GrammarConstraint(engine: engine, prefix: p, maxTokens: maxTokens)
                         if !spec.monitor { c.timings = timings }
@@ -96,11 +98,7 @@ struct BenchGrammarCommand: AsyncParsableCommand {
                 done += chunk.count
                 Stderr.print("\(spec.name): \(done)/\(jobs.count)")
             }
-            _ = closing
-            _ = violations
-            closing = 0
-            violations = 0
-            arms.append((spec.name, rows, Date().timeIntervalSince(start), closing, violations))
+            arms.append((spec.name, rows, Date().timeIntervalSince(start)))
         }
 
         let programs = arms.flatMap { $0.rows.map(\.program) }

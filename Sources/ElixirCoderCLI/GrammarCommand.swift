@@ -9,7 +9,7 @@ struct GrammarCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "grammar",
         abstract: "Show, export and compile the grammar that constrains decoding.",
-        subcommands: [GrammarExportCommand.self, GrammarCompileCommand.self]
+        subcommands: [GrammarExportCommand.self, GrammarCompileCommand.self, GrammarCheckCommand.self]
     )
 }
 
@@ -52,6 +52,55 @@ struct GrammarCompileCommand: AsyncParsableCommand {
         print(String(format: "compiled in %.0f ms: %d terminals, %d parser states in %d machines, %d lexer states",
                      cold * 1000, g.terminalCount, g.stateCount, g.machineNames.count, g.lexStateCount))
         print("scopes: " + g.machineNames.dropFirst().joined(separator: ", "))
+    }
+}
+
+/// `elixir-coder grammar check`: where a text stands in the grammar (complete, open, or rejected at a byte).
+struct GrammarCheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Tell whether texts are complete programs, valid but open, or leave the grammar (and where).",
+        discussion: "Each argument is a text (or `-` for standard input, read whole). Exit 1 when any text leaves the grammar."
+    )
+
+    @Option(help: "A grammar name (in grammars/) or an .ebnf file.") var grammar = "elixir"
+    @Flag(help: "One JSON object per text.") var json = false
+    @Flag(help: "For open texts, also print the shortest text that closes them (what budget-aware closing writes).") var closing = false
+    @Argument(help: "Texts to check, or - for standard input.") var texts: [String]
+
+    struct CheckVerdict: Encodable {
+        let text: String
+        let verdict: String
+        let acceptedBytes: Int
+        let closing: String?
+    }
+
+    func run() async throws {
+        let g = try GrammarCompiler.compile(try GrammarStore.text(named: grammar))
+        let engine = GrammarEngine(grammar: g, tokenBytes: [], endTokens: [])
+        var rejected = false
+        for t in texts {
+            let text = t == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : t
+            let bytes = Array(text.utf8)
+            var state = GrammarState(g)
+            let accepted = state.acceptedPrefix(bytes, g)
+            let verdict: String
+            if accepted < bytes.count {
+                rejected = true
+                verdict = "rejected"
+            } else {
+                state.feed(bytes, g)
+                verdict = state.canEnd(g) ? "complete" : "open"
+            }
+            let closingText = closing && verdict == "open" ? engine.closingText(from: state).map { String(decoding: $0, as: UTF8.self) } ?? "(none found)" : nil
+            if json {
+                try printJSON(CheckVerdict(text: text, verdict: verdict, acceptedBytes: accepted, closing: closingText))
+            } else {
+                let at = verdict == "rejected" ? " at byte \(accepted): \(String(decoding: bytes[accepted...].prefix(16), as: UTF8.self).debugDescription)" : ""
+                print("\(verdict)\(at)  \(text.debugDescription)" + (closingText.map { "  closing: \($0.debugDescription)" } ?? ""))
+            }
+        }
+        if rejected { throw ExitCode(1) }
     }
 }
 

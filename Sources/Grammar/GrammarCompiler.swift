@@ -286,13 +286,14 @@ public enum GrammarCompiler {
 
         trace("5")
         // A named terminal reserves the literals it also matches and that can come in the same
-        // place (`end` is never an identifier), but not literals of other contexts (`+` in a regex).
+        // place, but not literals of other contexts (`+` in a regex). Word literals are reserved
+        // everywhere, as Elixir's reserved words are: `else` is never a name, even where no `else` fits.
         var reserves: [[Int32]] = Array(repeating: [], count: T)
         for n in literalCount..<T {
             for l in 0..<literalCount {
                 guard case .literal(let b) = terminalExprs[l], nfa.accepts(b, start: terminalStart[n], terminal: Int32(n)) else { continue }
-                let together = (0..<Q).contains { q in actNext[q * T + n] >= 0 && actNext[q * T + l] >= 0 }
-                if together { reserves[n].append(Int32(l)) }
+                let word = b.allSatisfy { ($0 >= 97 && $0 <= 122) || $0 == 95 }
+                if word || (0..<Q).contains(where: { q in actNext[q * T + n] >= 0 && actNext[q * T + l] >= 0 }) { reserves[n].append(Int32(l)) }
             }
         }
 

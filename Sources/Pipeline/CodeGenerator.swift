@@ -309,6 +309,8 @@ public struct CodeGenerator: Sendable {
                 var r = GenerationRequest(prompt: ids, maxTokens: options.maxTokens, sampling: s, stop: ["```"], monitor: monitor)
                 r.repair = options.repair
                 r.gbnf = options.gbnf
+                // Under the grammar the parser needs to see only whole lines.
+                r.monitorEveryDraw = options.grammar == nil
                 return r
             }
             let samplePhase = kind == "generate" ? "sample" : kind

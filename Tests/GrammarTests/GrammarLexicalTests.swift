@@ -40,12 +40,26 @@ struct GrammarLexicalTests {
         "[\"key\": 1]", "x # comment\n", "alias Foo.{Bar, Baz}", "String.to_integer(\"1\")", "\"\"", "''",
         "with {:ok, a} <- f(),\n     {:ok, b} <- g(a) do\n  a + b\nend",
         "not x and y or z", "x not in [1, 2]", "-x", "^pin = 1", "@attr 1",
+        // Keyword pairs last, after a comma or as the first argument of a call without parentheses.
+        "{1, a: 1}", "foo 1, \"a\": 2", "[\"a\": b]", "%{m | a: 1, b: 2}", "if x, do: 1, else: 2",
+        "foo a: 1, b: 2", "foo(bar a: 1)", "[a:\n 1]", "raise ArgumentError, message: \"x\"",
+        // Line breaks: after commas and before most operators, `+`/`-` starting a line are unary.
+        "[1,\n -2]", "x = 1\n+ 2", "%{a\n => b}", "[\n 1,\n 2,\n]", "foo -1, 2", "foo - 1",
+        "def f(x) when x > 0 do\n  1\nend", "foo x, y do\n  1\nend", "x = do_it", "x = end_",
     ]
 
     /// Texts that can never become valid (the grammar must reject them at some byte).
     static let dead: [String] = [
         "def foo(x):\n", "x +)", "foo(,)", "[1, 2)", "if x do\n  1\n)", "end\n", "x = 1 end\n",
         "~s(a) b)", "\"\"\"x\"\"\"", "def f(x) do x end end", "x += 1", "{:ok, ,}",
+        // `=>` outside maps; keyword pairs first in a tuple, after an operator, before a positional
+        // argument, or as a statement; a quoted key where a call's argument goes.
+        "{1 => 2}", "[1 => 2]", "foo(1 => 2)", "{a: 1}", "x * a: 1", "[a: 1, 2]", "(a: 1)",
+        "a: 1\n", "To:\n x", "with (a: 1)", "foo \"a\" \"b\"", "x = text.y do: 1, \"z\"",
+        // `+`/`-` after a line break inside brackets, a comma after one, `acc + 1, x` as a call.
+        "[1\n - 2]", "[1\n, 2]", "acc + 1, {x}", "foo - 1, 2",
+        // Reserved words are never names.
+        "x = else\n", "fn x ->\n  1\nelse\n  2\nend",
     ]
 
     /// Valid so far but unfinished: not complete.
@@ -75,6 +89,11 @@ struct GrammarLexicalTests {
     @Test func everyValidSampleParsesWithElixir() throws {
         let verdicts = try ElixirParser.parse(Self.valid)
         for (code, ok) in zip(Self.valid, verdicts) { #expect(ok, "elixir rejects our valid sample \(code.debugDescription)") }
+    }
+
+    @Test func everyDeadSampleFailsInElixir() throws {
+        let verdicts = try ElixirParser.parse(Self.dead)
+        for (code, ok) in zip(Self.dead, verdicts) { #expect(!ok, "elixir accepts our dead sample \(code.debugDescription)") }
     }
 
     @Test func compilesUnderOneSecond() throws {

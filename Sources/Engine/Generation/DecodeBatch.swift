@@ -227,6 +227,7 @@ public final class DecodeBatch {
             var tries = 0
             while tries < s.request.maxRejectionsPerToken {
                 let ending = tokenizer.eosTokens.contains(token.id)
+                guard ending || s.request.monitorEveryDraw else { break }
                 let candidate = s.text.text + (ending ? "" : String(decoding: tokenizer.tokenBytes[token.id], as: UTF8.self))
                 guard case .dead = monitor.verdict(for: candidate, final: ending) else { break }
                 logits[token.id] = -.infinity

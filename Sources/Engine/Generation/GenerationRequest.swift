@@ -11,6 +11,9 @@ public struct GenerationRequest: Sendable {
     public var maxRollbacks: Int
     /// Tokens the monitor may reject at one position before the next draw is taken anyway.
     public var maxRejectionsPerToken = 6
+    /// The monitor vets every draw (a parser round trip per token). Off, it judges only line
+    /// ends and the end of the text, which is enough when a grammar already masks the logits.
+    public var monitorEveryDraw = true
     /// Per-token confidence repair and the anti-loop guard.
     public var repair = RepairPolicy()
     /// A GBNF grammar for backends that constrain on their side (llama.cpp servers) instead of through a logits processor.
