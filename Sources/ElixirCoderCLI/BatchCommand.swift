@@ -25,6 +25,7 @@ struct BatchCommand: AsyncParsableCommand {
     @Flag(help: "Run the tasks' iex> examples as tests (this executes generated code); a task's \"tests\" field is always run.") var runExamples = false
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var observability: ObservabilityOptions
+    @OptionGroup var grammarOptions: PipelineGrammarOptions
 
     struct Task: Decodable, Sendable {
         let id: String
@@ -70,11 +71,10 @@ struct BatchCommand: AsyncParsableCommand {
         Stderr.print("\(tasks.count) tasks, \(done.count) already in \(outPath), \(todo.count) to run")
         guard !todo.isEmpty else { return }
 
-        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: observability)
+        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: observability, grammarOptions: grammarOptions)
         defer { setup.close() }
         let generator = setup.observed
-        var options = GenerateOptions()
-        options.gating = setup.gating
+        var options = setup.options()
         options.runExamples = runExamples
         options.candidates = candidates
         options.maxAttempts = maxAttempts

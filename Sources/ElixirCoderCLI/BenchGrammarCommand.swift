@@ -21,8 +21,16 @@ struct BenchGrammarCommand: AsyncParsableCommand {
     @Option(help: "Tokens per completion.") var maxTokens = 96
     @Option(help: "Sequences decoded together.") var batch = 16
     @Option(help: "Write every program and verdict here (JSON lines).") var output: String?
-    @Flag(help: "Also run the parser monitor alone (it vets every draw) and the grammar with the monitor (it judges line ends and rolls back dead lines, as generate does).") var withMonitor = false
-    @Flag(help: "With --with-monitor: the grammar arm's monitor vets every draw too.") var monitorEveryDraw = false
+    @Option(parsing: .upToNextOption, help: "Arms to compare with the unconstrained one: grammar (the mask alone), grammar+monitor (the mask, and Elixir's parser judging line ends and rolling back dead lines, as generate does), monitor (the parser vetting every draw, no mask).")
+    var arms: [Arm] = [.grammar, .grammarMonitor]
+    @Flag(help: "The grammar+monitor arm's monitor vets every draw too.") var monitorEveryDraw = false
+
+    enum Arm: String, ExpressibleByArgument, CaseIterable {
+        case grammar, monitor
+        case grammarMonitor = "grammar+monitor"
+        var masks: Bool { self != .monitor }
+        var monitors: Bool { self != .grammar }
+    }
     @OptionGroup var modelOptions: ModelOptions
 
     struct Row {
@@ -61,10 +69,10 @@ struct BenchGrammarCommand: AsyncParsableCommand {
 
         let generator = Generator(context: InferenceContext(model: loaded.model, threads: loaded.threads, kernels: modelOptions.kernels.mode), tokenizer: tokenizer)
         let timings = MaskTimings()
-        var arms: [(name: String, rows: [Row], seconds: Double)] = []
-        let pool = withMonitor ? try CheckerPool(size: 2) : nil
-        let armSpecs: [(name: String, grammar: Bool, monitor: Bool)] = [("unconstrained", false, false), ("constrained", true, false)]
-            + (withMonitor ? [("monitor", false, true), ("grammar+monitor", true, true)] : [])
+        var results: [(name: String, rows: [Row], seconds: Double)] = []
+        let pool = arms.contains { $0.monitors } ? try CheckerPool(size: 2) : nil
+        let timedArm = arms.contains(.grammar) ? "grammar" : "grammar+monitor"
+        let armSpecs: [(name: String, grammar: Bool, monitor: Bool)] = [("unconstrained", false, false)] + arms.map { ($0.rawValue, $0.masks, $0.monitors) }
         for spec in armSpecs {
             let constrained = spec.grammar
             var rows: [Row] = []
@@ -84,7 +92,7 @@ struct BenchGrammarCommand: AsyncParsableCommand {
                     requests.append(request)
                     if constrained {
                         var c = try GrammarConstraint(engine: engine, prefix: p, maxTokens: maxTokens)
-                        if !spec.monitor { c.timings = timings }
+                        if spec.name == timedArm { c.timings = timings }
                         processors.append(c)
                     } else {
                         processors.append(GrammarObserver(engine: engine, prefix: p))
@@ -98,16 +106,16 @@ struct BenchGrammarCommand: AsyncParsableCommand {
                 done += chunk.count
                 Stderr.print("\(spec.name): \(done)/\(jobs.count)")
             }
-            arms.append((spec.name, rows, Date().timeIntervalSince(start)))
+            results.append((spec.name, rows, Date().timeIntervalSince(start)))
         }
 
-        let programs = arms.flatMap { $0.rows.map(\.program) }
+        let programs = results.flatMap { $0.rows.map(\.program) }
         let verdicts = try ElixirJudge.judge(programs)
         var offset = 0
         var rates: [Double] = []
         print("elixir-coder bench grammar: \(items.count) prefixes x \(seeds) seed(s), up to \(maxTokens) tokens, \(modelOptions.kernels.rawValue) kernels")
         var report: [[String: Any]] = []
-        for arm in arms {
+        for arm in results {
             let v = Array(verdicts[offset..<offset + arm.rows.count])
             offset += arm.rows.count
             let broken = v.filter { $0 != "ok" }.count
@@ -120,7 +128,7 @@ struct BenchGrammarCommand: AsyncParsableCommand {
                 report.append(["arm": arm.name, "id": row.id, "seed": row.seed, "finish": row.finish, "verdict": verdict, "program": row.program])
             }
         }
-        for (i, arm) in arms.enumerated().dropFirst() {
+        for (i, arm) in results.enumerated().dropFirst() {
             let reduction = rates[0] > 0 ? 100 * (rates[0] - rates[i]) / rates[0] : 0
             print(String(format: "reduction of the syntax-error rate, %@: %.1f%% (target >= 96%%)", arm.name, reduction))
         }
@@ -130,11 +138,12 @@ struct BenchGrammarCommand: AsyncParsableCommand {
             let p99 = Double(ns[min(ns.count - 1, ns.count * 99 / 100)]) / 1000
             let total = Double(ns.reduce(0, +)) / 1e9
             print(String(format: "mask per token: median %.1f us, p99 %.1f us over %d steps (target median < 50 us)", median, p99, ns.count))
-            print(String(format: "mask share of constrained decode time: %.1f%% (%.2f s of %.1f s; %d state pairs built lazily, %.2f s of that)",
-                         100 * total / arms[1].seconds, total, arms[1].seconds, engine.cachedMaskCount, engine.buildSeconds))
+            let timed = results.first { $0.name == timedArm }!.seconds
+            print(String(format: "mask share of the %@ arm's decode time: %.1f%% (%.2f s of %.1f s; %d state pairs built lazily, %.2f s of that)",
+                         timedArm, 100 * total / timed, total, timed, engine.cachedMaskCount, engine.buildSeconds))
         }
         print(String(format: "grammar compile: cold %.0f ms, cached %.1f ms (target cold < 1 s)", cold * 1000, cached.seconds * 1000))
-        for arm in arms where arm.name.contains("monitor") {
+        for arm in results where arm.name.contains("monitor") {
             print("\(arm.name): \(arm.rows.map(\.rollbacks).reduce(0, +)) line rollbacks, \(arm.rows.map(\.rejected).reduce(0, +)) tokens rejected by the parser")
         }
         if let output {

@@ -41,7 +41,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var observability: ObservabilityOptions
     @OptionGroup var repairOptions: RepairOptions
-    @OptionGroup var grammarOptions: GrammarOptions
+    @OptionGroup var grammarOptions: PipelineGrammarOptions
 
     func run() async throws {
         guard candidates >= 1, maxAttempts >= 1, maxTokens >= 1 else { throw ValidationError("--candidates, --max-attempts and --max-tokens must be at least 1") }
@@ -50,10 +50,10 @@ struct GenerateCommand: AsyncParsableCommand {
             guard let s = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read --context file \(path)") }
             return s
         }
-        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: observability,
+        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: observability, grammarOptions: grammarOptions,
                                              contextFiles: context.map { [$0: contextText ?? ""] } ?? [:])
         defer { setup.close() }
-        var options = GenerateOptions()
+        var options = setup.options()
         options.candidates = candidates
         options.maxAttempts = maxAttempts
         options.maxTokens = maxTokens
@@ -61,21 +61,12 @@ struct GenerateCommand: AsyncParsableCommand {
         options.sampling.temperature = temperature
         options.sampling.seed = seed
         options.monitor = !noMonitor
-        options.gating = setup.gating
         options.repair = try repairOptions.policy(setup.config)
         if let tests {
             guard let t = try? String(contentsOfFile: tests, encoding: .utf8) else { throw ValidationError("cannot read --tests file \(tests)") }
             options.tests = t
         }
         options.runExamples = runExamples
-        if let g = grammarOptions.grammar {
-            if setup.observed.primary.instance is RemoteInstance {
-                // A server cannot take our mask; llama.cpp servers take the grammar itself.
-                options.gbnf = GBNFExporter.export(try EBNFGrammar(text: try GrammarStore.text(named: g)))
-            } else {
-                options.grammar = try GrammarSetup.engine(grammar: g, tokenizer: setup.observed.primary.instance.tokenizer)
-            }
-        }
         let start = Date()
         var clarifyTimings = PhaseTimings()
         if clarify || answer != nil {

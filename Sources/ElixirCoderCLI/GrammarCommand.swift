@@ -121,6 +121,25 @@ struct GrammarOptions: ParsableArguments {
     }
 }
 
+/// The grammar of the pipeline commands (generate, batch, serve): on by default for the embedded model.
+struct PipelineGrammarOptions: ParsableArguments {
+    @Option(help: "The grammar candidates are sampled under: `elixir` (default), an .ebnf file, or `off` (config `grammar`, env ELIXIR_CODER_GRAMMAR). With --backend it is sent as GBNF (llama.cpp's `grammar` field) only when set.")
+    var grammar: String?
+    @Flag(help: "Sample without the grammar (the parser monitor then vets every token; slower, more syntax errors).") var noGrammar = false
+
+    /// The mask engine (embedded model) or the GBNF text (a server), or neither.
+    func resolve(config: Configuration, tokenizer: Tokenizer, remote: Bool, quiet: Bool) throws -> (GrammarEngine?, String?) {
+        let chosen = noGrammar ? "off" : grammar ?? config.grammar
+        if remote {
+            guard let chosen, chosen != "off" else { return (nil, nil) }
+            return (nil, GBNFExporter.export(try EBNFGrammar(text: try GrammarStore.text(named: chosen))))
+        }
+        let name = chosen ?? "elixir"
+        guard name != "off" else { return (nil, nil) }
+        return (try GrammarSetup.engine(grammar: name, tokenizer: tokenizer, quiet: quiet), nil)
+    }
+}
+
 /// Loading a grammar engine for the model's tokenizer, with the on-disk automata cache.
 enum GrammarSetup {
     static func engine(grammar: String, tokenizer: Tokenizer, quiet: Bool = false) throws -> GrammarEngine {

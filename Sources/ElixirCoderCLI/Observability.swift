@@ -2,6 +2,7 @@ import ArgumentParser
 import ElixirCoderCore
 import Foundation
 import Explain
+import Grammar
 import OpenAIBackend
 import Pipeline
 import RemoteServing
@@ -97,9 +98,26 @@ struct GenerationSetup {
 
     /// The retrieval index, when it can be opened (the gate's retrieve action and `--explain` use it).
     let index: KnowledgeIndex?
+    /// The grammar candidates are sampled under: a mask for the embedded model, GBNF for a server.
+    let grammar: GrammarEngine?
+    let gbnf: String?
 
-    static func make(modelOptions: ModelOptions, observability: ObservabilityOptions, paths: Paths = Paths(), quiet: Bool = false,
-                     contextFiles: [String: String] = [:]) throws -> GenerationSetup {
+    /// Options for a generate request with this setup's gate and grammar.
+    func options() -> GenerateOptions {
+        var o = GenerateOptions()
+        adopt(&o)
+        return o
+    }
+
+    /// Gives `o` this setup's gate and grammar.
+    func adopt(_ o: inout GenerateOptions) {
+        o.gating = gating
+        o.grammar = grammar
+        o.gbnf = gbnf
+    }
+
+    static func make(modelOptions: ModelOptions, observability: ObservabilityOptions, grammarOptions: PipelineGrammarOptions = PipelineGrammarOptions(),
+                     paths: Paths = Paths(), quiet: Bool = false, contextFiles: [String: String] = [:]) throws -> GenerationSetup {
         let config = try Configuration.load(paths: paths)
         let shadowSpec = observability.shadowModel ?? config.shadowModel
         let remoteShadow = shadowSpec.flatMap { RemoteSpec.isURL($0) ? $0 : nil }
@@ -156,8 +174,9 @@ struct GenerationSetup {
         settings.onAlert = { Stderr.print("warning: \($0.message)") }
         let observed = ObservedGenerator(primary: primary, primaryVersion: registry.activeVersion, shadow: shadow, shadowVersion: registry.shadowVersion,
                                          log: log, audit: AuditBuffer(capacity: config.auditCapacity ?? 1000), settings: settings)
+        let (grammar, gbnf) = try grammarOptions.resolve(config: config, tokenizer: tokenizer, remote: primary.instance is RemoteInstance, quiet: quiet)
         return GenerationSetup(observed: observed, registry: registry, config: config, runLog: try observability.runLogSettings(config, paths: paths),
-                               gating: observability.gating(config), paths: paths, index: index)
+                               gating: observability.gating(config), paths: paths, index: index, grammar: grammar, gbnf: gbnf)
     }
 
     /// An explainer on the primary model (or on the documentation alone).

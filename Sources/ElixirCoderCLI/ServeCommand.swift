@@ -22,6 +22,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The port for --http (0 picks a free one).") var port: Int = 8080
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var observability: ObservabilityOptions
+    @OptionGroup var grammarOptions: PipelineGrammarOptions
 
     func validate() throws {
         guard stdio != http else { throw ValidationError("say how to serve: --stdio or --http") }
@@ -32,7 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
         if http { return try await runHTTP() }
         let out = FileHandle.standardOutput
         let server = RPCServer(write: { out.write($0) })
-        let state = ServerState(modelOptions: modelOptions, observability: observability)
+        let state = ServerState(modelOptions: modelOptions, observability: observability, grammarOptions: grammarOptions)
         await state.register(on: server)
 
         // A reader thread turns stdin into frames; requests run concurrently on the server.
@@ -67,6 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
 actor ServerState {
     let modelOptions: ModelOptions
     let observability: ObservabilityOptions
+    let grammarOptions: PipelineGrammarOptions
     private var setup: GenerationSetup?
     private let pool: CheckerPool?
     private let started = Date()
@@ -74,9 +76,10 @@ actor ServerState {
     private var served = 0
     private var failed = 0
 
-    init(modelOptions: ModelOptions, observability: ObservabilityOptions) {
+    init(modelOptions: ModelOptions, observability: ObservabilityOptions, grammarOptions: PipelineGrammarOptions = PipelineGrammarOptions()) {
         self.modelOptions = modelOptions
         self.observability = observability
+        self.grammarOptions = grammarOptions
         pool = try? CheckerPool()
     }
 
@@ -86,7 +89,7 @@ actor ServerState {
 
     private func generationSetup() throws -> GenerationSetup {
         if let setup { return setup }
-        let s = try GenerationSetup.make(modelOptions: modelOptions, observability: observability)
+        let s = try GenerationSetup.make(modelOptions: modelOptions, observability: observability, grammarOptions: grammarOptions)
         setup = s
         return s
     }
@@ -185,7 +188,7 @@ actor ServerState {
             guard let answer = ctx.params["answer"]?.string, !answer.isEmpty else { throw RPCError(.invalidParams, "answerClarification needs params.answer, an option number or text") }
             var o = try Self.generateOptions(ctx.params)
             let setup = try await self.generationSetup()
-            o.gating = setup.gating
+            setup.adopt(&o)
             do {
                 let result = try await Clarifier.answerClarification(id: id, answer: answer, sessions: self.sessions) { task in
                     try await setup.observed.generate(task: task, options: o)
@@ -213,7 +216,7 @@ actor ServerState {
             o.context = ctx.params["context"]?.string
             let stream = ctx.params["stream"]?.bool ?? false
             let setup = try await self.generationSetup()
-            o.gating = setup.gating
+            setup.adopt(&o)
             let id = ctx.id
             let notify = ctx.notify
             let report: @Sendable (String) -> Void = { message in

@@ -50,6 +50,9 @@ public struct Configuration: Codable, Sendable, Equatable {
     public var maxLiveRepairs: Int?
     public var serverMinP: Float?
     public var repeatHitsStopThreshold: Int?
+    /// The grammar generate, batch and serve sample under: `elixir` (the default for the embedded
+    /// model), an .ebnf file, or `off`. A server gets it as GBNF only when it is set.
+    public var grammar: String?
 
     public init() {}
 
@@ -98,6 +101,7 @@ public struct Configuration: Codable, Sendable, Equatable {
         auditCapacity = try num("ELIXIR_CODER_AUDIT_CAP") ?? auditCapacity
         abstainAlertRate = try num("ELIXIR_CODER_ABSTAIN_ALERT_RATE") ?? abstainAlertRate
         gating = try flag("ELIXIR_CODER_GATING") ?? gating
+        grammar = text("ELIXIR_CODER_GRAMMAR") ?? grammar
         threads = try num("ELIXIR_CODER_THREADS") ?? threads
         temperature = try num("ELIXIR_CODER_TEMPERATURE") ?? temperature
         topK = try num("ELIXIR_CODER_TOP_K") ?? topK

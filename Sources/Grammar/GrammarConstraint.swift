@@ -125,11 +125,12 @@ public struct GrammarConstraint: LogitsProcessor, CompletionAware, ClosingAware,
         var keep = [UInt64](repeating: 0, count: engine.words)
         if !text.isEmpty {
             let prefixes = engine.prefixTokens(text)
-            // A token must leave a closing that still fits (a prefix of the text may read differently, `e` as a name).
+            // A token must leave a closing that still fits (a prefix of the text may read differently, `e` as a name)
+            // and is shorter: inside a heredoc a line break leaves the same closing, and could repeat until the budget is gone.
             var chosen = prefixes.filter { p in
                 var after = state
                 guard after.feed(engine.trie.tokenBytes[p.token], engine.grammar), let rest = engine.closingText(from: after) else { return false }
-                return 1 + (rest.isEmpty ? 0 : engine.tokenCount(rest)) <= r
+                return 1 + (rest.isEmpty ? 0 : engine.tokenCount(rest)) <= min(r, max(need, 1))
             }
             if chosen.isEmpty, let longest = prefixes.last { chosen = [longest] }
             for (t, _) in chosen { keep[t >> 6] |= 1 << UInt64(t & 63) }

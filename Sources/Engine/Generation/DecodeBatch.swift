@@ -48,6 +48,8 @@ public final class DecodeBatch {
         fileprivate var lastRepairAt = -1_000_000
         fileprivate var repetition = RepetitionDetector()
         public fileprivate(set) var repetitionHits = 0
+        /// The monitor judged the text where the grammar started closing (closing itself is not vetted).
+        fileprivate var judgedBeforeClosing = false
 
         init(id: Int, request: GenerationRequest, sequence: KVSequence, processor: (any LogitsProcessor)?) {
             self.id = id
@@ -72,8 +74,11 @@ public final class DecodeBatch {
         fileprivate func append(_ t: GeneratedToken) { tokens.append(t) }
 
         /// Returns to the checkpoint and bans the token that led out of it.
+        fileprivate var canRollBack: Bool { checkpoint.map { $0.tokens < tokens.count } ?? false }
+
         fileprivate func rollBack() {
             guard let c = checkpoint, c.tokens < tokens.count else { return }
+            judgedBeforeClosing = false
             let culprit = tokens[c.tokens].id
             tokens.removeLast(tokens.count - c.tokens)
             sequence.truncate(to: c.kv)
@@ -237,6 +242,15 @@ public final class DecodeBatch {
                 s.rejected += 1
                 tries += 1
                 token = s.sampler.sample(logits, processor: &s.processor)
+            }
+        }
+        // Closing writes the rest of the program without the monitor, so the line it will finish
+        // is judged once, before the first closing token; a dead one goes back to its start.
+        if closing, !s.judgedBeforeClosing, let monitor = s.request.monitor, s.rollbacks < s.request.maxRollbacks, s.canRollBack {
+            s.judgedBeforeClosing = true
+            if case .dead = monitor.verdict(for: s.text.text, final: false) {
+                s.rollBack()
+                return Event(slot: s, token: nil, delta: "")
             }
         }
         var repair: TokenRepair?
