@@ -21,8 +21,8 @@ public struct GenerateOptions: Sendable {
     public var maxTokens = 256
     public var sampling: SamplingParameters = {
         var p = SamplingParameters()
+        // No repetition penalty: code repeats its names, and a penalised ` sum` after `def` became `defsum(...)`.
         p.temperature = 0.7
-        p.repetitionPenalty = 1.1
         return p
     }()
     /// Existing code the task refers to.
