@@ -90,6 +90,7 @@ struct CompleteCommand: AsyncParsableCommand {
                 if streaming { writeOut(delta) }
                 return .proceed
             }[0]
+            constraint?.engine.persistMasks()
         }
         let end = Date()
         if streaming, !result.text.hasSuffix("\n") { writeOut("\n") }

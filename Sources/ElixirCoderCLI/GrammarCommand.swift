@@ -145,8 +145,11 @@ enum GrammarSetup {
     static func engine(grammar: String, tokenizer: Tokenizer, quiet: Bool = false) throws -> GrammarEngine {
         let text = try GrammarStore.text(named: grammar)
         let vocab = GrammarStore.vocabularyHash(tokenizer.tokenBytes)
-        let loaded = try GrammarStore().load(text: text, vocabularyHash: vocab)
-        if !quiet { Stderr.print(String(format: "grammar %@: %@ in %.0f ms", grammar, loaded.source.rawValue, loaded.seconds * 1000)) }
-        return GrammarEngine(grammar: loaded.grammar, tokenBytes: tokenizer.tokenBytes, endTokens: Array(tokenizer.eosTokens).sorted())
+        let store = GrammarStore()
+        let loaded = try store.load(text: text, vocabularyHash: vocab)
+        let engine = GrammarEngine(grammar: loaded.grammar, tokenBytes: tokenizer.tokenBytes, endTokens: Array(tokenizer.eosTokens).sorted())
+        let masks = engine.loadMasks(from: store.maskFile(text: text, vocabularyHash: vocab))
+        if !quiet { Stderr.print(String(format: "grammar %@: %@ in %.0f ms, %d token masks from earlier runs", grammar, loaded.source.rawValue, loaded.seconds * 1000, masks)) }
+        return engine
     }
 }

@@ -116,7 +116,7 @@ struct GenerationSetup {
         o.gbnf = gbnf
     }
 
-    static func make(modelOptions: ModelOptions, observability: ObservabilityOptions, grammarOptions: PipelineGrammarOptions = PipelineGrammarOptions(),
+    static func make(modelOptions: ModelOptions, observability: ObservabilityOptions, grammarOptions: PipelineGrammarOptions? = nil,
                      paths: Paths = Paths(), quiet: Bool = false, contextFiles: [String: String] = [:]) throws -> GenerationSetup {
         let config = try Configuration.load(paths: paths)
         let shadowSpec = observability.shadowModel ?? config.shadowModel
@@ -174,7 +174,8 @@ struct GenerationSetup {
         settings.onAlert = { Stderr.print("warning: \($0.message)") }
         let observed = ObservedGenerator(primary: primary, primaryVersion: registry.activeVersion, shadow: shadow, shadowVersion: registry.shadowVersion,
                                          log: log, audit: AuditBuffer(capacity: config.auditCapacity ?? 1000), settings: settings)
-        let (grammar, gbnf) = try grammarOptions.resolve(config: config, tokenizer: tokenizer, remote: primary.instance is RemoteInstance, quiet: quiet)
+        // Commands without grammar flags get the defaults (a property wrapper must be parsed before it is read).
+        let (grammar, gbnf) = try (grammarOptions ?? PipelineGrammarOptions.parse([])).resolve(config: config, tokenizer: tokenizer, remote: primary.instance is RemoteInstance, quiet: quiet)
         return GenerationSetup(observed: observed, registry: registry, config: config, runLog: try observability.runLogSettings(config, paths: paths),
                                gating: observability.gating(config), paths: paths, index: index, grammar: grammar, gbnf: gbnf)
     }
@@ -187,6 +188,7 @@ struct GenerationSetup {
 
     /// Stops the models and writes what the inference log has queued.
     func close() {
+        grammar?.persistMasks()
         observed.primary.instance.shutdown()
         observed.shadow?.instance.shutdown()
         observed.log?.close()

@@ -76,7 +76,7 @@ actor ServerState {
     private var served = 0
     private var failed = 0
 
-    init(modelOptions: ModelOptions, observability: ObservabilityOptions, grammarOptions: PipelineGrammarOptions = PipelineGrammarOptions()) {
+    init(modelOptions: ModelOptions, observability: ObservabilityOptions, grammarOptions: PipelineGrammarOptions) {
         self.modelOptions = modelOptions
         self.observability = observability
         self.grammarOptions = grammarOptions

@@ -41,6 +41,17 @@ public struct GrammarStore: Sendable {
         return SHA256.hex(sha.finalize())
     }
 
+    /// Where the masks built for a grammar and vocabulary are kept between processes.
+    public func maskFile(text: String, vocabularyHash: String) -> URL {
+        cacheDirectory.appendingPathComponent("\(Self.key(text: text, vocabularyHash: vocabularyHash)).masks")
+    }
+
+    static func key(text: String, vocabularyHash: String) -> String {
+        var sha = SHA256()
+        sha.update(Array(text.utf8))
+        return SHA256.hex(sha.finalize()).prefix(16) + "-" + vocabularyHash.prefix(16)
+    }
+
     /// Whether the compiled form came from disk.
     public enum Source: String, Sendable { case compiled, cached }
 
@@ -48,10 +59,7 @@ public struct GrammarStore: Sendable {
     /// - Returns: the grammar, where it came from and the seconds it took.
     public func load(text: String, vocabularyHash: String) throws -> (grammar: CompiledGrammar, source: Source, seconds: Double) {
         let start = Date()
-        var sha = SHA256()
-        sha.update(Array(text.utf8))
-        let key = SHA256.hex(sha.finalize()).prefix(16) + "-" + vocabularyHash.prefix(16)
-        let file = cacheDirectory.appendingPathComponent("\(key).automata")
+        let file = cacheDirectory.appendingPathComponent("\(Self.key(text: text, vocabularyHash: vocabularyHash)).automata")
         if let data = try? Data(contentsOf: file), let g = try? CompiledGrammar(serialized: data) {
             return (g, .cached, Date().timeIntervalSince(start))
         }

@@ -66,6 +66,46 @@ public final class GrammarEngine: @unchecked Sendable {
         for q in states ?? (0..<Int32(grammar.stateCount)).map({ $0 }) { _ = mask(top: q, lex: grammar.lexStart[Int(q)]) }
     }
 
+    /// Where `persistMasks()` keeps the masks built so far, and how many were read from there.
+    var maskFile: URL?
+    private var loadedMaskCount = 0
+
+    /// Reads masks an earlier process built (a missing or unreadable file is ignored: they are rebuilt on use).
+    /// - Returns: the number of masks read.
+    @discardableResult
+    public func loadMasks(from file: URL) -> Int {
+        maskFile = file
+        guard let data = try? Data(contentsOf: file, options: .mappedIfSafe), let entries = MaskFile.decode(data, words: words) else { return 0 }
+        lock.lock()
+        defer { lock.unlock() }
+        for e in entries {
+            if e.below < 0 { masks[Int64(e.top) << 32 | Int64(e.lex)] = e.mask } else { deepMasks[DeepKey(below: e.below, top: e.top, lex: e.lex)] = e.mask }
+        }
+        loadedMaskCount = masks.count + deepMasks.count
+        return loadedMaskCount
+    }
+
+    /// Writes every mask built so far to the file given to `loadMasks(from:)`, when there are new ones,
+    /// so the next process starts with them instead of a trie walk per state pair.
+    public func persistMasks() {
+        guard let file = maskFile else { return }
+        lock.lock()
+        let entries = masks.map { MaskFile.Entry(below: -1, top: Int32($0.key >> 32), lex: Int32(truncatingIfNeeded: $0.key), mask: $0.value) }
+            + deepMasks.map { MaskFile.Entry(below: $0.key.below, top: $0.key.top, lex: $0.key.lex, mask: $0.value) }
+        let grown = entries.count > loadedMaskCount
+        lock.unlock()
+        guard grown else { return }
+        try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        // A temporary name first, so a concurrent reader never sees half a file.
+        let tmp = file.appendingPathExtension("tmp\(ProcessInfo.processInfo.processIdentifier)")
+        guard (try? MaskFile.encode(entries, words: words).write(to: tmp)) != nil else { return }
+        _ = try? FileManager.default.replaceItemAt(file, withItemAt: tmp)
+        // Foundation on Linux does not replace a file that is not there yet.
+        if FileManager.default.fileExists(atPath: tmp.path) {
+            if (try? FileManager.default.moveItem(at: tmp, to: file)) == nil { try? FileManager.default.removeItem(at: tmp) }
+        }
+    }
+
     private struct DeepKey: Hashable { let below: Int32, top: Int32, lex: Int32 }
     private var deepMasks: [DeepKey: TokenMask] = [:]
 
@@ -238,4 +278,56 @@ public final class GrammarEngine: @unchecked Sendable {
 
     /// Tokens that spell a prefix of `text`, with their lengths.
     func prefixTokens(_ text: [UInt8]) -> [(token: Int, length: Int)] { trie.prefixes(of: text[...]) }
+}
+
+/// The on-disk form of built masks: a tag, the word count, then per mask its key, its dependent
+/// tokens and its bitset, little-endian.
+enum MaskFile {
+    struct Entry {
+        let below: Int32, top: Int32, lex: Int32
+        let mask: TokenMask
+    }
+
+    private static let magic = Array("ECMASK01".utf8)
+
+    static func encode(_ entries: [Entry], words: Int) -> Data {
+        var d = Data(magic)
+        func i32(_ v: Int32) { var x = v.littleEndian; withUnsafeBytes(of: &x) { d.append(contentsOf: $0) } }
+        i32(Int32(words))
+        i32(Int32(entries.count))
+        for e in entries {
+            i32(e.below); i32(e.top); i32(e.lex)
+            i32(Int32(e.mask.dependent.count))
+            e.mask.dependent.withUnsafeBytes { d.append(contentsOf: $0) }
+            e.mask.allowed.withUnsafeBytes { d.append(contentsOf: $0) }
+        }
+        return d
+    }
+
+    /// nil when the data is not a mask file for this vocabulary size.
+    static func decode(_ d: Data, words: Int) -> [Entry]? {
+        d.withUnsafeBytes { raw -> [Entry]? in
+            var i = 0
+            func i32() -> Int32? {
+                guard i + 4 <= raw.count else { return nil }
+                defer { i += 4 }
+                return Int32(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: Int32.self))
+            }
+            guard raw.count >= 8, Array(raw[0..<8]) == magic else { return nil }
+            i = 8
+            guard let w = i32(), Int(w) == words, let n = i32(), n >= 0 else { return nil }
+            var out: [Entry] = []
+            out.reserveCapacity(Int(n))
+            for _ in 0..<n {
+                guard let below = i32(), let top = i32(), let lex = i32(), let k = i32(), k >= 0,
+                      i + 4 * Int(k) + 8 * words <= raw.count else { return nil }
+                let dependent = (0..<Int(k)).map { Int32(littleEndian: raw.loadUnaligned(fromByteOffset: i + 4 * $0, as: Int32.self)) }
+                i += 4 * Int(k)
+                let allowed = (0..<words).map { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i + 8 * $0, as: UInt64.self)) }
+                i += 8 * words
+                out.append(Entry(below: below, top: top, lex: lex, mask: TokenMask(allowed: allowed, dependent: dependent)))
+            }
+            return out
+        }
+    }
 }

@@ -69,7 +69,7 @@ extension CLI {
 
 @Suite("elixir-coder command line", .serialized)
 struct CLITests {
-    static let commands: [[String]] = [[], ["complete"], ["tokenize"], ["models"], ["models", "pull"], ["models", "list"], ["bench"], ["bench", "engine"], ["bench", "serve"], ["bench", "checks"], ["bench", "monitor"], ["check"], ["generate"], ["batch"], ["serve"], ["stats"], ["bench", "log"], ["explain"], ["index"], ["index", "build"], ["index", "search"], ["bench", "explain"], ["clarify"], ["bench", "clarify"]]
+    static let commands: [[String]] = [[], ["complete"], ["tokenize"], ["models"], ["models", "pull"], ["models", "list"], ["bench"], ["bench", "engine"], ["bench", "serve"], ["bench", "checks"], ["bench", "monitor"], ["check"], ["generate"], ["batch"], ["serve"], ["stats"], ["bench", "log"], ["explain"], ["index"], ["index", "build"], ["index", "search"], ["bench", "explain"], ["clarify"], ["bench", "clarify"], ["grammar"], ["grammar", "check"], ["grammar", "export"], ["grammar", "compile"], ["bench", "grammar"]]
 
     @Test("--help works on every command", arguments: commands)
     func help(_ command: [String]) throws {

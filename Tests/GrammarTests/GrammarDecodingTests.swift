@@ -141,6 +141,36 @@ struct GrammarDecodingTests {
         #expect(try store.load(text: Compiled.text, vocabularyHash: "v2").source == .compiled)
     }
 
+    @Test func masksPersistAcrossEngines() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("grammar-masks-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("elixir.masks")
+        let tok = Shared.tokenizer
+        let first = GrammarEngine(grammar: Compiled.grammar, tokenBytes: tok.tokenBytes, endTokens: Array(tok.eosTokens).sorted())
+        #expect(first.loadMasks(from: file) == 0)
+        var state = GrammarState(Compiled.grammar)
+        let fed = state.feed(Array("defmodule A do\n  def f(x) do\n    [x, ".utf8), Compiled.grammar)
+        #expect(fed)
+        let shallow = first.mask(top: state.top, lex: state.lex)
+        let f = state.frames
+        let deep = first.mask(below: f[f.count - 2], top: f[f.count - 1], lex: state.lex)
+        first.persistMasks()
+
+        let second = GrammarEngine(grammar: Compiled.grammar, tokenBytes: tok.tokenBytes, endTokens: Array(tok.eosTokens).sorted())
+        #expect(second.loadMasks(from: file) == first.cachedMaskCount)
+        #expect(second.buildSeconds == 0)
+        let again = second.mask(top: state.top, lex: state.lex)
+        #expect(again.allowed == shallow.allowed && again.dependent == shallow.dependent)
+        #expect(second.mask(below: f[f.count - 2], top: f[f.count - 1], lex: state.lex).allowed == deep.allowed)
+        #expect(second.buildSeconds == 0, "a persisted mask was built again")
+
+        // A damaged file is ignored: the masks are built again on use.
+        try Data("ECMASK01 not really".utf8).write(to: file)
+        let third = GrammarEngine(grammar: Compiled.grammar, tokenBytes: tok.tokenBytes, endTokens: Array(tok.eosTokens).sorted())
+        #expect(third.loadMasks(from: file) == 0)
+        #expect(third.mask(top: state.top, lex: state.lex).allowed == shallow.allowed)
+    }
+
     /// Property: every program the constrained decoder completes with the real model parses with Elixir.
     @Test func constrainedCompletionsParse() throws {
         let tok = Shared.tokenizer
