@@ -33,6 +33,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Sampling temperature.") var temperature: Float = 0.7
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Flag(help: "Show candidates' text on stderr while they are sampled; repaired tokens are shown, then erased (with --json: JSON lines of token and rollback events on stderr).") var stream = false
+    @Flag(help: "Wait for every candidate before choosing (by default, once more than half have finished and one is clean, the rest are cancelled).") var allCandidates = false
     @Flag(help: "Do not let Elixir's parser vet sampled tokens (faster, far more syntax errors; see bench monitor).") var noMonitor = false
     @Flag(help: "Print the whole result as JSON.") var json = false
     @Flag(help: "First check whether the task is ambiguous (see `clarify`); if so ask the best question on the terminal (numbered options or free text), or print it and exit 4 when not on a terminal.") var clarify = false
@@ -61,6 +62,7 @@ struct GenerateCommand: AsyncParsableCommand {
         options.sampling.temperature = temperature
         options.sampling.seed = seed
         options.monitor = !noMonitor
+        options.earlyStop = !allCandidates
         options.repair = try repairOptions.policy(setup.config)
         if let tests {
             guard let t = try? String(contentsOfFile: tests, encoding: .utf8) else { throw ValidationError("cannot read --tests file \(tests)") }

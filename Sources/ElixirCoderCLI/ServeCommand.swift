@@ -141,6 +141,7 @@ actor ServerState {
         if let v = params["temperature"] { guard let t = v.double, t >= 0 else { throw RPCError(.invalidParams, "temperature must be a number, 0 or more") }; o.sampling.temperature = Float(t) }
         if let v = params["tests"] { guard let t = v.string else { throw RPCError(.invalidParams, "tests must be a string of ExUnit test code") }; o.tests = t }
         if let v = params["runExamples"] { guard let b = v.bool else { throw RPCError(.invalidParams, "runExamples must be a boolean") }; o.runExamples = b }
+        if let v = params["earlyStop"] { guard let b = v.bool else { throw RPCError(.invalidParams, "earlyStop must be a boolean") }; o.earlyStop = b }
         return o
     }
 

@@ -31,6 +31,9 @@ public struct GenerateOptions: Sendable {
     /// pool). On the task set it cut the syntax-error rate of candidates from 91% to 6% for
     /// about 50% more sampling time (see `bench monitor`).
     public var monitor = true
+    /// Check candidates as they finish and, once more than half have finished and one is clean,
+    /// cancel the rest (the answer then does not wait for the longest candidate).
+    public var earlyStop = true
     /// ExUnit tests to run against candidates that pass the checks (the only time generated code runs).
     public var tests: String?
     /// Also turn the task's `iex>` examples into a test and run it (asked for explicitly).
@@ -317,31 +320,17 @@ public struct CodeGenerator: Sendable {
             let processors: [(any LogitsProcessor)?]? = try options.grammar.map { engine in
                 try requests.map { try GrammarConstraint(engine: engine, prefix: head, maxTokens: $0.maxTokens) }
             }
-            let results = try await timings.measure(samplePhase) { try await sample(requests, processors: processors, attempt: n, onToken: onToken) }
-            let tokenizer = instance.tokenizer
-            var candidates = results.map { r in
-                Candidate(code: Self.extractCode(r.text, head: head), meanLogprob: r.meanLogprob, tokenCount: r.tokens.count, rollbacks: r.rollbacks,
-                          repairs: r.repairs.count, repetitionHits: r.repetitionHits, problems: [], confidence: ConfidenceMetrics(tokens: r.tokens, source: r.alternativesOnly ? .topK : .fullDistribution, text: { tokenizer.decode([$0]) }),
-                          tokens: r.tokens)
-            }
-            candidates.sort { $0.meanLogprob > $1.meanLogprob }
-            progress("\(kind): checking")
             let tests = Self.tests(for: task, module: module, options: options)
-            try await timings.measure(kind == "generate" ? "check" : kind) {
-                for i in candidates.indices {
-                    candidates[i].code = await checker.normalize(candidates[i].code)
-                    candidates[i].problems = try await checker.problems(in: candidates[i].code)
-                    if candidates[i].isClean, let tests {
-                        candidates[i].problems = try await Self.testProblems(candidates[i].code, tests: tests, runner: options.testRunner)
-                    }
-                    if candidates[i].isClean { break }
-                }
-            }
+            let round = try await sampleAndCheck(requests, processors: processors, head: head, tests: tests, options: options, attempt: n,
+                                                 onToken: onToken, progress: { progress("\(kind): \($0)") })
+            timings.add(samplePhase, round.sampleSeconds)
+            timings.add(kind == "generate" ? "check" : kind, round.checkSeconds)
+            let candidates = round.candidates
             attempts.append(Attempt(kind: kind, candidates: candidates, seconds: Date().timeIntervalSince(start)))
-            if let clean = candidates.first(where: { $0.isClean }) {
+            if let clean = round.clean {
                 return Outcome(attempts: attempts, chosen: clean, chosenAttempt: n)
             }
-            // The candidate to repair: fewest problems, then most likely. Unchecked ones (after a clean one) never get here.
+            // The candidate to repair: fewest problems, then most likely. Without a clean one, every candidate was checked.
             let pick = candidates.min { $0.isBetter(than: $1) }!
             if best == nil || pick.problems.count < best!.candidate.problems.count { best = (pick, n) }
             progress("\(kind): no clean candidate; best has \(pick.problems.count) problem(s)")
@@ -366,26 +355,75 @@ public struct CodeGenerator: Sendable {
         }
     }
 
-    private func sample(_ requests: [GenerationRequest], processors: [(any LogitsProcessor)?]?, attempt n: Int,
-                        onToken: (@Sendable (Int, Int, LiveDelta) -> Void)?) async throws -> [GenerationResult] {
-        guard let onToken else { return try await instance.generate(requests, processors: processors) }
-        var collected: [GenerationResult] = []
-        for (i, stream) in instance.stream(requests, processors: processors).enumerated() {
-            var result: GenerationResult?
-            for try await e in stream {
-                switch e {
-                case .token(_, let delta): onToken(n, i, .text(delta))
-                case .repair(let r):
-                    // Shown, then taken back, so a live view sees the repair happen.
-                    onToken(n, i, .text(r.originalText))
-                    onToken(n, i, .rollback(r.originalText))
-                case .finished(let r): result = r
+    /// One round of candidates, checked as they finish (best mean log-probability first among the
+    /// finished ones). With `options.earlyStop`, once more than half have finished and one of them is
+    /// clean the rest are cancelled, so the answer does not wait for the longest candidate.
+    /// - Returns: the finished candidates, best-ranked first (some unchecked when a clean one was found), and the clean one.
+    private func sampleAndCheck(_ requests: [GenerationRequest], processors: [(any LogitsProcessor)?]?, head: String, tests: String?,
+                                options: GenerateOptions, attempt n: Int, onToken: (@Sendable (Int, Int, LiveDelta) -> Void)?,
+                                progress: @Sendable (String) -> Void) async throws -> (candidates: [Candidate], clean: Candidate?, sampleSeconds: Double, checkSeconds: Double) {
+        let tokenizer = instance.tokenizer
+        let start = Date()
+        let quorum = options.earlyStop ? requests.count / 2 + 1 : requests.count
+        var checked: [Candidate] = [], waiting: [Candidate] = []
+        var finishedCount = 0
+        var sampleSeconds: Double?
+        var checkSeconds = 0.0
+        let streams = instance.stream(requests, processors: processors)
+        try await withThrowingTaskGroup(of: GenerationResult?.self) { group in
+            for (i, stream) in streams.enumerated() {
+                group.addTask {
+                    var result: GenerationResult?
+                    for try await e in stream {
+                        switch e {
+                        case .token(_, let delta): onToken?(n, i, .text(delta))
+                        case .repair(let r):
+                            // Shown, then taken back, so a live view sees the repair happen.
+                            onToken?(n, i, .text(r.originalText))
+                            onToken?(n, i, .rollback(r.originalText))
+                        case .finished(let r): result = r
+                        }
+                    }
+                    if result == nil && !Task.isCancelled { throw PipelineError("candidate \(i + 1) ended without a result") }
+                    return result
                 }
             }
-            guard let result else { throw PipelineError("candidate \(i + 1) ended without a result") }
-            collected.append(result)
+            while let next = try await group.next() {
+                guard let r = next else { continue }
+                finishedCount += 1
+                if finishedCount == requests.count { sampleSeconds = Date().timeIntervalSince(start) }
+                waiting.append(Candidate(code: Self.extractCode(r.text, head: head), meanLogprob: r.meanLogprob, tokenCount: r.tokens.count, rollbacks: r.rollbacks,
+                                         repairs: r.repairs.count, repetitionHits: r.repetitionHits, problems: [],
+                                         confidence: ConfidenceMetrics(tokens: r.tokens, source: r.alternativesOnly ? .topK : .fullDistribution, text: { tokenizer.decode([$0]) }),
+                                         tokens: r.tokens))
+                guard finishedCount >= quorum else { continue }
+                if finishedCount == quorum { progress("checking") }
+                waiting.sort { $0.meanLogprob > $1.meanLogprob }
+                let checkStart = Date()
+                while !waiting.isEmpty {
+                    var c = waiting.removeFirst()
+                    c.code = await checker.normalize(c.code)
+                    c.problems = try await checker.problems(in: c.code)
+                    if c.isClean, let tests { c.problems = try await Self.testProblems(c.code, tests: tests, runner: options.testRunner) }
+                    checked.append(c)
+                    if c.isClean { break }
+                }
+                checkSeconds += Date().timeIntervalSince(checkStart)
+                if checked.last?.isClean == true {
+                    if finishedCount < requests.count { progress("a clean candidate after \(finishedCount) of \(requests.count); the rest are cancelled") }
+                    group.cancelAll()
+                    break
+                }
+            }
         }
-        return collected
+        let clean = checked.last.flatMap { $0.isClean ? $0 : nil }
+        if clean == nil && finishedCount < requests.count {
+            // Only the caller's cancellation stops sampling without a clean candidate.
+            try Task.checkCancellation()
+            throw PipelineError("only \(finishedCount) of \(requests.count) candidates finished")
+        }
+        let candidates = (checked + waiting).sorted { $0.meanLogprob > $1.meanLogprob }
+        return (candidates, checked.last.flatMap { $0.isClean ? $0 : nil }, sampleSeconds ?? Date().timeIntervalSince(start), checkSeconds)
     }
 
     /// The module the model wrote after the prefill, up to the closing fence.

@@ -20,6 +20,18 @@ struct BanTokens: LogitsProcessor {
     mutating func didSample(token: Int) { seen.append(token) }
 }
 
+/// A monitor that finds everything viable and counts what it was asked.
+final class CountingMonitor: PrefixMonitor, @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var texts: [String] = []
+    func verdict(for generated: String, final: Bool) -> PrefixVerdict {
+        lock.lock()
+        texts.append(generated)
+        lock.unlock()
+        return .viable
+    }
+}
+
 @Suite("Engine behaviour", .serialized)
 struct EngineBehaviourTests {
     let generator = Generator(context: InferenceContext(model: Shared.model, kernels: .exact), tokenizer: Shared.tokenizer)
@@ -81,6 +93,23 @@ struct EngineBehaviourTests {
         }
         #expect(run(7) == run(7))
         #expect(Set((1...5).map { run($0) }).count > 1)
+    }
+
+    @Test("the monitor vets every draw by default, and only line ends when monitorEveryDraw is off")
+    func monitorGranularity() {
+        let prompt = Shared.tokenizer.encode("defmodule Greeter do\n  @moduledoc \"Greets.\"\n\n  def hello(name) do\n")
+        let every = CountingMonitor(), lines = CountingMonitor()
+        var a = GenerationRequest(prompt: prompt, maxTokens: 40, sampling: .greedy, monitor: every)
+        a.monitorEveryDraw = true
+        var b = GenerationRequest(prompt: prompt, maxTokens: 40, sampling: .greedy, monitor: lines)
+        b.monitorEveryDraw = false
+        let ra = generator.generate([a])[0], rb = generator.generate([b])[0]
+        #expect(ra.tokens.map(\.id) == rb.tokens.map(\.id), "a monitor that finds everything viable must not change the output")
+        let breaks = rb.tokens.filter { Shared.tokenizer.tokenBytes[$0.id].contains(10) }.count
+        #expect(breaks > 0)
+        #expect(every.texts.count >= ra.tokens.count)
+        let endings = rb.finishReason == .endOfText ? 1 : 0
+        #expect(lines.texts.count == breaks + endings, "line-level monitor asked \(lines.texts.count) times for \(breaks) line ends")
     }
 
     @Test("top-k 1 is greedy")

@@ -166,6 +166,7 @@ struct GrammarInTheLoop {
         o.maxAttempts = 1
         o.maxTokens = 64
         o.gating = nil
+        o.earlyStop = false
         o.grammar = GrammarEngine(grammar: loaded.grammar, tokenBytes: Shared.tokenizer.tokenBytes, endTokens: Array(Shared.tokenizer.eosTokens).sorted())
         let g = CodeGenerator(instance: PipelineTests.instance, templates: PipelineTests.templates, checker: PipelineTests.checker)
         let r = try await g.generate(task: "Write a function that returns the last element of a list.", options: o)

@@ -55,6 +55,7 @@ struct PipelineTests {
         o.candidates = 3
         o.maxTokens = 96
         o.maxAttempts = 2
+        o.earlyStop = false
         let g = CodeGenerator(instance: Self.instance, templates: Self.templates, checker: Self.checker)
         let r = try await g.generate(task: "Write a function that doubles every number in a list.", options: o)
         #expect(r.code.hasPrefix("defmodule DoublesNumber do\n  @moduledoc \""))
@@ -68,6 +69,30 @@ struct PipelineTests {
             #expect(!r.problems.isEmpty)
         }
         #expect(r.taskHash.count == 64)
+    }
+
+    @Test("with early stop, sampling ends once more than half have finished and one is clean; a cancelled round never lacks a clean answer")
+    func earlyStop() async throws {
+        var o = GenerateOptions()
+        o.candidates = 5
+        o.maxTokens = 160
+        o.maxAttempts = 1
+        o.gating = nil
+        let g = CodeGenerator(instance: Self.instance, templates: Self.templates, checker: Self.checker)
+        for task in ["Write a function that doubles every number in a list.", "Return the sum of a list of integers."] {
+            let r = try await g.generate(task: task, options: o)
+            let count = r.attempts[0].candidates.count
+            #expect(count >= 3 && count <= 5, "at least a quorum of 3 of 5 finishes before any choice")
+            if count < 5 { #expect(r.status == .clean, "candidates were cancelled without a clean answer") }
+            if r.status == .clean { #expect(try await Self.checker.problems(in: r.code).isEmpty) }
+            let scores = r.attempts[0].candidates.map(\.meanLogprob)
+            #expect(scores == scores.sorted(by: >))
+        }
+        // The loop is still there for the next request (cancelled sequences left the batch).
+        o.candidates = 2
+        o.maxTokens = 16
+        o.earlyStop = false
+        #expect(try await g.generate(task: "Return the first element of a list.", options: o).attempts[0].candidates.count == 2)
     }
 
     @Test("with nothing clean, every attempt is kept and the best candidate comes back with its problems")

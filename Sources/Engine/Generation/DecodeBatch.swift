@@ -73,9 +73,9 @@ public final class DecodeBatch {
 
         fileprivate func append(_ t: GeneratedToken) { tokens.append(t) }
 
-        /// Returns to the checkpoint and bans the token that led out of it.
         fileprivate var canRollBack: Bool { checkpoint.map { $0.tokens < tokens.count } ?? false }
 
+        /// Returns to the checkpoint and bans the token that led out of it.
         fileprivate func rollBack() {
             guard let c = checkpoint, c.tokens < tokens.count else { return }
             judgedBeforeClosing = false
