@@ -21,7 +21,7 @@ struct GrammarCLITests {
 
     @Test("generate samples under the grammar by default: every candidate is a complete program; --no-grammar turns it off")
     func generateDefaultsToTheGrammar() throws {
-        let args = ["generate", "Write a function that doubles every number in a list.", "--candidates", "3", "--max-attempts", "1", "--max-tokens", "40", "--json", "--no-gate", "--log-level", "off"]
+        let args = ["generate", "Write a function that doubles every number in a list.", "--candidates", "3", "--max-attempts", "1", "--max-tokens", "40", "--json", "--no-gate", "--log-level", "off", "--all-candidates"]
         let r = try CLI.run(args)
         #expect(r.status == 0 || r.status == 3, "\(r.stderr)")
         #expect(r.stderr.contains("grammar elixir:"), "the grammar was not loaded: \(r.stderr)")
