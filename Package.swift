@@ -73,6 +73,6 @@ let package = Package(
         .testTarget(name: "ClarificationTests", dependencies: ["TestSupport", "Clarification", "Pipeline", "Checks", "Serving"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "SQLiteStore", "Engine"]),
         .testTarget(name: "CLITests", dependencies: ["Telemetry"]),
-        .testTarget(name: "GrammarTests", dependencies: ["TestSupport", "Grammar", "Engine", "Tokenizer"]),
+        .testTarget(name: "GrammarTests", dependencies: ["TestSupport", "Grammar", "Engine", "Tokenizer", "Checks"]),
     ]
 )

@@ -110,7 +110,7 @@ struct BenchGrammarCommand: AsyncParsableCommand {
         }
 
         let programs = results.flatMap { $0.rows.map(\.program) }
-        let verdicts = try ElixirJudge.judge(programs)
+        let verdicts = try ElixirParserJudge.judge(programs)
         var offset = 0
         var rates: [Double] = []
         print("elixir-coder bench grammar: \(items.count) prefixes x \(seeds) seed(s), up to \(maxTokens) tokens, \(modelOptions.kernels.rawValue) kernels")
@@ -150,38 +150,5 @@ struct BenchGrammarCommand: AsyncParsableCommand {
             let lines = try report.map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }
             try (lines.joined(separator: "\n") + "\n").write(toFile: output, atomically: true, encoding: .utf8)
         }
-    }
-}
-
-/// Judges programs with the real Elixir parser, in one `elixir` process for all of them.
-enum ElixirJudge {
-    /// "ok" or Elixir's error message for each program.
-    static func judge(_ programs: [String]) throws -> [String] {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("elixir-judge-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let input = dir.appendingPathComponent("programs.b64")
-        try programs.map { Data($0.utf8).base64EncodedString() }.joined(separator: "\n").write(to: input, atomically: true, encoding: .utf8)
-        let script = """
-        File.read!(hd(System.argv())) |> String.split("\\n") |> Enum.each(fn line ->
-          case Code.string_to_quoted(Base.decode64!(line)) do
-            {:ok, _} -> IO.puts("ok")
-            {:error, {_, msg, tok}} -> IO.puts(String.replace(inspect(msg) <> " " <> inspect(tok), "\\n", " "))
-          end
-        end)
-        """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["elixir", "-e", script, input.path]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        guard p.terminationStatus == 0, lines.count >= programs.count else {
-            throw ValidationError("elixir could not judge the programs (exit \(p.terminationStatus)); is elixir installed?")
-        }
-        return Array(lines.prefix(programs.count))
     }
 }

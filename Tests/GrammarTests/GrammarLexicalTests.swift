@@ -1,3 +1,4 @@
+import Checks
 import Foundation
 import Grammar
 import Testing
@@ -117,33 +118,7 @@ struct GrammarLexicalTests {
     }
 }
 
-/// Runs the real Elixir parser (`Code.string_to_quoted`) once over many programs.
+/// Whether the real Elixir parser accepts each program.
 enum ElixirParser {
-    static func parse(_ programs: [String]) throws -> [Bool] {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("grammar-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let input = dir.appendingPathComponent("programs.b64")
-        try programs.map { Data($0.utf8).base64EncodedString() }.joined(separator: "\n").write(to: input, atomically: true, encoding: .utf8)
-        let script = """
-        File.read!(System.argv() |> hd) |> String.split("\\n") |> Enum.each(fn line ->
-          code = Base.decode64!(line)
-          case Code.string_to_quoted(code) do
-            {:ok, _} -> IO.puts("ok")
-            {:error, _} -> IO.puts("error")
-          end
-        end)
-        """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["elixir", "-e", script, input.path]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
-        return lines.map { $0 == "ok" }
-    }
+    static func parse(_ programs: [String]) throws -> [Bool] { try ElixirParserJudge.judge(programs).map { $0 == "ok" } }
 }
