@@ -18,20 +18,27 @@ public enum ElixirParserJudge {
           end
         end)
         """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["elixir", "-e", script, input.path]
-        let out = Pipe()
-        p.standardOutput = out
-        // Warnings (unused variables, quoted keywords) are not verdicts.
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        let (data, status) = try runCapturingOutput(["elixir", "-e", script, input.path])
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        guard p.terminationStatus == 0, lines.count >= programs.count else {
-            throw CheckerError(.unavailable, "elixir could not judge the programs (exit \(p.terminationStatus)); is elixir installed?")
+        guard status == 0, lines.count >= programs.count else {
+            throw CheckerError(.unavailable, "elixir could not judge the programs (exit \(status)); is elixir installed?")
         }
         return Array(lines.prefix(programs.count))
     }
+}
+
+/// Runs a command found on PATH and returns its standard output and exit status; its standard
+/// error (warnings, progress) is discarded.
+func runCapturingOutput(_ args: [String], in directory: URL? = nil) throws -> (output: Data, status: Int32) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = args
+    if let directory { p.currentDirectoryURL = directory }
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (data, p.terminationStatus)
 }

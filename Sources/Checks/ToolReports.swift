@@ -99,16 +99,7 @@ public struct MixToolChecker: Checker {
     }
 
     private func run(_ args: [String]) throws -> Data {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        p.currentDirectoryURL = project
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        let data = try runCapturingOutput(args, in: project).output
         // Credo's exit status ORs issue categories; only the JSON matters.
         guard let start = data.firstIndex(of: UInt8(ascii: "{")) else {
             throw CheckerError(.unavailable, "\(args.prefix(2).joined(separator: " ")) printed no JSON in \(project.path)")
