@@ -76,7 +76,8 @@ struct GrammarCheckCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let g = try GrammarCompiler.compile(try GrammarStore.text(named: grammar))
+        // No vocabulary: the automata alone, from the same on-disk cache as decoding uses.
+        let g = try GrammarStore().load(text: try GrammarStore.text(named: grammar), vocabularyHash: "").grammar
         let engine = GrammarEngine(grammar: g, tokenBytes: [], endTokens: [])
         var rejected = false
         for t in texts {

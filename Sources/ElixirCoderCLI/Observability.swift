@@ -174,8 +174,8 @@ struct GenerationSetup {
         settings.onAlert = { Stderr.print("warning: \($0.message)") }
         let observed = ObservedGenerator(primary: primary, primaryVersion: registry.activeVersion, shadow: shadow, shadowVersion: registry.shadowVersion,
                                          log: log, audit: AuditBuffer(capacity: config.auditCapacity ?? 1000), settings: settings)
-        // Commands without grammar flags get the defaults (a property wrapper must be parsed before it is read).
-        let (grammar, gbnf) = try (grammarOptions ?? PipelineGrammarOptions.parse([])).resolve(config: config, tokenizer: tokenizer, remote: primary.instance is RemoteInstance, quiet: quiet)
+        // Only the commands that sample programs (they pass their grammar flags) load a grammar.
+        let (grammar, gbnf) = try grammarOptions?.resolve(config: config, tokenizer: tokenizer, remote: primary.instance is RemoteInstance, quiet: quiet) ?? (nil, nil)
         return GenerationSetup(observed: observed, registry: registry, config: config, runLog: try observability.runLogSettings(config, paths: paths),
                                gating: observability.gating(config), paths: paths, index: index, grammar: grammar, gbnf: gbnf)
     }

@@ -423,7 +423,7 @@ public struct CodeGenerator: Sendable {
             throw PipelineError("only \(finishedCount) of \(requests.count) candidates finished")
         }
         let candidates = (checked + waiting).sorted { $0.meanLogprob > $1.meanLogprob }
-        return (candidates, checked.last.flatMap { $0.isClean ? $0 : nil }, sampleSeconds ?? Date().timeIntervalSince(start), checkSeconds)
+        return (candidates, clean, sampleSeconds ?? Date().timeIntervalSince(start), checkSeconds)
     }
 
     /// The module the model wrote after the prefill, up to the closing fence.
