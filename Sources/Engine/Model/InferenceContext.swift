@@ -22,8 +22,9 @@ public struct BatchRow {
 /// batching loop that owns it); several contexts can share one `LlamaModel`.
 public final class InferenceContext {
     public let model: LlamaModel
-    public let threads: Int
+    public var threads: Int { pool.threads }
     public let kernels: KernelMode
+    private let pool: WorkerPool
     private var capacity = 0
     private var x, xn, q, k, v, att, o, gate, up: UnsafeMutablePointer<Float>
     private var qEmbed: QuantizedActivations
@@ -34,7 +35,7 @@ public final class InferenceContext {
     public init(model: LlamaModel, threads: Int = ProcessInfo.processInfo.activeProcessorCount, kernels: KernelMode = .fast) {
         self.model = model
         self.kernels = kernels
-        self.threads = max(1, threads)
+        pool = WorkerPool(threads: threads)
         x = .allocate(capacity: 1); xn = .allocate(capacity: 1); q = .allocate(capacity: 1)
         k = .allocate(capacity: 1); v = .allocate(capacity: 1); att = .allocate(capacity: 1)
         o = .allocate(capacity: 1); gate = .allocate(capacity: 1); up = .allocate(capacity: 1)
@@ -147,7 +148,7 @@ public final class InferenceContext {
 
     /// Several matmuls over the same input in one parallel dispatch: each thread takes the same share of every matrix.
     private func run(_ jobs: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ xq: QuantizedActivations, _ xf: UnsafePointer<Float>, _ batch: Int) {
-        parallelChunks(threads, threads: threads) { part in
+        pool.chunks(threads) { part in
             let t = part.lowerBound
             for (w, out) in jobs {
                 let lo = w.rows * t / threads, hi = w.rows * (t + 1) / threads
@@ -166,7 +167,7 @@ public final class InferenceContext {
         let group = c.headCount / c.kvHeadCount
         let scale = 1 / Float(hd).squareRoot()
         let tasks = rows.count * c.headCount
-        parallelChunks(tasks, threads: threads) { range in
+        pool.chunks(tasks) { range in
             let qh = UnsafeMutablePointer<Float>.allocate(capacity: hd)
             let acc = UnsafeMutablePointer<Float16>.allocate(capacity: hd)
             defer { qh.deallocate(); acc.deallocate() }
@@ -209,7 +210,7 @@ public final class InferenceContext {
         let scale = 1 / Float(hd).squareRoot()
         let maxLen = rows.map { $0.position + 1 }.max()!
         let tasks = rows.count * c.kvHeadCount
-        parallelChunks(tasks, threads: threads) { range in
+        pool.chunks(tasks) { range in
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * maxLen)
             let kf = UnsafeMutablePointer<Float>.allocate(capacity: hd)
             let acc = UnsafeMutablePointer<Float>.allocate(capacity: group * hd)

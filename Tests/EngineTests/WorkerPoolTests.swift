@@ -1,0 +1,37 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import Engine
+
+@Suite("Engine worker pool")
+struct WorkerPoolTests {
+    @Test("every index runs exactly once, back to back and after the workers have parked", arguments: [2, 3, 4])
+    func coverage(threads: Int) throws {
+        let pool = WorkerPool(threads: threads)
+        for round in 0..<400 {
+            let count = [1, 2, 3, 7, 64, 1000][round % 6]
+            let hits = UnsafeMutablePointer<Int>.allocate(capacity: count)
+            hits.initialize(repeating: 0, count: count)
+            defer { hits.deallocate() }
+            nonisolated(unsafe) let h = hits
+            pool.chunks(count) { range in for i in range { h[i] += 1 } }
+            #expect((0..<count).allSatisfy { hits[$0] == 1 }, "round \(round), \(count) items")
+            // Every 50 rounds, idle long enough for the workers to park.
+            if round % 50 == 49 { Thread.sleep(forTimeInterval: 0.002) }
+        }
+    }
+
+    @Test("chunks run on more than one thread")
+    func parallel() {
+        let pool = WorkerPool(threads: 2)
+        let seen = Mutex<Set<UInt>>([])
+        for _ in 0..<20 {
+            pool.chunks(2) { _ in
+                let id = UInt(pthread_self())
+                seen.withLock { _ = $0.insert(id) }
+                Thread.sleep(forTimeInterval: 0.001)
+            }
+        }
+        #expect(seen.withLock { $0.count } == 2)
+    }
+}
