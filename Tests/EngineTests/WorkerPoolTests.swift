@@ -10,12 +10,14 @@ struct WorkerPoolTests {
         let pool = WorkerPool(threads: threads)
         for round in 0..<400 {
             let count = [1, 2, 3, 7, 64, 1000][round % 6]
-            let hits = UnsafeMutablePointer<Int>.allocate(capacity: count)
-            hits.initialize(repeating: 0, count: count)
+            // A guard zone after the items catches chunks that run past the end.
+            let hits = UnsafeMutablePointer<Int>.allocate(capacity: count + 64)
+            hits.initialize(repeating: 0, count: count + 64)
             defer { hits.deallocate() }
             nonisolated(unsafe) let h = hits
-            pool.chunks(count) { range in for i in range { h[i] += 1 } }
+            pool.chunks(count) { range in for i in range where i < count + 64 { h[i] += 1 } }
             #expect((0..<count).allSatisfy { hits[$0] == 1 }, "round \(round), \(count) items")
+            #expect((count..<(count + 64)).allSatisfy { hits[$0] == 0 }, "round \(round): a chunk ran past \(count) items")
             // Every 50 rounds, idle long enough for the workers to park.
             if round % 50 == 49 { Thread.sleep(forTimeInterval: 0.002) }
         }

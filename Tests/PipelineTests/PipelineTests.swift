@@ -13,6 +13,11 @@ struct AlwaysBroken: CandidateChecker {
     }
 }
 
+/// Finds nothing wrong: the first candidate checked is clean, so early stop has its answer at the quorum.
+struct AlwaysClean: CandidateChecker {
+    func problems(in code: String) async throws -> [Problem] { [] }
+}
+
 @Suite("Generate-check-repair", .serialized)
 struct PipelineTests {
     static let templates = try! PromptTemplates(directory: TestPaths.repo.appendingPathComponent("templates"))
@@ -93,6 +98,29 @@ struct PipelineTests {
         o.maxTokens = 16
         o.earlyStop = false
         #expect(try await g.generate(task: "Return the first element of a list.", options: o).attempts[0].candidates.count == 2)
+    }
+
+    @Test("early stop cancels the candidates still sampling once a quorum has finished and one is clean")
+    func earlyStopCancels() async throws {
+        var o = GenerateOptions()
+        o.candidates = 5
+        o.maxTokens = 256
+        o.maxAttempts = 1
+        o.gating = nil
+        o.sampling.seed = 7
+        let g = CodeGenerator(instance: Self.instance, templates: Self.templates, checker: AlwaysClean())
+        let task = "Write a function that doubles every number in a list."
+        let stopped = try await g.generate(task: task, options: o)
+        o.earlyStop = false
+        let all = try await g.generate(task: task, options: o)
+        #expect(all.attempts[0].candidates.count == 5)
+        let kept = stopped.attempts[0].candidates
+        #expect(kept.count >= 3 && kept.count < 5, "\(kept.count) of 5 candidates came back: nothing was cancelled")
+        #expect(stopped.status == .clean)
+        // Same seeds, same candidates: early stop kept the ones that finished first and chose the best of those.
+        let allTokens = all.attempts[0].candidates.map(\.tokenCount).sorted()
+        #expect(kept.map(\.tokenCount).sorted() == Array(allTokens.prefix(kept.count)))
+        #expect(kept.reduce(0) { $0 + $1.tokenCount } < all.attempts[0].candidates.reduce(0) { $0 + $1.tokenCount })
     }
 
     @Test("with nothing clean, every attempt is kept and the best candidate comes back with its problems")

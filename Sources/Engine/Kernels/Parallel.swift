@@ -38,6 +38,7 @@ final class WorkerPool: Sendable {
         }
         withoutActuallyEscaping(body) { body in
             shared.run { t in
+                guard t < n else { return }
                 let lo = count * t / n, hi = count * (t + 1) / n
                 if lo < hi { body(lo..<hi) }
             }
