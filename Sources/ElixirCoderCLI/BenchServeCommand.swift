@@ -12,7 +12,13 @@ struct BenchServeCommand: AsyncParsableCommand {
     @Option(help: "Tokens per candidate in the throughput runs.") var maxTokens = 64
     @Option(help: "Task set for the quality run (JSON lines with id and task).") var tasks = "bench/tasks.jsonl"
     @Option(help: "Tasks from the set to run for quality (0 skips the quality run).") var qualityTasks = 10
+    @Option(help: "Requests in the end-to-end latency run.") var e2eRequests = 8
     @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard e2eRequests >= 1 else { throw ValidationError("--e2e-requests must be at least 1") }
+        guard concurrency.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--concurrency levels must be at least 1") }
+    }
 
     /// A framed JSON-RPC client over a child `serve --stdio`.
     final class Client: @unchecked Sendable {
@@ -112,8 +118,8 @@ struct BenchServeCommand: AsyncParsableCommand {
             }
         }
         // End to end as a user runs it: 5 candidates, up to 256 tokens, up to 3 attempts.
-        let e2e = try measure(client, count: 3, window: 1, firstID: id, candidates: 5, maxTokens: 256)
-        id += 3
+        let e2e = try measure(client, count: e2eRequests, window: 1, firstID: id, candidates: 5, maxTokens: 256)
+        id += e2eRequests
 
         var quality: [String: Double] = [:]
         if qualityTasks > 0, let text = try? String(contentsOfFile: tasks, encoding: .utf8) {
@@ -138,14 +144,15 @@ struct BenchServeCommand: AsyncParsableCommand {
         let con10 = runs.first { $0.mode == "concurrent" && $0.concurrency == 10 }?.tokensPerSecond
         let ratio = (seq10 != nil && con10 != nil) ? con10! / seq10! : 0
         if json {
-            struct Out: Encodable { let runs: [Run]; let ratio_at_10: Double; let e2e_p50: Double; let e2e_max: Double; let quality: [String: Double] }
-            return try printJSON(Out(runs: runs, ratio_at_10: ratio, e2e_p50: pct(e2e.latencies, 0.5), e2e_max: e2e.latencies.last ?? 0, quality: quality))
+            struct Out: Encodable { let runs: [Run]; let ratio_at_10: Double; let e2e_p50: Double; let e2e_p95: Double; let e2e_max: Double; let quality: [String: Double] }
+            return try printJSON(Out(runs: runs, ratio_at_10: ratio, e2e_p50: pct(e2e.latencies, 0.5), e2e_p95: pct(e2e.latencies, 0.95), e2e_max: e2e.latencies.last ?? 0, quality: quality))
         }
         print("elixir-coder bench serve (through serve --stdio, 1 candidate per request, \(maxTokens) tokens, 1 attempt)")
         print("mode        conc  tok/s    p50 s   p95 s")
         for r in runs { print(String(format: "%-11@ %4d  %7.1f  %6.2f  %6.2f", r.mode, r.concurrency, r.tokensPerSecond, r.p50, r.p95)) }
         print(String(format: "batched / sequential at 10: %.2fx", ratio))
-        print(String(format: "generate end to end (5 candidates, <=256 tokens, <=3 attempts): p50 %.2f s, max %.2f s", pct(e2e.latencies, 0.5), e2e.latencies.last ?? 0))
+        print(String(format: "generate end to end (%d requests, 5 candidates, <=256 tokens, <=3 attempts): p50 %.2f s, p95 %.2f s, max %.2f s",
+                     e2eRequests, pct(e2e.latencies, 0.5), pct(e2e.latencies, 0.95), e2e.latencies.last ?? 0))
         if !quality.isEmpty {
             print(String(format: "quality on %.0f tasks: %.0f%% clean, %.2f attempts on average, %.0f problems left", quality["tasks"]!, quality["clean_share"]! * 100, quality["mean_attempts"]!, quality["problems_left"]!))
         }
