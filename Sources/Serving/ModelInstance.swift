@@ -67,8 +67,13 @@ public final class ModelInstance: @unchecked Sendable {
     private var stopped = false
     private var failNextStep: String?
     private var thread: Thread?
+    private var restartCount = 0
     /// How many times the loop rebuilt its context after a failure.
-    public private(set) var restarts = 0
+    public var restarts: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return restartCount
+    }
 
     public init(model: LlamaModel, tokenizer: Tokenizer, settings: InstanceSettings) {
         self.model = model
@@ -198,14 +203,17 @@ public final class ModelInstance: @unchecked Sendable {
             lock.unlock()
 
             if let failure {
-                // Everyone in flight learns of the failure; the context is rebuilt.
+                // The context is rebuilt first, so a caller that hears of the failure finds the
+                // instance restarted; then everyone in flight learns of it.
+                _ = batch.removeAll()
+                batch = DecodeBatch(context: InferenceContext(model: model, threads: settings.threads, kernels: settings.kernels), tokenizer: tokenizer)
+                lock.lock()
+                restartCount += 1
+                lock.unlock()
                 let err = ServingError(.instanceFailed, "instance \(settings.name) failed: \(failure); it was restarted")
                 for t in tickets.values { t.continuation.finish(throwing: err) }
                 for p in admitted { for m in p.members { m.ticket.continuation.finish(throwing: err) } }
                 tickets.removeAll()
-                _ = batch.removeAll()
-                batch = DecodeBatch(context: InferenceContext(model: model, threads: settings.threads, kernels: settings.kernels), tokenizer: tokenizer)
-                restarts += 1
                 continue
             }
             var events: [DecodeBatch.Event] = []

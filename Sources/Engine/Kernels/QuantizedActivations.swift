@@ -32,28 +32,33 @@ final class QuantizedActivations {
 
     /// Quantizes `rows` rows of `x` (row stride `cols`).
     func quantize(_ x: UnsafePointer<Float>, rows: Int) {
-        for r in 0..<rows {
-            for b in 0..<blocks {
-                let src = x + r * cols + b * 32
-                var amax: Float = 0
-                for j in 0..<32 { amax = max(amax, abs(src[j])) }
-                let scale = amax / 127
-                // 127/amax and ties-to-even are what ggml's x86 quantizer computes.
-                let inv: Float = amax > 0 ? 127 / amax : 0
-                let dst = q + r * cols + b * 32
-                var sum: Int32 = 0
-                for j in 0..<32 {
-                    let v = Int8((src[j] * inv).rounded(.toNearestOrEven))
-                    dst[j] = v
-                    sum &+= Int32(v)
-                }
-                // llama.cpp stores these block scales as fp16; rounding the same way keeps logits comparable.
-                let scale16 = Float(Float16(scale))
-                let deq = dequantized + r * cols + b * 32
-                for j in 0..<32 { deq[j] = Float(dst[j]) * scale16 }
-                d[r * blocks + b] = scale16
-                s[r * blocks + b] = Float(Float16(scale * Float(sum)))
+        quantize(x, blocks: 0..<(rows * blocks))
+    }
+
+    /// Quantizes some of the blocks of `x`, numbered row by row (block `i` is row `i / blocks`);
+    /// disjoint ranges can be quantized at once from several threads.
+    func quantize(_ x: UnsafePointer<Float>, blocks range: Range<Int>) {
+        // Rows are `blocks` whole blocks long, so block `i` starts at element `32 * i`.
+        for i in range {
+            let src = x + i * 32
+            var amax: Float = 0
+            for j in 0..<32 { amax = max(amax, abs(src[j])) }
+            let scale = amax / 127
+            // 127/amax and ties-to-even are what ggml's x86 quantizer computes.
+            let inv: Float = amax > 0 ? 127 / amax : 0
+            let dst = q + i * 32
+            var sum: Int32 = 0
+            for j in 0..<32 {
+                let v = Int8((src[j] * inv).rounded(.toNearestOrEven))
+                dst[j] = v
+                sum &+= Int32(v)
             }
+            // llama.cpp stores these block scales as fp16; rounding the same way keeps logits comparable.
+            let scale16 = Float(Float16(scale))
+            let deq = dequantized + i * 32
+            for j in 0..<32 { deq[j] = Float(dst[j]) * scale16 }
+            d[i] = scale16
+            s[i] = Float(Float16(scale * Float(sum)))
         }
     }
 }

@@ -99,9 +99,9 @@ public final class InferenceContext {
         }
         let segments = rows.map { $0.sequence.segments(upTo: $0.position + 1) }
 
+        let eBlocks = e / 32, ffBlocks = ff / 32
         for (l, layer) in model.layers.enumerated() {
-            for i in 0..<n { rmsNorm(x + i * e, layer.attnNorm, xn + i * e, e, eps: c.rmsEpsilon) }
-            qEmbed.quantize(xn, rows: n)
+            normalizeAndQuantize(n, layer.attnNorm)
             run([(layer.wq, q), (layer.wk, k), (layer.wv, v)], qEmbed, xn, n)
             for (i, r) in rows.enumerated() {
                 rope(q + i * e, heads: c.headCount, headDim: hd, cos: cosT + i * half, sin: sinT + i * half)
@@ -117,15 +117,17 @@ public final class InferenceContext {
             } else {
                 groupedAttention(layer: l, rows: rows, segments: segments)
             }
-            qEmbed.quantize(att, rows: n)
+            shareRows(n, n * eBlocks) { qEmbed.quantize(att, blocks: $0) }
             run([(layer.wo, o)], qEmbed, att, n)
             for i in 0..<(n * e) { x[i] += o[i] }
 
-            for i in 0..<n { rmsNorm(x + i * e, layer.ffnNorm, xn + i * e, e, eps: c.rmsEpsilon) }
-            qEmbed.quantize(xn, rows: n)
+            normalizeAndQuantize(n, layer.ffnNorm)
             run([(layer.gate, gate), (layer.up, up)], qEmbed, xn, n)
-            for i in 0..<n { swiglu(gate + i * ff, up + i * ff, ff) }
-            qFFN.quantize(gate, rows: n)
+            // The activation is thousands of exponentials per row: worth sharing even for one row.
+            pool.chunks(n * ffBlocks) { blocks in
+                swiglu(gate + blocks.lowerBound * 32, up + blocks.lowerBound * 32, blocks.count * 32)
+                qFFN.quantize(gate, blocks: blocks)
+            }
             run([(layer.down, o)], qFFN, gate, n)
             for i in 0..<(n * e) { x[i] += o[i] }
         }
@@ -144,6 +146,21 @@ public final class InferenceContext {
         }
         run([(model.output, logitsBuffer)], qEmbed, xn, wanted.count)
         return UnsafeBufferPointer(start: logitsBuffer, count: need)
+    }
+
+    /// RMSNorm of each row of `x` into `xn`, quantized into `qEmbed`.
+    private func normalizeAndQuantize(_ n: Int, _ weight: UnsafePointer<Float>) {
+        let e = model.config.embeddingLength, eps = model.config.rmsEpsilon
+        shareRows(n, n) { rows in
+            for i in rows { rmsNorm(x + i * e, weight, xn + i * e, e, eps: eps) }
+            qEmbed.quantize(xn, blocks: (rows.lowerBound * e / 32)..<(rows.upperBound * e / 32))
+        }
+    }
+
+    /// Splits `count` items over the pool when there are several rows; one row's worth is
+    /// shorter than a dispatch.
+    private func shareRows(_ rows: Int, _ count: Int, _ body: (Range<Int>) -> Void) {
+        if rows >= 2 { pool.chunks(count, body) } else { body(0..<count) }
     }
 
     /// Several matmuls over the same input in one parallel dispatch: each thread takes the same share of every matrix.
