@@ -99,11 +99,7 @@ public final class GrammarEngine: @unchecked Sendable {
         // A temporary name first, so a concurrent reader never sees half a file.
         let tmp = file.appendingPathExtension("tmp\(ProcessInfo.processInfo.processIdentifier)")
         guard (try? MaskFile.encode(entries, words: words).write(to: tmp)) != nil else { return }
-        _ = try? FileManager.default.replaceItemAt(file, withItemAt: tmp)
-        // Foundation on Linux does not replace a file that is not there yet.
-        if FileManager.default.fileExists(atPath: tmp.path) {
-            if (try? FileManager.default.moveItem(at: tmp, to: file)) == nil { try? FileManager.default.removeItem(at: tmp) }
-        }
+        if rename(tmp.path, file.path) != 0 { try? FileManager.default.removeItem(at: tmp) }
     }
 
     private struct DeepKey: Hashable { let below: Int32, top: Int32, lex: Int32 }

@@ -1,3 +1,4 @@
+@testable import Checks
 import Engine
 import Foundation
 import OpenAIBackend
@@ -45,17 +46,10 @@ struct RemoteInstanceTests {
         try await server.ready()
         let url = server.url.appendingPathComponent("v1").absoluteString
 
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: HTTPServeProcess.binary)
-        p.arguments = ["generate", "Write a function that doubles a number.", "--backend", url, "--candidates", "2", "--max-attempts", "1", "--max-tokens", "48",
-                       "--json", "--no-gate", "--no-inference-log", "--log-level", "off"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        #expect([0, 3].contains(p.terminationStatus))
+        let (data, status) = try runCapturingOutput([HTTPServeProcess.binary, "generate", "Write a function that doubles a number.", "--backend", url,
+                                                     "--candidates", "2", "--max-attempts", "1", "--max-tokens", "48",
+                                                     "--json", "--no-gate", "--no-inference-log", "--log-level", "off"])
+        #expect([0, 3].contains(status))
         let r = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         #expect((r["code"] as? String)?.hasPrefix("defmodule") == true)
         #expect((r["confidence"] as? [String: Any])?["entropySource"] as? String == "top_k", "a server gives alternatives, not the distribution")

@@ -15,10 +15,7 @@ struct ObservabilityTests {
     static let task = "Write a function that returns the largest number in a list."
 
     static func options(_ gate: (inout GatingThresholds) -> Void) -> GenerateOptions {
-        var o = GenerateOptions()
-        o.candidates = 2
-        o.maxTokens = 64
-        o.maxAttempts = 1
+        var o = GenerateOptions.round(candidates: 2, maxTokens: 64, maxAttempts: 1)
         var g = GatingThresholds()
         gate(&g)
         o.gating = g
@@ -137,11 +134,7 @@ struct ObservabilityTests {
 struct TestsAsFindings {
     @Test("a failing supplied test counts like a finding and is fed to the repair round")
     func failingTest() async throws {
-        var o = GenerateOptions()
-        o.candidates = 2
-        o.maxAttempts = 2
-        o.maxTokens = 64
-        o.gating = nil
+        var o = GenerateOptions.round(candidates: 2, maxTokens: 64, maxAttempts: 2, gated: false)
         o.tests = "defmodule ImpossibleTest do\n  use ExUnit.Case\n  test \"never\", do: assert 1 == 2\nend\n"
         let g = CodeGenerator(instance: PipelineTests.instance, templates: PipelineTests.templates, checker: PipelineTests.checker)
         let r = try await g.generate(task: "Write a function that returns the largest number in a list.", options: o)
@@ -161,12 +154,7 @@ struct GrammarInTheLoop {
     func candidatesParse() async throws {
         let text = try GrammarStore.text(named: "elixir")
         let loaded = try GrammarStore().load(text: text, vocabularyHash: GrammarStore.vocabularyHash(Shared.tokenizer.tokenBytes))
-        var o = GenerateOptions()
-        o.candidates = 3
-        o.maxAttempts = 1
-        o.maxTokens = 64
-        o.gating = nil
-        o.earlyStop = false
+        var o = GenerateOptions.round(candidates: 3, maxTokens: 64, maxAttempts: 1, gated: false, earlyStop: false)
         o.grammar = GrammarEngine(grammar: loaded.grammar, tokenBytes: Shared.tokenizer.tokenBytes, endTokens: Array(Shared.tokenizer.eosTokens).sorted())
         let g = CodeGenerator(instance: PipelineTests.instance, templates: PipelineTests.templates, checker: PipelineTests.checker)
         let r = try await g.generate(task: "Write a function that returns the last element of a list.", options: o)

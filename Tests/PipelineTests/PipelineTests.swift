@@ -13,6 +13,19 @@ struct AlwaysBroken: CandidateChecker {
     }
 }
 
+extension GenerateOptions {
+    /// A small round for tests: `candidates` of up to `maxTokens` tokens, at most `maxAttempts` attempts.
+    static func round(candidates: Int, maxTokens: Int, maxAttempts: Int, gated: Bool = true, earlyStop: Bool = true) -> GenerateOptions {
+        var o = GenerateOptions()
+        o.candidates = candidates
+        o.maxTokens = maxTokens
+        o.maxAttempts = maxAttempts
+        if !gated { o.gating = nil }
+        o.earlyStop = earlyStop
+        return o
+    }
+}
+
 /// Finds nothing wrong: the first candidate checked is clean, so early stop has its answer at the quorum.
 struct AlwaysClean: CandidateChecker {
     func problems(in code: String) async throws -> [Problem] { [] }
@@ -56,11 +69,7 @@ struct PipelineTests {
 
     @Test("the loop samples candidates, checks them with the real parser and returns code that parses")
     func endToEnd() async throws {
-        var o = GenerateOptions()
-        o.candidates = 3
-        o.maxTokens = 96
-        o.maxAttempts = 2
-        o.earlyStop = false
+        let o = GenerateOptions.round(candidates: 3, maxTokens: 96, maxAttempts: 2, earlyStop: false)
         let g = CodeGenerator(instance: Self.instance, templates: Self.templates, checker: Self.checker)
         let r = try await g.generate(task: "Write a function that doubles every number in a list.", options: o)
         #expect(r.code.hasPrefix("defmodule DoublesNumber do\n  @moduledoc \""))
@@ -78,11 +87,7 @@ struct PipelineTests {
 
     @Test("with early stop, sampling ends once more than half have finished and one is clean; a cancelled round never lacks a clean answer")
     func earlyStop() async throws {
-        var o = GenerateOptions()
-        o.candidates = 5
-        o.maxTokens = 160
-        o.maxAttempts = 1
-        o.gating = nil
+        var o = GenerateOptions.round(candidates: 5, maxTokens: 160, maxAttempts: 1, gated: false)
         let g = CodeGenerator(instance: Self.instance, templates: Self.templates, checker: Self.checker)
         for task in ["Write a function that doubles every number in a list.", "Return the sum of a list of integers."] {
             let r = try await g.generate(task: task, options: o)
@@ -102,11 +107,7 @@ struct PipelineTests {
 
     @Test("early stop cancels the candidates still sampling once a quorum has finished and one is clean")
     func earlyStopCancels() async throws {
-        var o = GenerateOptions()
-        o.candidates = 5
-        o.maxTokens = 256
-        o.maxAttempts = 1
-        o.gating = nil
+        var o = GenerateOptions.round(candidates: 5, maxTokens: 256, maxAttempts: 1, gated: false)
         o.sampling.seed = 7
         let g = CodeGenerator(instance: Self.instance, templates: Self.templates, checker: AlwaysClean())
         let task = "Write a function that doubles every number in a list."
@@ -125,10 +126,7 @@ struct PipelineTests {
 
     @Test("with nothing clean, every attempt is kept and the best candidate comes back with its problems")
     func exhausted() async throws {
-        var o = GenerateOptions()
-        o.candidates = 2
-        o.maxTokens = 24
-        o.maxAttempts = 2
+        let o = GenerateOptions.round(candidates: 2, maxTokens: 24, maxAttempts: 2)
         let g = CodeGenerator(instance: Self.instance, templates: Self.templates, checker: AlwaysBroken())
         let r = try await g.generate(task: "Add two numbers.", options: o)
         #expect(r.status == .problemsRemain)
