@@ -29,30 +29,40 @@ struct GoldenFull: Decodable {
 
 @Suite("Engine against llama.cpp", .serialized)
 struct GoldenGenerationTests {
-    @Test("greedy continuation of the Math prompt matches llama.cpp's 32 ids and top-5 log-probabilities")
+    /// Every generated position's top-5 log-probabilities against llama.cpp's.
+    static func largestDifference(_ tokens: [GeneratedToken], _ reference: [GoldenPosition]) throws -> Double {
+        var largest = 0.0
+        for (i, token) in tokens.enumerated() where i < reference.count {
+            for ref in reference[i].top5 {
+                let mine = try #require(token.top.first { $0.id == Int(ref[0]) }, "position \(i): token \(Int(ref[0])) missing from our top-5")
+                largest = max(largest, abs(Double(mine.logprob) - ref[1]))
+            }
+        }
+        return largest
+    }
+
+    @Test("exact kernels: the Math prompt's 32 greedy ids and every top-5 log-probability match llama.cpp within 0.05")
     func mathContinuation() throws {
         let entry = GoldenFull.loaded.entries[0]
         let per = try #require(entry.per_position_top5_logprobs)
+        #expect(per.count == 32)
         let generator = Generator(context: InferenceContext(model: Shared.model, kernels: .exact), tokenizer: Shared.tokenizer)
         var params = SamplingParameters.greedy
-        params.topLogprobs = 10
+        params.topLogprobs = 5
         let result = generator.generate([GenerationRequest(prompt: entry.token_ids, maxTokens: 32, sampling: params)])[0]
         #expect(result.tokens.map(\.id) == entry.greedy_continuation_ids)
-        // This model's logits move by up to ~0.3 nats with any change of rounding (fp16
-        // cache, 8-bit activations; its residual stream has outliers near 700), so bit-level
-        // agreement is out of reach: we hold the typical difference to 0.05 and bound the worst.
-        var diffs: [Double] = []
-        for (i, token) in result.tokens.enumerated() where i < per.count {
-            for ref in per[i].top5 {
-                let mine = token.top.first { $0.id == Int(ref[0]) }
-                let got = try #require(mine, "position \(i): token \(Int(ref[0])) missing from our top-5")
-                diffs.append(abs(Double(got.logprob) - ref[1]))
-            }
-        }
-        diffs.sort()
-        #expect(diffs.count == 32 * 5)
-        #expect(diffs[diffs.count / 2] < 0.06, "median log-probability difference \(diffs[diffs.count / 2])")
-        #expect(diffs[diffs.count - 1] < 0.5, "largest log-probability difference \(diffs[diffs.count - 1])")
+        // The kernels reproduce llama.cpp's arithmetic op for op, so what is left is how
+        // the two sides turn logits into log-probabilities (well under 0.001).
+        let largest = try Self.largestDifference(result.tokens, per)
+        #expect(largest < 0.05, "largest log-probability difference \(largest)")
+    }
+
+    @Test("exact kernels: greedy continuations of every golden prompt match llama.cpp's ids", arguments: 1..<4)
+    func otherContinuations(index: Int) throws {
+        let entry = GoldenFull.loaded.entries[index]
+        let generator = Generator(context: InferenceContext(model: Shared.model, kernels: .exact), tokenizer: Shared.tokenizer)
+        let result = generator.generate([GenerationRequest(prompt: entry.token_ids, maxTokens: entry.greedy_continuation_ids.count, sampling: .greedy)])[0]
+        #expect(result.tokens.map(\.id) == entry.greedy_continuation_ids)
     }
 
     @Test("first-position top-5 log-probabilities agree on every golden prompt, with either kernel set",
@@ -68,7 +78,9 @@ struct GoldenGenerationTests {
         let wide = logits.withUnsafeBufferPointer { Sampler.statistics($0, top: 8) }
         for ref in entry.first_position_top5_logprobs {
             let mine = try #require(wide.top.first { $0.id == ref.id })
-            #expect(abs(Double(mine.logprob) - ref.logprob) < (kernels == .exact ? 0.2 : 0.45))
+            // The fast kernels sum the prompt's products in another order; this model's
+            // activations are requantized every layer, so that moves logits by tenths of a nat.
+            #expect(abs(Double(mine.logprob) - ref.logprob) < (kernels == .exact ? 0.05 : 0.45))
         }
     }
 }

@@ -1,5 +1,5 @@
 /// Activations quantized to 8 bits in blocks of 32 (ggml's Q8_1): the integer
-/// side of every weight-times-activation dot product.
+/// side of every weight-times-activation dot product, each block in `BlockOrder`.
 final class QuantizedActivations {
     let capacityRows: Int
     let cols: Int
@@ -9,8 +9,8 @@ final class QuantizedActivations {
     let d: UnsafeMutablePointer<Float>
     /// Block scale times the sum of the block's quants, for Q4_1's offset term.
     let s: UnsafeMutablePointer<Float>
-    /// The quantized values as floats (q * d): the batched float kernels read these, so
-    /// both paths see the same rounded activations that llama.cpp's kernels see.
+    /// The quantized values as floats (q * d), in the same order: the batched float kernels
+    /// read these, so both paths see the same rounded activations that llama.cpp's kernels see.
     let dequantized: UnsafeMutablePointer<Float>
 
     init(rows: Int, cols: Int) {
@@ -49,7 +49,7 @@ final class QuantizedActivations {
             let dst = q + i * 32
             var sum: Int32 = 0
             for j in 0..<32 {
-                let v = Int8((src[j] * inv).rounded(.toNearestOrEven))
+                let v = Int8((src[BlockOrder.element(j)] * inv).rounded(.toNearestOrEven))
                 dst[j] = v
                 sum &+= Int32(v)
             }

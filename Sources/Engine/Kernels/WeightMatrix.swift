@@ -2,7 +2,7 @@ import GGUF
 
 /// A weight matrix repacked at load time into what the kernels read fastest:
 /// fp32 block scales (fp16 conversion is a library call without a CPU target)
-/// and the quantized bytes contiguous per row.
+/// and the quantized bytes contiguous per row, in `BlockOrder`.
 final class WeightMatrix: @unchecked Sendable {
     enum Layout { case q4_1, q8_0, f32 }
 
@@ -15,7 +15,7 @@ final class WeightMatrix: @unchecked Sendable {
     let d: UnsafeMutablePointer<Float>
     /// Block minimums (Q4_1 only).
     let m: UnsafeMutablePointer<Float>
-    /// Q4_1: 16 bytes of nibbles per block; Q8_0: 32 signed bytes per block.
+    /// Q4_1: 16 bytes of nibbles per block; Q8_0: 32 signed bytes per block; both in `BlockOrder`.
     let q: UnsafeMutableRawPointer
     /// F32 layout: the weights themselves.
     let f: UnsafeMutablePointer<Float>
@@ -48,7 +48,9 @@ final class WeightMatrix: @unchecked Sendable {
                 d[b] = scale
                 // Q4_0 is Q4_1 with the minimum fixed at -8 times the scale.
                 m[b] = isQ4_1 ? Float(Float16(bitPattern: blk.loadUnaligned(fromByteOffset: 2, as: UInt16.self))) : -8 * scale
-                (qs + b * 16).update(from: (blk + (isQ4_1 ? 4 : 2)).assumingMemoryBound(to: UInt8.self), count: 16)
+                let bytes = (blk + (isQ4_1 ? 4 : 2)).assumingMemoryBound(to: UInt8.self)
+                // Byte s holds both nibbles of element BlockOrder.element(s) and of the one 16 later.
+                for s in 0..<16 { qs[b * 16 + s] = bytes[BlockOrder.element(s)] }
             }
         case .q8_0:
             guard cols % 32 == 0 else { throw GGUFError(.corrupt, path: file.path, "\(info.name): row length \(cols) not a multiple of 32") }
@@ -61,7 +63,8 @@ final class WeightMatrix: @unchecked Sendable {
             for b in 0..<nb {
                 let blk = src + b * 34
                 d[b] = Float(Float16(bitPattern: blk.loadUnaligned(as: UInt16.self)))
-                (qs + b * 32).update(from: (blk + 2).assumingMemoryBound(to: UInt8.self), count: 32)
+                let bytes = (blk + 2).assumingMemoryBound(to: UInt8.self)
+                for s in 0..<32 { qs[b * 32 + s] = bytes[BlockOrder.element(s)] }
             }
         case .f32, .f16:
             layout = .f32
@@ -84,8 +87,23 @@ final class WeightMatrix: @unchecked Sendable {
         f.deallocate()
     }
 
-    /// One row as floats (embedding lookup).
+    /// One row as floats in the file's element order (embedding lookup).
     func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        guard layout != .f32 else {
+            out.update(from: f + r * cols, count: cols)
+            return
+        }
+        let blocks = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+        defer { blocks.deallocate() }
+        expandRow(r, into: blocks)
+        for b in 0..<blocksPerRow {
+            for s in 0..<32 { out[b * 32 + BlockOrder.element(s)] = blocks[b * 32 + s] }
+        }
+    }
+
+    /// One quantized row as floats, each block in `BlockOrder` (what the float tiles multiply
+    /// with activations stored in the same order).
+    func expandRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
         switch layout {
         case .f32:
             out.update(from: f + r * cols, count: cols)
@@ -112,5 +130,20 @@ final class WeightMatrix: @unchecked Sendable {
                 }
             }
         }
+    }
+}
+
+/// The order of the 32 values inside every quantized block, weights and activations alike.
+///
+/// llama.cpp's x86 kernels sum each block's integer products in eight lanes of four
+/// neighbours (lane j: elements 4j..<4j+4) and accumulate the lanes in floats; matching its
+/// logits bit for bit needs those same partial sums. Storing each half-block as a 4x4
+/// transpose (position 4t+m holds element 4m+t) turns them into plain vertical sums that
+/// the compiler vectorizes, while a Q4 byte still holds elements e and e+16.
+enum BlockOrder {
+    /// The element stored at position `s` of a block; the mapping is its own inverse.
+    @inline(__always)
+    static func element(_ s: Int) -> Int {
+        (s & 16) | ((s & 3) << 2) | ((s >> 2) & 3)
     }
 }

@@ -176,8 +176,8 @@ public final class InferenceContext {
 
     /// Causal grouped-query attention for every (row, head), reading each row's cache segments.
     ///
-    /// Online softmax with an fp16 output accumulator and an fp16 query, as
-    /// llama.cpp's CPU flash attention computes it, so logits agree with it.
+    /// Online softmax with an fp16 query and output accumulator, fused multiply-adds and
+    /// dot products summed in the same order as llama.cpp's CPU flash attention.
     private func attention(layer l: Int, rows: [BatchRow], segments: [[(KVSequence, Range<Int>)]]) {
         let c = model.config
         let e = c.embeddingLength, hd = c.headDimension
@@ -207,8 +207,8 @@ public final class InferenceContext {
                             vs = expf(s - m)
                         }
                         let vv = seq.value(l, p) + kvOff
-                        for j in 0..<hd { acc[j] = Float16(Float(acc[j]) + Float(vv[j]) * vs) }
-                        sum = sum * ms + vs
+                        for j in 0..<hd { acc[j] = Float16(Float(acc[j]).addingProduct(Float(vv[j]), vs)) }
+                        sum = vs.addingProduct(sum, ms)
                     }
                 }
                 let out = att + i * e + h * hd
