@@ -21,7 +21,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Model name to ask the backend for (config `backendModel`, env ELIXIR_CODER_BACKEND_MODEL).") var backendModel: String?
     @Option(help: "Environment variable with the backend's API key (config `backendAPIKeyEnv`).") var apiKeyEnv: String?
 
-    @Option(help: "Kernel set: fast (float tiles for batches, the default) or exact (llama.cpp's integer arithmetic everywhere; reproduces its greedy outputs).")
+    @Option(help: "Kernel set: fast (float tiles for batches, the default) or exact (llama.cpp's x86 arithmetic op for op: its logits bit for bit, slower batches).")
     var kernels: KernelChoice = .fast
 
     /// A loaded model with its tokenizer.
