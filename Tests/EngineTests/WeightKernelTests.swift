@@ -1,0 +1,52 @@
+import Testing
+import TestSupport
+@testable import Engine
+
+@Suite("Weight layout and kernels", .serialized)
+struct WeightKernelTests {
+    /// Random activations quantized the way the engine quantizes them.
+    static func activations(rows: Int, cols: Int) -> (QuantizedActivations, [Float]) {
+        var rng = SystemRandomNumberGenerator()
+        let x = (0..<(rows * cols)).map { _ in Float.random(in: -3...3, using: &rng) }
+        let q = QuantizedActivations(rows: rows, cols: cols)
+        x.withUnsafeBufferPointer { q.quantize($0.baseAddress!, rows: rows) }
+        return (q, x)
+    }
+
+    @Test("an expanded row is the embedding row in block order", arguments: ["q4_1", "q8_0"])
+    func expandedRowsMatch(kind: String) {
+        let w = kind == "q4_1" ? Shared.model.layers[0].wk : Shared.model.output
+        #expect(w.layout == (kind == "q4_1" ? .q4_1 : .q8_0))
+        let expanded = UnsafeMutablePointer<Float>.allocate(capacity: w.cols)
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: w.cols)
+        defer { expanded.deallocate(); row.deallocate() }
+        for r in [0, 5, w.rows - 1] {
+            w.expandRow(r, into: expanded)
+            w.dequantizeRow(r, into: row)
+            #expect((0..<w.cols).allSatisfy { expanded[$0] == row[($0 / 32) * 32 + BlockOrder.element($0 % 32)] }, "row \(r)")
+        }
+    }
+
+    @Test("float tiles agree with the integer kernels for every batch width", arguments: [2, 3, 5, 8, 10, 13, 16])
+    func tilesAgree(batch: Int) {
+        let w = Shared.model.layers[3].down
+        let (xq, x) = Self.activations(rows: batch, cols: w.cols)
+        let exact = UnsafeMutablePointer<Float>.allocate(capacity: batch * w.rows)
+        let fast = UnsafeMutablePointer<Float>.allocate(capacity: batch * w.rows)
+        defer { exact.deallocate(); fast.deallocate() }
+        x.withUnsafeBufferPointer { xf in
+            matmul(w, xq, xf.baseAddress!, batch: batch, into: exact, rowRange: 0..<w.rows, kernels: .exact)
+            matmul(w, xq, xf.baseAddress!, batch: batch, into: fast, rowRange: 0..<w.rows, kernels: .fast)
+        }
+        var worst: Float = 0, scale: Float = 0
+        for i in 0..<(batch * w.rows) {
+            worst = max(worst, abs(exact[i] - fast[i]))
+            scale = max(scale, abs(exact[i]))
+        }
+        // Same products of the same rounded activations, summed in another order; the integer
+        // side's Q4_1 offset term uses llama.cpp's fp16-rounded block sums (relative 2^-11).
+        // A tile that mixed up rows or columns would be off by the values themselves.
+        #expect(scale > 0.1)
+        #expect(worst <= scale * 3e-3, "largest difference \(worst) against values up to \(scale)")
+    }
+}
