@@ -56,6 +56,14 @@ final class CheckerProcess: @unchecked Sendable {
         }
     }
 
+    /// Starts the process in the background, so the first request does not wait for Elixir
+    /// to boot (about a second); requests sent meanwhile queue behind it.
+    func warmUp() {
+        queue.async {
+            if self.process?.isRunning != true { try? self.start() }
+        }
+    }
+
     /// Kills the process and waits for it (fault drills). Runs on `queue`.
     func terminate() {
         guard let p = process else { return }

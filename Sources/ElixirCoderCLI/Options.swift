@@ -68,7 +68,9 @@ extension ModelOptions.Loaded {
         settings.threads = threads
         settings.kernels = kernels.mode
         let instance = ModelInstance(model: model, tokenizer: tokenizer, settings: settings)
-        return CodeGenerator(instance: instance, templates: try PromptTemplates(), checker: ElixirCandidateChecker(pool: try CheckerPool()))
+        let pool = try CheckerPool()
+        pool.warmUp()
+        return CodeGenerator(instance: instance, templates: try PromptTemplates(), checker: ElixirCandidateChecker(pool: pool))
     }
 }
 

@@ -167,6 +167,19 @@ struct CheckerProcessTests {
         await #expect(throws: CheckerError.self) { try await slow.syntax("x = 1") }
     }
 
+    @Test("a warmed-up pool has booted every process before the first request, and requests reuse them")
+    func warmUp() async throws {
+        let pool = try CheckerPool(size: 2)
+        #expect(pool.processStarts == 0, "processes start lazily")
+        pool.warmUp()
+        #expect(pool.processStarts == 2)
+        async let a = pool.syntax("x = 1")
+        async let b = pool.syntax("y = (")
+        #expect(try await a.status == .ok)
+        #expect(try await b.status == .incomplete)
+        #expect(pool.processStarts == 2, "no request waited for another boot")
+    }
+
     @Test("concurrent requests are all answered, each with its own result")
     func concurrent() async throws {
         try await withThrowingTaskGroup(of: (Int, SyntaxResult.Status).self) { group in
