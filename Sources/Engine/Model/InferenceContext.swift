@@ -31,6 +31,9 @@ public final class InferenceContext {
     private var qFFN: QuantizedActivations
     private var logitsBuffer: UnsafeMutablePointer<Float>
     private var logitsCapacity = 0
+    /// Below this many shared cache positions, attention goes key by key: converting and
+    /// tiling them costs more than it saves. (Tests raise it to compare the two paths.)
+    var tiledAttentionMinimum = 32
 
     public init(model: LlamaModel, threads: Int = ProcessInfo.processInfo.activeProcessorCount, kernels: KernelMode = .fast) {
         self.model = model
@@ -218,64 +221,133 @@ public final class InferenceContext {
         }
     }
 
-    /// Fast attention: the query heads that share a KV head are done together, so each
-    /// cached key and value is converted from fp16 once; two-pass softmax in fp32.
+    /// Fast attention: the query heads that share a KV head are done together, two-pass
+    /// softmax in fp32. Rows that read the same cache sequence from position 0 (a batch's
+    /// shared prompt, or a prompt being prefilled) convert those keys and values once and
+    /// score them in register tiles; the rest of each row's positions go one key at a time.
     private func groupedAttention(layer l: Int, rows: [BatchRow], segments: [[(KVSequence, Range<Int>)]]) {
         let c = model.config
-        let e = c.embeddingLength, hd = c.headDimension
-        let group = c.headCount / c.kvHeadCount
+        let e = c.embeddingLength, hd = c.headDimension, kvHeads = c.kvHeadCount
+        let group = c.headCount / kvHeads
         let scale = 1 / Float(hd).squareRoot()
-        let maxLen = rows.map { $0.position + 1 }.max()!
-        let tasks = rows.count * c.kvHeadCount
-        pool.chunks(tasks) { range in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * maxLen)
+        // Room past the longest row for a tile's padding keys.
+        let stride = rows.map { $0.position + 1 }.max()! + 16
+        let pieces = attentionPieces(segments, tiles: group == 3 && hd % 32 == 0)
+        let largest = pieces.map(\.rows.count).max()!
+        let widest = pieces.map(\.shared).max()! + 16
+        pool.chunks(pieces.count * kvHeads) { range in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: largest * group * stride)
             let kf = UnsafeMutablePointer<Float>.allocate(capacity: hd)
             let acc = UnsafeMutablePointer<Float>.allocate(capacity: group * hd)
-            defer { scores.deallocate(); kf.deallocate(); acc.deallocate() }
+            let kt = UnsafeMutablePointer<Float>.allocate(capacity: hd * widest)
+            let vf = UnsafeMutablePointer<Float>.allocate(capacity: hd * widest)
+            defer { [scores, kf, acc, kt, vf].forEach { $0.deallocate() } }
             for task in range {
-                let i = task / c.kvHeadCount, kvh = task % c.kvHeadCount
+                let piece = pieces[task / kvHeads], kvh = task % kvHeads
                 let kvOff = kvh * hd
-                let q0 = q + i * e + kvh * group * hd
-                var n = 0
-                for (seq, span) in segments[i] {
-                    for p in span {
-                        let kp = seq.key(l, p) + kvOff
-                        for j in 0..<hd { kf[j] = Float(kp[j]) }
-                        for g in 0..<group { scores[g * maxLen + n] = dotF32(q0 + g * hd, kf, hd) * scale }
-                        n += 1
-                    }
-                }
-                for g in 0..<group {
-                    let sg = scores + g * maxLen
-                    var m = -Float.infinity
-                    for j in 0..<n { m = max(m, sg[j]) }
-                    var sum: Float = 0
-                    for j in 0..<n {
-                        let w = expf(sg[j] - m)
-                        sg[j] = w
-                        sum += w
-                    }
-                    let inv = 1 / sum
-                    for j in 0..<n { sg[j] *= inv }
-                }
-                acc.initialize(repeating: 0, count: group * hd)
-                n = 0
-                for (seq, span) in segments[i] {
-                    for p in span {
-                        let vp = seq.value(l, p) + kvOff
-                        for j in 0..<hd { kf[j] = Float(vp[j]) }
-                        for g in 0..<group {
-                            let w = scores[g * maxLen + n]
-                            let a = acc + g * hd
-                            for j in 0..<hd { a[j] += w * kf[j] }
+                let shared = piece.shared
+                if shared > 0 {
+                    let root = segments[piece.rows[0]][0].0
+                    let width = (shared + 15) / 16 * 16
+                    transposeKeys({ UnsafePointer(root.key(l, $0) + kvOff) }, count: shared, dim: hd, width: width, into: kt)
+                    convertValues({ UnsafePointer(root.value(l, $0) + kvOff) }, count: shared, dim: hd, into: vf)
+                    var j = 0
+                    while j < piece.rows.count {
+                        // Rows in pairs; a lone last row is its own pair.
+                        let k = min(j + 1, piece.rows.count - 1)
+                        let qa = q + piece.rows[j] * e + kvh * group * hd, qb = q + piece.rows[k] * e + kvh * group * hd
+                        for p0 in Swift.stride(from: 0, to: width, by: 16) {
+                            scoreTile(qa, qb, dim: hd, keys: kt, width: width, at: p0, scale: scale,
+                                      into: scores + j * group * stride, scores + k * group * stride, stride: stride)
                         }
-                        n += 1
+                        j += 2
                     }
                 }
-                for g in 0..<group {
-                    (att + i * e + (kvh * group + g) * hd).update(from: acc + g * hd, count: hd)
+                for (j, i) in piece.rows.enumerated() {
+                    let rowScores = scores + j * group * stride
+                    let q0 = q + i * e + kvh * group * hd
+                    var n = shared
+                    for (seq, span) in segments[i] {
+                        for p in span where p >= shared {
+                            let kp = seq.key(l, p) + kvOff
+                            for d in 0..<hd { kf[d] = Float(kp[d]) }
+                            for g in 0..<group { rowScores[g * stride + n] = dotF32(q0 + g * hd, kf, hd) * scale }
+                            n += 1
+                        }
+                    }
+                    for g in 0..<group {
+                        let sg = rowScores + g * stride
+                        var m = -Float.infinity
+                        for p in 0..<n { m = max(m, sg[p]) }
+                        var sum: Float = 0
+                        for p in 0..<n {
+                            let w = expf(sg[p] - m)
+                            sg[p] = w
+                            sum += w
+                        }
+                        let inv = 1 / sum
+                        for p in 0..<n { sg[p] *= inv }
+                    }
+                    acc.initialize(repeating: 0, count: group * hd)
+                    if shared > 0 {
+                        valueTile(weights: rowScores, stride: stride, values: vf, count: shared, dim: hd, into: acc)
+                    }
+                    n = shared
+                    for (seq, span) in segments[i] {
+                        for p in span where p >= shared {
+                            let vp = seq.value(l, p) + kvOff
+                            for d in 0..<hd { kf[d] = Float(vp[d]) }
+                            for g in 0..<group {
+                                let w = rowScores[g * stride + n]
+                                let a = acc + g * hd
+                                for d in 0..<hd { a[d] += w * kf[d] }
+                            }
+                            n += 1
+                        }
+                    }
+                    for g in 0..<group {
+                        (att + i * e + (kvh * group + g) * hd).update(from: acc + g * hd, count: hd)
+                    }
                 }
             }
         }
+    }
+
+    /// One layer's fast attention for rows whose keys and values are already cached, from
+    /// the given queries (`rows.count` x embedding width), with or without tiles: for tests.
+    func fastAttention(layer: Int, rows: [BatchRow], queries: [Float], tiled: Bool) -> [Float] {
+        ensure(rows: rows.count)
+        queries.withUnsafeBufferPointer { q.update(from: $0.baseAddress!, count: $0.count) }
+        let saved = tiledAttentionMinimum
+        if !tiled { tiledAttentionMinimum = .max }
+        defer { tiledAttentionMinimum = saved }
+        groupedAttention(layer: layer, rows: rows, segments: rows.map { $0.sequence.segments(upTo: $0.position + 1) })
+        return Array(UnsafeBufferPointer(start: att, count: rows.count * model.config.embeddingLength))
+    }
+
+    /// Splits the rows into pieces of attention work: rows whose cache chain starts with the
+    /// same sequence go together, with the positions they all read from it (`shared`, 0 when
+    /// too few to tile); large groups are halved so both threads get work for every head.
+    private func attentionPieces(_ segments: [[(KVSequence, Range<Int>)]], tiles: Bool) -> [(rows: [Int], shared: Int)] {
+        var order: [ObjectIdentifier] = []
+        var groups: [ObjectIdentifier: [Int]] = [:]
+        for (i, segs) in segments.enumerated() {
+            let id = ObjectIdentifier(segs[0].0)
+            if groups[id] == nil { order.append(id) }
+            groups[id, default: []].append(i)
+        }
+        var pieces: [(rows: [Int], shared: Int)] = []
+        for id in order {
+            let members = groups[id]!
+            let first = members.map { segments[$0][0].1 }
+            // A lone row reads its keys once anyway: tiles would only add the transposition.
+            let shared = tiles && members.count >= 2 && first.allSatisfy({ $0.lowerBound == 0 }) ? first.map(\.upperBound).min()! : 0
+            let halves = members.count >= 4 ? 2 : 1
+            for h in 0..<halves {
+                let part = Array(members[(members.count * h / halves)..<(members.count * (h + 1) / halves)])
+                pieces.append((part, shared >= tiledAttentionMinimum ? shared : 0))
+            }
+        }
+        return pieces
     }
 }

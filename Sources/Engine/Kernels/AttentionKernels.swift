@@ -1,0 +1,91 @@
+/// Register tiles for attention over a cache range that several query heads read together
+/// (the shared prompt prefix of a batch, or the earlier positions of a prompt being
+/// prefilled): keys and values are converted from fp16 once for all of them, and the
+/// products run as small matrix multiplies instead of one dot product per key.
+
+/// Copies `count` cached fp16 keys of one head (`dim` wide, `stride` apart) into floats,
+/// dimension-major (`out[d * width + p]`), zero-padded to `width` keys.
+@inline(__always)
+func transposeKeys(_ keys: (Int) -> UnsafePointer<Float16>, count: Int, dim: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
+    for p in 0..<count {
+        let k = keys(p)
+        for d in 0..<dim { out[d * width + p] = Float(k[d]) }
+    }
+    for d in 0..<dim {
+        for p in count..<width { out[d * width + p] = 0 }
+    }
+}
+
+/// Copies `count` cached fp16 values of one head into floats, key-major (`out[p * dim + d]`).
+@inline(__always)
+func convertValues(_ values: (Int) -> UnsafePointer<Float16>, count: Int, dim: Int, into out: UnsafeMutablePointer<Float>) {
+    for p in 0..<count {
+        let v = values(p)
+        for d in 0..<dim { out[p * dim + d] = Float(v[d]) }
+    }
+}
+
+/// Scores of six query vectors (three heads of row a, three of row b; `dim` apart) against
+/// keys `p0..<p0 + 16` of a dimension-major block `width` keys wide, times `scale`.
+/// Row j's scores land at `sa + j * stride + p0` (j < 3) or `sb + (j - 3) * stride + p0`.
+@inline(__always)
+func scoreTile(_ qa: UnsafePointer<Float>, _ qb: UnsafePointer<Float>, dim: Int, keys kt: UnsafePointer<Float>, width: Int, at p0: Int,
+               scale: Float, into sa: UnsafeMutablePointer<Float>, _ sb: UnsafeMutablePointer<Float>, stride: Int) {
+    typealias V = SIMD8<Float>
+    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
+    var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+    let raw = UnsafeRawPointer(kt + p0)
+    for d in 0..<dim {
+        let k0 = raw.loadUnaligned(fromByteOffset: d * width * 4, as: V.self)
+        let k1 = raw.loadUnaligned(fromByteOffset: d * width * 4 + 32, as: V.self)
+        var v = V(repeating: qa[d]); c00.addProduct(v, k0); c01.addProduct(v, k1)
+        v = V(repeating: qa[dim + d]); c10.addProduct(v, k0); c11.addProduct(v, k1)
+        v = V(repeating: qa[2 * dim + d]); c20.addProduct(v, k0); c21.addProduct(v, k1)
+        v = V(repeating: qb[d]); c30.addProduct(v, k0); c31.addProduct(v, k1)
+        v = V(repeating: qb[dim + d]); c40.addProduct(v, k0); c41.addProduct(v, k1)
+        v = V(repeating: qb[2 * dim + d]); c50.addProduct(v, k0); c51.addProduct(v, k1)
+    }
+    let s = V(repeating: scale)
+    func store(_ lo: V, _ hi: V, _ dst: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(dst).storeBytes(of: lo * s, as: V.self)
+        UnsafeMutableRawPointer(dst + 8).storeBytes(of: hi * s, as: V.self)
+    }
+    store(c00, c01, sa + p0); store(c10, c11, sa + stride + p0); store(c20, c21, sa + 2 * stride + p0)
+    store(c30, c31, sb + p0); store(c40, c41, sb + stride + p0); store(c50, c51, sb + 2 * stride + p0)
+}
+
+/// Adds three query heads' weighted sums of values to their accumulators:
+/// `acc[j * dim + d] += Σ_p w[j * stride + p] * values[p * dim + d]` for p in 0..<count;
+/// `dim` is a multiple of 32.
+@inline(__always)
+func valueTile(weights w: UnsafePointer<Float>, stride: Int, values vf: UnsafePointer<Float>, count: Int, dim: Int,
+               into acc: UnsafeMutablePointer<Float>) {
+    typealias V = SIMD8<Float>
+    let raw = UnsafeRawPointer(vf)
+    var half = 0
+    while half < dim {
+        var a00 = V(), a01 = V(), a02 = V(), a03 = V(), a10 = V(), a11 = V(), a12 = V(), a13 = V()
+        var a20 = V(), a21 = V(), a22 = V(), a23 = V()
+        for p in 0..<count {
+            let base = (p * dim + half) * 4
+            let v0 = raw.loadUnaligned(fromByteOffset: base, as: V.self)
+            let v1 = raw.loadUnaligned(fromByteOffset: base + 32, as: V.self)
+            let v2 = raw.loadUnaligned(fromByteOffset: base + 64, as: V.self)
+            let v3 = raw.loadUnaligned(fromByteOffset: base + 96, as: V.self)
+            var b = V(repeating: w[p]); a00.addProduct(b, v0); a01.addProduct(b, v1); a02.addProduct(b, v2); a03.addProduct(b, v3)
+            b = V(repeating: w[stride + p]); a10.addProduct(b, v0); a11.addProduct(b, v1); a12.addProduct(b, v2); a13.addProduct(b, v3)
+            b = V(repeating: w[2 * stride + p]); a20.addProduct(b, v0); a21.addProduct(b, v1); a22.addProduct(b, v2); a23.addProduct(b, v3)
+        }
+        func add(_ parts: (V, V, V, V), _ dst: UnsafeMutablePointer<Float>) {
+            let r = UnsafeMutableRawPointer(dst)
+            r.storeBytes(of: r.loadUnaligned(as: V.self) + parts.0, as: V.self)
+            r.storeBytes(of: r.loadUnaligned(fromByteOffset: 32, as: V.self) + parts.1, toByteOffset: 32, as: V.self)
+            r.storeBytes(of: r.loadUnaligned(fromByteOffset: 64, as: V.self) + parts.2, toByteOffset: 64, as: V.self)
+            r.storeBytes(of: r.loadUnaligned(fromByteOffset: 96, as: V.self) + parts.3, toByteOffset: 96, as: V.self)
+        }
+        add((a00, a01, a02, a03), acc + half)
+        add((a10, a11, a12, a13), acc + dim + half)
+        add((a20, a21, a22, a23), acc + 2 * dim + half)
+        half += 32
+    }
+}

@@ -1,0 +1,78 @@
+import Testing
+import TestSupport
+@testable import Engine
+
+@Suite("Tiled attention", .serialized)
+struct AttentionTests {
+    @Test("score and value tiles compute the plain dot products and weighted sums")
+    func tiles() {
+        let dim = 64, count = 37, width = 48, stride = 64
+        var rng = SystemRandomNumberGenerator()
+        func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float.random(in: -1...1, using: &rng) } }
+        let queries = random(6 * dim), keys = (0..<(count * dim)).map { _ in Float16(Float.random(in: -1...1, using: &rng)) }
+        var kt = [Float](repeating: .nan, count: dim * width), scores = [Float](repeating: 0, count: 6 * stride)
+        keys.withUnsafeBufferPointer { k in
+            kt.withUnsafeMutableBufferPointer { transposeKeys({ k.baseAddress! + $0 * dim }, count: count, dim: dim, width: width, into: $0.baseAddress!) }
+        }
+        queries.withUnsafeBufferPointer { q in
+            kt.withUnsafeBufferPointer { t in
+                scores.withUnsafeMutableBufferPointer { s in
+                    for p0 in Swift.stride(from: 0, to: width, by: 16) {
+                        scoreTile(q.baseAddress!, q.baseAddress! + 3 * dim, dim: dim, keys: t.baseAddress!, width: width, at: p0, scale: 0.5,
+                                  into: s.baseAddress!, s.baseAddress! + 3 * stride, stride: stride)
+                    }
+                }
+            }
+        }
+        for j in 0..<6 {
+            for p in 0..<width {
+                let expected = p < count ? (0..<dim).reduce(Float(0)) { $0 + queries[j * dim + $1] * Float(keys[p * dim + $1]) } * 0.5 : 0
+                #expect(abs(scores[j * stride + p] - expected) < 1e-4, "query \(j), key \(p)")
+            }
+        }
+        let weights = random(3 * stride), values = random(count * dim)
+        var acc = [Float](repeating: 1, count: 3 * dim)
+        weights.withUnsafeBufferPointer { w in
+            values.withUnsafeBufferPointer { v in
+                acc.withUnsafeMutableBufferPointer { valueTile(weights: w.baseAddress!, stride: stride, values: v.baseAddress!, count: count, dim: dim, into: $0.baseAddress!) }
+            }
+        }
+        for j in 0..<3 {
+            for d in 0..<dim {
+                let expected = 1 + (0..<count).reduce(Float(0)) { $0 + weights[j * stride + $1] * values[$1 * dim + d] }
+                #expect(abs(acc[j * dim + d] - expected) < 1e-4, "head \(j), dim \(d)")
+            }
+        }
+    }
+
+    @Test("rows sharing cached positions get the same attention with tiles as key by key", arguments: [1, 3, 10])
+    func tiledMatchesKeyByKey(forks: Int) {
+        let text = "# Shared instructions for every task.\n" + String(repeating: "defmodule Example do\n  def run(x), do: x * 2\nend\n", count: 6)
+        let prompt = Shared.tokenizer.encode(text)
+        #expect(prompt.count > 100)
+        let context = InferenceContext(model: Shared.model, kernels: .fast)
+        let base = Shared.model.makeSequence()
+        _ = context.forward(prompt.indices.map { BatchRow(sequence: base, token: prompt[$0], position: $0, wantsLogits: false) })
+        // Forks that each add a position (a batch decoding after a shared prompt), and rows
+        // re-reading the prompt's own positions (as a prefill chunk does).
+        var rows: [BatchRow] = []
+        for f in 0..<forks {
+            let seq = Shared.model.makeSequence(prefix: base)
+            _ = context.forward([BatchRow(sequence: seq, token: 100 + f, position: prompt.count, wantsLogits: false)])
+            rows.append(BatchRow(sequence: seq, token: 100 + f, position: prompt.count, wantsLogits: true))
+        }
+        rows += (40..<60).map { BatchRow(sequence: base, token: prompt[$0], position: $0, wantsLogits: false) }
+        var rng = SystemRandomNumberGenerator()
+        let e = Shared.model.config.embeddingLength
+        let queries = (0..<(rows.count * e)).map { _ in Float.random(in: -2...2, using: &rng) }
+        for layer in [0, 17, 29] {
+            let tiled = context.fastAttention(layer: layer, rows: rows, queries: queries, tiled: true)
+            let plain = context.fastAttention(layer: layer, rows: rows, queries: queries, tiled: false)
+            let largest = zip(tiled, plain).map { abs($0 - $1) }.max()!
+            let range = plain.map(abs).max()!
+            // The same products summed in another order.
+            #expect(range > 0.01)
+            #expect(largest <= range * 1e-5, "layer \(layer): largest difference \(largest) of \(range)")
+        }
+    }
+}
