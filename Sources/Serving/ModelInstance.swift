@@ -216,7 +216,7 @@ public final class ModelInstance: @unchecked Sendable {
                 tickets.removeAll()
                 continue
             }
-            var events: [DecodeBatch.Event] = []
+            var groups: [DecodeBatch.PromptGroup] = []
             for p in admitted {
                 let members = p.members.filter { !$0.ticket.cancelled }
                 for m in p.members where m.ticket.cancelled {
@@ -229,8 +229,10 @@ public final class ModelInstance: @unchecked Sendable {
                     ids.append((nextID, m.request, m.processor))
                     nextID += 1
                 }
-                events += batch.add(prompt: p.prompt, requests: ids).events
+                groups.append((p.prompt, ids))
             }
+            // Prompts admitted together prefill together.
+            var events = groups.isEmpty ? [] : batch.add(groups).events
             lock.lock()
             for t in tickets.values where t.cancelled {
                 for s in batch.liveSlots where tickets[s.id] === t { s.cancelled = true }

@@ -51,6 +51,30 @@ struct EngineBehaviourTests {
         #expect(base.ownedPositions == prompt.count)
     }
 
+    @Test("prompts added together prefill in shared passes and decode as they would alone")
+    func prefillTogether() {
+        let preamble = "# Shared examples.\n" + String(repeating: "defmodule A do\n  def a, do: 1\nend\n", count: 3)
+        let prompts = ["def one do", "def two(x) do", "defmodule Three do"].map { Shared.tokenizer.encode(preamble + $0) }
+        func run(together: Bool) -> (tokens: [[Int]], passes: Int, reused: Int) {
+            let batch = DecodeBatch(context: InferenceContext(model: Shared.model, kernels: .exact), tokenizer: Shared.tokenizer)
+            let groups: [DecodeBatch.PromptGroup] = prompts.enumerated().map { i, p in
+                (p, [(id: i, request: GenerationRequest(prompt: p, maxTokens: 6, sampling: .greedy), processor: nil)])
+            }
+            var tokens = [[Int]](repeating: [], count: prompts.count)
+            func collect(_ events: [DecodeBatch.Event]) { for e in events { if let t = e.token { tokens[e.slot.id].append(t.id) } } }
+            if together { collect(batch.add(groups).events) } else { for g in groups { collect(batch.add([g]).events) } }
+            while !batch.isEmpty { collect(batch.step()) }
+            return (tokens, batch.prefillPasses, batch.reusedPromptTokens)
+        }
+        let alone = run(together: false), together = run(together: true)
+        #expect(together.tokens == alone.tokens)
+        #expect(together.tokens.allSatisfy { $0.count == 6 })
+        // Alone: the first prompt in full, the others reuse the preamble. Together: the same
+        // reuse (the others wait for the first to be cached), then one pass for both rests.
+        #expect(alone.reused > 0 && together.reused == alone.reused)
+        #expect(together.passes < alone.passes, "\(together.passes) passes together, \(alone.passes) alone")
+    }
+
     @Test("a prompt sharing its start with an earlier one prefills only the rest, with the same output")
     func promptCache() {
         let system = "# A long shared preamble, like the system prompt and examples of every task.\n" + String(repeating: "# Elixir modules have @moduledoc and @doc.\n", count: 4)

@@ -18,6 +18,8 @@ public final class DecodeBatch {
     public var promptCacheEntries = 4
     /// Prompt tokens served from the cache rather than computed (for benchmarks and tests).
     public private(set) var reusedPromptTokens = 0
+    /// Forward passes spent prefilling prompts (for benchmarks and tests).
+    public private(set) var prefillPasses = 0
 
     public init(context: InferenceContext, tokenizer: Tokenizer) {
         self.context = context
@@ -113,47 +115,93 @@ public final class DecodeBatch {
     public var liveSlots: [Slot] { slots }
     public var count: Int { slots.count }
 
+    /// Requests that share one prompt, each with its id and logits processor.
+    public typealias PromptGroup = (prompt: [Int], requests: [(id: Int, request: GenerationRequest, processor: (any LogitsProcessor)?)])
+
     /// Adds requests that share one prompt: it is prefilled once and every slot forks its cache.
     /// Their first tokens are sampled at once. - Returns: the new slots and their first events.
     public func add(prompt: [Int], requests: [(id: Int, request: GenerationRequest, processor: (any LogitsProcessor)?)]) -> (slots: [Slot], events: [Event]) {
-        let model = context.model
-        guard !prompt.isEmpty else {
-            let made = requests.map { r -> Slot in
-                let s = Slot(id: r.id, request: r.request, sequence: model.makeSequence(), processor: r.processor)
-                s.finish = .length
-                return s
+        add([(prompt, requests)])
+    }
+
+    /// Adds several prompt groups at once. What their prompts do not find in the prompt cache
+    /// is prefilled in shared forward passes, where rows that continue the same cached prompt
+    /// read it together (ten requests with the same few-shot examples: one pass per 64 rows).
+    public func add(_ groups: [PromptGroup]) -> (slots: [Slot], events: [Event]) {
+        var made: [Slot] = []
+        var events: [Event] = []
+        var pending: [(group: PromptGroup, base: KVSequence, reused: Int)] = []
+        func flush() {
+            let logits = prefill(pending.map { (Array($0.group.prompt[$0.reused...]), $0.base) })
+            for (p, l) in zip(pending, logits) {
+                let started = start(p.group, base: p.base, logits: l)
+                made += started.slots
+                events += started.events
             }
-            return (made, made.map { Event(slot: $0, token: nil, delta: "") })
+            pending.removeAll()
         }
-        // Longest shared start with a cached prompt; the last token is always recomputed for its logits.
+        for group in groups {
+            guard !group.prompt.isEmpty else {
+                let ended = group.requests.map { r -> Slot in
+                    let s = Slot(id: r.id, request: r.request, sequence: context.model.makeSequence(), processor: r.processor)
+                    s.finish = .length
+                    return s
+                }
+                made += ended
+                events += ended.map { Event(slot: $0, token: nil, delta: "") }
+                continue
+            }
+            // A prompt that shares more with one still waiting than with the cache (a cold
+            // start: every task repeats the same few-shot examples) waits until that is cached:
+            // one more pass costs less than computing those positions twice.
+            let waiting = pending.map { commonPrefix($0.group.prompt, group.prompt) }.max() ?? 0
+            if waiting > cachedPrefix(of: group.prompt).length + 16 { flush() }
+            let (reuse, from) = cachedPrefix(of: group.prompt)
+            reusedPromptTokens += reuse
+            pending.append((group, context.model.makeSequence(prefix: from, prefixLength: reuse), reuse))
+        }
+        if !pending.isEmpty { flush() }
+        slots += made.filter { $0.finish == nil }
+        return (made, events)
+    }
+
+    private func commonPrefix(_ a: [Int], _ b: [Int]) -> Int {
+        zip(a, b).prefix { $0 == $1 }.count
+    }
+
+    /// The longest start of `prompt` held by a cached prompt, and the sequence to fork it from;
+    /// the last token is always recomputed for its logits.
+    private func cachedPrefix(of prompt: [Int]) -> (length: Int, from: KVSequence?) {
         var reuse = 0
         var from: KVSequence?
         for entry in promptCache {
-            let common = zip(entry.tokens, prompt).prefix { $0 == $1 }.count
+            let common = commonPrefix(entry.tokens, prompt)
             if common > reuse { reuse = common; from = entry.sequence }
         }
         reuse = min(reuse, prompt.count - 1)
-        if reuse < 16 { reuse = 0; from = nil }
+        if reuse < 16 { return (0, nil) }
         // Point at the oldest sequence that holds all reused positions, so chains stay short.
         while let f = from, f.start >= reuse, let older = f.prefix { from = older }
-        let base = model.makeSequence(prefix: from, prefixLength: reuse)
-        reusedPromptTokens += reuse
-        var logits = prefill(Array(prompt[reuse...]), into: base)
-        promptCache.removeAll { $0.tokens == prompt }
-        promptCache.insert((prompt, base), at: 0)
+        return (reuse, from)
+    }
+
+    /// Caches a prefilled prompt, forks a slot per request and samples their first tokens.
+    private func start(_ group: PromptGroup, base: KVSequence, logits prefilled: [Float]) -> (slots: [Slot], events: [Event]) {
+        promptCache.removeAll { $0.tokens == group.prompt }
+        promptCache.insert((group.prompt, base), at: 0)
         if promptCache.count > promptCacheEntries { promptCache.removeLast() }
+        var logits = prefilled
         var made: [Slot] = []
         var events: [Event] = []
-        for r in requests {
+        for r in group.requests {
             // The base stays frozen for the cache; every request decodes in its own fork.
-            let seq = model.makeSequence(prefix: base)
+            let seq = context.model.makeSequence(prefix: base)
             let slot = Slot(id: r.id, request: r.request, sequence: seq, processor: r.processor)
             made.append(slot)
             let copy = logits
             events.append(logits.withUnsafeMutableBufferPointer { advance(slot, logits: $0) })
             logits = copy
         }
-        slots += made.filter { $0.finish == nil }
         return (made, events)
     }
 
@@ -200,20 +248,32 @@ public final class DecodeBatch {
 
     /// Prefills `prompt` into `sequence` in chunks; returns the logits after its last token.
     public func prefill(_ prompt: [Int], into sequence: KVSequence) -> [Float] {
-        var pos = sequence.length
-        var last: [Float] = []
-        var i = 0
-        while i < prompt.count {
-            let end = min(prompt.count, i + prefillChunk)
-            let rows = (i..<end).map { j in
-                BatchRow(sequence: sequence, token: prompt[j], position: pos + (j - i), wantsLogits: j == prompt.count - 1)
+        prefill([(prompt, sequence)])[0]
+    }
+
+    /// Prefills several prompts, each into its own sequence, in shared forward passes of
+    /// `prefillChunk` rows; returns the logits after each one's last token.
+    func prefill(_ jobs: [(tokens: [Int], sequence: KVSequence)]) -> [[Float]] {
+        let vocab = context.model.config.vocabularySize
+        var rows: [(job: Int, row: BatchRow)] = []
+        for (j, job) in jobs.enumerated() {
+            let start = job.sequence.length
+            for (i, token) in job.tokens.enumerated() {
+                rows.append((j, BatchRow(sequence: job.sequence, token: token, position: start + i, wantsLogits: i == job.tokens.count - 1)))
             }
-            let out = context.forward(rows)
-            if end == prompt.count { last = Array(out) }
-            pos += end - i
-            i = end
         }
-        return last
+        var logits = [[Float]](repeating: [], count: jobs.count)
+        var i = 0
+        while i < rows.count {
+            let chunk = rows[i..<min(rows.count, i + prefillChunk)]
+            let out = context.forward(chunk.map(\.row))
+            prefillPasses += 1
+            for (n, r) in chunk.filter(\.row.wantsLogits).enumerated() {
+                logits[r.job] = Array(out[(n * vocab)..<((n + 1) * vocab)])
+            }
+            i += chunk.count
+        }
+        return logits
     }
 
     private func advance(_ s: Slot, logits: UnsafeMutableBufferPointer<Float>) -> Event {
