@@ -155,8 +155,12 @@ public final class DecodeBatch {
             // start: every task repeats the same few-shot examples) waits until that is cached:
             // one more pass costs less than computing those positions twice.
             let waiting = pending.map { commonPrefix($0.group.prompt, group.prompt) }.max() ?? 0
-            if waiting > cachedPrefix(of: group.prompt).length + 16 { flush() }
-            let (reuse, from) = cachedPrefix(of: group.prompt)
+            var cached = cachedPrefix(of: group.prompt)
+            if waiting > cached.length + 16 {
+                flush()
+                cached = cachedPrefix(of: group.prompt)
+            }
+            let (reuse, from) = cached
             reusedPromptTokens += reuse
             pending.append((group, context.model.makeSequence(prefix: from, prefixLength: reuse), reuse))
         }

@@ -128,35 +128,31 @@ func tile4x2(_ w: UnsafePointer<Float>, _ n: Int, _ x0: UnsafePointer<Float>, _ 
 /// lane 4 + j the same over the high nibbles and the second half of `x`.
 @inline(__always)
 func laneDotsQ4(_ w: UnsafePointer<UInt8>, _ x: UnsafePointer<Int8>) -> SIMD8<Float> {
-    var lanes = SIMD8<Int32>()
-    var result = SIMD8<Float>()
-    withUnsafeMutableBytes(of: &lanes) { raw in
-        let s = raw.baseAddress!.assumingMemoryBound(to: Int32.self)
-        for t in 0..<4 {
-            for j in 0..<4 {
-                let v = w[4 * t + j]
-                s[j] &+= Int32(v & 0xF) &* Int32(x[4 * t + j])
-                s[4 + j] &+= Int32(v >> 4) &* Int32(x[16 + 4 * t + j])
-            }
-        }
-        // Element by element: a SIMD type conversion is a slow generic loop.
-        for j in 0..<8 { result[j] = Float(s[j]) }
+    laneSums { s, t, j in
+        let v = w[4 * t + j]
+        s[j] &+= Int32(v & 0xF) &* Int32(x[4 * t + j])
+        s[4 + j] &+= Int32(v >> 4) &* Int32(x[16 + 4 * t + j])
     }
-    return result
 }
 
 /// As `laneDotsQ4` for two blocks of signed bytes.
 @inline(__always)
 func laneDotsQ8(_ w: UnsafePointer<Int8>, _ x: UnsafePointer<Int8>) -> SIMD8<Float> {
+    laneSums { s, t, j in
+        s[j] &+= Int32(w[4 * t + j]) &* Int32(x[4 * t + j])
+        s[4 + j] &+= Int32(w[16 + 4 * t + j]) &* Int32(x[16 + 4 * t + j])
+    }
+}
+
+/// Eight integer lane sums, accumulated by `add(lanes, t, j)` for t, j in 0..<4, as floats.
+@inline(__always)
+func laneSums(_ add: (UnsafeMutablePointer<Int32>, Int, Int) -> Void) -> SIMD8<Float> {
     var lanes = SIMD8<Int32>()
     var result = SIMD8<Float>()
     withUnsafeMutableBytes(of: &lanes) { raw in
         let s = raw.baseAddress!.assumingMemoryBound(to: Int32.self)
         for t in 0..<4 {
-            for j in 0..<4 {
-                s[j] &+= Int32(w[4 * t + j]) &* Int32(x[4 * t + j])
-                s[4 + j] &+= Int32(w[16 + 4 * t + j]) &* Int32(x[16 + 4 * t + j])
-            }
+            for j in 0..<4 { add(s, t, j) }
         }
         // Element by element: a SIMD type conversion is a slow generic loop.
         for j in 0..<8 { result[j] = Float(s[j]) }

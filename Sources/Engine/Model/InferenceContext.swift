@@ -101,6 +101,8 @@ public final class InferenceContext {
             }
         }
         let segments = rows.map { $0.sequence.segments(upTo: $0.position + 1) }
+        // Which rows read cache positions together is the same in every layer.
+        let pieces = kernels == .exact ? [] : attentionPieces(segments)
 
         let eBlocks = e / 32, ffBlocks = ff / 32
         for (l, layer) in model.layers.enumerated() {
@@ -118,7 +120,7 @@ public final class InferenceContext {
             if kernels == .exact {
                 attention(layer: l, rows: rows, segments: segments)
             } else {
-                groupedAttention(layer: l, rows: rows, segments: segments)
+                groupedAttention(layer: l, rows: rows, segments: segments, pieces: pieces)
             }
             shareRows(n, n * eBlocks) { qEmbed.quantize(att, blocks: $0) }
             run([(layer.wo, o)], qEmbed, att, n)
@@ -225,14 +227,13 @@ public final class InferenceContext {
     /// softmax in fp32. Rows that read the same cache sequence from position 0 (a batch's
     /// shared prompt, or a prompt being prefilled) convert those keys and values once and
     /// score them in register tiles; the rest of each row's positions go one key at a time.
-    private func groupedAttention(layer l: Int, rows: [BatchRow], segments: [[(KVSequence, Range<Int>)]]) {
+    private func groupedAttention(layer l: Int, rows: [BatchRow], segments: [[(KVSequence, Range<Int>)]], pieces: [(rows: [Int], shared: Int)]) {
         let c = model.config
         let e = c.embeddingLength, hd = c.headDimension, kvHeads = c.kvHeadCount
         let group = c.headCount / kvHeads
         let scale = 1 / Float(hd).squareRoot()
         // Room past the longest row for a tile's padding keys.
         let stride = rows.map { $0.position + 1 }.max()! + 16
-        let pieces = attentionPieces(segments, tiles: group == 3 && hd % 32 == 0)
         let largest = pieces.map(\.rows.count).max()!
         let widest = pieces.map(\.shared).max()! + 16
         pool.chunks(pieces.count * kvHeads) { range in
@@ -321,14 +322,18 @@ public final class InferenceContext {
         let saved = tiledAttentionMinimum
         if !tiled { tiledAttentionMinimum = .max }
         defer { tiledAttentionMinimum = saved }
-        groupedAttention(layer: layer, rows: rows, segments: rows.map { $0.sequence.segments(upTo: $0.position + 1) })
+        let segments = rows.map { $0.sequence.segments(upTo: $0.position + 1) }
+        groupedAttention(layer: layer, rows: rows, segments: segments, pieces: attentionPieces(segments))
         return Array(UnsafeBufferPointer(start: att, count: rows.count * model.config.embeddingLength))
     }
 
     /// Splits the rows into pieces of attention work: rows whose cache chain starts with the
     /// same sequence go together, with the positions they all read from it (`shared`, 0 when
     /// too few to tile); large groups are halved so both threads get work for every head.
-    private func attentionPieces(_ segments: [[(KVSequence, Range<Int>)]], tiles: Bool) -> [(rows: [Int], shared: Int)] {
+    private func attentionPieces(_ segments: [[(KVSequence, Range<Int>)]]) -> [(rows: [Int], shared: Int)] {
+        let c = model.config
+        // The tiles take three query heads per KV head and 32-wide halves of a head.
+        let tiles = c.headCount == 3 * c.kvHeadCount && c.headDimension % 32 == 0
         var order: [ObjectIdentifier] = []
         var groups: [ObjectIdentifier: [Int]] = [:]
         for (i, segs) in segments.enumerated() {
