@@ -74,5 +74,15 @@ struct AttentionTests {
             #expect(range > 0.01)
             #expect(largest <= range * 1e-5, "layer \(layer): largest difference \(largest) of \(range)")
         }
+        #expect(base.mirror == nil)
+        for layer in [0, 17, 29] {
+            let converted = context.fastAttention(layer: layer, rows: rows, queries: queries, tiled: true)
+            let mirrored = context.fastAttention(layer: layer, rows: rows, queries: queries, tiled: true, mirrored: true)
+            // The mirror holds the same fp32 values the tiles convert: bit for bit the same.
+            #expect(mirrored == converted, "layer \(layer)")
+        }
+        #expect(base.mirror?.count == prompt.count)
+        base.truncate(to: 50)
+        #expect(base.mirror == nil, "a rollback below the mirrored positions drops the mirror")
     }
 }

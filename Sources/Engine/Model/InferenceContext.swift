@@ -103,6 +103,7 @@ public final class InferenceContext {
         let segments = rows.map { $0.sequence.segments(upTo: $0.position + 1) }
         // Which rows read cache positions together is the same in every layer.
         let pieces = kernels == .exact ? [] : attentionPieces(segments)
+        buildMirrors(segments, pieces)
 
         let eBlocks = e / 32, ffBlocks = ff / 32
         for (l, layer) in model.layers.enumerated() {
@@ -247,18 +248,24 @@ public final class InferenceContext {
                 let piece = pieces[task / kvHeads], kvh = task % kvHeads
                 let kvOff = kvh * hd
                 let shared = piece.shared
+                var values = UnsafePointer(vf)
                 if shared > 0 {
                     let root = segments[piece.rows[0]][0].0
-                    let width = (shared + 15) / 16 * 16
-                    transposeKeys({ UnsafePointer(root.key(l, $0) + kvOff) }, count: shared, dim: hd, width: width, into: kt)
-                    convertValues({ UnsafePointer(root.value(l, $0) + kvOff) }, count: shared, dim: hd, into: vf)
+                    let tiled = (shared + 15) / 16 * 16
+                    var keys = UnsafePointer(kt), width = tiled
+                    if let m = root.mirror, m.count >= shared {
+                        (keys, values, width) = (m.keys(l, kvh), m.values(l, kvh), m.width)
+                    } else {
+                        transposeKeys({ UnsafePointer(root.key(l, $0) + kvOff) }, count: shared, dim: hd, width: width, into: kt)
+                        convertValues({ UnsafePointer(root.value(l, $0) + kvOff) }, count: shared, dim: hd, into: vf)
+                    }
                     var j = 0
                     while j < piece.rows.count {
                         // Rows in pairs; a lone last row is its own pair.
                         let k = min(j + 1, piece.rows.count - 1)
                         let qa = q + piece.rows[j] * e + kvh * group * hd, qb = q + piece.rows[k] * e + kvh * group * hd
-                        for p0 in Swift.stride(from: 0, to: width, by: 16) {
-                            scoreTile(qa, qb, dim: hd, keys: kt, width: width, at: p0, scale: scale,
+                        for p0 in Swift.stride(from: 0, to: tiled, by: 16) {
+                            scoreTile(qa, qb, dim: hd, keys: keys, width: width, at: p0, scale: scale,
                                       into: scores + j * group * stride, scores + k * group * stride, stride: stride)
                         }
                         j += 2
@@ -291,7 +298,7 @@ public final class InferenceContext {
                     }
                     acc.initialize(repeating: 0, count: group * hd)
                     if shared > 0 {
-                        valueTile(weights: rowScores, stride: stride, values: vf, count: shared, dim: hd, into: acc)
+                        valueTile(weights: rowScores, stride: stride, values: values, count: shared, dim: hd, into: acc)
                     }
                     n = shared
                     for (seq, span) in segments[i] {
@@ -314,16 +321,28 @@ public final class InferenceContext {
         }
     }
 
+    /// Gives the roots that tiles read a mirror. A root this pass does not extend is frozen:
+    /// its mirror is built once and kept.
+    private func buildMirrors(_ segments: [[(KVSequence, Range<Int>)]], _ pieces: [(rows: [Int], shared: Int)]) {
+        for piece in pieces where piece.shared > 0 {
+            let root = segments[piece.rows[0]][0].0
+            if piece.shared <= root.length { root.buildMirror(heads: model.config.kvHeadCount, headDim: model.config.headDimension, pool: pool) }
+        }
+    }
+
     /// One layer's fast attention for rows whose keys and values are already cached, from
-    /// the given queries (`rows.count` x embedding width), with or without tiles: for tests.
-    func fastAttention(layer: Int, rows: [BatchRow], queries: [Float], tiled: Bool) -> [Float] {
+    /// the given queries (`rows.count` x embedding width), with or without tiles, and with
+    /// tiles reading roots' fp32 mirrors or converting their keys: for tests.
+    func fastAttention(layer: Int, rows: [BatchRow], queries: [Float], tiled: Bool, mirrored: Bool = false) -> [Float] {
         ensure(rows: rows.count)
         queries.withUnsafeBufferPointer { q.update(from: $0.baseAddress!, count: $0.count) }
         let saved = tiledAttentionMinimum
         if !tiled { tiledAttentionMinimum = .max }
         defer { tiledAttentionMinimum = saved }
         let segments = rows.map { $0.sequence.segments(upTo: $0.position + 1) }
-        groupedAttention(layer: layer, rows: rows, segments: segments, pieces: attentionPieces(segments))
+        let pieces = attentionPieces(segments)
+        if mirrored { buildMirrors(segments, pieces) }
+        groupedAttention(layer: layer, rows: rows, segments: segments, pieces: pieces)
         return Array(UnsafeBufferPointer(start: att, count: rows.count * model.config.embeddingLength))
     }
 
