@@ -247,6 +247,21 @@ struct SamplerTests {
         #expect(stats.top.map(\.id) == [0, 1])
         #expect(abs(stats.top[0].logprob - log(0.5)) < 1e-5)
     }
+
+    @Test("log-sum-exp and entropy of a vocabulary with masked tokens match a Double reference")
+    func statisticsOverAVocabulary() {
+        var rng = SeededGenerator(seed: 7)
+        // 49,153 entries: not a whole number of vector lanes; every third token masked.
+        let logits = (0..<49_153).map { i -> Float in i % 3 == 1 ? -.infinity : Float.random(in: -30...12, using: &rng) }
+        let stats = logits.withUnsafeBufferPointer { Sampler.statistics($0, top: 3) }
+        let finite = logits.filter(\.isFinite).map(Double.init)
+        let m = finite.max()!
+        let z = finite.reduce(0) { $0 + exp($1 - m) }
+        let entropy = -finite.reduce(0) { $0 + exp($1 - m) / z * ($1 - m - log(z)) }
+        #expect(abs(Double(stats.logSumExp) - (m + log(z))) < 1e-4)
+        #expect(abs(Double(stats.entropy) - entropy) < 1e-4 * entropy)
+        #expect(stats.top.map(\.id) == Array(logits.indices.sorted { logits[$0] > logits[$1] }.prefix(3)))
+    }
 }
 
 @Suite("Streaming text")

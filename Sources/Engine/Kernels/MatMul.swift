@@ -7,7 +7,17 @@ func matmul(_ w: WeightMatrix, _ xq: QuantizedActivations, _ xf: UnsafePointer<F
     let nb = w.blocksPerRow
     let cols = w.cols
     if kernels == .fast && batch >= floatPathMinimumBatch && w.layout != .f32 {
-        matmulDequantized(w, xq.dequantized, batch: batch, into: out, rowRange: rowRange)
+        let n = Panels.rows
+        if batch >= panelMinimumBatch && rowRange.lowerBound % n == 0 {
+            // Whole panels here, the rows past the last one (if any) below.
+            let whole = rowRange.upperBound == w.rows ? (w.rows + n - 1) / n : rowRange.upperBound / n
+            let panels = (rowRange.lowerBound / n)..<max(rowRange.lowerBound / n, whole)
+            matmulPanels(w, xq.dequantized, batch: batch, into: out, panels: panels)
+            let done = min(rowRange.upperBound, panels.upperBound * n)
+            if done < rowRange.upperBound { matmulDequantized(w, xq.dequantized, batch: batch, into: out, rowRange: done..<rowRange.upperBound) }
+        } else {
+            matmulDequantized(w, xq.dequantized, batch: batch, into: out, rowRange: rowRange)
+        }
         return
     }
     switch w.layout {
@@ -54,6 +64,10 @@ func matmul(_ w: WeightMatrix, _ xq: QuantizedActivations, _ xf: UnsafePointer<F
 /// float FMAs against every row beats one integer dot product per block and row.
 let floatPathMinimumBatch = 2
 
+/// From this many activation rows on, sixteen-row panels and outer-product tiles beat
+/// the four-row dot-product tile (which wastes less on two or three rows).
+let panelMinimumBatch = 4
+
 /// Which kernels a context runs.
 ///
 /// Both compute the same products of the same 8-bit activations; they differ in
@@ -99,6 +113,83 @@ func matmulDequantized(_ w: WeightMatrix, _ xf: UnsafePointer<Float>, batch: Int
         }
         r += tile
     }
+}
+
+/// Batched path for many rows: each panel of sixteen weight rows is expanded to floats once,
+/// then 16 x 6 (or 16 x 4) outer-product tiles run over the activation rows: per input
+/// position two weight vectors and one broadcast per activation row feed 12 FMAs, and the
+/// twelve independent accumulators keep both FMA pipes busy.
+func matmulPanels(_ w: WeightMatrix, _ xf: UnsafePointer<Float>, batch: Int, into out: UnsafeMutablePointer<Float>, panels: Range<Int>) {
+    let n = Panels.rows, cols = w.cols
+    let source = w.panels()
+    let panel = UnsafeMutablePointer<Float>.allocate(capacity: n * cols)
+    let tile = UnsafeMutablePointer<Float>.allocate(capacity: 6 * n)
+    defer { panel.deallocate(); tile.deallocate() }
+    for p in panels {
+        source.expand(p, into: panel)
+        let valid = min(n, w.rows - p * n)
+        var b = 0
+        while b < batch {
+            // Sixes and fours: 8 runs as 4 + 4 and 10 as 6 + 4, so few columns are padding.
+            let left = batch - b
+            let width = left == 5 || left == 6 || left >= 10 ? min(6, left) : min(4, left)
+            if width > 4 {
+                tile16x6(panel, cols, xf + b * cols, rows: width, into: tile)
+            } else {
+                tile16x4(panel, cols, xf + b * cols, rows: width, into: tile)
+            }
+            for j in 0..<width { (out + (b + j) * w.rows + p * n).update(from: tile + j * n, count: valid) }
+            b += width
+        }
+    }
+}
+
+/// A panel (`panel[k * 16 + t]`) times up to six activation rows (`cols` apart); rows past
+/// `rows` repeat the last one. Writes `out[j * 16 + t]`.
+@inline(__always)
+func tile16x6(_ panel: UnsafePointer<Float>, _ cols: Int, _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+    typealias V = SIMD8<Float>
+    let x0 = x, x1 = x + min(1, rows - 1) * cols, x2 = x + min(2, rows - 1) * cols
+    let x3 = x + min(3, rows - 1) * cols, x4 = x + min(4, rows - 1) * cols, x5 = x + min(5, rows - 1) * cols
+    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
+    var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+    let raw = UnsafeRawPointer(panel)
+    for k in 0..<cols {
+        let w0 = raw.loadUnaligned(fromByteOffset: k * 64, as: V.self)
+        let w1 = raw.loadUnaligned(fromByteOffset: k * 64 + 32, as: V.self)
+        var v = V(repeating: x0[k]); c00.addProduct(w0, v); c01.addProduct(w1, v)
+        v = V(repeating: x1[k]); c10.addProduct(w0, v); c11.addProduct(w1, v)
+        v = V(repeating: x2[k]); c20.addProduct(w0, v); c21.addProduct(w1, v)
+        v = V(repeating: x3[k]); c30.addProduct(w0, v); c31.addProduct(w1, v)
+        v = V(repeating: x4[k]); c40.addProduct(w0, v); c41.addProduct(w1, v)
+        v = V(repeating: x5[k]); c50.addProduct(w0, v); c51.addProduct(w1, v)
+    }
+    storePair(c00, c01, out); storePair(c10, c11, out + 16); storePair(c20, c21, out + 32)
+    storePair(c30, c31, out + 48); storePair(c40, c41, out + 64); storePair(c50, c51, out + 80)
+}
+
+/// As `tile16x6` for up to four activation rows.
+@inline(__always)
+func tile16x4(_ panel: UnsafePointer<Float>, _ cols: Int, _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+    typealias V = SIMD8<Float>
+    let x0 = x, x1 = x + min(1, rows - 1) * cols, x2 = x + min(2, rows - 1) * cols, x3 = x + min(3, rows - 1) * cols
+    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+    let raw = UnsafeRawPointer(panel)
+    for k in 0..<cols {
+        let w0 = raw.loadUnaligned(fromByteOffset: k * 64, as: V.self)
+        let w1 = raw.loadUnaligned(fromByteOffset: k * 64 + 32, as: V.self)
+        var v = V(repeating: x0[k]); c00.addProduct(w0, v); c01.addProduct(w1, v)
+        v = V(repeating: x1[k]); c10.addProduct(w0, v); c11.addProduct(w1, v)
+        v = V(repeating: x2[k]); c20.addProduct(w0, v); c21.addProduct(w1, v)
+        v = V(repeating: x3[k]); c30.addProduct(w0, v); c31.addProduct(w1, v)
+    }
+    storePair(c00, c01, out); storePair(c10, c11, out + 16); storePair(c20, c21, out + 32); storePair(c30, c31, out + 48)
+}
+
+@inline(__always)
+private func storePair(_ lo: SIMD8<Float>, _ hi: SIMD8<Float>, _ dst: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(dst).storeBytes(of: lo, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(dst + 8).storeBytes(of: hi, as: SIMD8<Float>.self)
 }
 
 /// Dot products of four consecutive rows (stride `n`) with two vectors; `n` is a multiple of 8.

@@ -55,3 +55,21 @@ func approximateExp(_ x: Float) -> Float {
     let scaled = j * Float(bitPattern: UInt32(bitPattern: (half &+ 127) &<< 23)) * Float(bitPattern: UInt32(bitPattern: (e &- half &+ 127) &<< 23))
     return abs(n) > 192 ? (n <= 0 ? 0 : .infinity) : scaled
 }
+
+/// `approximateExp` in sixteen lanes for arguments in [-87, 88], where 2^n is one exponent
+/// field (no comparisons: Swift runs SIMD comparisons lane by lane).
+@inline(__always)
+func approximateExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    typealias V = SIMD16<Float>
+    let shifter = V(repeating: 0x1.8p23)
+    let z = shifter.addingProduct(x, V(repeating: 0x1.715476p+0))
+    let n = z - shifter
+    let b = x.addingProduct(-n, V(repeating: 0x1.62e4p-1)).addingProduct(-n, V(repeating: 0x1.7f7d1cp-20))
+    let u = b * b
+    let high = V(repeating: 0x1.573e2ep-5).addingProduct(V(repeating: 0x1.0e4020p-7), b)
+    let mid = V(repeating: 0x1.fffdb6p-2).addingProduct(V(repeating: 0x1.555e66p-3), b)
+    let low = V(repeating: 1).addingProduct(V(repeating: 0x1.ffffecp-1), b)
+    let j = low.addingProduct(mid.addingProduct(high, u), u)
+    let e = unsafeBitCast(z, to: SIMD16<Int32>.self) &- unsafeBitCast(shifter, to: SIMD16<Int32>.self)
+    return j * unsafeBitCast((e &+ 127) &<< 23, to: V.self)
+}

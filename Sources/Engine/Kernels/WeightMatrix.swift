@@ -1,3 +1,4 @@
+import Foundation
 import GGUF
 
 /// A weight matrix repacked at load time into what the kernels read fastest:
@@ -87,6 +88,20 @@ final class WeightMatrix: @unchecked Sendable {
         f.deallocate()
     }
 
+    private var panelCopy: Panels?
+    private let panelLock = NSLock()
+
+    /// The weights sixteen rows at a time for the batched float tiles, made on first use:
+    /// single sequences and the exact kernels never pay for the copy.
+    func panels() -> Panels {
+        panelLock.lock()
+        defer { panelLock.unlock() }
+        if let p = panelCopy { return p }
+        let p = Panels(self)
+        panelCopy = p
+        return p
+    }
+
     /// One row as floats in the file's element order (embedding lookup).
     func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
         guard layout != .f32 else {
@@ -145,5 +160,90 @@ enum BlockOrder {
     @inline(__always)
     static func element(_ s: Int) -> Int {
         (s & 16) | ((s & 3) << 2) | ((s >> 2) & 3)
+    }
+}
+
+/// A quantized matrix's rows interleaved sixteen at a time: in panel p, block b, stored
+/// byte s of row 16p + t sits at `s * 16 + t`, and the block's sixteen scales (and minimums)
+/// side by side. Expanding a panel to floats is then whole-vector work, and the result holds
+/// the sixteen rows' weights for one input position together, which the outer-product tiles read.
+final class Panels: @unchecked Sendable {
+    static let rows = 16
+    let count: Int
+    let layout: WeightMatrix.Layout
+    let blocksPerRow: Int
+    private let q: UnsafeMutableRawPointer
+    private let d: UnsafeMutablePointer<Float>
+    private let m: UnsafeMutablePointer<Float>
+
+    init(_ w: WeightMatrix) {
+        precondition(w.layout != .f32, "panels hold quantized rows")
+        let n = Self.rows, nb = w.blocksPerRow
+        count = (w.rows + n - 1) / n
+        layout = w.layout
+        blocksPerRow = nb
+        let bytes = w.layout == .q4_1 ? 16 : 32
+        let slots = count * nb * n
+        // Rows past the matrix (a partial last panel) stay zero.
+        q = .allocate(byteCount: slots * bytes, alignment: 64)
+        q.initializeMemory(as: UInt8.self, repeating: 0, count: slots * bytes)
+        d = .allocate(capacity: slots)
+        d.initialize(repeating: 0, count: slots)
+        m = .allocate(capacity: slots)
+        m.initialize(repeating: 0, count: slots)
+        let src = w.q.assumingMemoryBound(to: UInt8.self), dst = q.assumingMemoryBound(to: UInt8.self)
+        for r in 0..<w.rows {
+            let (p, t) = r.quotientAndRemainder(dividingBy: n)
+            for b in 0..<nb {
+                let slot = (p * nb + b) * n
+                d[slot + t] = w.d[r * nb + b]
+                if layout == .q4_1 { m[slot + t] = w.m[r * nb + b] }
+                for s in 0..<bytes { dst[(slot * bytes) + s * n + t] = src[(r * nb + b) * bytes + s] }
+            }
+        }
+    }
+
+    deinit {
+        q.deallocate()
+        d.deallocate()
+        m.deallocate()
+    }
+
+    /// Panel `p` as floats, input-position major: `out[k * 16 + t]` is row 16p + t's weight at
+    /// stored position k (blocks in `BlockOrder`, like the activations they meet).
+    func expand(_ p: Int, into out: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD16<Float>
+        let n = Self.rows, nb = blocksPerRow
+        for b in 0..<nb {
+            let slot = (p * nb + b) * n
+            // Scales as values: read through pointers, every store to `out` could change them.
+            let scale = UnsafeRawPointer(d + slot).loadUnaligned(as: V.self)
+            let minimum = UnsafeRawPointer(m + slot).loadUnaligned(as: V.self)
+            let dst = UnsafeMutableRawPointer(out + b * 32 * n)
+            switch layout {
+            case .q4_1:
+                let src = q.assumingMemoryBound(to: UInt8.self) + slot * 16
+                for s in 0..<16 {
+                    let bytes = src + s * n
+                    var lo = V(), hi = V()
+                    for t in 0..<16 {
+                        lo[t] = Float(bytes[t] & 0xF)
+                        hi[t] = Float(bytes[t] >> 4)
+                    }
+                    dst.storeBytes(of: minimum.addingProduct(lo, scale), toByteOffset: s * n * 4, as: V.self)
+                    dst.storeBytes(of: minimum.addingProduct(hi, scale), toByteOffset: (s + 16) * n * 4, as: V.self)
+                }
+            case .q8_0:
+                let src = q.assumingMemoryBound(to: Int8.self) + slot * 32
+                for s in 0..<32 {
+                    let bytes = src + s * n
+                    var row = V()
+                    for t in 0..<16 { row[t] = Float(bytes[t]) }
+                    dst.storeBytes(of: row * scale, toByteOffset: s * n * 4, as: V.self)
+                }
+            case .f32:
+                break
+            }
+        }
     }
 }

@@ -174,7 +174,8 @@ public final class InferenceContext {
         pool.chunks(threads) { part in
             let t = part.lowerBound
             for (w, out) in jobs {
-                let lo = w.rows * t / threads, hi = w.rows * (t + 1) / threads
+                // Shares in whole panels of sixteen rows (what the batched tiles take).
+                let lo = w.rows * t / threads / 16 * 16, hi = t + 1 == threads ? w.rows : w.rows * (t + 1) / threads / 16 * 16
                 matmul(w, xq, xf, batch: batch, into: out, rowRange: lo..<hi, kernels: kernels)
             }
         }

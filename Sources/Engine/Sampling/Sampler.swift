@@ -50,13 +50,22 @@ public struct Sampler: Sendable {
     public static func statistics(_ logits: UnsafeBufferPointer<Float>, top k: Int) -> (logSumExp: Float, entropy: Float, top: [TokenLogprob]) {
         var maxL = -Float.infinity
         for v in logits where v > maxL { maxL = v }
-        var sum: Float = 0, weighted: Float = 0
-        for v in logits {
-            let e = expf(v - maxL)
-            sum += e
-            // Tokens a monitor ruled out are at -inf: they add nothing (0 * -inf would be NaN).
-            if e > 0 { weighted += e * (v - maxL) }
+        // exp(l - max) over the vocabulary, for every token of every sequence: in vector lanes.
+        // Gaps are clamped at -87, where exp is below 2e-38 (nothing next to the max's 1): no
+        // infinities (a monitor's -inf gives weight 0 * -87, not NaN) and no subnormal scaling.
+        let n = logits.count, padded = (n + 15) / 16 * 16
+        let gaps = UnsafeMutablePointer<Float>.allocate(capacity: padded)
+        defer { gaps.deallocate() }
+        let l = logits.baseAddress!
+        for i in 0..<padded { gaps[i] = i < n ? Swift.max(l[i] - maxL, -87) : -87 }
+        var sums = SIMD16<Float>(), weights = SIMD16<Float>()
+        for i in Swift.stride(from: 0, to: padded, by: 16) {
+            let d = UnsafeRawPointer(gaps + i).loadUnaligned(as: SIMD16<Float>.self)
+            let e = approximateExp(d)
+            sums += e
+            weights.addProduct(e, d)
         }
+        let sum = sums.sum(), weighted = weights.sum()
         let lse = maxL + logf(sum)
         // H = log Z - E[l - max], with Z the sum of exp(l - max).
         let entropy = logf(sum) - weighted / sum
