@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TestSupport
 @testable import Engine
@@ -42,6 +43,23 @@ struct AttentionTests {
                 let expected = 1 + (0..<count).reduce(Float(0)) { $0 + weights[j * stride + $1] * values[$1 * dim + d] }
                 #expect(abs(acc[j * dim + d] - expected) < 1e-4, "head \(j), dim \(d)")
             }
+        }
+    }
+
+    @Test("softmax in vector lanes matches a Double reference, padding untouched by the sum", arguments: [1, 16, 37, 450])
+    func softmaxMatches(count: Int) {
+        var rng = SystemRandomNumberGenerator()
+        let scores = (0..<count).map { _ in Float.random(in: -40...25, using: &rng) }
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count + 16)
+        defer { buffer.deallocate() }
+        buffer.initialize(from: scores, count: count)
+        softmax(buffer, count: count)
+        let m = Double(scores.max()!)
+        let z = scores.reduce(0.0) { $0 + exp(Double($1) - m) }
+        // Within float rounding of the gap to the maximum (a few ulps of up to 65).
+        for (p, s) in scores.enumerated() {
+            let expected = exp(Double(s) - m) / z
+            #expect(abs(Double(buffer[p]) - expected) <= 1e-5 * max(expected, 1e-30) + 1e-37, "position \(p) of \(count)")
         }
     }
 

@@ -18,6 +18,10 @@ struct WorkerPoolTests {
             pool.chunks(count) { range in for i in range where i < count + 64 { h[i] += 1 } }
             #expect((0..<count).allSatisfy { hits[$0] == 1 }, "round \(round), \(count) items")
             #expect((count..<(count + 64)).allSatisfy { hits[$0] == 0 }, "round \(round): a chunk ran past \(count) items")
+            // Handed out one index at a time: each exactly once as well.
+            pool.dynamic(count) { i in if i < count + 64 { h[i] += 1 } }
+            #expect((0..<count).allSatisfy { hits[$0] == 2 }, "round \(round), \(count) items handed out")
+            #expect((count..<(count + 64)).allSatisfy { hits[$0] == 0 }, "round \(round): an index past \(count) was handed out")
             // Every 50 rounds, idle long enough for the workers to park.
             if round % 50 == 49 { Thread.sleep(forTimeInterval: 0.002) }
         }
@@ -35,5 +39,12 @@ struct WorkerPoolTests {
             }
         }
         #expect(seen.withLock { $0.count } == 2)
+        let takers = Mutex<Set<UInt>>([])
+        pool.dynamic(40) { _ in
+            let id = UInt(pthread_self())
+            takers.withLock { _ = $0.insert(id) }
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+        #expect(takers.withLock { $0.count } == 2, "both threads take indices")
     }
 }

@@ -89,3 +89,24 @@ func valueTile(weights w: UnsafePointer<Float>, stride: Int, values vf: UnsafePo
         half += 32
     }
 }
+
+/// Softmax of `count` scores in place, the exponentials in vector lanes (a batch step takes
+/// tens of thousands per layer). The buffer must have room for `count` rounded up to 16:
+/// the padding gets weights of about 1e-38 that nothing reads.
+@inline(__always)
+func softmax(_ s: UnsafeMutablePointer<Float>, count n: Int) {
+    var m = -Float.infinity
+    for p in 0..<n { m = max(m, s[p]) }
+    let padded = (n + 15) / 16 * 16
+    // Below -87 the exponential is under 2e-38, nothing beside the maximum's 1.
+    for p in 0..<padded { s[p] = p < n ? max(s[p] - m, -87) : -87 }
+    var sums = SIMD16<Float>()
+    let raw = UnsafeMutableRawPointer(s)
+    for p in Swift.stride(from: 0, to: padded, by: 16) {
+        let e = approximateExp(raw.loadUnaligned(fromByteOffset: p * 4, as: SIMD16<Float>.self))
+        raw.storeBytes(of: e, toByteOffset: p * 4, as: SIMD16<Float>.self)
+        sums += e
+    }
+    let inv = 1 / sums.sum()
+    for p in 0..<n { s[p] *= inv }
+}
