@@ -75,6 +75,42 @@ struct EngineBehaviourTests {
         #expect(together.passes < alone.passes, "\(together.passes) passes together, \(alone.passes) alone")
     }
 
+    @Test("speculative decoding from the prompt samples what plain decoding samples, in fewer passes")
+    func promptLookupSpeculation() {
+        let code = "defmodule Totals do\n  @moduledoc \"Sums.\"\n\n  def sum(list) when is_list(list) do\n    Enum.reduce(list, 0, fn x, acc -> x + acc end)\n  end\nend\n"
+        // A review round's shape: the code is in the prompt and the answer rewrites it.
+        let prompt = Shared.tokenizer.encode("<|im_start|>user\nRepeat this Elixir module exactly:\n```elixir\n" + code
+                                             + "```<|im_end|>\n<|im_start|>assistant\n```elixir\ndefmodule Totals do\n", parseSpecial: true)
+        var sampling = SamplingParameters()
+        sampling.temperature = 0.7
+        sampling.seed = 11
+        func run(_ lookup: PromptLookup?) -> (tokens: [GeneratedToken], passes: Int, accepted: Int) {
+            let batch = DecodeBatch(context: InferenceContext(model: Shared.model, kernels: .exact), tokenizer: Shared.tokenizer)
+            batch.speculation = lookup
+            var tokens: [GeneratedToken] = []
+            for e in batch.add(prompt: prompt, requests: [(0, GenerationRequest(prompt: prompt, maxTokens: 40, sampling: sampling), nil)]).events { if let t = e.token { tokens.append(t) } }
+            while !batch.isEmpty { for e in batch.step() { if let t = e.token { tokens.append(t) } } }
+            return (tokens, batch.decodePasses, batch.acceptedDraftTokens)
+        }
+        let plain = run(nil), drafted = run(PromptLookup())
+        // The exact kernels compute each row alone, so a row's logits do not depend on the pass.
+        #expect(drafted.tokens.map(\.id) == plain.tokens.map(\.id))
+        #expect(drafted.tokens.map(\.logprob) == plain.tokens.map(\.logprob))
+        #expect(plain.accepted == 0 && drafted.accepted > 10, "\(drafted.accepted) draft tokens accepted of \(drafted.tokens.count)")
+        #expect(drafted.passes + drafted.accepted == plain.passes)
+    }
+
+    @Test("a draft is what followed the latest earlier occurrence of the last tokens in the prompt")
+    func promptLookupDrafts() {
+        let lookup = PromptLookup()
+        let prompt = [1, 2, 3, 4, 5, 9, 1, 2, 3, 7, 8]
+        #expect(lookup.draft(prompt: prompt, generated: [1, 2, 3], limit: 10) == [7, 8])
+        #expect(lookup.draft(prompt: prompt, generated: [9, 1, 2], limit: 10) == [3, 7, 8])
+        #expect(lookup.draft(prompt: prompt, generated: [2, 3, 4], limit: 1) == [5])
+        #expect(lookup.draft(prompt: prompt, generated: [3, 2, 1], limit: 10) == [])
+        #expect(lookup.draft(prompt: prompt, generated: [1, 2, 3], limit: 0) == [])
+    }
+
     @Test("a prompt sharing its start with an earlier one prefills only the rest, with the same output")
     func promptCache() {
         let system = "# A long shared preamble, like the system prompt and examples of every task.\n" + String(repeating: "# Elixir modules have @moduledoc and @doc.\n", count: 4)

@@ -11,6 +11,12 @@ public final class DecodeBatch {
     public let tokenizer: Tokenizer
     /// Prompt tokens per forward pass while prefilling.
     public var prefillChunk = 64
+    /// Speculative decoding from the prompt for small batches; nil turns it off.
+    public var speculation: PromptLookup? = PromptLookup()
+    /// Tokens accepted from drafts (for benchmarks and tests).
+    public private(set) var acceptedDraftTokens = 0
+    /// Forward passes of decode steps (for benchmarks and tests).
+    public private(set) var decodePasses = 0
     private(set) var slots: [Slot] = []
     /// Recent prompts' caches, frozen, so a prompt that shares their start (the
     /// system prompt and few-shot examples of every task) prefills only the rest.
@@ -210,6 +216,10 @@ public final class DecodeBatch {
     }
 
     /// One forward pass over every live slot. Finished and cancelled slots leave first.
+    ///
+    /// A small batch also feeds each slot's draft (see `PromptLookup`) in the same pass; the
+    /// slot then samples position after position as usual, and keeps going while what it
+    /// samples is the drafted token, so a draft changes the speed, never what is sampled.
     public func step() -> [Event] {
         var events: [Event] = []
         for s in slots where s.cancelled && s.finish == nil {
@@ -219,18 +229,41 @@ public final class DecodeBatch {
         slots.removeAll { $0.finish != nil }
         guard !slots.isEmpty else { return events }
         let vocab = context.model.config.vocabularySize
-        let rows = slots.map { BatchRow(sequence: $0.sequence, token: $0.last, position: $0.sequence.length, wantsLogits: true) }
+        let lookup = speculation.flatMap { slots.count <= $0.maxBatch ? $0 : nil }
+        var rows: [BatchRow] = []
+        var plans: [(first: Int, position: Int, draft: [Int])] = []
+        for s in slots {
+            let position = s.sequence.length
+            let room = min(s.request.maxTokens - s.tokens.count - 1, context.model.config.contextLength - position - 2)
+            let draft = lookup?.draft(prompt: s.request.prompt, generated: s.tokens.map(\.id), limit: room) ?? []
+            plans.append((rows.count, position, draft))
+            rows.append(BatchRow(sequence: s.sequence, token: s.last, position: position, wantsLogits: true))
+            for (i, t) in draft.enumerated() { rows.append(BatchRow(sequence: s.sequence, token: t, position: position + 1 + i, wantsLogits: true)) }
+        }
         let logits = context.forward(rows)
+        decodePasses += 1
         // Sampling touches only its own slot, so slots advance in parallel; with a monitor
         // (a parser round trip per draw) this keeps both cores busy instead of one.
         let live = slots
-        var out = [Event?](repeating: nil, count: live.count)
+        var out = [[Event]](repeating: [], count: live.count)
         let parallel = live.count > 1 && live.contains { $0.request.monitor != nil }
         out.withUnsafeMutableBufferPointer { results in
             nonisolated(unsafe) let results = results
             let work = { (j: Int) in
-                var l = Array(logits[(j * vocab)..<((j + 1) * vocab)])
-                results[j] = l.withUnsafeMutableBufferPointer { self.advance(live[j], logits: $0) }
+                let s = live[j], plan = plans[j]
+                var i = 0
+                while true {
+                    // The cache holds what this slot has consumed so far, drafts past it aside.
+                    s.sequence.truncate(to: plan.position + 1 + i)
+                    s.sequence.commit(length: plan.position + 1 + i)
+                    let row = plan.first + i
+                    var l = Array(logits[(row * vocab)..<((row + 1) * vocab)])
+                    let e = l.withUnsafeMutableBufferPointer { self.advance(s, logits: $0) }
+                    results[j].append(e)
+                    guard i < plan.draft.count, s.finish == nil, let t = e.token, t.id == plan.draft[i],
+                          s.sequence.length == plan.position + 1 + i else { break }
+                    i += 1
+                }
             }
             if parallel {
                 nonisolated(unsafe) let work = work
@@ -239,7 +272,9 @@ public final class DecodeBatch {
                 for j in live.indices { work(j) }
             }
         }
-        events += out.compactMap { $0 }
+        // Every event past a slot's first came from an accepted draft token.
+        acceptedDraftTokens += out.reduce(0) { $0 + $1.count - 1 }
+        events += out.flatMap { $0 }
         slots.removeAll { $0.finish != nil }
         return events
     }
