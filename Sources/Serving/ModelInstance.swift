@@ -246,9 +246,9 @@ public final class ModelInstance: @unchecked Sendable {
             for e in events {
                 guard let t = tickets[e.slot.id] else { continue }
                 if let r = e.repair { t.continuation.yield(.repair(r)) }
-                if let tok = e.token, e.slot.finish != .endOfText { t.continuation.yield(.token(tok, e.delta)) }
-                if e.slot.finish != nil {
-                    if e.slot.finish == .cancelled {
+                if let tok = e.token, e.finish != .endOfText { t.continuation.yield(.token(tok, e.delta)) }
+                if e.finish != nil {
+                    if e.finish == .cancelled {
                         t.continuation.finish(throwing: CancellationError())
                     } else {
                         t.continuation.yield(.finished(e.slot.result))

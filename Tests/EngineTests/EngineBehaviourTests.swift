@@ -84,15 +84,23 @@ struct EngineBehaviourTests {
         var sampling = SamplingParameters()
         sampling.temperature = 0.7
         sampling.seed = 11
-        func run(_ lookup: PromptLookup?) -> (tokens: [GeneratedToken], passes: Int, accepted: Int) {
+        func run(_ lookup: PromptLookup?) -> (tokens: [GeneratedToken], passes: Int, accepted: Int, steps: [[DecodeBatch.Event]]) {
             let batch = DecodeBatch(context: InferenceContext(model: Shared.model, kernels: .exact), tokenizer: Shared.tokenizer)
             batch.speculation = lookup
             var tokens: [GeneratedToken] = []
             for e in batch.add(prompt: prompt, requests: [(0, GenerationRequest(prompt: prompt, maxTokens: 40, sampling: sampling), nil)]).events { if let t = e.token { tokens.append(t) } }
-            while !batch.isEmpty { for e in batch.step() { if let t = e.token { tokens.append(t) } } }
-            return (tokens, batch.decodePasses, batch.acceptedDraftTokens)
+            var steps: [[DecodeBatch.Event]] = []
+            while !batch.isEmpty {
+                steps.append(batch.step())
+                for e in steps.last! { if let t = e.token { tokens.append(t) } }
+            }
+            return (tokens, batch.decodePasses, batch.acceptedDraftTokens, steps)
         }
         let plain = run(nil), drafted = run(PromptLookup())
+        // A step that accepts drafts gives the slot several events; only the very last one ends it.
+        #expect(drafted.steps.contains { $0.count > 1 })
+        let events = drafted.steps.flatMap { $0 }
+        #expect(events.dropLast().allSatisfy { $0.finish == nil } && events.last?.finish != nil)
         // The exact kernels compute each row alone, so a row's logits do not depend on the pass.
         #expect(drafted.tokens.map(\.id) == plain.tokens.map(\.id))
         #expect(drafted.tokens.map(\.logprob) == plain.tokens.map(\.logprob))

@@ -68,6 +68,33 @@ struct ServingTests {
         #expect(text == r.text)
     }
 
+    @Test("streaming a copy of code in the prompt (steps that accept drafted tokens) delivers every token")
+    func streamingDrafts() async throws {
+        let inst = instance("d")
+        defer { inst.shutdown() }
+        // The prompt and sampling of the engine's speculation test, where more than ten drafted tokens are accepted.
+        let code = "defmodule Totals do\n  @moduledoc \"Sums.\"\n\n  def sum(list) when is_list(list) do\n    Enum.reduce(list, 0, fn x, acc -> x + acc end)\n  end\nend\n"
+        let prompt = Shared.tokenizer.encode("<|im_start|>user\nRepeat this Elixir module exactly:\n```elixir\n" + code
+                                             + "```<|im_end|>\n<|im_start|>assistant\n```elixir\ndefmodule Totals do\n", parseSpecial: true)
+        var sampling = SamplingParameters()
+        sampling.temperature = 0.7
+        sampling.seed = 11
+        var text = ""
+        var tokens = 0
+        var final: GenerationResult?
+        for try await e in inst.stream([GenerationRequest(prompt: prompt, maxTokens: 80, sampling: sampling, stop: ["```"])])[0] {
+            switch e {
+            case .token(_, let delta): tokens += 1; text += delta
+            case .repair: Issue.record("repair is off by default")
+            case .finished(let r): final = r
+            }
+        }
+        let r = try #require(final)
+        #expect(r.tokens.count > 20)
+        #expect(tokens == r.tokens.count)
+        #expect(text == r.text)
+    }
+
     @Test("a cancelled request leaves the batch; the others finish")
     func cancellation() async throws {
         let inst = instance("d")

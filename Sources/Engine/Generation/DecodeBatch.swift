@@ -108,12 +108,16 @@ public final class DecodeBatch {
         public let delta: String
         /// Set when `token` replaced a low-confidence draw.
         public var repair: TokenRepair?
+        /// How the slot ended with this event, if it did: a step that accepts drafted tokens
+        /// gives one slot several events, and only the last of them ends it.
+        public let finish: FinishReason?
 
         init(slot: Slot, token: GeneratedToken?, delta: String, repair: TokenRepair? = nil) {
             self.slot = slot
             self.token = token
             self.delta = delta
             self.repair = repair
+            finish = slot.finish
         }
     }
 

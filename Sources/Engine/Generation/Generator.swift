@@ -28,7 +28,7 @@ public final class Generator {
         var slots: [DecodeBatch.Slot?] = Array(repeating: nil, count: requests.count)
         func deliver(_ events: [DecodeBatch.Event]) {
             for e in events {
-                guard let t = e.token, e.slot.finish != .endOfText || !e.delta.isEmpty else { continue }
+                guard let t = e.token, e.finish != .endOfText || !e.delta.isEmpty else { continue }
                 if case .stop = onToken(e.slot.id, t, e.delta) { e.slot.cancelled = true }
             }
         }
