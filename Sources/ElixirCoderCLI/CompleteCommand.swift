@@ -84,6 +84,7 @@ struct CompleteCommand: AsyncParsableCommand {
             if streaming { writeOut(result.text) }
         } else {
             let generator = Generator(context: InferenceContext(model: loaded.model, threads: loaded.threads, kernels: modelOptions.kernels.mode), tokenizer: tokenizer)
+            generator.batch.speculation = loaded.drafts ? PromptLookup() : nil
             let constraint = try grammarOptions.constraint(prompt: chat ? "" : input, tokenizer: tokenizer, maxTokens: request.maxTokens)
             result = generator.generate([request], processors: [constraint]) { _, _, delta in
                 if firstTokenAt == nil { firstTokenAt = Date() }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checks
 import ElixirCoderCore
+import Engine
 import Explain
 import Foundation
 import Pipeline
@@ -47,6 +48,7 @@ struct ExplainCommand: AsyncParsableCommand {
             } else {
                 var s = InstanceSettings(name: "explain")
                 s.threads = loaded.threads
+                s.drafts = loaded.drafts ? PromptLookup() : nil
                 instance = ModelInstance(model: loaded.model, tokenizer: loaded.tokenizer, settings: s)
             }
         }

@@ -24,6 +24,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Kernel set: fast (float tiles for batches, the default) or exact (llama.cpp's x86 arithmetic op for op: its logits bit for bit, slower batches).")
     var kernels: KernelChoice = .fast
 
+    @Flag(help: "Decode without prompt-lookup drafts (config `drafts`, env ELIXIR_CODER_DRAFTS); drafts change speed, not what is sampled.")
+    var noDrafts = false
+
     /// A loaded model with its tokenizer.
     struct Loaded {
         let model: LlamaModel
@@ -31,6 +34,8 @@ struct ModelOptions: ParsableArguments {
         let path: String
         let seconds: Double
         let threads: Int
+        /// Whether small batches verify prompt-lookup drafts.
+        let drafts: Bool
     }
 
     /// The model's tokenizer alone: a remote backend's prompts are still built with it, and the weights are not needed.
@@ -52,7 +57,7 @@ struct ModelOptions: ParsableArguments {
             let c = model.config
             Stderr.print("loaded in \(String(format: "%.2f", seconds)) s: \(c.layerCount) layers, \(c.embeddingLength) wide, vocab \(c.vocabularySize), \(threads) threads")
         }
-        return Loaded(model: model, tokenizer: tokenizer, path: url.path, seconds: seconds, threads: threads)
+        return Loaded(model: model, tokenizer: tokenizer, path: url.path, seconds: seconds, threads: threads, drafts: !noDrafts && config.drafts != false)
     }
 }
 
@@ -67,6 +72,7 @@ extension ModelOptions.Loaded {
         var settings = InstanceSettings(name: name)
         settings.threads = threads
         settings.kernels = kernels.mode
+        settings.drafts = drafts ? PromptLookup() : nil
         let instance = ModelInstance(model: model, tokenizer: tokenizer, settings: settings)
         let pool = try CheckerPool()
         pool.warmUp()

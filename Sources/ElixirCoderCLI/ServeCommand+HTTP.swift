@@ -1,4 +1,5 @@
 import ElixirCoderCore
+import Engine
 import Foundation
 import Logging
 import OpenAIServer
@@ -12,6 +13,7 @@ extension ServeCommand {
         var instanceSettings = InstanceSettings(name: "default")
         instanceSettings.threads = loaded.threads
         instanceSettings.kernels = modelOptions.kernels.mode
+        instanceSettings.drafts = loaded.drafts ? PromptLookup() : nil
         let instance = ModelInstance(model: loaded.model, tokenizer: loaded.tokenizer, settings: instanceSettings)
         defer { instance.shutdown() }
 

@@ -40,6 +40,8 @@ public struct Configuration: Codable, Sendable, Equatable {
     public var abstainAlertRate: Double?
     /// Confidence gate: false turns it off; thresholds override the defaults.
     public var gating: Bool?
+    /// Prompt-lookup drafts for small batches (default true); they change speed, not what is sampled.
+    public var drafts: Bool?
     public var gateReflectBelowAvgLogprob: Double?
     public var gateRetrieveAboveEntropy: Double?
     public var gateAbstainBelowTop1: Double?
@@ -101,6 +103,7 @@ public struct Configuration: Codable, Sendable, Equatable {
         auditCapacity = try num("ELIXIR_CODER_AUDIT_CAP") ?? auditCapacity
         abstainAlertRate = try num("ELIXIR_CODER_ABSTAIN_ALERT_RATE") ?? abstainAlertRate
         gating = try flag("ELIXIR_CODER_GATING") ?? gating
+        drafts = try flag("ELIXIR_CODER_DRAFTS") ?? drafts
         grammar = text("ELIXIR_CODER_GRAMMAR") ?? grammar
         threads = try num("ELIXIR_CODER_THREADS") ?? threads
         temperature = try num("ELIXIR_CODER_TEMPERATURE") ?? temperature

@@ -31,6 +31,8 @@ public struct InstanceSettings: Sendable {
     public var maxBatch: Int = 16
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     public var kernels: KernelMode = .fast
+    /// Prompt-lookup drafts for small batches; nil decodes without them.
+    public var drafts: PromptLookup? = PromptLookup()
 
     public init(name: String) {
         self.name = name
@@ -169,8 +171,14 @@ public final class ModelInstance: @unchecked Sendable {
         lock.unlock()
     }
 
+    private func makeBatch() -> DecodeBatch {
+        let batch = DecodeBatch(context: InferenceContext(model: model, threads: settings.threads, kernels: settings.kernels), tokenizer: tokenizer)
+        batch.speculation = settings.drafts
+        return batch
+    }
+
     private func loop() {
-        var batch = DecodeBatch(context: InferenceContext(model: model, threads: settings.threads, kernels: settings.kernels), tokenizer: tokenizer)
+        var batch = makeBatch()
         var tickets: [Int: Ticket] = [:]
         var nextID = 0
         while true {
@@ -206,7 +214,7 @@ public final class ModelInstance: @unchecked Sendable {
                 // The context is rebuilt first, so a caller that hears of the failure finds the
                 // instance restarted; then everyone in flight learns of it.
                 _ = batch.removeAll()
-                batch = DecodeBatch(context: InferenceContext(model: model, threads: settings.threads, kernels: settings.kernels), tokenizer: tokenizer)
+                batch = makeBatch()
                 lock.lock()
                 restartCount += 1
                 lock.unlock()
