@@ -21,6 +21,21 @@ public enum Shared {
     public static let model: LlamaModel = try! LlamaModel(file: gguf)
 }
 
+/// A review round's shape: the code is in the prompt and the answer rewrites it. With this
+/// sampling the model copies enough of it that more than ten drafted tokens are accepted.
+public enum CopyTask {
+    public static let prompt: [Int] = Shared.tokenizer.encode(
+        "<|im_start|>user\nRepeat this Elixir module exactly:\n```elixir\n"
+            + "defmodule Totals do\n  @moduledoc \"Sums.\"\n\n  def sum(list) when is_list(list) do\n    Enum.reduce(list, 0, fn x, acc -> x + acc end)\n  end\nend\n"
+            + "```<|im_end|>\n<|im_start|>assistant\n```elixir\ndefmodule Totals do\n", parseSpecial: true)
+    public static var sampling: SamplingParameters {
+        var s = SamplingParameters()
+        s.temperature = 0.7
+        s.seed = 11
+        return s
+    }
+}
+
 /// One entry of `golden.json` recorded from llama.cpp.
 public struct GoldenEntry: Decodable, Sendable, CustomStringConvertible {
     public let prompt: String

@@ -77,13 +77,7 @@ struct EngineBehaviourTests {
 
     @Test("speculative decoding from the prompt samples what plain decoding samples, in fewer passes")
     func promptLookupSpeculation() {
-        let code = "defmodule Totals do\n  @moduledoc \"Sums.\"\n\n  def sum(list) when is_list(list) do\n    Enum.reduce(list, 0, fn x, acc -> x + acc end)\n  end\nend\n"
-        // A review round's shape: the code is in the prompt and the answer rewrites it.
-        let prompt = Shared.tokenizer.encode("<|im_start|>user\nRepeat this Elixir module exactly:\n```elixir\n" + code
-                                             + "```<|im_end|>\n<|im_start|>assistant\n```elixir\ndefmodule Totals do\n", parseSpecial: true)
-        var sampling = SamplingParameters()
-        sampling.temperature = 0.7
-        sampling.seed = 11
+        let prompt = CopyTask.prompt, sampling = CopyTask.sampling
         func run(_ lookup: PromptLookup?) -> (tokens: [GeneratedToken], passes: Int, accepted: Int, steps: [[DecodeBatch.Event]]) {
             let batch = DecodeBatch(context: InferenceContext(model: Shared.model, kernels: .exact), tokenizer: Shared.tokenizer)
             batch.speculation = lookup

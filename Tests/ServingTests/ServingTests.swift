@@ -72,13 +72,8 @@ struct ServingTests {
     func streamingDrafts() async throws {
         let inst = instance("d")
         defer { inst.shutdown() }
-        // The prompt and sampling of the engine's speculation test, where more than ten drafted tokens are accepted.
-        let code = "defmodule Totals do\n  @moduledoc \"Sums.\"\n\n  def sum(list) when is_list(list) do\n    Enum.reduce(list, 0, fn x, acc -> x + acc end)\n  end\nend\n"
-        let prompt = Shared.tokenizer.encode("<|im_start|>user\nRepeat this Elixir module exactly:\n```elixir\n" + code
-                                             + "```<|im_end|>\n<|im_start|>assistant\n```elixir\ndefmodule Totals do\n", parseSpecial: true)
-        var sampling = SamplingParameters()
-        sampling.temperature = 0.7
-        sampling.seed = 11
+        // The engine's speculation test shows more than ten drafted tokens accepted on this task.
+        let prompt = CopyTask.prompt, sampling = CopyTask.sampling
         var text = ""
         var tokens = 0
         var final: GenerationResult?
