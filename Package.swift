@@ -31,7 +31,9 @@ let package = Package(
         .target(name: "ElixirCoderCore"),
         .target(name: "GGUF"),
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: cpuFlags),
-        .target(name: "Engine", dependencies: ["GGUF", "Tokenizer", .product(name: "Logging", package: "swift-log")], swiftSettings: cpuFlags),
+        // AVX-512 VNNI dot products, which Swift cannot spell (see DotPanels.c).
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Engine", dependencies: ["GGUF", "Tokenizer", "CKernels", .product(name: "Logging", package: "swift-log")], swiftSettings: cpuFlags),
         .target(name: "Serving", dependencies: ["Engine", "Tokenizer"], swiftSettings: cpuFlags),
         .target(
             name: "Pipeline",

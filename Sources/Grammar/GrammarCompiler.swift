@@ -42,7 +42,10 @@ public enum GrammarCompiler {
         for r in g.rules where !r.isTerminal {
             for n in EBNFGrammar.references(r.body) where g.rules[g.byName[n]!].isTerminal { usedNamed.insert(n) }
         }
-        for r in g.rules where r.isTerminal && usedNamed.contains(r.name) {
+        // A terminal no rule refers to is a blocker: it takes part in longest match only (below).
+        var referenced = usedNamed
+        for r in g.rules where r.isTerminal { referenced.formUnion(EBNFGrammar.references(r.body)) }
+        for r in g.rules where r.isTerminal && (usedNamed.contains(r.name) || !referenced.contains(r.name)) {
             terminalIndex[r.name] = Int32(terminalNames.count)
             terminalNames.append(r.name)
             terminalExprs.append(r.body)
@@ -334,6 +337,14 @@ public enum GrammarCompiler {
                 if (0..<Q).contains(where: { q in actNext[q * T + l2] >= 0 && actNext[q * T + l] >= 0 }) { extenders[l].append(Int32(l2)) }
             }
         }
+        // A blocker runs in the lexers of the terminals it is built from (`IDENT_TYPED ":"`):
+        // where Elixir reads its longer text as one token, nothing fits.
+        var blockers: [[Int32]] = Array(repeating: [], count: T)
+        for u in literalCount..<T where !usedNamed.contains(terminalNames[u]) {
+            for name in EBNFGrammar.references(terminalExprs[u]) {
+                if let n = terminalIndex[name] { blockers[Int(n)].append(Int32(u)) }
+            }
+        }
         var lexStart = [Int32](repeating: -1, count: Q)
         var startByTerminals: [[Int32]: Int32] = [:]
         for q in 0..<Q {
@@ -341,6 +352,7 @@ public enum GrammarCompiler {
             for t in 0..<T where actNext[q * T + t] >= 0 {
                 ts.insert(Int32(t))
                 for r in reserves[t] { ts.insert(r) }
+                for b in blockers[t] { ts.insert(b) }
                 for x in extenders[t] {
                     ts.insert(x)
                     for r in reserves[Int(x)] { ts.insert(r) }

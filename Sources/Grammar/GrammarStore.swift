@@ -47,7 +47,9 @@ public struct GrammarStore: Sendable {
     }
 
     static func key(text: String, vocabularyHash: String) -> String {
+        // The compiler's revision too: automata and masks built by an older one must not be reused.
         var sha = SHA256()
+        sha.update(CompiledGrammar.magic)
         sha.update(Array(text.utf8))
         return SHA256.hex(sha.finalize()).prefix(16) + "-" + vocabularyHash.prefix(16)
     }
@@ -76,7 +78,8 @@ public struct GrammarStore: Sendable {
 }
 
 extension CompiledGrammar {
-    private static let magic: [UInt8] = Array("ECGRAM03".utf8)
+    /// Changes whenever the compiler would build different automata from the same text.
+    static let magic: [UInt8] = Array("ECGRAM04".utf8)
 
     /// A compact binary form: a magic tag, then counts, strings and raw little-endian arrays.
     public func serialized() -> Data {

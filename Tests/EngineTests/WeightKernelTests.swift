@@ -30,27 +30,43 @@ struct WeightKernelTests {
     @Test("float tiles agree with the integer kernels for every batch width and matrix kind",
           arguments: [("q4_1", 2), ("q4_1", 3), ("q4_1", 4), ("q4_1", 5), ("q4_1", 8), ("q4_1", 10), ("q4_1", 13), ("q4_1", 16), ("q8_0", 3), ("q8_0", 10)])
     func tilesAgree(kind: String, batch: Int) {
+        Self.compareWithExact(kind: kind, batch: batch, integerPanels: false)
+    }
+
+    @Test("VNNI panels agree with the integer kernels for every batch width and matrix kind",
+          .enabled(if: IntegerPanels.supported, "this CPU has no AVX-512 VNNI"),
+          arguments: [("q4_1", 1), ("q4_1", 2), ("q4_1", 3), ("q4_1", 5), ("q4_1", 8), ("q4_1", 10), ("q4_1", 13), ("q4_1", 16), ("q8_0", 1), ("q8_0", 3), ("q8_0", 10)])
+    func integerPanelsAgree(kind: String, batch: Int) {
+        Self.compareWithExact(kind: kind, batch: batch, integerPanels: true)
+    }
+
+    /// The fast kernels' products (over shares as the engine splits them, whole panels, and
+    /// one that starts mid-panel) against the exact integer kernels on the same activations.
+    static func compareWithExact(kind: String, batch: Int, integerPanels: Bool) {
         let w = kind == "q4_1" ? Shared.model.layers[3].down : Shared.model.output
         let (xq, x) = Self.activations(rows: batch, cols: w.cols)
         let exact = UnsafeMutablePointer<Float>.allocate(capacity: batch * w.rows)
         let fast = UnsafeMutablePointer<Float>.allocate(capacity: batch * w.rows)
         defer { exact.deallocate(); fast.deallocate() }
-        // Shares as the engine splits them (whole panels), and one that starts mid-panel.
+        fast.initialize(repeating: .nan, count: batch * w.rows)
         let middle = w.rows / 2 / 16 * 16
         x.withUnsafeBufferPointer { xf in
             matmul(w, xq, xf.baseAddress!, batch: batch, into: exact, rowRange: 0..<w.rows, kernels: .exact)
             for range in [0..<middle, middle..<(w.rows - 21), (w.rows - 21)..<w.rows] {
-                matmul(w, xq, xf.baseAddress!, batch: batch, into: fast, rowRange: range, kernels: .fast)
+                matmul(w, xq, xf.baseAddress!, batch: batch, into: fast, rowRange: range, kernels: .fast, integerPanels: integerPanels)
             }
         }
-        var worst: Float = 0, scale: Float = 0
+        var worst: Float = 0, scale: Float = 0, unwritten = 0
         for i in 0..<(batch * w.rows) {
+            if fast[i].isNaN { unwritten += 1 }
             worst = max(worst, abs(exact[i] - fast[i]))
             scale = max(scale, abs(exact[i]))
         }
         // Same products of the same rounded activations, summed in another order; the integer
         // side's Q4_1 offset term uses llama.cpp's fp16-rounded block sums (relative 2^-11).
-        // A tile that mixed up rows or columns would be off by the values themselves.
+        // A tile that mixed up rows or columns would be off by the values themselves, and an
+        // output left unwritten is NaN.
+        #expect(unwritten == 0)
         #expect(scale > 0.1)
         #expect(worst <= scale * 3e-3, "largest difference \(worst) against values up to \(scale)")
     }

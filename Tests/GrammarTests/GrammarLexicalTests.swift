@@ -62,6 +62,8 @@ struct GrammarLexicalTests {
         "[1\n - 2]", "[1\n, 2]", "acc + 1, {x}", "foo - 1, 2",
         // Reserved words are never names.
         "x = else\n", "fn x ->\n  1\nelse\n  2\nend", "[\"a\":::\"b\"]",
+        // Elixir reads `x:::` as `x` and the atom `:::`, never as `x :: :...`.
+        "x = lambda:::do\n  1\nend\nend", "x = a:::ok",
     ]
 
     /// Valid so far but unfinished: not complete.

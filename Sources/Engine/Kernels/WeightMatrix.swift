@@ -89,17 +89,25 @@ final class WeightMatrix: @unchecked Sendable {
     }
 
     private var panelCopy: Panels?
+    private var integerPanelCopy: IntegerPanels?
     private let panelLock = NSLock()
 
     /// The weights sixteen rows at a time for the batched float tiles, made on first use:
     /// single sequences and the exact kernels never pay for the copy.
     func panels() -> Panels {
-        panelLock.lock()
-        defer { panelLock.unlock() }
-        if let p = panelCopy { return p }
-        let p = Panels(self)
-        panelCopy = p
-        return p
+        panelLock.withLock { made(&panelCopy) { Panels(self) } }
+    }
+
+    /// The weights sixteen rows at a time for the VNNI kernel, made on first use.
+    func integerPanels() -> IntegerPanels {
+        panelLock.withLock { made(&integerPanelCopy) { IntegerPanels(self) } }
+    }
+
+    private func made<T>(_ slot: inout T?, _ make: () -> T) -> T {
+        if let made = slot { return made }
+        let fresh = make()
+        slot = fresh
+        return fresh
     }
 
     /// One row as floats in the file's element order (embedding lookup).

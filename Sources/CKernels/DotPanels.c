@@ -1,0 +1,124 @@
+// The one kernel Swift cannot express: AVX-512 VNNI's vpdpbusd (four u8 x s8 products summed
+// into each 32-bit lane) has no Swift spelling, and LLVM only forms it from full reductions.
+// The function carries its own target attribute, so the rest of the build keeps its CPU
+// target and machines without VNNI never run it (the caller checks ec_dot_panels_supported).
+#include "CKernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <string.h>
+
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+
+int ec_dot_panels_supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+}
+
+static inline int32_t word_at(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+// One panel (16 matrix rows) times R activation rows. Per block, each activation row gets
+// eight vpdpbusd (4 positions x 16 rows each) into an integer accumulator, which is then
+// scaled into a float accumulator: acc += float(isum) * (dw * xd) + m * (xs or xd).
+// R is a constant at every call site, so the accumulators live in registers.
+VNNI static inline __attribute__((always_inline)) void panel_tile(
+    const uint8_t *q, const float *d, const float *m, int blocks, int nibbles,
+    const int8_t *x, const float *xd, const float *xs, int cols, const int R,
+    float *out, int out_stride, __mmask16 valid) {
+    __m512 acc[8];
+    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+    const __m512i low = _mm512_set1_epi8(0x0F);
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int b = 0; b < blocks; b++) {
+        __m512i isum[8];
+        for (int r = 0; r < R; r++) isum[r] = _mm512_setzero_si512();
+        if (nibbles) {
+            // Byte j of a row's 16 holds positions j (low nibble) and j + 16 (high nibble).
+            const uint8_t *qb = q + (size_t)b * 256;
+            for (int g = 0; g < 4; g++) {
+                const __m512i packed = _mm512_load_si512((const void *)(qb + g * 64));
+                const __m512i lo = _mm512_and_si512(packed, low);
+                const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
+                for (int r = 0; r < R; r++) {
+                    const int8_t *xr = x + (size_t)r * cols + b * 32;
+                    isum[r] = _mm512_dpbusd_epi32(isum[r], lo, _mm512_set1_epi32(word_at(xr + 4 * g)));
+                    isum[r] = _mm512_dpbusd_epi32(isum[r], hi, _mm512_set1_epi32(word_at(xr + 16 + 4 * g)));
+                }
+            }
+        } else {
+            // Signed weights: the activations go in as unsigned (x + 128); m holds -128 * dw * sum(w).
+            const uint8_t *qb = q + (size_t)b * 512;
+            for (int g = 0; g < 8; g++) {
+                const __m512i w = _mm512_load_si512((const void *)(qb + g * 64));
+                for (int r = 0; r < R; r++) {
+                    const int8_t *xr = x + (size_t)r * cols + b * 32;
+                    const __m512i a = _mm512_xor_si512(_mm512_set1_epi32(word_at(xr + 4 * g)), flip);
+                    isum[r] = _mm512_dpbusd_epi32(isum[r], a, w);
+                }
+            }
+        }
+        const __m512 dw = _mm512_load_ps(d + (size_t)b * 16);
+        const __m512 mw = _mm512_load_ps(m + (size_t)b * 16);
+        const int nb = cols / 32;
+        for (int r = 0; r < R; r++) {
+            const float scale = xd[r * nb + b];
+            const float offset = nibbles ? xs[r * nb + b] : scale;
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), _mm512_mul_ps(dw, _mm512_set1_ps(scale)), acc[r]);
+            acc[r] = _mm512_fmadd_ps(mw, _mm512_set1_ps(offset), acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) _mm512_mask_storeu_ps(out + (size_t)r * out_stride, valid, acc[r]);
+}
+
+VNNI void ec_dot_panels(const uint8_t *q, const float *d, const float *m, int blocks, int nibbles,
+                        int first, int last, int rows,
+                        const int8_t *x, const float *xd, const float *xs, int batch,
+                        float *out, int out_stride) {
+    const int cols = blocks * 32;
+    const size_t panel_bytes = (size_t)blocks * (nibbles ? 256 : 512);
+    for (int p = first; p < last; p++) {
+        const uint8_t *qp = q + (size_t)p * panel_bytes;
+        const float *dp = d + (size_t)p * blocks * 16, *mp = m + (size_t)p * blocks * 16;
+        const int left = rows - p * 16;
+        const __mmask16 valid = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+        int r = 0;
+        while (r < batch) {
+            // Tiles of up to eight rows, evened out: 10 runs as 5 + 5.
+            const int remaining = batch - r;
+            const int tiles = (remaining + 7) / 8;
+            const int width = (remaining + tiles - 1) / tiles;
+            const int8_t *xr = x + (size_t)r * cols;
+            const float *xdr = xd + (size_t)r * blocks, *xsr = xs + (size_t)r * blocks;
+            float *o = out + (size_t)r * out_stride + p * 16;
+            switch (width) {
+            case 1: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, cols, 1, o, out_stride, valid); break;
+            case 2: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, cols, 2, o, out_stride, valid); break;
+            case 3: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, cols, 3, o, out_stride, valid); break;
+            case 4: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, cols, 4, o, out_stride, valid); break;
+            case 5: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, cols, 5, o, out_stride, valid); break;
+            case 6: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, cols, 6, o, out_stride, valid); break;
+            case 7: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, cols, 7, o, out_stride, valid); break;
+            default: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, cols, 8, o, out_stride, valid); break;
+            }
+            r += width;
+        }
+    }
+}
+
+#else
+
+int ec_dot_panels_supported(void) { return 0; }
+
+void ec_dot_panels(const uint8_t *q, const float *d, const float *m, int blocks, int nibbles,
+                   int first, int last, int rows,
+                   const int8_t *x, const float *xd, const float *xs, int batch,
+                   float *out, int out_stride) {
+    (void)q; (void)d; (void)m; (void)blocks; (void)nibbles; (void)first; (void)last; (void)rows;
+    (void)x; (void)xd; (void)xs; (void)batch; (void)out; (void)out_stride;
+}
+
+#endif

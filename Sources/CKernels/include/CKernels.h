@@ -1,0 +1,19 @@
+#ifndef ELIXIR_CODER_CKERNELS_H
+#define ELIXIR_CODER_CKERNELS_H
+
+#include <stdint.h>
+
+/// Nonzero when the CPU runs AVX-512 VNNI (vpdpbusd), which the integer panel kernel needs.
+int ec_dot_panels_supported(void);
+
+/// Integer panel product: panels `first..<last` of a quantized matrix times `batch` rows of
+/// 8-bit activations. See IntegerPanels.swift for the layouts; `nibbles` is 1 for Q4_1
+/// (unsigned 4-bit weights against signed activations) and 0 for Q8_0 (signed weights
+/// against activations offset by 128). Writes out[r * out_stride + 16 * p + t] for the
+/// `rows` matrix rows only.
+void ec_dot_panels(const uint8_t *q, const float *d, const float *m, int blocks, int nibbles,
+                   int first, int last, int rows,
+                   const int8_t *x, const float *xd, const float *xs, int batch,
+                   float *out, int out_stride);
+
+#endif

@@ -1,0 +1,68 @@
+import CKernels
+
+/// A quantized matrix's rows sixteen at a time in the layout of AVX-512 VNNI dot products:
+/// in panel p, block b, group g of four stored positions, row 16p + t's four bytes sit at
+/// `g * 64 + t * 4`, so one 64-byte load feeds one vpdpbusd for sixteen rows. Q4_1 keeps its
+/// nibbles packed (a byte's high nibble is the position sixteen later, as in `BlockOrder`);
+/// Q8_0 keeps signed bytes, with `m` holding -128 * scale * (sum of the row's block) to undo
+/// the activations' offset. Built on the first batched pass, like `Panels`, which it replaces
+/// where the CPU has VNNI.
+final class IntegerPanels: @unchecked Sendable {
+    /// Whether this CPU runs the kernel.
+    static let supported = ec_dot_panels_supported() != 0
+
+    let count: Int
+    let blocksPerRow: Int
+    let nibbles: Bool
+    private let q: UnsafeMutableRawPointer
+    private let d: UnsafeMutablePointer<Float>
+    private let m: UnsafeMutablePointer<Float>
+
+    init(_ w: WeightMatrix) {
+        precondition(w.layout != .f32, "integer panels hold quantized rows")
+        let n = Panels.rows, nb = w.blocksPerRow
+        count = (w.rows + n - 1) / n
+        blocksPerRow = nb
+        nibbles = w.layout == .q4_1
+        let bytes = nibbles ? 16 : 32
+        let slots = count * nb * n
+        // Rows past the matrix (a partial last panel) stay zero; 64-byte alignment for the loads.
+        q = .allocate(byteCount: slots * bytes, alignment: 64)
+        q.initializeMemory(as: UInt8.self, repeating: 0, count: slots * bytes)
+        d = UnsafeMutableRawPointer.allocate(byteCount: slots * 4, alignment: 64).initializeMemory(as: Float.self, repeating: 0, count: slots)
+        m = UnsafeMutableRawPointer.allocate(byteCount: slots * 4, alignment: 64).initializeMemory(as: Float.self, repeating: 0, count: slots)
+        let src = w.q.assumingMemoryBound(to: UInt8.self), dst = q.assumingMemoryBound(to: UInt8.self)
+        for r in 0..<w.rows {
+            let (p, t) = r.quotientAndRemainder(dividingBy: n)
+            for b in 0..<nb {
+                let slot = (p * nb + b) * n
+                let block = src + (r * nb + b) * bytes
+                d[slot + t] = w.d[r * nb + b]
+                if nibbles {
+                    m[slot + t] = w.m[r * nb + b]
+                } else {
+                    var sum: Int32 = 0
+                    for s in 0..<32 { sum += Int32(Int8(bitPattern: block[s])) }
+                    m[slot + t] = -128 * w.d[r * nb + b] * Float(sum)
+                }
+                for s in 0..<bytes {
+                    let (g, j) = s.quotientAndRemainder(dividingBy: 4)
+                    dst[slot * bytes + g * 64 + t * 4 + j] = block[s]
+                }
+            }
+        }
+    }
+
+    deinit {
+        q.deallocate()
+        d.deallocate()
+        m.deallocate()
+    }
+
+    /// out[b * rows + r] for the rows of `panels` (rows past `rows` are not written).
+    func multiply(_ xq: QuantizedActivations, batch: Int, rows: Int, into out: UnsafeMutablePointer<Float>, panels: Range<Int>) {
+        ec_dot_panels(q.assumingMemoryBound(to: UInt8.self), d, m, Int32(blocksPerRow), nibbles ? 1 : 0,
+                      Int32(panels.lowerBound), Int32(panels.upperBound), Int32(rows),
+                      xq.q, xq.d, xq.s, Int32(batch), out, Int32(rows))
+    }
+}
