@@ -5,8 +5,8 @@ import CKernels
 /// `g * 64 + t * 4`, so one 64-byte load feeds one vpdpbusd for sixteen rows. Q4_1 keeps its
 /// nibbles packed (a byte's high nibble is the position sixteen later, as in `BlockOrder`);
 /// Q8_0 keeps signed bytes, with `m` holding -128 * scale * (sum of the row's block) to undo
-/// the activations' offset. Built on the first batched pass, like `Panels`, which it replaces
-/// where the CPU has VNNI.
+/// the activations' offset. Built on the first fast forward pass; where the CPU has VNNI it
+/// takes the place of `Panels` and of the single-row integer dot products.
 final class IntegerPanels: @unchecked Sendable {
     /// Whether this CPU runs the kernel.
     static let supported = ec_dot_panels_supported() != 0

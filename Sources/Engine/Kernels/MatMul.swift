@@ -12,8 +12,8 @@ func matmul(_ w: WeightMatrix, _ xq: QuantizedActivations, _ xf: UnsafePointer<F
     let cols = w.cols
     if kernels == .fast && w.layout != .f32 {
         let n = Panels.rows
-        // VNNI panels win from one row on (a single sequence decodes 2.3x faster than with
-        // the integer dot products below); the float tiles only from four.
+        // VNNI panels win from one row on (a single sequence decodes about twice as fast as
+        // with the integer dot products below); the float tiles only from four.
         if (integerPanels || batch >= panelMinimumBatch) && rowRange.lowerBound % n == 0 {
             // Whole panels here, the rows past the last one (if any) below.
             let whole = rowRange.upperBound == w.rows ? (w.rows + n - 1) / n : rowRange.upperBound / n
