@@ -31,7 +31,8 @@ final class IntegerPanels: @unchecked Sendable {
         q.initializeMemory(as: UInt8.self, repeating: 0, count: slots * bytes)
         d = UnsafeMutableRawPointer.allocate(byteCount: slots * 4, alignment: 64).initializeMemory(as: Float.self, repeating: 0, count: slots)
         m = UnsafeMutableRawPointer.allocate(byteCount: slots * 4, alignment: 64).initializeMemory(as: Float.self, repeating: 0, count: slots)
-        let src = w.q.assumingMemoryBound(to: UInt8.self), dst = q.assumingMemoryBound(to: UInt8.self)
+        // Four bytes (one group of one row) at a time: this runs on the first forward pass.
+        let src = UnsafeRawPointer(w.q)
         for r in 0..<w.rows {
             let (p, t) = r.quotientAndRemainder(dividingBy: n)
             for b in 0..<nb {
@@ -42,12 +43,12 @@ final class IntegerPanels: @unchecked Sendable {
                     m[slot + t] = w.m[r * nb + b]
                 } else {
                     var sum: Int32 = 0
-                    for s in 0..<32 { sum += Int32(Int8(bitPattern: block[s])) }
+                    for s in 0..<32 { sum += Int32(block.load(fromByteOffset: s, as: Int8.self)) }
                     m[slot + t] = -128 * w.d[r * nb + b] * Float(sum)
                 }
-                for s in 0..<bytes {
-                    let (g, j) = s.quotientAndRemainder(dividingBy: 4)
-                    dst[slot * bytes + g * 64 + t * 4 + j] = block[s]
+                for g in 0..<(bytes / 4) {
+                    q.storeBytes(of: block.loadUnaligned(fromByteOffset: 4 * g, as: UInt32.self),
+                                 toByteOffset: slot * bytes + g * 64 + t * 4, as: UInt32.self)
                 }
             }
         }
