@@ -18,6 +18,7 @@ struct BenchEngineCommand: AsyncParsableCommand {
     @Option(help: "Batch sizes for aggregate decode.") var batches: [Int] = [1, 2, 4, 8, 16]
     @Option(help: "Runs per figure; the best is reported.") var repeats = 3
     @Option(help: "Prompt tokens cached before each decode measurement (llama.cpp's figures used 128; a generate prompt is about 400).") var promptLength = 128
+    @Option(help: "Of the prompt tokens, how many every sequence of a batch shares (cached once, as generate's few-shot prompt is).") var sharedPrefix = 0
     @Flag(help: "Print JSON.") var json = false
 
     struct Figure: Encodable {
@@ -52,6 +53,7 @@ struct BenchEngineCommand: AsyncParsableCommand {
         let text = String(repeating: "defmodule Math do\n  @moduledoc \"Arithmetic.\"\n  def add(a, b), do: a + b\n  def sub(a, b) when is_number(a), do: a - b\nend\n", count: 40)
         let corpus = loaded.tokenizer.encode(text)
         guard promptLength >= 1, promptLength < corpus.count - 64 else { throw ValidationError("--prompt-length must be from 1 to \(corpus.count - 65)") }
+        guard sharedPrefix >= 0, sharedPrefix < promptLength else { throw ValidationError("--shared-prefix must be from 0 to --prompt-length minus 1") }
 
         for n in [64, 512] {
             var best = 0.0
@@ -74,7 +76,7 @@ struct BenchEngineCommand: AsyncParsableCommand {
         let reference: [Int: Double] = [1: 105, 2: 112, 4: 146, 8: 169, 16: 190]
         for b in batches {
             // Best of three: other processes on a shared 2-core machine only ever slow a run down.
-            let tps = (0..<repeats).map { _ in decode(ctx: ctx, model: model, corpus: corpus, batch: b, promptLength: promptLength, steps: decodeTokens) }.max()!
+            let tps = (0..<repeats).map { _ in decode(ctx: ctx, model: model, corpus: corpus, batch: b, promptLength: promptLength, shared: sharedPrefix, steps: decodeTokens) }.max()!
             figures.append(Figure(name: b == 1 ? "decode, one sequence" : "aggregate decode, batch \(b)", value: tps, unit: "tok/s", llamaCpp: reference[b]))
             if !json { Stderr.print("batch \(b): \(String(format: "%.1f", tps)) tok/s") }
         }
@@ -93,15 +95,18 @@ struct BenchEngineCommand: AsyncParsableCommand {
         }
     }
 
-    /// Decode tokens/s summed over `batch` sequences, each after its own prompt (prefill not timed).
-    private func decode(ctx: InferenceContext, model: LlamaModel, corpus: [Int], batch: Int, promptLength: Int, steps: Int) -> Double {
+    /// Decode tokens/s summed over `batch` sequences, each after its own prompt (prefill not timed);
+    /// the first `shared` prompt tokens are one cached sequence that every prompt continues.
+    private func decode(ctx: InferenceContext, model: LlamaModel, corpus: [Int], batch: Int, promptLength: Int, shared: Int, steps: Int) -> Double {
         let vocab = model.config.vocabularySize
         var seqs: [KVSequence] = []
         var last: [Int] = []
+        let root = model.makeSequence()
+        if shared > 0 { _ = ctx.forward((0..<shared).map { BatchRow(sequence: root, token: corpus[$0], position: $0, wantsLogits: false) }) }
         for s in 0..<batch {
-            let seq = model.makeSequence()
+            let seq = shared > 0 ? model.makeSequence(prefix: root, prefixLength: shared) : model.makeSequence()
             let start = (s * 37) % (corpus.count - promptLength)
-            var i = 0
+            var i = shared
             var logits: [Float] = []
             while i < promptLength {
                 let end = min(promptLength, i + 64)

@@ -34,9 +34,6 @@ public final class InferenceContext {
     /// Below this many shared cache positions, attention goes key by key: converting and
     /// tiling them costs more than it saves. (Tests raise it to compare the two paths.)
     var tiledAttentionMinimum = 32
-    /// Whether each row's own cache positions are gathered and scored in tiles too, rather
-    /// than key by key. (Tests turn it off for the reference path.)
-    var ownPositionTiles = true
 
     public init(model: LlamaModel, threads: Int = ProcessInfo.processInfo.activeProcessorCount, kernels: KernelMode = .fast) {
         self.model = model
@@ -245,17 +242,13 @@ public final class InferenceContext {
         let stride = rows.map { $0.position + 1 }.max()! + 16
         let largest = pieces.map(\.rows.count).max()!
         let widest = pieces.map(\.shared).max()! + 16
-        let ownTiles = ownPositionTiles && group == 3 && hd % 32 == 0
         pool.chunks(pieces.count * kvHeads) { range in
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: largest * group * stride)
             let kf = UnsafeMutablePointer<Float>.allocate(capacity: hd)
             let acc = UnsafeMutablePointer<Float>.allocate(capacity: group * hd)
             let kt = UnsafeMutablePointer<Float>.allocate(capacity: hd * widest)
             let vf = UnsafeMutablePointer<Float>.allocate(capacity: hd * widest)
-            // A row's own positions, converted: keys dimension-major (`stride` wide), values key-major.
-            let ownKeys = UnsafeMutablePointer<Float>.allocate(capacity: ownTiles ? hd * stride : 0)
-            let ownValues = UnsafeMutablePointer<Float>.allocate(capacity: ownTiles ? hd * stride : 0)
-            defer { [scores, kf, acc, kt, vf, ownKeys, ownValues].forEach { $0.deallocate() } }
+            defer { [scores, kf, acc, kt, vf].forEach { $0.deallocate() } }
             for task in range {
                 let piece = pieces[task / kvHeads], kvh = task % kvHeads
                 let kvOff = kvh * hd
@@ -283,40 +276,7 @@ public final class InferenceContext {
                         j += 2
                     }
                 }
-                for (j, i) in piece.rows.enumerated() where ownTiles {
-                    // Each own key is converted once anyway; in tiles its products run as FMAs
-                    // over sixteen keys instead of one short dot product each (the shared
-                    // part's tiles above wrote padding scores here, which these replace).
-                    let rowScores = scores + j * group * stride
-                    let q0 = q + i * e + kvh * group * hd
-                    var own = 0
-                    for (seq, span) in segments[i] {
-                        for p in span where p >= shared {
-                            let kp = seq.key(l, p) + kvOff, vp = seq.value(l, p) + kvOff
-                            for d in 0..<hd { ownKeys[d * stride + own] = Float(kp[d]) }
-                            for d in 0..<hd { ownValues[own * hd + d] = Float(vp[d]) }
-                            own += 1
-                        }
-                    }
-                    let padded = (own + 15) / 16 * 16
-                    for d in 0..<hd {
-                        for p in own..<padded { ownKeys[d * stride + p] = 0 }
-                    }
-                    for p0 in Swift.stride(from: 0, to: padded, by: 16) {
-                        scoreTile(q0, q0, dim: hd, keys: ownKeys, width: stride, at: p0, scale: scale,
-                                  into: rowScores + shared, rowScores + shared, stride: stride)
-                    }
-                    for g in 0..<group { softmax(rowScores + g * stride, count: shared + own) }
-                    acc.initialize(repeating: 0, count: group * hd)
-                    if shared > 0 {
-                        valueTile(weights: rowScores, stride: stride, values: values, count: shared, dim: hd, into: acc)
-                    }
-                    valueTile(weights: rowScores + shared, stride: stride, values: ownValues, count: own, dim: hd, into: acc)
-                    for g in 0..<group {
-                        (att + i * e + (kvh * group + g) * hd).update(from: acc + g * hd, count: hd)
-                    }
-                }
-                for (j, i) in piece.rows.enumerated() where !ownTiles {
+                for (j, i) in piece.rows.enumerated() {
                     let rowScores = scores + j * group * stride
                     let q0 = q + i * e + kvh * group * hd
                     var n = shared
@@ -369,9 +329,9 @@ public final class InferenceContext {
     func fastAttention(layer: Int, rows: [BatchRow], queries: [Float], tiled: Bool, mirrored: Bool = false) -> [Float] {
         ensure(rows: rows.count)
         queries.withUnsafeBufferPointer { q.update(from: $0.baseAddress!, count: $0.count) }
-        let saved = (tiledAttentionMinimum, ownPositionTiles)
-        if !tiled { (tiledAttentionMinimum, ownPositionTiles) = (.max, false) }
-        defer { (tiledAttentionMinimum, ownPositionTiles) = saved }
+        let saved = tiledAttentionMinimum
+        if !tiled { tiledAttentionMinimum = .max }
+        defer { tiledAttentionMinimum = saved }
         let segments = rows.map { $0.sequence.segments(upTo: $0.position + 1) }
         let pieces = attentionPieces(segments)
         if mirrored { buildMirrors(segments, pieces) }
