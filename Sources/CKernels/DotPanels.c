@@ -63,10 +63,9 @@ VNNI static inline __attribute__((always_inline)) void panel_tile(
         }
         const __m512 dw = _mm512_load_ps(d + (size_t)b * 16);
         const __m512 mw = _mm512_load_ps(m + (size_t)b * 16);
-        const int nb = cols / 32;
         for (int r = 0; r < R; r++) {
-            const float scale = xd[r * nb + b];
-            const float offset = nibbles ? xs[r * nb + b] : scale;
+            const float scale = xd[r * blocks + b];
+            const float offset = nibbles ? xs[r * blocks + b] : scale;
             acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), _mm512_mul_ps(dw, _mm512_set1_ps(scale)), acc[r]);
             acc[r] = _mm512_fmadd_ps(mw, _mm512_set1_ps(offset), acc[r]);
         }

@@ -101,10 +101,14 @@ struct BenchEngineCommand: AsyncParsableCommand {
         let vocab = model.config.vocabularySize
         var seqs: [KVSequence] = []
         var last: [Int] = []
-        let root = model.makeSequence()
-        if shared > 0 { _ = ctx.forward((0..<shared).map { BatchRow(sequence: root, token: corpus[$0], position: $0, wantsLogits: false) }) }
+        var root: KVSequence?
+        if shared > 0 {
+            let r = model.makeSequence()
+            _ = ctx.forward((0..<shared).map { BatchRow(sequence: r, token: corpus[$0], position: $0, wantsLogits: false) })
+            root = r
+        }
         for s in 0..<batch {
-            let seq = shared > 0 ? model.makeSequence(prefix: root, prefixLength: shared) : model.makeSequence()
+            let seq = model.makeSequence(prefix: root, prefixLength: root == nil ? nil : shared)
             let start = (s * 37) % (corpus.count - promptLength)
             var i = shared
             var logits: [Float] = []
