@@ -63,6 +63,22 @@ struct AttentionTests {
         }
     }
 
+    @Test("softmax's C kernel for the shift by the maximum gives the Swift path's bits", arguments: [1, 15, 16, 37, 450])
+    func softmaxKernelMatchesSwift(count: Int) throws {
+        try #require(VectorKernels.supported, "this CPU has no AVX2: only the Swift path runs")
+        var rng = SystemRandomNumberGenerator()
+        // Scores far below the maximum exercise the -87 floor.
+        let scores = (0..<count).map { _ in Float.random(in: -140...25, using: &rng) }
+        let padded = (count + 15) / 16 * 16
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: padded), b = UnsafeMutablePointer<Float>.allocate(capacity: padded)
+        defer { a.deallocate(); b.deallocate() }
+        a.initialize(from: scores, count: count)
+        b.initialize(from: scores, count: count)
+        softmax(a, count: count, vectorKernel: true)
+        softmax(b, count: count, vectorKernel: false)
+        for p in 0..<count { #expect(a[p].bitPattern == b[p].bitPattern, "position \(p) of \(count)") }
+    }
+
     @Test("rows sharing cached positions get the same attention with tiles as key by key", arguments: [1, 3, 10])
     func tiledMatchesKeyByKey(forks: Int) {
         let text = "# Shared instructions for every task.\n" + String(repeating: "defmodule Example do\n  def run(x), do: x * 2\nend\n", count: 6)

@@ -13,6 +13,28 @@ struct WeightKernelTests {
         return (q, x)
     }
 
+    @Test("the C quantizer stores the Swift quantizer's bits: quants, scales, sums, dequantized values")
+    func vectorQuantizerMatchesSwift() throws {
+        try #require(VectorKernels.supported, "this CPU has no AVX2: only the Swift path runs")
+        var rng = SystemRandomNumberGenerator()
+        let rows = 3, cols = 576
+        var x = (0..<(rows * cols)).map { _ in Float.random(in: -3...3, using: &rng) }
+        // A block of zeros, and one whose maximum is 127 so that halves are ties to round to even.
+        for j in 0..<32 { x[32 + j] = 0 }
+        for j in 0..<32 { x[64 + j] = j == 0 ? 127 : Float(j % 8) - 3.5 }
+        let vector = QuantizedActivations(rows: rows, cols: cols), plain = QuantizedActivations(rows: rows, cols: cols)
+        x.withUnsafeBufferPointer {
+            vector.quantize($0.baseAddress!, blocks: 0..<(rows * cols / 32), vectorKernel: true)
+            plain.quantize($0.baseAddress!, blocks: 0..<(rows * cols / 32), vectorKernel: false)
+        }
+        #expect(plain.q[64 + BlockOrder.element(1)] == -2 && plain.q[64 + BlockOrder.element(2)] == -2, "ties to even: -2.5 and -1.5 both give -2")
+        #expect(Array(UnsafeBufferPointer(start: vector.q, count: rows * cols)) == Array(UnsafeBufferPointer(start: plain.q, count: rows * cols)))
+        for i in 0..<(rows * cols / 32) {
+            #expect(vector.d[i].bitPattern == plain.d[i].bitPattern && vector.s[i].bitPattern == plain.s[i].bitPattern, "block \(i)")
+        }
+        for i in 0..<(rows * cols) { #expect(vector.dequantized[i].bitPattern == plain.dequantized[i].bitPattern, "element \(i)") }
+    }
+
     @Test("an expanded row is the embedding row in block order", arguments: ["q4_1", "q8_0"])
     func expandedRowsMatch(kind: String) {
         let w = kind == "q4_1" ? Shared.model.layers[0].wk : Shared.model.output

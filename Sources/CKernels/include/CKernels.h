@@ -16,4 +16,16 @@ void ec_dot_panels(const uint8_t *q, const float *d, const float *m, int blocks,
                    const int8_t *x, const float *xd, const float *xs, int batch,
                    float *out, int out_stride);
 
+/// Nonzero when the CPU runs AVX2 with FMA and F16C, which the vector kernels below need.
+int ec_vector_kernels_supported(void);
+
+/// Softmax's first step: x[p] = max(x[p] - max(x[0..<n]), floor) for p < n, and floor
+/// up to `padded`.
+void ec_shift_by_max(float *x, int n, int padded, float floor);
+
+/// Quantizes `count` blocks of 32 floats to 8 bits as ggml's Q8_1 (the same rounding, fp16
+/// scales), each block's quants and dequantized values stored in BlockOrder: q, deq 32 per
+/// block; d, s one per block (scale, and scale times the sum of the quants).
+void ec_quantize_blocks(const float *x, int count, int8_t *q, float *d, float *s, float *deq);
+
 #endif

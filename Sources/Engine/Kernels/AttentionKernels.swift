@@ -1,3 +1,5 @@
+import CKernels
+
 /// Register tiles for attention over a cache range that several query heads read together
 /// (the shared prompt prefix of a batch, or the earlier positions of a prompt being
 /// prefilled): keys and values are converted from fp16 once for all of them, and the
@@ -56,50 +58,53 @@ func scoreTile(_ qa: UnsafePointer<Float>, _ qb: UnsafePointer<Float>, dim: Int,
 
 /// Adds three query heads' weighted sums of values to their accumulators:
 /// `acc[j * dim + d] += Σ_p w[j * stride + p] * values[p * dim + d]` for p in 0..<count;
-/// `dim` is a multiple of 32.
+/// `dim` is a multiple of 16. Sixteen dimensions at a time keep the six sums, two value
+/// vectors and a weight in registers; wider strips spill.
 @inline(__always)
 func valueTile(weights w: UnsafePointer<Float>, stride: Int, values vf: UnsafePointer<Float>, count: Int, dim: Int,
                into acc: UnsafeMutablePointer<Float>) {
     typealias V = SIMD8<Float>
     let raw = UnsafeRawPointer(vf)
-    var half = 0
-    while half < dim {
-        var a00 = V(), a01 = V(), a02 = V(), a03 = V(), a10 = V(), a11 = V(), a12 = V(), a13 = V()
-        var a20 = V(), a21 = V(), a22 = V(), a23 = V()
+    let w1 = w + stride, w2 = w + 2 * stride
+    for strip in Swift.stride(from: 0, to: dim, by: 16) {
+        var a00 = V(), a01 = V(), a10 = V(), a11 = V(), a20 = V(), a21 = V()
+        var base = strip * 4
         for p in 0..<count {
-            let base = (p * dim + half) * 4
             let v0 = raw.loadUnaligned(fromByteOffset: base, as: V.self)
             let v1 = raw.loadUnaligned(fromByteOffset: base + 32, as: V.self)
-            let v2 = raw.loadUnaligned(fromByteOffset: base + 64, as: V.self)
-            let v3 = raw.loadUnaligned(fromByteOffset: base + 96, as: V.self)
-            var b = V(repeating: w[p]); a00.addProduct(b, v0); a01.addProduct(b, v1); a02.addProduct(b, v2); a03.addProduct(b, v3)
-            b = V(repeating: w[stride + p]); a10.addProduct(b, v0); a11.addProduct(b, v1); a12.addProduct(b, v2); a13.addProduct(b, v3)
-            b = V(repeating: w[2 * stride + p]); a20.addProduct(b, v0); a21.addProduct(b, v1); a22.addProduct(b, v2); a23.addProduct(b, v3)
+            var b = V(repeating: w[p]); a00.addProduct(b, v0); a01.addProduct(b, v1)
+            b = V(repeating: w1[p]); a10.addProduct(b, v0); a11.addProduct(b, v1)
+            b = V(repeating: w2[p]); a20.addProduct(b, v0); a21.addProduct(b, v1)
+            base += dim * 4
         }
-        func add(_ parts: (V, V, V, V), _ dst: UnsafeMutablePointer<Float>) {
-            let r = UnsafeMutableRawPointer(dst)
-            r.storeBytes(of: r.loadUnaligned(as: V.self) + parts.0, as: V.self)
-            r.storeBytes(of: r.loadUnaligned(fromByteOffset: 32, as: V.self) + parts.1, toByteOffset: 32, as: V.self)
-            r.storeBytes(of: r.loadUnaligned(fromByteOffset: 64, as: V.self) + parts.2, toByteOffset: 64, as: V.self)
-            r.storeBytes(of: r.loadUnaligned(fromByteOffset: 96, as: V.self) + parts.3, toByteOffset: 96, as: V.self)
-        }
-        add((a00, a01, a02, a03), acc + half)
-        add((a10, a11, a12, a13), acc + dim + half)
-        add((a20, a21, a22, a23), acc + 2 * dim + half)
-        half += 32
+        // Stored inline: a helper taking SIMD8 arguments splits them into 4-wide halves,
+        // and the whole loop with them.
+        let out = UnsafeMutableRawPointer(acc + strip), row = dim * 4
+        out.storeBytes(of: out.loadUnaligned(as: V.self) + a00, as: V.self)
+        out.storeBytes(of: out.loadUnaligned(fromByteOffset: 32, as: V.self) + a01, toByteOffset: 32, as: V.self)
+        out.storeBytes(of: out.loadUnaligned(fromByteOffset: row, as: V.self) + a10, toByteOffset: row, as: V.self)
+        out.storeBytes(of: out.loadUnaligned(fromByteOffset: row + 32, as: V.self) + a11, toByteOffset: row + 32, as: V.self)
+        out.storeBytes(of: out.loadUnaligned(fromByteOffset: 2 * row, as: V.self) + a20, toByteOffset: 2 * row, as: V.self)
+        out.storeBytes(of: out.loadUnaligned(fromByteOffset: 2 * row + 32, as: V.self) + a21, toByteOffset: 2 * row + 32, as: V.self)
     }
 }
 
 /// Softmax of `count` scores in place, the exponentials in vector lanes (a batch step takes
 /// tens of thousands per layer). The buffer must have room for `count` rounded up to 16:
-/// the padding gets weights of about 1e-38 that nothing reads.
+/// the padding gets weights of about 1e-38 that nothing reads. `vectorKernel` picks the C
+/// kernel for the shift by the maximum (the same bits; tests compare both paths).
 @inline(__always)
-func softmax(_ s: UnsafeMutablePointer<Float>, count n: Int) {
-    var m = -Float.infinity
-    for p in 0..<n { m = max(m, s[p]) }
+func softmax(_ s: UnsafeMutablePointer<Float>, count n: Int, vectorKernel: Bool = VectorKernels.supported) {
     let padded = (n + 15) / 16 * 16
-    // Below -87 the exponential is under 2e-38, nothing beside the maximum's 1.
-    for p in 0..<padded { s[p] = p < n ? max(s[p] - m, -87) : -87 }
+    // Below -87 the exponential is under 2e-38, nothing beside the maximum's 1. Swift's `max`
+    // is a compare and blend per score; the C kernel takes eight at a time.
+    if vectorKernel {
+        ec_shift_by_max(s, Int32(n), Int32(padded), -87)
+    } else {
+        var m = -Float.infinity
+        for p in 0..<n { m = max(m, s[p]) }
+        for p in 0..<padded { s[p] = p < n ? max(s[p] - m, -87) : -87 }
+    }
     var sums = SIMD16<Float>()
     let raw = UnsafeMutableRawPointer(s)
     for p in Swift.stride(from: 0, to: padded, by: 16) {

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Activations quantized to 8 bits in blocks of 32 (ggml's Q8_1): the integer
 /// side of every weight-times-activation dot product, each block in `BlockOrder`.
 final class QuantizedActivations {
@@ -37,7 +39,15 @@ final class QuantizedActivations {
 
     /// Quantizes some of the blocks of `x`, numbered row by row (block `i` is row `i / blocks`);
     /// disjoint ranges can be quantized at once from several threads.
-    func quantize(_ x: UnsafePointer<Float>, blocks range: Range<Int>) {
+    /// - Parameter vectorKernel: use the C kernel (the same bits; tests compare both paths).
+    func quantize(_ x: UnsafePointer<Float>, blocks range: Range<Int>, vectorKernel: Bool = VectorKernels.supported) {
+        // Every step quantizes each row four times per layer: the vector kernel does the same
+        // arithmetic per element without Swift's lane-by-lane rounding and conversion.
+        if vectorKernel {
+            let i = range.lowerBound
+            ec_quantize_blocks(x + i * 32, Int32(range.count), q + i * 32, d + i, s + i, dequantized + i * 32)
+            return
+        }
         // Rows are `blocks` whole blocks long, so block `i` starts at element `32 * i`.
         for i in range {
             let src = x + i * 32
@@ -61,4 +71,9 @@ final class QuantizedActivations {
             s[i] = Float(Float16(scale * Float(sum)))
         }
     }
+}
+
+/// Whether the CPU runs the C vector kernels (AVX2, FMA, F16C).
+enum VectorKernels {
+    static let supported = ec_vector_kernels_supported() != 0
 }

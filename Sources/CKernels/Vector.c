@@ -1,0 +1,92 @@
+// Small whole-array kernels that Swift compiles lane by lane: softmax's shift by the maximum
+// (Swift's SIMD comparisons and `max` have NaN rules that keep them scalar) and the 8-bit activation
+// quantizer (rounding, conversion and a 4 x 4 transpose). Each function carries its own
+// target attribute; callers check ec_vector_kernels_supported first.
+#include "CKernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma,f16c,sse4.1")))
+
+int ec_vector_kernels_supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+AVX2 void ec_shift_by_max(float *x, int n, int padded, float floor) {
+    __m256 a = _mm256_set1_ps(-__builtin_inff()), b = a;
+    int p = 0;
+    for (; p + 16 <= n; p += 16) {
+        a = _mm256_max_ps(a, _mm256_loadu_ps(x + p));
+        b = _mm256_max_ps(b, _mm256_loadu_ps(x + p + 8));
+    }
+    a = _mm256_max_ps(a, b);
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+    float m = _mm_cvtss_f32(h);
+    for (; p < n; p++) m = x[p] > m ? x[p] : m;
+    const __m256 top = _mm256_set1_ps(m), low = _mm256_set1_ps(floor);
+    for (p = 0; p + 8 <= n; p += 8) _mm256_storeu_ps(x + p, _mm256_max_ps(_mm256_sub_ps(_mm256_loadu_ps(x + p), top), low));
+    for (; p < n; p++) x[p] = x[p] - m > floor ? x[p] - m : floor;
+    for (; p < padded; p++) x[p] = floor;
+}
+
+static inline AVX2 float through_half(float v) {
+    return _cvtsh_ss(_cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT));
+}
+
+AVX2 void ec_quantize_blocks(const float *x, int count, int8_t *q, float *d, float *s, float *deq) {
+    const __m128 sign = _mm_set1_ps(-0.0f);
+    for (int i = 0; i < count; i++) {
+        const float *src = x + (size_t)i * 32;
+        __m128 rows[8];
+        __m128 m = _mm_setzero_ps();
+        for (int r = 0; r < 8; r++) {
+            rows[r] = _mm_loadu_ps(src + 4 * r);
+            m = _mm_max_ps(m, _mm_andnot_ps(sign, rows[r]));
+        }
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+        const float amax = _mm_cvtss_f32(m);
+        const float scale = amax / 127;
+        // 127/amax and ties-to-even are what ggml's x86 quantizer computes.
+        const __m128 inv = _mm_set1_ps(amax > 0 ? 127 / amax : 0);
+        const float scale16 = through_half(scale);
+        const __m128 s16 = _mm_set1_ps(scale16);
+        __m128i sums = _mm_setzero_si128();
+        int8_t *dst = q + (size_t)i * 32;
+        float *out = deq + (size_t)i * 32;
+        // The block order transposes each half block as a 4 x 4 matrix (see BlockOrder).
+        for (int half = 0; half < 2; half++) {
+            __m128 c0 = rows[4 * half], c1 = rows[4 * half + 1], c2 = rows[4 * half + 2], c3 = rows[4 * half + 3];
+            _MM_TRANSPOSE4_PS(c0, c1, c2, c3);
+            const __m128 cols[4] = {c0, c1, c2, c3};
+            for (int c = 0; c < 4; c++) {
+                const __m128 y = _mm_round_ps(_mm_mul_ps(cols[c], inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                const __m128i v = _mm_cvtps_epi32(y);
+                sums = _mm_add_epi32(sums, v);
+                const int at = half * 16 + c * 4;
+                _mm_storeu_ps(out + at, _mm_mul_ps(_mm_cvtepi32_ps(v), s16));
+                const __m128i bytes = _mm_packs_epi16(_mm_packs_epi32(v, v), _mm_setzero_si128());
+                const int32_t word = _mm_cvtsi128_si32(bytes);
+                __builtin_memcpy(dst + at, &word, 4);
+            }
+        }
+        sums = _mm_add_epi32(sums, _mm_shuffle_epi32(sums, 0x4E));
+        sums = _mm_add_epi32(sums, _mm_shuffle_epi32(sums, 0xB1));
+        d[i] = scale16;
+        s[i] = through_half(scale * (float)_mm_cvtsi128_si32(sums));
+    }
+}
+
+#else
+
+int ec_vector_kernels_supported(void) { return 0; }
+void ec_shift_by_max(float *x, int n, int padded, float floor) { (void)x; (void)n; (void)padded; (void)floor; }
+void ec_quantize_blocks(const float *x, int count, int8_t *q, float *d, float *s, float *deq) {
+    (void)x; (void)count; (void)q; (void)d; (void)s; (void)deq;
+}
+
+#endif
