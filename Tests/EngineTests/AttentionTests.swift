@@ -116,6 +116,18 @@ struct AttentionTests {
             #expect(mirrored == converted, "layer \(layer)")
         }
         #expect(base.mirror?.count == prompt.count)
+        if context.wideTiles {
+            // The 512-bit C tiles sum in the Swift tiles' order: the same bits, with and without the mirror.
+            for layer in [0, 17, 29] {
+                for mirrored in [false, true] {
+                    let wide = context.fastAttention(layer: layer, rows: rows, queries: queries, tiled: true, mirrored: mirrored)
+                    context.wideTiles = false
+                    let swift = context.fastAttention(layer: layer, rows: rows, queries: queries, tiled: true, mirrored: mirrored)
+                    context.wideTiles = true
+                    #expect(wide == swift, "layer \(layer), mirrored \(mirrored)")
+                }
+            }
+        }
         base.truncate(to: 50)
         #expect(base.mirror == nil, "a rollback below the mirrored positions drops the mirror")
     }

@@ -28,4 +28,17 @@ void ec_shift_by_max(float *x, int n, int padded, float floor);
 /// block; d, s one per block (scale, and scale times the sum of the quants).
 void ec_quantize_blocks(const float *x, int count, int8_t *q, float *d, float *s, float *deq);
 
+/// Nonzero when the CPU runs AVX-512F, which the attention tiles below need.
+int ec_attention_tiles_supported(void);
+
+/// Scores of `count` rows' three query heads (64 wide, side by side at q + rows[j] * row_stride)
+/// against keys 0..<positions (a multiple of 16) of a dimension-major block `width` keys wide,
+/// times `scale`: row j's head g lands at out + (3 * j + g) * stride.
+void ec_tile_scores64(const float *q, const int32_t *rows, int count, int row_stride,
+                      const float *keys, int width, int positions, float scale,
+                      float *out, int stride);
+
+/// acc[g * 64 + d] += sum over p < count of w[g * stride + p] * values[p * 64 + d], g < 3.
+void ec_tile_values64(const float *w, int stride, const float *values, int count, float *acc);
+
 #endif

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// One token in a forward pass: which sequence it extends, and where.
@@ -34,6 +35,9 @@ public final class InferenceContext {
     /// Below this many shared cache positions, attention goes key by key: converting and
     /// tiling them costs more than it saves. (Tests raise it to compare the two paths.)
     var tiledAttentionMinimum = 32
+    /// Whether shared-range tiles run in 512-bit lanes (C kernels) where the CPU has them;
+    /// they give the Swift tiles' bits. (Tests turn it off to compare the two.)
+    var wideTiles = ec_attention_tiles_supported() != 0
 
     public init(model: LlamaModel, threads: Int = ProcessInfo.processInfo.activeProcessorCount, kernels: KernelMode = .fast) {
         self.model = model
@@ -242,6 +246,9 @@ public final class InferenceContext {
         let stride = rows.map { $0.position + 1 }.max()! + 16
         let largest = pieces.map(\.rows.count).max()!
         let widest = pieces.map(\.shared).max()! + 16
+        // The 512-bit tiles take three heads of 64 per KV head.
+        let wide = wideTiles && group == 3 && hd == 64
+        let pieceRows = pieces.map { $0.rows.map(Int32.init) }
         pool.chunks(pieces.count * kvHeads) { range in
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: largest * group * stride)
             let kf = UnsafeMutablePointer<Float>.allocate(capacity: hd)
@@ -264,7 +271,13 @@ public final class InferenceContext {
                         transposeKeys({ UnsafePointer(root.key(l, $0) + kvOff) }, count: shared, dim: hd, width: width, into: kt)
                         convertValues({ UnsafePointer(root.value(l, $0) + kvOff) }, count: shared, dim: hd, into: vf)
                     }
-                    var j = 0
+                    if wide {
+                        pieceRows[task / kvHeads].withUnsafeBufferPointer {
+                            ec_tile_scores64(q + kvh * group * hd, $0.baseAddress, Int32(piece.rows.count), Int32(e), keys, Int32(width),
+                                             Int32(tiled), scale, scores, Int32(stride))
+                        }
+                    }
+                    var j = wide ? piece.rows.count : 0
                     while j < piece.rows.count {
                         // Rows in pairs; a lone last row is its own pair.
                         let k = min(j + 1, piece.rows.count - 1)
@@ -291,7 +304,11 @@ public final class InferenceContext {
                     for g in 0..<group { softmax(rowScores + g * stride, count: n) }
                     acc.initialize(repeating: 0, count: group * hd)
                     if shared > 0 {
-                        valueTile(weights: rowScores, stride: stride, values: values, count: shared, dim: hd, into: acc)
+                        if wide {
+                            ec_tile_values64(rowScores, Int32(stride), values, Int32(shared), acc)
+                        } else {
+                            valueTile(weights: rowScores, stride: stride, values: values, count: shared, dim: hd, into: acc)
+                        }
                     }
                     n = shared
                     for (seq, span) in segments[i] {

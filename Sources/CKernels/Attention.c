@@ -1,0 +1,88 @@
+// Attention tiles over a shared cache range in 512-bit lanes: with 32 vector registers,
+// three rows' nine query heads against 32 keys, or three heads' sums over all 64 value
+// dimensions, stay in registers. Each sum runs in the same order as the Swift tiles
+// (AttentionKernels.swift), so the results are the same bits. Callers check
+// ec_attention_tiles_supported first.
+#include "CKernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX512 __attribute__((target("avx512f")))
+
+int ec_attention_tiles_supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+
+// L is 1 or 2: how many 16-key vectors per query head.
+#define SCORE_BLOCK(L)                                                                       \
+    do {                                                                                     \
+        __m512 acc[9][L];                                                                    \
+        for (int t = 0; t < 9; t++)                                                          \
+            for (int l = 0; l < L; l++) acc[t][l] = _mm512_setzero_ps();                     \
+        for (int d = 0; d < 64; d++) {                                                       \
+            __m512 k[L];                                                                     \
+            for (int l = 0; l < L; l++) k[l] = _mm512_loadu_ps(keys + (size_t)d * width + p0 + 16 * l); \
+            for (int t = 0; t < 9; t++) {                                                    \
+                const __m512 b = _mm512_set1_ps(qs[t][d]);                                   \
+                for (int l = 0; l < L; l++) acc[t][l] = _mm512_fmadd_ps(b, k[l], acc[t][l]); \
+            }                                                                                \
+        }                                                                                    \
+        for (int t = 0; t < 3 * n; t++)                                                      \
+            for (int l = 0; l < L; l++)                                                      \
+                _mm512_storeu_ps(out + (size_t)((j0 + t / 3) * 3 + t % 3) * stride + p0 + 16 * l, \
+                                 _mm512_mul_ps(acc[t][l], s));                               \
+    } while (0)
+
+AVX512 void ec_tile_scores64(const float *q, const int32_t *rows, int count, int row_stride,
+                             const float *keys, int width, int positions, float scale,
+                             float *out, int stride) {
+    const __m512 s = _mm512_set1_ps(scale);
+    for (int j0 = 0; j0 < count; j0 += 3) {
+        const int n = count - j0 < 3 ? count - j0 : 3;
+        // A short last group repeats its last row; only real rows are stored.
+        const float *qs[9];
+        for (int t = 0; t < 9; t++) {
+            const int j = j0 + (t / 3 < n ? t / 3 : n - 1);
+            qs[t] = q + (size_t)rows[j] * row_stride + (t % 3) * 64;
+        }
+        int p0 = 0;
+        for (; p0 + 32 <= positions; p0 += 32) SCORE_BLOCK(2);
+        if (p0 < positions) SCORE_BLOCK(1);
+    }
+}
+
+AVX512 void ec_tile_values64(const float *w, int stride, const float *values, int count, float *acc) {
+    __m512 a[3][4];
+    for (int g = 0; g < 3; g++)
+        for (int l = 0; l < 4; l++) a[g][l] = _mm512_setzero_ps();
+    for (int p = 0; p < count; p++) {
+        __m512 v[4];
+        for (int l = 0; l < 4; l++) v[l] = _mm512_loadu_ps(values + (size_t)p * 64 + 16 * l);
+        for (int g = 0; g < 3; g++) {
+            const __m512 b = _mm512_set1_ps(w[(size_t)g * stride + p]);
+            for (int l = 0; l < 4; l++) a[g][l] = _mm512_fmadd_ps(b, v[l], a[g][l]);
+        }
+    }
+    for (int g = 0; g < 3; g++)
+        for (int l = 0; l < 4; l++) {
+            float *dst = acc + g * 64 + 16 * l;
+            _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), a[g][l]));
+        }
+}
+
+#else
+
+int ec_attention_tiles_supported(void) { return 0; }
+void ec_tile_scores64(const float *q, const int32_t *rows, int count, int row_stride,
+                      const float *keys, int width, int positions, float scale,
+                      float *out, int stride) {
+    (void)q; (void)rows; (void)count; (void)row_stride; (void)keys; (void)width; (void)positions;
+    (void)scale; (void)out; (void)stride;
+}
+void ec_tile_values64(const float *w, int stride, const float *values, int count, float *acc) {
+    (void)w; (void)stride; (void)values; (void)count; (void)acc;
+}
+
+#endif
