@@ -1,8 +1,7 @@
-// Attention tiles over a shared cache range in 512-bit lanes: with 32 vector registers,
-// three rows' nine query heads against 32 keys, or three heads' sums over all 64 value
-// dimensions, stay in registers. Each sum runs in the same order as the Swift tiles
-// (AttentionKernels.swift), so the results are the same bits. Callers check
-// ec_attention_tiles_supported first.
+// Fast attention in 512-bit lanes. The tiles over a shared cache range keep, in 32 vector
+// registers, three rows' nine query heads against 32 keys, or three heads' sums over all 64
+// value dimensions; each sum runs in the same order as the Swift tiles (AttentionKernels.swift),
+// so the results are the same bits. Callers check ec_attention_tiles_supported first.
 #include "CKernels.h"
 
 #if defined(__x86_64__)
@@ -72,9 +71,56 @@ AVX512 void ec_tile_values64(const float *w, int stride, const float *values, in
         }
 }
 
+// Past the shared range each row reads its own positions, one key at a time: the three
+// query heads stay in registers, each fp16 key and value is widened once for all three.
+AVX512 void ec_own_scores64(const float *q, const void *keys, int key_stride, int count, float scale,
+                            float *out, int stride) {
+    __m512 qv[3][4];
+    for (int g = 0; g < 3; g++)
+        for (int l = 0; l < 4; l++) qv[g][l] = _mm512_loadu_ps(q + g * 64 + 16 * l);
+    const uint16_t *k = (const uint16_t *)keys;
+    for (int p = 0; p < count; p++) {
+        const uint16_t *kp = k + (size_t)p * key_stride;
+        __m512 kv[4];
+        for (int l = 0; l < 4; l++) kv[l] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kp + 16 * l)));
+        for (int g = 0; g < 3; g++) {
+            __m512 t = _mm512_mul_ps(qv[g][0], kv[0]);
+            for (int l = 1; l < 4; l++) t = _mm512_fmadd_ps(qv[g][l], kv[l], t);
+            out[(size_t)g * stride + p] = _mm512_reduce_add_ps(t) * scale;
+        }
+    }
+}
+
+AVX512 void ec_own_values64(const float *w, int stride, const void *values, int value_stride, int count, float *acc) {
+    __m512 a[3][4];
+    for (int g = 0; g < 3; g++)
+        for (int l = 0; l < 4; l++) a[g][l] = _mm512_setzero_ps();
+    const uint16_t *v = (const uint16_t *)values;
+    for (int p = 0; p < count; p++) {
+        const uint16_t *vp = v + (size_t)p * value_stride;
+        __m512 x[4];
+        for (int l = 0; l < 4; l++) x[l] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vp + 16 * l)));
+        for (int g = 0; g < 3; g++) {
+            const __m512 b = _mm512_set1_ps(w[(size_t)g * stride + p]);
+            for (int l = 0; l < 4; l++) a[g][l] = _mm512_fmadd_ps(b, x[l], a[g][l]);
+        }
+    }
+    for (int g = 0; g < 3; g++)
+        for (int l = 0; l < 4; l++) {
+            float *dst = acc + g * 64 + 16 * l;
+            _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), a[g][l]));
+        }
+}
+
 #else
 
 int ec_attention_tiles_supported(void) { return 0; }
+void ec_own_scores64(const float *q, const void *keys, int key_stride, int count, float scale, float *out, int stride) {
+    (void)q; (void)keys; (void)key_stride; (void)count; (void)scale; (void)out; (void)stride;
+}
+void ec_own_values64(const float *w, int stride, const void *values, int value_stride, int count, float *acc) {
+    (void)w; (void)stride; (void)values; (void)value_stride; (void)count; (void)acc;
+}
 void ec_tile_scores64(const float *q, const int32_t *rows, int count, int row_stride,
                       const float *keys, int width, int positions, float scale,
                       float *out, int stride) {

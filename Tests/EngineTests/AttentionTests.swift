@@ -128,6 +128,17 @@ struct AttentionTests {
                 }
             }
         }
+        if context.wideKeyByKey {
+            // Positions past the shared range in 512-bit lanes: the same products, summed in another order.
+            for layer in [0, 17, 29] {
+                let wide = context.fastAttention(layer: layer, rows: rows, queries: queries, tiled: false)
+                context.wideKeyByKey = false
+                let swift = context.fastAttention(layer: layer, rows: rows, queries: queries, tiled: false)
+                context.wideKeyByKey = true
+                let largest = zip(wide, swift).map { abs($0 - $1) }.max()!
+                #expect(largest <= swift.map(abs).max()! * 1e-5, "layer \(layer): largest difference \(largest)")
+            }
+        }
         base.truncate(to: 50)
         #expect(base.mirror == nil, "a rollback below the mirrored positions drops the mirror")
     }

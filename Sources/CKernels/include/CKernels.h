@@ -41,4 +41,13 @@ void ec_tile_scores64(const float *q, const int32_t *rows, int count, int row_st
 /// acc[g * 64 + d] += sum over p < count of w[g * stride + p] * values[p * 64 + d], g < 3.
 void ec_tile_values64(const float *w, int stride, const float *values, int count, float *acc);
 
+/// One row's three query heads (64 wide, side by side at q) against `count` fp16 keys
+/// `key_stride` halves apart: out[g * stride + p] = dot * scale.
+void ec_own_scores64(const float *q, const void *keys, int key_stride, int count, float scale,
+                     float *out, int stride);
+
+/// acc[g * 64 + d] += sum over p < count of w[g * stride + p] * value_p[d], for `count` fp16
+/// values `value_stride` halves apart, g < 3.
+void ec_own_values64(const float *w, int stride, const void *values, int value_stride, int count, float *acc);
+
 #endif

@@ -38,6 +38,9 @@ public final class InferenceContext {
     /// Whether shared-range tiles run in 512-bit lanes (C kernels) where the CPU has them;
     /// they give the Swift tiles' bits. (Tests turn it off to compare the two.)
     var wideTiles = ec_attention_tiles_supported() != 0
+    /// Whether each row's positions past the shared range go through the 512-bit kernels too
+    /// (they sum in another order than the Swift loop). (Tests turn it off to compare.)
+    var wideKeyByKey = ec_attention_tiles_supported() != 0
 
     public init(model: LlamaModel, threads: Int = ProcessInfo.processInfo.activeProcessorCount, kernels: KernelMode = .fast) {
         self.model = model
@@ -248,6 +251,8 @@ public final class InferenceContext {
         let widest = pieces.map(\.shared).max()! + 16
         // The 512-bit tiles take three heads of 64 per KV head.
         let wide = wideTiles && group == 3 && hd == 64
+        let wideOwn = wideKeyByKey && group == 3 && hd == 64
+        let kvDim = c.kvDimension
         let pieceRows = pieces.map { $0.rows.map(Int32.init) }
         pool.chunks(pieces.count * kvHeads) { range in
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: largest * group * stride)
@@ -294,6 +299,14 @@ public final class InferenceContext {
                     let q0 = q + i * e + kvh * group * hd
                     var n = shared
                     for (seq, span) in segments[i] {
+                        if wideOwn {
+                            // A span's positions sit kvDim apart in its sequence's cache.
+                            let lo = max(span.lowerBound, shared)
+                            guard lo < span.upperBound else { continue }
+                            ec_own_scores64(q0, seq.key(l, lo) + kvOff, Int32(kvDim), Int32(span.upperBound - lo), scale, rowScores + n, Int32(stride))
+                            n += span.upperBound - lo
+                            continue
+                        }
                         for p in span where p >= shared {
                             let kp = seq.key(l, p) + kvOff
                             for d in 0..<hd { kf[d] = Float(kp[d]) }
@@ -312,6 +325,13 @@ public final class InferenceContext {
                     }
                     n = shared
                     for (seq, span) in segments[i] {
+                        if wideOwn {
+                            let lo = max(span.lowerBound, shared)
+                            guard lo < span.upperBound else { continue }
+                            ec_own_values64(rowScores + n, Int32(stride), seq.value(l, lo) + kvOff, Int32(kvDim), Int32(span.upperBound - lo), acc)
+                            n += span.upperBound - lo
+                            continue
+                        }
                         for p in span where p >= shared {
                             let vp = seq.value(l, p) + kvOff
                             for d in 0..<hd { kf[d] = Float(vp[d]) }
