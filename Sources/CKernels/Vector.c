@@ -1,5 +1,6 @@
 // Small whole-array kernels that Swift compiles lane by lane: softmax's shift by the maximum
-// (Swift's SIMD comparisons and `max` have NaN rules that keep them scalar) and the 8-bit activation
+// and the sampler's scans of the vocabulary (Swift's SIMD comparisons and `max` have NaN rules
+// that keep them scalar) and the 8-bit activation
 // quantizer (rounding, conversion and a 4 x 4 transpose). Each function carries its own
 // target attribute; callers check ec_vector_kernels_supported first.
 #include "CKernels.h"
@@ -14,7 +15,7 @@ int ec_vector_kernels_supported(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 }
 
-AVX2 void ec_shift_by_max(float *x, int n, int padded, float floor) {
+AVX2 float ec_shift_by_max(float *x, int n, int padded, float floor) {
     __m256 a = _mm256_set1_ps(-__builtin_inff()), b = a;
     int p = 0;
     for (; p + 16 <= n; p += 16) {
@@ -31,6 +32,46 @@ AVX2 void ec_shift_by_max(float *x, int n, int padded, float floor) {
     for (p = 0; p + 8 <= n; p += 8) _mm256_storeu_ps(x + p, _mm256_max_ps(_mm256_sub_ps(_mm256_loadu_ps(x + p), top), low));
     for (; p < n; p++) x[p] = x[p] - m > floor ? x[p] - m : floor;
     for (; p < padded; p++) x[p] = floor;
+    return m;
+}
+
+AVX2 int ec_argmax(const float *x, int n, float *largest) {
+    __m256 a = _mm256_set1_ps(-__builtin_inff());
+    int p = 0;
+    for (; p + 8 <= n; p += 8) a = _mm256_max_ps(a, _mm256_loadu_ps(x + p));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+    float m = _mm_cvtss_f32(h);
+    for (; p < n; p++) m = x[p] > m ? x[p] : m;
+    *largest = m;
+    // The first position holding it, as a scan with a strict comparison finds.
+    const __m256 top = _mm256_set1_ps(m);
+    for (p = 0; p + 8 <= n; p += 8) {
+        const int hits = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + p), top, _CMP_EQ_OQ));
+        if (hits) return p + __builtin_ctz((unsigned)hits);
+    }
+    for (; p < n; p++) if (x[p] == m) return p;
+    return 0;
+}
+
+AVX2 int ec_at_least(const float *x, int n, float floor, int32_t *indices, int capacity) {
+    const __m256 low = _mm256_set1_ps(floor);
+    int count = 0, p = 0;
+    for (; p + 8 <= n; p += 8) {
+        unsigned hits = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + p), low, _CMP_GE_OQ));
+        while (hits) {
+            if (count < capacity) indices[count] = p + __builtin_ctz(hits);
+            count++;
+            hits &= hits - 1;
+        }
+    }
+    for (; p < n; p++)
+        if (x[p] >= floor) {
+            if (count < capacity) indices[count] = p;
+            count++;
+        }
+    return count;
 }
 
 static inline AVX2 float through_half(float v) {
@@ -84,7 +125,9 @@ AVX2 void ec_quantize_blocks(const float *x, int count, int8_t *q, float *d, flo
 #else
 
 int ec_vector_kernels_supported(void) { return 0; }
-void ec_shift_by_max(float *x, int n, int padded, float floor) { (void)x; (void)n; (void)padded; (void)floor; }
+float ec_shift_by_max(float *x, int n, int padded, float floor) { (void)x; (void)n; (void)padded; (void)floor; return 0; }
+int ec_argmax(const float *x, int n, float *largest) { (void)x; (void)n; *largest = 0; return 0; }
+int ec_at_least(const float *x, int n, float floor, int32_t *indices, int capacity) { (void)x; (void)n; (void)floor; (void)indices; (void)capacity; return 0; }
 void ec_quantize_blocks(const float *x, int count, int8_t *q, float *d, float *s, float *deq) {
     (void)x; (void)count; (void)q; (void)d; (void)s; (void)deq;
 }

@@ -2,7 +2,7 @@ import TestSupport
 import Foundation
 import GGUF
 import Testing
-import Engine
+@testable import Engine
 import Tokenizer
 
 /// Reaches LlamaConfig through the public model initializer path.
@@ -248,6 +248,32 @@ struct SamplerTests {
 
     // Probabilities about 0.5, 0.3, 0.15, 0.05.
     let logits: [Float] = [log(0.5), log(0.3), log(0.15), log(0.05)]
+
+    @Test("the C vocabulary scans draw the Swift loops' tokens with the same figures", arguments: [0, 1, 3])
+    func vectorScansMatchSwift(topLogprobs: Int) throws {
+        try #require(VectorKernels.supported, "this CPU has no AVX2: only the Swift path runs")
+        var rng = SystemRandomNumberGenerator()
+        for (round, minP) in [Float(0), 0.05, 0.3].enumerated() {
+            var p = SamplingParameters()
+            p.temperature = 0.8; p.topK = 40; p.topP = 0.95; p.minP = minP; p.seed = UInt64(round); p.topLogprobs = topLogprobs
+            var vector = Sampler(p), swift = Sampler(p)
+            swift.vectorScans = false
+            #expect(vector.vectorScans)
+            var none: (any LogitsProcessor)? = nil
+            for step in 0..<20 {
+                // A vocabulary's worth of logits with a tied maximum and masked tokens, as a grammar leaves them.
+                var l = (0..<49_157).map { _ in Float.random(in: -12...6, using: &rng) }
+                l[1_000] = 9; l[30_000] = 9
+                for i in stride(from: 7, to: l.count, by: 5) { l[i] = -.infinity }
+                var m = l
+                let a = l.withUnsafeMutableBufferPointer { vector.sample($0, processor: &none) }
+                let b = m.withUnsafeMutableBufferPointer { swift.sample($0, processor: &none) }
+                #expect(a.id == b.id && a.logprob.bitPattern == b.logprob.bitPattern && a.entropy.bitPattern == b.entropy.bitPattern, "round \(round), step \(step)")
+                #expect(a.top.map(\.id) == b.top.map(\.id) && a.top.map(\.logprob) == b.top.map(\.logprob))
+                if topLogprobs == 1 { #expect(a.top.first?.id == 1_000, "the first of two tied maxima") }
+            }
+        }
+    }
 
     @Test func minPDropsUnlikelyTokens() {
         var p = SamplingParameters()

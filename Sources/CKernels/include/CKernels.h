@@ -20,8 +20,15 @@ void ec_dot_panels(const uint8_t *q, const float *d, const float *m, int blocks,
 int ec_vector_kernels_supported(void);
 
 /// Softmax's first step: x[p] = max(x[p] - max(x[0..<n]), floor) for p < n, and floor
-/// up to `padded`.
-void ec_shift_by_max(float *x, int n, int padded, float floor);
+/// up to `padded`. Returns the maximum.
+float ec_shift_by_max(float *x, int n, int padded, float floor);
+
+/// The first position of the largest of `n` floats (n > 0); the value goes to `largest`.
+int ec_argmax(const float *x, int n, float *largest);
+
+/// Writes the positions p < n with x[p] >= floor, in order, to `indices` (the first
+/// `capacity` of them); returns how many there are.
+int ec_at_least(const float *x, int n, float floor, int32_t *indices, int capacity);
 
 /// Quantizes `count` blocks of 32 floats to 8 bits as ggml's Q8_1 (the same rounding, fp16
 /// scales), each block's quants and dequantized values stored in BlockOrder: q, deq 32 per

@@ -99,7 +99,7 @@ func softmax(_ s: UnsafeMutablePointer<Float>, count n: Int, vectorKernel: Bool 
     // Below -87 the exponential is under 2e-38, nothing beside the maximum's 1. Swift's `max`
     // is a compare and blend per score; the C kernel takes eight at a time.
     if vectorKernel {
-        ec_shift_by_max(s, Int32(n), Int32(padded), -87)
+        _ = ec_shift_by_max(s, Int32(n), Int32(padded), -87)
     } else {
         var m = -Float.infinity
         for p in 0..<n { m = max(m, s[p]) }

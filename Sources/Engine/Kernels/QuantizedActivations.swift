@@ -74,6 +74,6 @@ final class QuantizedActivations {
 }
 
 /// Whether the CPU runs the C vector kernels (AVX2, FMA, F16C).
-enum VectorKernels {
-    static let supported = ec_vector_kernels_supported() != 0
+public enum VectorKernels {
+    public static let supported = ec_vector_kernels_supported() != 0
 }

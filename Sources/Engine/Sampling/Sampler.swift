@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// xoshiro256** seeded through SplitMix64: small, fast and reproducible across runs.
@@ -35,6 +36,9 @@ public struct Sampler: Sendable {
     private var rng: SeededGenerator
     /// Tokens this sequence produced, for the penalties.
     public private(set) var history: [Int] = []
+    /// Whether the whole-vocabulary scans run in C vector lanes (the same answers; tests
+    /// compare both paths).
+    var vectorScans = VectorKernels.supported
 
     public init(_ parameters: SamplingParameters) {
         self.parameters = parameters
@@ -47,9 +51,9 @@ public struct Sampler: Sendable {
     }
 
     /// Confidence figures of the raw distribution: log-sum-exp, entropy and the top alternatives.
-    public static func statistics(_ logits: UnsafeBufferPointer<Float>, top k: Int) -> (logSumExp: Float, entropy: Float, top: [TokenLogprob]) {
-        var maxL = -Float.infinity
-        for v in logits where v > maxL { maxL = v }
+    /// - Parameter vector: scan in C vector lanes (the same answers; tests compare both paths).
+    public static func statistics(_ logits: UnsafeBufferPointer<Float>, top k: Int, vector: Bool = VectorKernels.supported)
+        -> (logSumExp: Float, entropy: Float, top: [TokenLogprob]) {
         // exp(l - max) over the vocabulary, for every token of every sequence: in vector lanes.
         // Gaps are clamped at -87, where exp is below 2e-38 (nothing next to the max's 1): no
         // infinities (a monitor's -inf gives weight 0 * -87, not NaN) and no subnormal scaling.
@@ -57,7 +61,14 @@ public struct Sampler: Sendable {
         let gaps = UnsafeMutablePointer<Float>.allocate(capacity: padded)
         defer { gaps.deallocate() }
         let l = logits.baseAddress!
-        for i in 0..<padded { gaps[i] = i < n ? Swift.max(l[i] - maxL, -87) : -87 }
+        var maxL = -Float.infinity
+        if vector {
+            gaps.update(from: l, count: n)
+            maxL = ec_shift_by_max(gaps, Int32(n), Int32(padded), -87)
+        } else {
+            for v in logits where v > maxL { maxL = v }
+            for i in 0..<padded { gaps[i] = i < n ? Swift.max(l[i] - maxL, -87) : -87 }
+        }
         var sums = SIMD16<Float>(), weights = SIMD16<Float>()
         for i in Swift.stride(from: 0, to: padded, by: 16) {
             let d = UnsafeRawPointer(gaps + i).loadUnaligned(as: SIMD16<Float>.self)
@@ -70,7 +81,11 @@ public struct Sampler: Sendable {
         // H = log Z - E[l - max], with Z the sum of exp(l - max).
         let entropy = logf(sum) - weighted / sum
         var top: [TokenLogprob] = []
-        if k > 0 {
+        if k == 1, vector {
+            var largest: Float = 0
+            let i = Int(ec_argmax(l, Int32(n), &largest))
+            top = [TokenLogprob(id: i, logprob: lse.isFinite && largest.isFinite ? largest - lse : -100)]
+        } else if k > 0 {
             var best: [(Float, Int)] = []
             best.reserveCapacity(k + 1)
             for (i, v) in logits.enumerated() where best.count < k || v > best[best.count - 1].0 {
@@ -85,7 +100,7 @@ public struct Sampler: Sendable {
 
     /// Chooses the next token. `logits` is modified (processor, penalties, temperature).
     public mutating func sample(_ logits: UnsafeMutableBufferPointer<Float>, processor: inout (any LogitsProcessor)?) -> GeneratedToken {
-        let stats = Self.statistics(UnsafeBufferPointer(logits), top: parameters.topLogprobs)
+        let stats = Self.statistics(UnsafeBufferPointer(logits), top: parameters.topLogprobs, vector: vectorScans)
         // The reported log-probability is the model's own, so keep the raw logits.
         let raw = Array(logits)
         processor?.process(logits: logits)
@@ -115,16 +130,29 @@ public struct Sampler: Sendable {
         let p = parameters
         var bestID = 0
         var best = -Float.infinity
-        for (i, v) in logits.enumerated() where v > best {
-            best = v
-            bestID = i
+        let vector = vectorScans
+        if vector {
+            bestID = Int(ec_argmax(logits.baseAddress!, Int32(logits.count), &best))
+        } else {
+            for (i, v) in logits.enumerated() where v > best {
+                best = v
+                bestID = i
+            }
         }
         guard p.temperature > 0, best > -Float.infinity else { return bestID }
         // Min-p is a floor relative to the best logit, so applying it first is exact and
         // leaves a handful of candidates to sort; without it, exp(-30) is nothing.
         var cands: [(Float, Int)] = []
         let floor = best + (p.minP > 0 ? max(logf(p.minP), -30) : -30)
-        for (i, v) in logits.enumerated() where v >= floor { cands.append((v, i)) }
+        let found = !vector ? nil : withUnsafeTemporaryAllocation(of: Int32.self, capacity: 1024) { at -> [(Float, Int)]? in
+            let count = Int(ec_at_least(logits.baseAddress!, Int32(logits.count), floor, at.baseAddress!, 1024))
+            return count > 1024 ? nil : (0..<count).map { (logits[Int(at[$0])], Int(at[$0])) }
+        }
+        if let found {
+            cands = found
+        } else {
+            for (i, v) in logits.enumerated() where v >= floor { cands.append((v, i)) }
+        }
         cands.sort { $0.0 > $1.0 }
         if p.topK > 0 && cands.count > p.topK { cands.removeLast(cands.count - p.topK) }
         // Probabilities at temperature 1 for top-p and min-p, as llama.cpp's chain does.
