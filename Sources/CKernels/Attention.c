@@ -71,30 +71,37 @@ AVX512 void ec_tile_values64(const float *w, int stride, const float *values, in
         }
 }
 
-// Past the shared range each row reads its own positions, one key at a time: the three
-// query heads stay in registers, each fp16 key and value is widened once for all three.
+// Past the shared range each row reads its own positions. They are scored sixteen keys at a
+// time, each key's dimensions gathered two fp16 at a time, so that every score is the same
+// chain of fused multiply-adds over the 64 dimensions as in a tile; and the values continue
+// the tile's chains from the accumulators. A row's attention then comes out bit for bit the
+// same whichever of its positions the tiles took: alone or in any batch.
 AVX512 void ec_own_scores64(const float *q, const void *keys, int key_stride, int count, float scale,
                             float *out, int stride) {
-    __m512 qv[3][4];
-    for (int g = 0; g < 3; g++)
-        for (int l = 0; l < 4; l++) qv[g][l] = _mm512_loadu_ps(q + g * 64 + 16 * l);
-    const uint16_t *k = (const uint16_t *)keys;
-    for (int p = 0; p < count; p++) {
-        const uint16_t *kp = k + (size_t)p * key_stride;
-        __m512 kv[4];
-        for (int l = 0; l < 4; l++) kv[l] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kp + 16 * l)));
-        for (int g = 0; g < 3; g++) {
-            __m512 t = _mm512_mul_ps(qv[g][0], kv[0]);
-            for (int l = 1; l < 4; l++) t = _mm512_fmadd_ps(qv[g][l], kv[l], t);
-            out[(size_t)g * stride + p] = _mm512_reduce_add_ps(t) * scale;
+    const __m512 s = _mm512_set1_ps(scale);
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i offsets = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(key_stride * 2));
+    const __m512i low = _mm512_set1_epi32(0xFFFF);
+    for (int p0 = 0; p0 < count; p0 += 16) {
+        const int n = count - p0 < 16 ? count - p0 : 16;
+        const __mmask16 valid = n == 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
+        const char *base = (const char *)keys + (size_t)p0 * key_stride * 2;
+        __m512 acc[3] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        for (int d = 0; d < 64; d += 2) {
+            const __m512i pair = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, offsets, base + d * 2, 1);
+            const __m512 k0 = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_and_si512(pair, low)));
+            const __m512 k1 = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(pair, 16)));
+            for (int g = 0; g < 3; g++) acc[g] = _mm512_fmadd_ps(_mm512_set1_ps(q[g * 64 + d]), k0, acc[g]);
+            for (int g = 0; g < 3; g++) acc[g] = _mm512_fmadd_ps(_mm512_set1_ps(q[g * 64 + d + 1]), k1, acc[g]);
         }
+        for (int g = 0; g < 3; g++) _mm512_mask_storeu_ps(out + (size_t)g * stride + p0, valid, _mm512_mul_ps(acc[g], s));
     }
 }
 
 AVX512 void ec_own_values64(const float *w, int stride, const void *values, int value_stride, int count, float *acc) {
     __m512 a[3][4];
     for (int g = 0; g < 3; g++)
-        for (int l = 0; l < 4; l++) a[g][l] = _mm512_setzero_ps();
+        for (int l = 0; l < 4; l++) a[g][l] = _mm512_loadu_ps(acc + g * 64 + 16 * l);
     const uint16_t *v = (const uint16_t *)values;
     for (int p = 0; p < count; p++) {
         const uint16_t *vp = v + (size_t)p * value_stride;
@@ -106,10 +113,7 @@ AVX512 void ec_own_values64(const float *w, int stride, const void *values, int 
         }
     }
     for (int g = 0; g < 3; g++)
-        for (int l = 0; l < 4; l++) {
-            float *dst = acc + g * 64 + 16 * l;
-            _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), a[g][l]));
-        }
+        for (int l = 0; l < 4; l++) _mm512_storeu_ps(acc + g * 64 + 16 * l, a[g][l]);
 }
 
 #else

@@ -75,6 +75,40 @@ struct EngineBehaviourTests {
         #expect(together.passes < alone.passes, "\(together.passes) passes together, \(alone.passes) alone")
     }
 
+    @Test("fast kernels with VNNI and AVX-512: a request samples the same tokens, bit for bit, alone or in any batch")
+    func batchInvariance() throws {
+        try #require(IntegerPanels.supported && InferenceContext(model: Shared.model, kernels: .fast).wideKeyByKey,
+                     "needs AVX-512 VNNI and AVX-512F; elsewhere batches round differently from single rows")
+        let preamble = "# Shared examples.\n" + String(repeating: "defmodule A do\n  def a(x), do: x + 1\nend\n", count: 4)
+        let prompts = ["def one do", "def one do", "def two(x) do", "defmodule Three do"].map { Shared.tokenizer.encode(preamble + $0) }
+        let requests = prompts.enumerated().map { i, p in
+            var s = SamplingParameters()
+            s.temperature = 0.9; s.seed = UInt64(7 + i); s.topLogprobs = 2
+            return GenerationRequest(prompt: p, maxTokens: 24, sampling: s)
+        }
+        func run(_ batch: DecodeBatch, _ members: [Int]) -> [Int: [GeneratedToken]] {
+            var out: [Int: [GeneratedToken]] = [:]
+            func collect(_ events: [DecodeBatch.Event]) { for e in events { if let t = e.token { out[e.slot.id, default: []].append(t) } } }
+            // Requests with the same prompt share its cache, as a request's candidates do.
+            var groups: [[Int]: [Int]] = [:]
+            for i in members { groups[prompts[i], default: []].append(i) }
+            collect(batch.add(groups.values.sorted { $0[0] < $1[0] }.map { ids in (prompts[ids[0]], ids.map { (id: $0, request: requests[$0], processor: nil) }) }).events)
+            while !batch.isEmpty { collect(batch.step()) }
+            return out
+        }
+        func fresh() -> DecodeBatch { DecodeBatch(context: InferenceContext(model: Shared.model, kernels: .fast), tokenizer: Shared.tokenizer) }
+        let together = run(fresh(), Array(prompts.indices))
+        for i in prompts.indices {
+            // Alone: its own batch of one, prefilled alone, decoding with prompt-lookup drafts.
+            let alone = run(fresh(), [i])[i] ?? []
+            let batched = together[i] ?? []
+            #expect(alone.count == 24 && batched.count == 24)
+            #expect(alone.map(\.id) == batched.map(\.id), "request \(i)")
+            #expect(alone.map(\.logprob.bitPattern) == batched.map(\.logprob.bitPattern), "request \(i)")
+            #expect(alone.map(\.entropy.bitPattern) == batched.map(\.entropy.bitPattern), "request \(i)")
+        }
+    }
+
     @Test("speculative decoding from the prompt samples what plain decoding samples, in fewer passes")
     func promptLookupSpeculation() {
         let prompt = CopyTask.prompt, sampling = CopyTask.sampling

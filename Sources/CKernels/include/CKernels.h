@@ -49,12 +49,14 @@ void ec_tile_scores64(const float *q, const int32_t *rows, int count, int row_st
 void ec_tile_values64(const float *w, int stride, const float *values, int count, float *acc);
 
 /// One row's three query heads (64 wide, side by side at q) against `count` fp16 keys
-/// `key_stride` halves apart: out[g * stride + p] = dot * scale.
+/// `key_stride` halves apart: out[g * stride + p] = dot * scale, each dot summed in the order
+/// of ec_tile_scores64.
 void ec_own_scores64(const float *q, const void *keys, int key_stride, int count, float scale,
                      float *out, int stride);
 
 /// acc[g * 64 + d] += sum over p < count of w[g * stride + p] * value_p[d], for `count` fp16
-/// values `value_stride` halves apart, g < 3.
+/// values `value_stride` halves apart, g < 3: one chain of fused multiply-adds per lane that
+/// starts from acc, so it continues ec_tile_values64's chains.
 void ec_own_values64(const float *w, int stride, const void *values, int value_stride, int count, float *acc);
 
 #endif
