@@ -5,7 +5,7 @@ import Foundation
 struct BenchServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Measure generate through `serve --stdio`: concurrency 1, 4, 10, 16 against sequential, end-to-end latency, and loop quality on a task set."
+        abstract: "Measure generate through `serve --stdio`: concurrency 1, 4, 10, 16 against sequential (and at 10 with the confidence gate off), end-to-end latency, and loop quality on a task set."
     )
 
     @Option(help: "Concurrency levels.") var concurrency: [Int] = [1, 4, 10, 16]
@@ -65,6 +65,8 @@ struct BenchServeCommand: AsyncParsableCommand {
         let mode: String
         let concurrency: Int
         let requests: Int
+        /// Whether the confidence gate ran (the default); off, only first rounds run.
+        let gate: Bool
         let tokens: Int
         let seconds: Double
         let tokensPerSecond: Double
@@ -73,7 +75,7 @@ struct BenchServeCommand: AsyncParsableCommand {
     }
 
     /// Sends `count` generate requests, `window` in flight at a time; returns latencies and tokens.
-    func measure(_ client: Client, count: Int, window: Int, firstID: Int, candidates: Int, maxTokens: Int) throws -> (latencies: [Double], tokens: Int, seconds: Double) {
+    func measure(_ client: Client, count: Int, window: Int, firstID: Int, candidates: Int, maxTokens: Int, gate: Bool = true) throws -> (latencies: [Double], tokens: Int, seconds: Double) {
         var sent: [Int: Date] = [:]
         var latencies: [Double] = []
         var tokens = 0
@@ -82,7 +84,7 @@ struct BenchServeCommand: AsyncParsableCommand {
         func launch() throws {
             let id = firstID + next
             try client.send(["jsonrpc": "2.0", "id": id, "method": "generate",
-                             "params": ["task": "Return the sum of a list of integers, variant \(next).", "candidates": candidates, "maxAttempts": 1, "maxTokens": maxTokens, "seed": next]])
+                             "params": ["task": "Return the sum of a list of integers, variant \(next).", "candidates": candidates, "maxAttempts": 1, "maxTokens": maxTokens, "seed": next, "gate": gate]])
             sent[id] = Date()
             next += 1
         }
@@ -107,14 +109,17 @@ struct BenchServeCommand: AsyncParsableCommand {
         var runs: [Run] = []
         var id = 1
         func pct(_ xs: [Double], _ p: Double) -> Double { xs[min(xs.count - 1, Int(Double(xs.count) * p))] }
-        for c in concurrency {
+        // The product's default, gate on; then, at 10, first rounds only: the gate's reflect
+        // rounds wait for a request's first round, so they cannot share its batch.
+        let plan = concurrency.map { ($0, true) } + (concurrency.contains(10) ? [(10, false)] : [])
+        for (c, gate) in plan {
             for mode in ["sequential", "concurrent"] {
-                let m = try measure(client, count: c, window: mode == "sequential" ? 1 : c, firstID: id, candidates: 1, maxTokens: maxTokens)
+                let m = try measure(client, count: c, window: mode == "sequential" ? 1 : c, firstID: id, candidates: 1, maxTokens: maxTokens, gate: gate)
                 id += c
-                let run = Run(mode: mode, concurrency: c, requests: c, tokens: m.tokens, seconds: m.seconds,
+                let run = Run(mode: mode, concurrency: c, requests: c, gate: gate, tokens: m.tokens, seconds: m.seconds,
                               tokensPerSecond: Double(m.tokens) / m.seconds, p50: pct(m.latencies, 0.5), p95: pct(m.latencies, 0.95))
                 runs.append(run)
-                if !json { Stderr.print(String(format: "%@ x%d: %.1f tok/s, p50 %.2f s, p95 %.2f s", mode, c, run.tokensPerSecond, run.p50, run.p95)) }
+                if !json { Stderr.print(String(format: "%@ x%d%@: %.1f tok/s, p50 %.2f s, p95 %.2f s", mode, c, gate ? "" : " (gate off)", run.tokensPerSecond, run.p50, run.p95)) }
             }
         }
         // End to end as a user runs it: 5 candidates, up to 256 tokens, up to 3 attempts.
@@ -140,17 +145,23 @@ struct BenchServeCommand: AsyncParsableCommand {
             quality = ["tasks": n, "clean_share": Double(clean) / n, "mean_attempts": Double(attemptsUsed) / n, "problems_left": Double(problemsLeft)]
         }
 
-        let seq10 = runs.first { $0.mode == "sequential" && $0.concurrency == 10 }?.tokensPerSecond
-        let con10 = runs.first { $0.mode == "concurrent" && $0.concurrency == 10 }?.tokensPerSecond
-        let ratio = (seq10 != nil && con10 != nil) ? con10! / seq10! : 0
+        func ratio(gate: Bool) -> Double {
+            let pair = ["sequential", "concurrent"].map { mode in runs.first { $0.mode == mode && $0.concurrency == 10 && $0.gate == gate }?.tokensPerSecond }
+            guard let seq = pair[0], let con = pair[1] else { return 0 }
+            return con / seq
+        }
         if json {
-            struct Out: Encodable { let runs: [Run]; let ratio_at_10: Double; let e2e_p50: Double; let e2e_p95: Double; let e2e_max: Double; let quality: [String: Double] }
-            return try printJSON(Out(runs: runs, ratio_at_10: ratio, e2e_p50: pct(e2e.latencies, 0.5), e2e_p95: pct(e2e.latencies, 0.95), e2e_max: e2e.latencies.last ?? 0, quality: quality))
+            struct Out: Encodable {
+                let runs: [Run]; let ratio_at_10: Double; let ratio_at_10_gate_off: Double
+                let e2e_p50: Double; let e2e_p95: Double; let e2e_max: Double; let quality: [String: Double]
+            }
+            return try printJSON(Out(runs: runs, ratio_at_10: ratio(gate: true), ratio_at_10_gate_off: ratio(gate: false), e2e_p50: pct(e2e.latencies, 0.5),
+                                     e2e_p95: pct(e2e.latencies, 0.95), e2e_max: e2e.latencies.last ?? 0, quality: quality))
         }
         print("elixir-coder bench serve (through serve --stdio, 1 candidate per request, \(maxTokens) tokens, 1 attempt)")
-        print("mode        conc  tok/s    p50 s   p95 s")
-        for r in runs { print(String(format: "%-11@ %4d  %7.1f  %6.2f  %6.2f", r.mode, r.concurrency, r.tokensPerSecond, r.p50, r.p95)) }
-        print(String(format: "batched / sequential at 10: %.2fx", ratio))
+        print("mode        conc  gate  tok/s    p50 s   p95 s")
+        for r in runs { print(String(format: "%-11@ %4d  %@  %7.1f  %6.2f  %6.2f", r.mode, r.concurrency, r.gate ? "on " : "off", r.tokensPerSecond, r.p50, r.p95)) }
+        print(String(format: "batched / sequential at 10: %.2fx (gate off, first rounds only: %.2fx)", ratio(gate: true), ratio(gate: false)))
         print(String(format: "generate end to end (%d requests, 5 candidates, <=256 tokens, <=3 attempts): p50 %.2f s, p95 %.2f s, max %.2f s",
                      e2eRequests, pct(e2e.latencies, 0.5), pct(e2e.latencies, 0.95), e2e.latencies.last ?? 0))
         if !quality.isEmpty {

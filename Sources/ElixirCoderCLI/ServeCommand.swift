@@ -142,7 +142,15 @@ actor ServerState {
         if let v = params["tests"] { guard let t = v.string else { throw RPCError(.invalidParams, "tests must be a string of ExUnit test code") }; o.tests = t }
         if let v = params["runExamples"] { guard let b = v.bool else { throw RPCError(.invalidParams, "runExamples must be a boolean") }; o.runExamples = b }
         if let v = params["earlyStop"] { guard let b = v.bool else { throw RPCError(.invalidParams, "earlyStop must be a boolean") }; o.earlyStop = b }
+        if let v = params["gate"], v.bool == nil { throw RPCError(.invalidParams, "gate must be a boolean") }
         return o
+    }
+
+    /// Gives `o` the setup's gate and grammar; `"gate": false` turns the confidence gate off for
+    /// this request, as `--no-gate` does.
+    static func adopt(_ setup: GenerationSetup, _ params: JSONValue, into o: inout GenerateOptions) {
+        setup.adopt(&o)
+        if params["gate"]?.bool == false { o.gating = nil }
     }
 
     func register(on server: RPCServer) async {
@@ -189,7 +197,7 @@ actor ServerState {
             guard let answer = ctx.params["answer"]?.string, !answer.isEmpty else { throw RPCError(.invalidParams, "answerClarification needs params.answer, an option number or text") }
             var o = try Self.generateOptions(ctx.params)
             let setup = try await self.generationSetup()
-            setup.adopt(&o)
+            Self.adopt(setup, ctx.params, into: &o)
             do {
                 let result = try await Clarifier.answerClarification(id: id, answer: answer, sessions: self.sessions) { task in
                     try await setup.observed.generate(task: task, options: o)
@@ -217,7 +225,7 @@ actor ServerState {
             o.context = ctx.params["context"]?.string
             let stream = ctx.params["stream"]?.bool ?? false
             let setup = try await self.generationSetup()
-            setup.adopt(&o)
+            Self.adopt(setup, ctx.params, into: &o)
             let id = ctx.id
             let notify = ctx.notify
             let report: @Sendable (String) -> Void = { message in

@@ -136,17 +136,18 @@ struct ServeTests {
         #expect(try client.finish() == 0)
     }
 
-    @Test("12 concurrent generate requests all complete, with progress, while check still answers")
+    @Test("12 concurrent generate requests all complete, with progress, while check still answers; \"gate\": false skips the gate")
     func concurrentGenerates() throws {
         let client = try StdioClient()
         for id in 1...12 {
             try client.send(["jsonrpc": "2.0", "id": id, "method": "generate",
-                             "params": ["task": "Return the maximum of a list number \(id).", "candidates": 2, "maxAttempts": 1, "maxTokens": 24, "seed": id]])
+                             "params": ["task": "Return the maximum of a list number \(id).", "candidates": 2, "maxAttempts": 1, "maxTokens": 24, "seed": id, "gate": id % 2 == 0]])
         }
         try client.send(["jsonrpc": "2.0", "id": 100, "method": "check", "params": ["code": "defmodule A do\n  @moduledoc \"A.\"\n  def f, do: 1\nend\n"]])
+        try client.send(["jsonrpc": "2.0", "id": 101, "method": "generate", "params": ["task": "Reverse a list.", "gate": "off"]])
         var results: [Int: [String: Any]] = [:]
         var progress = 0
-        while results.count < 13 {
+        while results.count < 14 {
             let m = try client.read()
             if m["method"] as? String == "$/progress" { progress += 1; continue }
             results[m["id"] as! Int] = m
@@ -155,7 +156,10 @@ struct ServeTests {
             let r = try #require(results[id]?["result"] as? [String: Any], "request \(id): \(String(describing: results[id]))")
             #expect((r["code"] as? String)?.hasPrefix("defmodule ") == true)
             #expect(["clean", "problems_remain"].contains(r["status"] as? String))
+            // The gate reports on every gated answer, and on none of the others.
+            #expect((r["gating"] is [String: Any]) == (id % 2 == 0), "request \(id): \(String(describing: r["gating"]))")
         }
+        #expect((results[101]?["error"] as? [String: Any])?["code"] as? Int == -32602, "\(String(describing: results[101]))")
         #expect((results[100]?["result"] as? [String: Any])?["clean"] as? Bool == true, "\(String(describing: results[100]))")
         #expect(progress >= 12)
         try client.send(["jsonrpc": "2.0", "id": 200, "method": "shutdown"])
