@@ -1,8 +1,8 @@
-// Small whole-array kernels that Swift compiles lane by lane: softmax's shift by the maximum
-// and the sampler's scans of the vocabulary (Swift's SIMD comparisons and `max` have NaN rules
-// that keep them scalar) and the 8-bit activation
-// quantizer (rounding, conversion and a 4 x 4 transpose). Each function carries its own
-// target attribute; callers check ec_vector_kernels_supported first.
+// Small whole-array kernels that Swift compiles lane by lane: softmax's shift by the maximum,
+// the sampler's scans of the vocabulary (Swift's SIMD comparisons and `max` have NaN rules
+// that keep them scalar) and the 8-bit activation quantizer (rounding, conversion and a 4 x 4
+// transpose). Each function carries its own target attribute; callers check
+// ec_vector_kernels_supported first.
 #include "CKernels.h"
 
 #if defined(__x86_64__)
@@ -15,7 +15,8 @@ int ec_vector_kernels_supported(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 }
 
-AVX2 float ec_shift_by_max(float *x, int n, int padded, float floor) {
+// The largest of n floats (-infinity when n is 0).
+static inline AVX2 float largest_of(const float *x, int n) {
     __m256 a = _mm256_set1_ps(-__builtin_inff()), b = a;
     int p = 0;
     for (; p + 16 <= n; p += 16) {
@@ -28,6 +29,12 @@ AVX2 float ec_shift_by_max(float *x, int n, int padded, float floor) {
     h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
     float m = _mm_cvtss_f32(h);
     for (; p < n; p++) m = x[p] > m ? x[p] : m;
+    return m;
+}
+
+AVX2 float ec_shift_by_max(float *x, int n, int padded, float floor) {
+    const float m = largest_of(x, n);
+    int p;
     const __m256 top = _mm256_set1_ps(m), low = _mm256_set1_ps(floor);
     for (p = 0; p + 8 <= n; p += 8) _mm256_storeu_ps(x + p, _mm256_max_ps(_mm256_sub_ps(_mm256_loadu_ps(x + p), top), low));
     for (; p < n; p++) x[p] = x[p] - m > floor ? x[p] - m : floor;
@@ -36,17 +43,11 @@ AVX2 float ec_shift_by_max(float *x, int n, int padded, float floor) {
 }
 
 AVX2 int ec_argmax(const float *x, int n, float *largest) {
-    __m256 a = _mm256_set1_ps(-__builtin_inff());
-    int p = 0;
-    for (; p + 8 <= n; p += 8) a = _mm256_max_ps(a, _mm256_loadu_ps(x + p));
-    __m128 h = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
-    float m = _mm_cvtss_f32(h);
-    for (; p < n; p++) m = x[p] > m ? x[p] : m;
+    const float m = largest_of(x, n);
     *largest = m;
     // The first position holding it, as a scan with a strict comparison finds.
     const __m256 top = _mm256_set1_ps(m);
+    int p;
     for (p = 0; p + 8 <= n; p += 8) {
         const int hits = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + p), top, _CMP_EQ_OQ));
         if (hits) return p + __builtin_ctz((unsigned)hits);

@@ -281,17 +281,18 @@ public final class InferenceContext {
                             ec_tile_scores64(q + kvh * group * hd, $0.baseAddress, Int32(piece.rows.count), Int32(e), keys, Int32(width),
                                              Int32(tiled), scale, scores, Int32(stride))
                         }
-                    }
-                    var j = wide ? piece.rows.count : 0
-                    while j < piece.rows.count {
-                        // Rows in pairs; a lone last row is its own pair.
-                        let k = min(j + 1, piece.rows.count - 1)
-                        let qa = q + piece.rows[j] * e + kvh * group * hd, qb = q + piece.rows[k] * e + kvh * group * hd
-                        for p0 in Swift.stride(from: 0, to: tiled, by: 16) {
-                            scoreTile(qa, qb, dim: hd, keys: keys, width: width, at: p0, scale: scale,
-                                      into: scores + j * group * stride, scores + k * group * stride, stride: stride)
+                    } else {
+                        var j = 0
+                        while j < piece.rows.count {
+                            // Rows in pairs; a lone last row is its own pair.
+                            let k = min(j + 1, piece.rows.count - 1)
+                            let qa = q + piece.rows[j] * e + kvh * group * hd, qb = q + piece.rows[k] * e + kvh * group * hd
+                            for p0 in Swift.stride(from: 0, to: tiled, by: 16) {
+                                scoreTile(qa, qb, dim: hd, keys: keys, width: width, at: p0, scale: scale,
+                                          into: scores + j * group * stride, scores + k * group * stride, stride: stride)
+                            }
+                            j += 2
                         }
-                        j += 2
                     }
                 }
                 for (j, i) in piece.rows.enumerated() {
