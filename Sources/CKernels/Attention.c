@@ -71,30 +71,25 @@ AVX512 void ec_tile_values64(const float *w, int stride, const float *values, in
         }
 }
 
-// Past the shared range each row reads its own positions. They are scored sixteen keys at a
-// time, each key's dimensions gathered two fp16 at a time, so that every score is the same
-// chain of fused multiply-adds over the 64 dimensions as in a tile; and the values continue
-// the tile's chains from the accumulators. A row's attention then comes out bit for bit the
-// same whichever of its positions the tiles took: alone or in any batch.
-AVX512 void ec_own_scores64(const float *q, const void *keys, int key_stride, int count, float scale,
+// Past the shared range each row reads its own positions, sixteen keys at a time from the
+// cache's key blocks, so that every score is the same chain of fused multiply-adds over the 64
+// dimensions as in a tile; and the values continue the tile's chains from the accumulators. A
+// row's attention then comes out bit for bit the same whichever of its positions the tiles
+// took: alone or in any batch.
+AVX512 void ec_own_scores64(const float *q, const void *blocks, int block_stride, int first, int count, float scale,
                             float *out, int stride) {
     const __m512 s = _mm512_set1_ps(scale);
-    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i offsets = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(key_stride * 2));
-    const __m512i low = _mm512_set1_epi32(0xFFFF);
-    for (int p0 = 0; p0 < count; p0 += 16) {
-        const int n = count - p0 < 16 ? count - p0 : 16;
-        const __mmask16 valid = n == 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
-        const char *base = (const char *)keys + (size_t)p0 * key_stride * 2;
+    const uint16_t *block = (const uint16_t *)blocks;
+    // Lane i of a block is position lane0 + i of the span; lanes outside it are not stored.
+    for (int lane0 = -first; lane0 < count; lane0 += 16, block += block_stride) {
         __m512 acc[3] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-        for (int d = 0; d < 64; d += 2) {
-            const __m512i pair = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, offsets, base + d * 2, 1);
-            const __m512 k0 = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_and_si512(pair, low)));
-            const __m512 k1 = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(pair, 16)));
-            for (int g = 0; g < 3; g++) acc[g] = _mm512_fmadd_ps(_mm512_set1_ps(q[g * 64 + d]), k0, acc[g]);
-            for (int g = 0; g < 3; g++) acc[g] = _mm512_fmadd_ps(_mm512_set1_ps(q[g * 64 + d + 1]), k1, acc[g]);
+        for (int d = 0; d < 64; d++) {
+            const __m512 k = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(block + d * 16)));
+            for (int g = 0; g < 3; g++) acc[g] = _mm512_fmadd_ps(_mm512_set1_ps(q[g * 64 + d]), k, acc[g]);
         }
-        for (int g = 0; g < 3; g++) _mm512_mask_storeu_ps(out + (size_t)g * stride + p0, valid, _mm512_mul_ps(acc[g], s));
+        const int lo = lane0 < 0 ? -lane0 : 0, hi = count - lane0 < 16 ? count - lane0 : 16;
+        const __mmask16 valid = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+        for (int g = 0; g < 3; g++) _mm512_mask_storeu_ps(out + (size_t)g * stride + lane0, valid, _mm512_mul_ps(acc[g], s));
     }
 }
 
@@ -119,8 +114,8 @@ AVX512 void ec_own_values64(const float *w, int stride, const void *values, int 
 #else
 
 int ec_attention_tiles_supported(void) { return 0; }
-void ec_own_scores64(const float *q, const void *keys, int key_stride, int count, float scale, float *out, int stride) {
-    (void)q; (void)keys; (void)key_stride; (void)count; (void)scale; (void)out; (void)stride;
+void ec_own_scores64(const float *q, const void *blocks, int block_stride, int first, int count, float scale, float *out, int stride) {
+    (void)q; (void)blocks; (void)block_stride; (void)first; (void)count; (void)scale; (void)out; (void)stride;
 }
 void ec_own_values64(const float *w, int stride, const void *values, int value_stride, int count, float *acc) {
     (void)w; (void)stride; (void)values; (void)value_stride; (void)count; (void)acc;

@@ -10,6 +10,7 @@ struct BenchServeCommand: AsyncParsableCommand {
 
     @Option(help: "Concurrency levels.") var concurrency: [Int] = [1, 4, 10, 16]
     @Option(help: "Tokens per candidate in the throughput runs.") var maxTokens = 64
+    @Option(help: "Requests per concurrency slot in the throughput runs: at concurrency c, c x this many requests, c in flight at a time (sequentially, the same requests one at a time).") var rounds = 3
     @Option(help: "Task set for the quality run (JSON lines with id and task).") var tasks = "bench/tasks.jsonl"
     @Option(help: "Tasks from the set to run for quality (0 skips the quality run).") var qualityTasks = 10
     @Option(help: "Requests in the end-to-end latency run.") var e2eRequests = 8
@@ -17,6 +18,7 @@ struct BenchServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard e2eRequests >= 1 else { throw ValidationError("--e2e-requests must be at least 1") }
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
         guard concurrency.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--concurrency levels must be at least 1") }
     }
 
@@ -75,7 +77,9 @@ struct BenchServeCommand: AsyncParsableCommand {
     }
 
     /// Sends `count` generate requests, `window` in flight at a time; returns latencies and tokens.
-    func measure(_ client: Client, count: Int, window: Int, firstID: Int, candidates: Int, maxTokens: Int, gate: Bool = true) throws -> (latencies: [Double], tokens: Int, seconds: Double) {
+    /// - Parameter topic: the task text; request i asks for variant i of it.
+    func measure(_ client: Client, count: Int, window: Int, firstID: Int, candidates: Int, maxTokens: Int, gate: Bool = true,
+                 topic: String = "Return the sum of a list of integers") throws -> (latencies: [Double], tokens: Int, seconds: Double) {
         var sent: [Int: Date] = [:]
         var latencies: [Double] = []
         var tokens = 0
@@ -84,7 +88,7 @@ struct BenchServeCommand: AsyncParsableCommand {
         func launch() throws {
             let id = firstID + next
             try client.send(["jsonrpc": "2.0", "id": id, "method": "generate",
-                             "params": ["task": "Return the sum of a list of integers, variant \(next).", "candidates": candidates, "maxAttempts": 1, "maxTokens": maxTokens, "seed": next, "gate": gate]])
+                             "params": ["task": "\(topic), variant \(next).", "candidates": candidates, "maxAttempts": 1, "maxTokens": maxTokens, "seed": next, "gate": gate]])
             sent[id] = Date()
             next += 1
         }
@@ -114,9 +118,15 @@ struct BenchServeCommand: AsyncParsableCommand {
         let plan = concurrency.map { ($0, true) } + (concurrency.contains(10) ? [(10, false)] : [])
         for (c, gate) in plan {
             for mode in ["sequential", "concurrent"] {
-                let m = try measure(client, count: c, window: mode == "sequential" ? 1 : c, firstID: id, candidates: 1, maxTokens: maxTokens, gate: gate)
-                id += c
-                let run = Run(mode: mode, concurrency: c, requests: c, gate: gate, tokens: m.tokens, seconds: m.seconds,
+                // Both runs of a pair send the same requests, so they sample the same programs;
+                // unrelated prompts first push the pair's out of the server's prompt cache, so
+                // the second run does not find them prefilled.
+                _ = try measure(client, count: 8, window: 1, firstID: id, candidates: 1, maxTokens: 1, gate: false, topic: "Return the length of a list")
+                id += 8
+                let count = c * rounds
+                let m = try measure(client, count: count, window: mode == "sequential" ? 1 : c, firstID: id, candidates: 1, maxTokens: maxTokens, gate: gate)
+                id += count
+                let run = Run(mode: mode, concurrency: c, requests: count, gate: gate, tokens: m.tokens, seconds: m.seconds,
                               tokensPerSecond: Double(m.tokens) / m.seconds, p50: pct(m.latencies, 0.5), p95: pct(m.latencies, 0.95))
                 runs.append(run)
                 if !json { Stderr.print(String(format: "%@ x%d%@: %.1f tok/s, p50 %.2f s, p95 %.2f s", mode, c, gate ? "" : " (gate off)", run.tokensPerSecond, run.p50, run.p95)) }

@@ -48,10 +48,11 @@ void ec_tile_scores64(const float *q, const int32_t *rows, int count, int row_st
 /// acc[g * 64 + d] += sum over p < count of w[g * stride + p] * values[p * 64 + d], g < 3.
 void ec_tile_values64(const float *w, int stride, const float *values, int count, float *acc);
 
-/// One row's three query heads (64 wide, side by side at q) against `count` fp16 keys
-/// `key_stride` halves apart: out[g * stride + p] = dot * scale, each dot summed in the order
-/// of ec_tile_scores64.
-void ec_own_scores64(const float *q, const void *keys, int key_stride, int count, float scale,
+/// One row's three query heads (64 wide, side by side at q) against `count` fp16 keys held in
+/// blocks of 16 (`[dimension][lane]` at this head, `block_stride` halves from one block to the
+/// next), starting at lane `first` of the first block: out[g * stride + p] = dot * scale, each
+/// dot summed in the order of ec_tile_scores64. Writes nothing outside out[g * stride + 0..<count].
+void ec_own_scores64(const float *q, const void *blocks, int block_stride, int first, int count, float scale,
                      float *out, int stride);
 
 /// acc[g * 64 + d] += sum over p < count of w[g * stride + p] * value_p[d], for `count` fp16

@@ -119,11 +119,9 @@ public final class InferenceContext {
             for (i, r) in rows.enumerated() {
                 rope(q + i * e, heads: c.headCount, headDim: hd, cos: cosT + i * half, sin: sinT + i * half)
                 rope(k + i * kvd, heads: c.kvHeadCount, headDim: hd, cos: cosT + i * half, sin: sinT + i * half)
-                let kp = r.sequence.key(l, r.position), vp = r.sequence.value(l, r.position)
-                for j in 0..<kvd {
-                    kp[j] = Float16(k[i * kvd + j])
-                    vp[j] = Float16(v[i * kvd + j])
-                }
+                r.sequence.storeKey(l, r.position, k + i * kvd)
+                let vp = r.sequence.value(l, r.position)
+                for j in 0..<kvd { vp[j] = Float16(v[i * kvd + j]) }
             }
             if kernels == .exact {
                 attention(layer: l, rows: rows, segments: segments)
@@ -301,10 +299,10 @@ public final class InferenceContext {
                     var n = shared
                     for (seq, span) in segments[i] {
                         if wideOwn {
-                            // A span's positions sit kvDim apart in its sequence's cache.
                             let lo = max(span.lowerBound, shared)
                             guard lo < span.upperBound else { continue }
-                            ec_own_scores64(q0, seq.key(l, lo) + kvOff, Int32(kvDim), Int32(span.upperBound - lo), scale, rowScores + n, Int32(stride))
+                            ec_own_scores64(q0, seq.keyBlock(l, lo, offset: kvOff), Int32(16 * kvDim), Int32((lo - seq.start) % 16),
+                                            Int32(span.upperBound - lo), scale, rowScores + n, Int32(stride))
                             n += span.upperBound - lo
                             continue
                         }

@@ -17,9 +17,14 @@ public final class KVSequence: @unchecked Sendable {
     private(set) var capacity: Int
     private(set) var keys: [UnsafeMutablePointer<Float16>]
     private(set) var values: [UnsafeMutablePointer<Float16>]
+    /// The keys again, in blocks of 16 positions, dimension-major within a block
+    /// (`[block][dimension][lane]`): a row's own positions are scored sixteen at a time from
+    /// plain loads rather than gathers, which are slow on some CPUs.
+    private(set) var keyBlocks: [UnsafeMutablePointer<Float16>]
 
     /// - Parameter prefixLength: how many of the prefix's positions to reuse (default: all of them).
-    init(layers: Int, kvDim: Int, prefix: KVSequence? = nil, prefixLength: Int? = nil, capacity: Int = 64) {
+    init(layers: Int, kvDim: Int, prefix: KVSequence? = nil, prefixLength: Int? = nil) {
+        let capacity = 64  // whole key blocks, as every doubling keeps it
         self.prefix = prefix
         self.start = prefix.map { min($0.length, prefixLength ?? $0.length) } ?? 0
         self.length = start
@@ -28,11 +33,20 @@ public final class KVSequence: @unchecked Sendable {
         self.capacity = capacity
         keys = (0..<layers).map { _ in .allocate(capacity: capacity * kvDim) }
         values = (0..<layers).map { _ in .allocate(capacity: capacity * kvDim) }
+        keyBlocks = (0..<layers).map { _ in Self.zeroed(capacity * kvDim) }
     }
 
     deinit {
         keys.forEach { $0.deallocate() }
         values.forEach { $0.deallocate() }
+        keyBlocks.forEach { $0.deallocate() }
+    }
+
+    // A block's unused lanes are read (and their scores dropped): zeros keep them harmless.
+    private static func zeroed(_ count: Int) -> UnsafeMutablePointer<Float16> {
+        let p = UnsafeMutablePointer<Float16>.allocate(capacity: count)
+        p.initialize(repeating: 0, count: count)
+        return p
     }
 
     /// Makes room for positions up to `end` (exclusive) before a forward pass writes them.
@@ -50,6 +64,10 @@ public final class KVSequence: @unchecked Sendable {
             v.update(from: values[l], count: (length - start) * kvDim)
             values[l].deallocate()
             values[l] = v
+            let b = Self.zeroed(newCap * kvDim)
+            b.update(from: keyBlocks[l], count: capacity * kvDim)
+            keyBlocks[l].deallocate()
+            keyBlocks[l] = b
         }
         capacity = newCap
     }
@@ -78,6 +96,24 @@ public final class KVSequence: @unchecked Sendable {
     /// Storage for a position this sequence owns.
     @inline(__always)
     func key(_ layer: Int, _ pos: Int) -> UnsafeMutablePointer<Float16> { keys[layer] + (pos - start) * kvDim }
+    /// Writes a position's key (all heads) to both layouts.
+    @inline(__always)
+    func storeKey(_ layer: Int, _ pos: Int, _ k: UnsafePointer<Float>) {
+        let kp = key(layer, pos)
+        let own = pos - start
+        let bp = keyBlocks[layer] + (own / 16) * 16 * kvDim + own % 16
+        for j in 0..<kvDim {
+            let h = Float16(k[j])
+            kp[j] = h
+            bp[j * 16] = h
+        }
+    }
+    /// Where the key block holding position `pos` starts, at dimension `offset`; the position
+    /// is lane `(pos - start) % 16`, and the next block is `16 * kvDim` further on.
+    @inline(__always)
+    func keyBlock(_ layer: Int, _ pos: Int, offset: Int) -> UnsafeMutablePointer<Float16> {
+        keyBlocks[layer] + ((pos - start) / 16 * kvDim + offset) * 16
+    }
     @inline(__always)
     func value(_ layer: Int, _ pos: Int) -> UnsafeMutablePointer<Float16> { values[layer] + (pos - start) * kvDim }
 
