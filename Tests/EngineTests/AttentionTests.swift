@@ -130,13 +130,16 @@ struct AttentionTests {
         }
         if context.wideKeyByKey {
             // Positions past the shared range in 512-bit lanes: the same products, summed in another order.
+            // Tiled, a row's own positions start inside a key block; untiled, at its start.
             for layer in [0, 17, 29] {
-                let wide = context.fastAttention(layer: layer, rows: rows, queries: queries, tiled: false)
-                context.wideKeyByKey = false
-                let swift = context.fastAttention(layer: layer, rows: rows, queries: queries, tiled: false)
-                context.wideKeyByKey = true
-                let largest = zip(wide, swift).map { abs($0 - $1) }.max()!
-                #expect(largest <= swift.map(abs).max()! * 1e-5, "layer \(layer): largest difference \(largest)")
+                for tiled in [false, true] {
+                    let wide = context.fastAttention(layer: layer, rows: rows, queries: queries, tiled: tiled)
+                    context.wideKeyByKey = false
+                    let swift = context.fastAttention(layer: layer, rows: rows, queries: queries, tiled: tiled)
+                    context.wideKeyByKey = true
+                    let largest = zip(wide, swift).map { abs($0 - $1) }.max()!
+                    #expect(largest <= swift.map(abs).max()! * 1e-5, "layer \(layer), tiled \(tiled): largest difference \(largest)")
+                }
             }
         }
         base.truncate(to: 50)
