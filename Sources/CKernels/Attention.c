@@ -14,15 +14,20 @@ int ec_attention_tiles_supported(void) {
     return __builtin_cpu_supports("avx512f");
 }
 
-// L is 1 or 2: how many 16-key vectors per query head.
+// L is 1 or 2: how many 16-key blocks per query head. A block is 16 keys, dimension-major, so
+// a tile reads its keys front to back (strided rows of a full transposition stalled on loads).
 #define SCORE_BLOCK(L)                                                                       \
     do {                                                                                     \
         __m512 acc[9][L];                                                                    \
         for (int t = 0; t < 9; t++)                                                          \
             for (int l = 0; l < L; l++) acc[t][l] = _mm512_setzero_ps();                     \
+        const float *kb = keys + (size_t)p0 * 64;                                            \
         for (int d = 0; d < 64; d++) {                                                       \
             __m512 k[L];                                                                     \
-            for (int l = 0; l < L; l++) k[l] = _mm512_loadu_ps(keys + (size_t)d * width + p0 + 16 * l); \
+            for (int l = 0; l < L; l++) {                                                    \
+                k[l] = _mm512_loadu_ps(kb + (size_t)l * 1024 + d * 16);                      \
+                _mm_prefetch((const char *)(kb + (size_t)(L + l) * 1024 + d * 16), _MM_HINT_T0); \
+            }                                                                                \
             for (int t = 0; t < 9; t++) {                                                    \
                 const __m512 b = _mm512_set1_ps(qs[t][d]);                                   \
                 for (int l = 0; l < L; l++) acc[t][l] = _mm512_fmadd_ps(b, k[l], acc[t][l]); \
@@ -35,7 +40,7 @@ int ec_attention_tiles_supported(void) {
     } while (0)
 
 AVX512 void ec_tile_scores64(const float *q, const int32_t *rows, int count, int row_stride,
-                             const float *keys, int width, int positions, float scale,
+                             const float *keys, int positions, float scale,
                              float *out, int stride) {
     const __m512 s = _mm512_set1_ps(scale);
     for (int j0 = 0; j0 < count; j0 += 3) {
@@ -52,23 +57,35 @@ AVX512 void ec_tile_scores64(const float *q, const int32_t *rows, int count, int
     }
 }
 
-AVX512 void ec_tile_values64(const float *w, int stride, const float *values, int count, float *acc) {
-    __m512 a[3][4];
-    for (int g = 0; g < 3; g++)
-        for (int l = 0; l < 4; l++) a[g][l] = _mm512_setzero_ps();
+// R rows at once read each value vector once for all of them; every lane's chain is the
+// same as with one row.
+AVX512 static inline __attribute__((always_inline)) void tile_values(const float *w, int stride, const float *values,
+                                                                     int count, float *acc, const int R) {
+    __m512 a[2][3][4];
+    for (int r = 0; r < R; r++)
+        for (int g = 0; g < 3; g++)
+            for (int l = 0; l < 4; l++) a[r][g][l] = _mm512_setzero_ps();
     for (int p = 0; p < count; p++) {
         __m512 v[4];
         for (int l = 0; l < 4; l++) v[l] = _mm512_loadu_ps(values + (size_t)p * 64 + 16 * l);
-        for (int g = 0; g < 3; g++) {
-            const __m512 b = _mm512_set1_ps(w[(size_t)g * stride + p]);
-            for (int l = 0; l < 4; l++) a[g][l] = _mm512_fmadd_ps(b, v[l], a[g][l]);
-        }
+        for (int l = 0; l < 4; l++) _mm_prefetch((const char *)(values + (size_t)(p + 8) * 64 + 16 * l), _MM_HINT_T0);
+        for (int r = 0; r < R; r++)
+            for (int g = 0; g < 3; g++) {
+                const __m512 b = _mm512_set1_ps(w[(size_t)(r * 3 + g) * stride + p]);
+                for (int l = 0; l < 4; l++) a[r][g][l] = _mm512_fmadd_ps(b, v[l], a[r][g][l]);
+            }
     }
-    for (int g = 0; g < 3; g++)
-        for (int l = 0; l < 4; l++) {
-            float *dst = acc + g * 64 + 16 * l;
-            _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), a[g][l]));
-        }
+    for (int r = 0; r < R; r++)
+        for (int g = 0; g < 3; g++)
+            for (int l = 0; l < 4; l++) {
+                float *dst = acc + (r * 3 + g) * 64 + 16 * l;
+                _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), a[r][g][l]));
+            }
+}
+
+AVX512 void ec_tile_values64(const float *w, int stride, const float *values, int count, float *acc, int rows) {
+    if (rows >= 2) tile_values(w, stride, values, count, acc, 2);
+    else tile_values(w, stride, values, count, acc, 1);
 }
 
 // Past the shared range each row reads its own positions, sixteen keys at a time from the
@@ -76,20 +93,39 @@ AVX512 void ec_tile_values64(const float *w, int stride, const float *values, in
 // dimensions as in a tile; and the values continue the tile's chains from the accumulators. A
 // row's attention then comes out bit for bit the same whichever of its positions the tiles
 // took: alone or in any batch.
+// B blocks at once: one block's three chains of 64 dependent fused multiply-adds left the
+// vector units waiting on their latency; each chain is still its own, in the same order.
+#define OWN_BLOCKS(B)                                                                        \
+    do {                                                                                     \
+        __m512 acc[B][3];                                                                    \
+        for (int b = 0; b < B; b++)                                                          \
+            for (int g = 0; g < 3; g++) acc[b][g] = _mm512_setzero_ps();                     \
+        for (int d = 0; d < 64; d++) {                                                       \
+            const __m512 qd[3] = {_mm512_set1_ps(q[d]), _mm512_set1_ps(q[64 + d]), _mm512_set1_ps(q[128 + d])}; \
+            for (int b = 0; b < B; b++) {                                                    \
+                const __m512 k = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(block + (size_t)b * block_stride + d * 16))); \
+                for (int g = 0; g < 3; g++) acc[b][g] = _mm512_fmadd_ps(qd[g], k, acc[b][g]); \
+            }                                                                                \
+        }                                                                                    \
+        for (int b = 0; b < B; b++, lane0 += 16, block += block_stride) {                    \
+            const int lo = lane0 < 0 ? -lane0 : 0, hi = count - lane0 < 16 ? count - lane0 : 16; \
+            const __mmask16 valid = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));       \
+            for (int g = 0; g < 3; g++)                                                      \
+                _mm512_mask_storeu_ps(out + (size_t)g * stride + lane0, valid, _mm512_mul_ps(acc[b][g], s)); \
+        }                                                                                    \
+    } while (0)
+
 AVX512 void ec_own_scores64(const float *q, const void *blocks, int block_stride, int first, int count, float scale,
                             float *out, int stride) {
     const __m512 s = _mm512_set1_ps(scale);
     const uint16_t *block = (const uint16_t *)blocks;
     // Lane i of a block is position lane0 + i of the span; lanes outside it are not stored.
-    for (int lane0 = -first; lane0 < count; lane0 += 16, block += block_stride) {
-        __m512 acc[3] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-        for (int d = 0; d < 64; d++) {
-            const __m512 k = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(block + d * 16)));
-            for (int g = 0; g < 3; g++) acc[g] = _mm512_fmadd_ps(_mm512_set1_ps(q[g * 64 + d]), k, acc[g]);
-        }
-        const int lo = lane0 < 0 ? -lane0 : 0, hi = count - lane0 < 16 ? count - lane0 : 16;
-        const __mmask16 valid = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-        for (int g = 0; g < 3; g++) _mm512_mask_storeu_ps(out + (size_t)g * stride + lane0, valid, _mm512_mul_ps(acc[g], s));
+    int lane0 = -first;
+    while (lane0 < count) {
+        const int left = (count - lane0 + 15) / 16;
+        if (left >= 4) OWN_BLOCKS(4);
+        else if (left >= 2) OWN_BLOCKS(2);
+        else OWN_BLOCKS(1);
     }
 }
 
@@ -102,6 +138,9 @@ AVX512 void ec_own_values64(const float *w, int stride, const void *values, int 
         const uint16_t *vp = v + (size_t)p * value_stride;
         __m512 x[4];
         for (int l = 0; l < 4; l++) x[l] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vp + 16 * l)));
+        // Positions lie value_stride apart, the other heads between: fetch four ahead.
+        _mm_prefetch((const char *)(vp + (size_t)4 * value_stride), _MM_HINT_T0);
+        _mm_prefetch((const char *)(vp + (size_t)4 * value_stride + 32), _MM_HINT_T0);
         for (int g = 0; g < 3; g++) {
             const __m512 b = _mm512_set1_ps(w[(size_t)g * stride + p]);
             for (int l = 0; l < 4; l++) a[g][l] = _mm512_fmadd_ps(b, x[l], a[g][l]);
@@ -121,13 +160,13 @@ void ec_own_values64(const float *w, int stride, const void *values, int value_s
     (void)w; (void)stride; (void)values; (void)value_stride; (void)count; (void)acc;
 }
 void ec_tile_scores64(const float *q, const int32_t *rows, int count, int row_stride,
-                      const float *keys, int width, int positions, float scale,
+                      const float *keys, int positions, float scale,
                       float *out, int stride) {
-    (void)q; (void)rows; (void)count; (void)row_stride; (void)keys; (void)width; (void)positions;
+    (void)q; (void)rows; (void)count; (void)row_stride; (void)keys; (void)positions;
     (void)scale; (void)out; (void)stride;
 }
-void ec_tile_values64(const float *w, int stride, const float *values, int count, float *acc) {
-    (void)w; (void)stride; (void)values; (void)count; (void)acc;
+void ec_tile_values64(const float *w, int stride, const float *values, int count, float *acc, int rows) {
+    (void)w; (void)stride; (void)values; (void)count; (void)acc; (void)rows;
 }
 
 #endif

@@ -19,7 +19,7 @@ struct AttentionTests {
             kt.withUnsafeBufferPointer { t in
                 scores.withUnsafeMutableBufferPointer { s in
                     for p0 in Swift.stride(from: 0, to: width, by: 16) {
-                        scoreTile(q.baseAddress!, q.baseAddress! + 3 * dim, dim: dim, keys: t.baseAddress!, width: width, at: p0, scale: 0.5,
+                        scoreTile(q.baseAddress!, q.baseAddress! + 3 * dim, dim: dim, keys: t.baseAddress!, at: p0, scale: 0.5,
                                   into: s.baseAddress!, s.baseAddress! + 3 * stride, stride: stride)
                     }
                 }

@@ -39,14 +39,16 @@ void ec_quantize_blocks(const float *x, int count, int8_t *q, float *d, float *s
 int ec_attention_tiles_supported(void);
 
 /// Scores of `count` rows' three query heads (64 wide, side by side at q + rows[j] * row_stride)
-/// against keys 0..<positions (a multiple of 16) of a dimension-major block `width` keys wide,
-/// times `scale`: row j's head g lands at out + (3 * j + g) * stride.
+/// against keys 0..<positions (a multiple of 16), held in blocks of 16 keys, each dimension-major
+/// (key p, dimension d at keys[(p / 16) * 1024 + d * 16 + p % 16]), times `scale`: row j's head g
+/// lands at out + (3 * j + g) * stride.
 void ec_tile_scores64(const float *q, const int32_t *rows, int count, int row_stride,
-                      const float *keys, int width, int positions, float scale,
+                      const float *keys, int positions, float scale,
                       float *out, int stride);
 
-/// acc[g * 64 + d] += sum over p < count of w[g * stride + p] * values[p * 64 + d], g < 3.
-void ec_tile_values64(const float *w, int stride, const float *values, int count, float *acc);
+/// For `rows` (1 or 2) rows r: acc[(3 * r + g) * 64 + d] += sum over p < count of
+/// w[(3 * r + g) * stride + p] * values[p * 64 + d], g < 3.
+void ec_tile_values64(const float *w, int stride, const float *values, int count, float *acc, int rows);
 
 /// One row's three query heads (64 wide, side by side at q) against `count` fp16 keys held in
 /// blocks of 16 (`[dimension][lane]` at this head, `block_stride` halves from one block to the

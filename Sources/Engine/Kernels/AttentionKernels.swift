@@ -5,16 +5,18 @@ import CKernels
 /// prefilled): keys and values are converted from fp16 once for all of them, and the
 /// products run as small matrix multiplies instead of one dot product per key.
 
-/// Copies `count` cached fp16 keys of one head (`dim` wide, `stride` apart) into floats,
-/// dimension-major (`out[d * width + p]`), zero-padded to `width` keys.
+/// Copies `count` cached fp16 keys of one head into floats, in blocks of 16 keys, each
+/// dimension-major (`out[(p / 16) * 16 * dim + d * 16 + p % 16]`), zero-padded to `width`
+/// keys (a multiple of 16): a tile then reads its keys front to back.
 @inline(__always)
 func transposeKeys(_ keys: (Int) -> UnsafePointer<Float16>, count: Int, dim: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
     for p in 0..<count {
-        let k = keys(p)
-        for d in 0..<dim { out[d * width + p] = Float(k[d]) }
+        let k = keys(p), block = out + (p / 16) * 16 * dim + p % 16
+        for d in 0..<dim { block[d * 16] = Float(k[d]) }
     }
-    for d in 0..<dim {
-        for p in count..<width { out[d * width + p] = 0 }
+    for p in count..<width {
+        let block = out + (p / 16) * 16 * dim + p % 16
+        for d in 0..<dim { block[d * 16] = 0 }
     }
 }
 
@@ -28,18 +30,18 @@ func convertValues(_ values: (Int) -> UnsafePointer<Float16>, count: Int, dim: I
 }
 
 /// Scores of six query vectors (three heads of row a, three of row b; `dim` apart) against
-/// keys `p0..<p0 + 16` of a dimension-major block `width` keys wide, times `scale`.
+/// keys `p0..<p0 + 16`, a block of `transposeKeys`, times `scale`.
 /// Row j's scores land at `sa + j * stride + p0` (j < 3) or `sb + (j - 3) * stride + p0`.
 @inline(__always)
-func scoreTile(_ qa: UnsafePointer<Float>, _ qb: UnsafePointer<Float>, dim: Int, keys kt: UnsafePointer<Float>, width: Int, at p0: Int,
+func scoreTile(_ qa: UnsafePointer<Float>, _ qb: UnsafePointer<Float>, dim: Int, keys kt: UnsafePointer<Float>, at p0: Int,
                scale: Float, into sa: UnsafeMutablePointer<Float>, _ sb: UnsafeMutablePointer<Float>, stride: Int) {
     typealias V = SIMD8<Float>
     var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
     var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
-    let raw = UnsafeRawPointer(kt + p0)
+    let raw = UnsafeRawPointer(kt + p0 * dim)
     for d in 0..<dim {
-        let k0 = raw.loadUnaligned(fromByteOffset: d * width * 4, as: V.self)
-        let k1 = raw.loadUnaligned(fromByteOffset: d * width * 4 + 32, as: V.self)
+        let k0 = raw.loadUnaligned(fromByteOffset: d * 64, as: V.self)
+        let k1 = raw.loadUnaligned(fromByteOffset: d * 64 + 32, as: V.self)
         var v = V(repeating: qa[d]); c00.addProduct(v, k0); c01.addProduct(v, k1)
         v = V(repeating: qa[dim + d]); c10.addProduct(v, k0); c11.addProduct(v, k1)
         v = V(repeating: qa[2 * dim + d]); c20.addProduct(v, k0); c21.addProduct(v, k1)

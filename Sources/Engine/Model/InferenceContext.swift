@@ -255,10 +255,10 @@ public final class InferenceContext {
         pool.chunks(pieces.count * kvHeads) { range in
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: largest * group * stride)
             let kf = UnsafeMutablePointer<Float>.allocate(capacity: hd)
-            let acc = UnsafeMutablePointer<Float>.allocate(capacity: group * hd)
+            let accs = UnsafeMutablePointer<Float>.allocate(capacity: largest * group * hd)
             let kt = UnsafeMutablePointer<Float>.allocate(capacity: hd * widest)
             let vf = UnsafeMutablePointer<Float>.allocate(capacity: hd * widest)
-            defer { [scores, kf, acc, kt, vf].forEach { $0.deallocate() } }
+            defer { [scores, kf, accs, kt, vf].forEach { $0.deallocate() } }
             for task in range {
                 let piece = pieces[task / kvHeads], kvh = task % kvHeads
                 let kvOff = kvh * hd
@@ -267,16 +267,16 @@ public final class InferenceContext {
                 if shared > 0 {
                     let root = segments[piece.rows[0]][0].0
                     let tiled = (shared + 15) / 16 * 16
-                    var keys = UnsafePointer(kt), width = tiled
+                    var keys = UnsafePointer(kt)
                     if let m = root.mirror, m.count >= shared {
-                        (keys, values, width) = (m.keys(l, kvh), m.values(l, kvh), m.width)
+                        (keys, values) = (m.keys(l, kvh), m.values(l, kvh))
                     } else {
-                        transposeKeys({ UnsafePointer(root.key(l, $0) + kvOff) }, count: shared, dim: hd, width: width, into: kt)
+                        transposeKeys({ UnsafePointer(root.key(l, $0) + kvOff) }, count: shared, dim: hd, width: tiled, into: kt)
                         convertValues({ UnsafePointer(root.value(l, $0) + kvOff) }, count: shared, dim: hd, into: vf)
                     }
                     if wide {
                         pieceRows[task / kvHeads].withUnsafeBufferPointer {
-                            ec_tile_scores64(q + kvh * group * hd, $0.baseAddress, Int32(piece.rows.count), Int32(e), keys, Int32(width),
+                            ec_tile_scores64(q + kvh * group * hd, $0.baseAddress, Int32(piece.rows.count), Int32(e), keys,
                                              Int32(tiled), scale, scores, Int32(stride))
                         }
                     } else {
@@ -286,7 +286,7 @@ public final class InferenceContext {
                             let k = min(j + 1, piece.rows.count - 1)
                             let qa = q + piece.rows[j] * e + kvh * group * hd, qb = q + piece.rows[k] * e + kvh * group * hd
                             for p0 in Swift.stride(from: 0, to: tiled, by: 16) {
-                                scoreTile(qa, qb, dim: hd, keys: keys, width: width, at: p0, scale: scale,
+                                scoreTile(qa, qb, dim: hd, keys: keys, at: p0, scale: scale,
                                           into: scores + j * group * stride, scores + k * group * stride, stride: stride)
                             }
                             j += 2
@@ -314,15 +314,25 @@ public final class InferenceContext {
                         }
                     }
                     for g in 0..<group { softmax(rowScores + g * stride, count: n) }
-                    acc.initialize(repeating: 0, count: group * hd)
-                    if shared > 0 {
+                }
+                // Every row's weights first, so the value tiles can take rows in pairs.
+                accs.initialize(repeating: 0, count: piece.rows.count * group * hd)
+                if shared > 0 {
+                    var j = 0
+                    while j < piece.rows.count {
+                        let pair = wide ? min(2, piece.rows.count - j) : 1
                         if wide {
-                            ec_tile_values64(rowScores, Int32(stride), values, Int32(shared), acc)
+                            ec_tile_values64(scores + j * group * stride, Int32(stride), values, Int32(shared), accs + j * group * hd, Int32(pair))
                         } else {
-                            valueTile(weights: rowScores, stride: stride, values: values, count: shared, dim: hd, into: acc)
+                            valueTile(weights: scores + j * group * stride, stride: stride, values: values, count: shared, dim: hd, into: accs + j * group * hd)
                         }
+                        j += pair
                     }
-                    n = shared
+                }
+                for (j, i) in piece.rows.enumerated() {
+                    let rowScores = scores + j * group * stride
+                    let acc = accs + j * group * hd
+                    var n = shared
                     for (seq, span) in segments[i] {
                         if wideOwn {
                             let lo = max(span.lowerBound, shared)

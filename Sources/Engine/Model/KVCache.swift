@@ -135,15 +135,15 @@ public final class KVSequence: @unchecked Sendable {
     public var ownedPositions: Int { length - start }
 }
 
-/// A frozen sequence's keys and values in fp32, laid out for the attention tiles: keys
-/// dimension-major per head, values key-major per head.
+/// A frozen sequence's keys and values in fp32, laid out for the attention tiles: keys in
+/// blocks of 16 per head (`transposeKeys`), values key-major per head.
 ///
 /// The few-shot prompt every request starts with is read by every row of every decode
 /// step; converting it from fp16 once, instead of in every step, is a tenth of a batched step.
 final class FloatMirror: @unchecked Sendable {
     /// Positions covered.
     let count: Int
-    /// Keys per row of the transposed blocks: `count` rounded up to whole tiles.
+    /// Keys held per head: `count` rounded up to whole blocks.
     let width: Int
     let heads: Int, headDim: Int
     private let keyBlocks: [UnsafeMutablePointer<Float>]
@@ -172,7 +172,7 @@ final class FloatMirror: @unchecked Sendable {
         valueBlocks.forEach { $0.deallocate() }
     }
 
-    /// Head `h`'s keys in layer `l`: `keys[d * width + p]`.
+    /// Head `h`'s keys in layer `l`, in `transposeKeys`'s blocks.
     func keys(_ l: Int, _ h: Int) -> UnsafePointer<Float> { UnsafePointer(keyBlocks[l] + h * headDim * width) }
     /// Head `h`'s values in layer `l`: `values[p * headDim + d]`.
     func values(_ l: Int, _ h: Int) -> UnsafePointer<Float> { UnsafePointer(valueBlocks[l] + h * headDim * count) }
