@@ -23,16 +23,15 @@ static inline int32_t word_at(const int8_t *p) {
 
 // One panel (16 matrix rows) times R activation rows. Per block, each activation row gets
 // eight vpdpbusd (4 positions x 16 rows each) into an integer accumulator, which is then
-// scaled into a float accumulator: acc += float(isum) * (dw * xd) + m * (xs or xd).
+// scaled into a float accumulator: acc += float(isum) * (dw * xd) (+ m * xs for Q4_1).
 // R is a constant at every call site, so the accumulators live in registers.
 VNNI static inline __attribute__((always_inline)) void panel_tile(
     const uint8_t *q, const float *d, const float *m, int blocks, int nibbles,
-    const int8_t *x, const float *xd, const float *xs, int cols, const int R,
+    const int8_t *x, const float *xd, const float *xs, const int32_t *xsum, int cols, const int R,
     float *out, int out_stride, __mmask16 valid) {
     __m512 acc[8];
     for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
     const __m512i low = _mm512_set1_epi8(0x0F);
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
     for (int b = 0; b < blocks; b++) {
         __m512i isum[8];
         for (int r = 0; r < R; r++) isum[r] = _mm512_setzero_si512();
@@ -50,24 +49,26 @@ VNNI static inline __attribute__((always_inline)) void panel_tile(
                 }
             }
         } else {
-            // Signed weights: the activations go in as unsigned (x + 128); m holds -128 * dw * sum(w).
+            // Weights stored as w + 128 (unsigned), so the activations' bytes go in as they
+            // are, broadcast from memory: sum((w + 128) * x) - 128 * sum(x) = sum(w * x), exactly.
             const uint8_t *qb = q + (size_t)b * 512;
             for (int g = 0; g < 8; g++) {
                 const __m512i w = _mm512_load_si512((const void *)(qb + g * 64));
                 for (int r = 0; r < R; r++) {
                     const int8_t *xr = x + (size_t)r * cols + b * 32;
-                    const __m512i a = _mm512_xor_si512(_mm512_set1_epi32(word_at(xr + 4 * g)), flip);
-                    isum[r] = _mm512_dpbusd_epi32(isum[r], a, w);
+                    isum[r] = _mm512_dpbusd_epi32(isum[r], w, _mm512_set1_epi32(word_at(xr + 4 * g)));
                 }
             }
+            for (int r = 0; r < R; r++) isum[r] = _mm512_sub_epi32(isum[r], _mm512_set1_epi32(128 * xsum[r * blocks + b]));
         }
         const __m512 dw = _mm512_load_ps(d + (size_t)b * 16);
-        const __m512 mw = _mm512_load_ps(m + (size_t)b * 16);
         for (int r = 0; r < R; r++) {
             const float scale = xd[r * blocks + b];
-            const float offset = nibbles ? xs[r * blocks + b] : scale;
             acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), _mm512_mul_ps(dw, _mm512_set1_ps(scale)), acc[r]);
-            acc[r] = _mm512_fmadd_ps(mw, _mm512_set1_ps(offset), acc[r]);
+        }
+        if (nibbles) {
+            const __m512 mw = _mm512_load_ps(m + (size_t)b * 16);
+            for (int r = 0; r < R; r++) acc[r] = _mm512_fmadd_ps(mw, _mm512_set1_ps(xs[r * blocks + b]), acc[r]);
         }
     }
     for (int r = 0; r < R; r++) _mm512_mask_storeu_ps(out + (size_t)r * out_stride, valid, acc[r]);
@@ -75,7 +76,7 @@ VNNI static inline __attribute__((always_inline)) void panel_tile(
 
 VNNI void ec_dot_panels(const uint8_t *q, const float *d, const float *m, int blocks, int nibbles,
                         int first, int last, int rows,
-                        const int8_t *x, const float *xd, const float *xs, int batch,
+                        const int8_t *x, const float *xd, const float *xs, const int32_t *xsum, int batch,
                         float *out, int out_stride) {
     const int cols = blocks * 32;
     const size_t panel_bytes = (size_t)blocks * (nibbles ? 256 : 512);
@@ -92,16 +93,17 @@ VNNI void ec_dot_panels(const uint8_t *q, const float *d, const float *m, int bl
             const int width = (remaining + tiles - 1) / tiles;
             const int8_t *xr = x + (size_t)r * cols;
             const float *xdr = xd + (size_t)r * blocks, *xsr = xs + (size_t)r * blocks;
+            const int32_t *xur = xsum + (size_t)r * blocks;
             float *o = out + (size_t)r * out_stride + p * 16;
             switch (width) {
-            case 1: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, cols, 1, o, out_stride, valid); break;
-            case 2: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, cols, 2, o, out_stride, valid); break;
-            case 3: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, cols, 3, o, out_stride, valid); break;
-            case 4: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, cols, 4, o, out_stride, valid); break;
-            case 5: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, cols, 5, o, out_stride, valid); break;
-            case 6: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, cols, 6, o, out_stride, valid); break;
-            case 7: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, cols, 7, o, out_stride, valid); break;
-            default: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, cols, 8, o, out_stride, valid); break;
+            case 1: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, xur, cols, 1, o, out_stride, valid); break;
+            case 2: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, xur, cols, 2, o, out_stride, valid); break;
+            case 3: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, xur, cols, 3, o, out_stride, valid); break;
+            case 4: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, xur, cols, 4, o, out_stride, valid); break;
+            case 5: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, xur, cols, 5, o, out_stride, valid); break;
+            case 6: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, xur, cols, 6, o, out_stride, valid); break;
+            case 7: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, xur, cols, 7, o, out_stride, valid); break;
+            default: panel_tile(qp, dp, mp, blocks, nibbles, xr, xdr, xsr, xur, cols, 8, o, out_stride, valid); break;
             }
             r += width;
         }
@@ -114,10 +116,10 @@ int ec_dot_panels_supported(void) { return 0; }
 
 void ec_dot_panels(const uint8_t *q, const float *d, const float *m, int blocks, int nibbles,
                    int first, int last, int rows,
-                   const int8_t *x, const float *xd, const float *xs, int batch,
+                   const int8_t *x, const float *xd, const float *xs, const int32_t *xsum, int batch,
                    float *out, int out_stride) {
     (void)q; (void)d; (void)m; (void)blocks; (void)nibbles; (void)first; (void)last; (void)rows;
-    (void)x; (void)xd; (void)xs; (void)batch; (void)out; (void)out_stride;
+    (void)x; (void)xd; (void)xs; (void)xsum; (void)batch; (void)out; (void)out_stride;
 }
 
 #endif

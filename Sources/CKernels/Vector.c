@@ -79,7 +79,7 @@ static inline AVX2 float through_half(float v) {
     return _cvtsh_ss(_cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT));
 }
 
-AVX2 void ec_quantize_blocks(const float *x, int count, int8_t *q, float *d, float *s, float *deq) {
+AVX2 void ec_quantize_blocks(const float *x, int count, int8_t *q, float *d, float *s, int32_t *sum, float *deq) {
     const __m128 sign = _mm_set1_ps(-0.0f);
     for (int i = 0; i < count; i++) {
         const float *src = x + (size_t)i * 32;
@@ -119,7 +119,8 @@ AVX2 void ec_quantize_blocks(const float *x, int count, int8_t *q, float *d, flo
         sums = _mm_add_epi32(sums, _mm_shuffle_epi32(sums, 0x4E));
         sums = _mm_add_epi32(sums, _mm_shuffle_epi32(sums, 0xB1));
         d[i] = scale16;
-        s[i] = through_half(scale * (float)_mm_cvtsi128_si32(sums));
+        sum[i] = _mm_cvtsi128_si32(sums);
+        s[i] = through_half(scale * (float)sum[i]);
     }
 }
 
@@ -129,8 +130,8 @@ int ec_vector_kernels_supported(void) { return 0; }
 float ec_shift_by_max(float *x, int n, int padded, float floor) { (void)x; (void)n; (void)padded; (void)floor; return 0; }
 int ec_argmax(const float *x, int n, float *largest) { (void)x; (void)n; *largest = 0; return 0; }
 int ec_at_least(const float *x, int n, float floor, int32_t *indices, int capacity) { (void)x; (void)n; (void)floor; (void)indices; (void)capacity; return 0; }
-void ec_quantize_blocks(const float *x, int count, int8_t *q, float *d, float *s, float *deq) {
-    (void)x; (void)count; (void)q; (void)d; (void)s; (void)deq;
+void ec_quantize_blocks(const float *x, int count, int8_t *q, float *d, float *s, int32_t *sum, float *deq) {
+    (void)x; (void)count; (void)q; (void)d; (void)s; (void)sum; (void)deq;
 }
 
 #endif

@@ -8,12 +8,13 @@ int ec_dot_panels_supported(void);
 
 /// Integer panel product: panels `first..<last` of a quantized matrix times `batch` rows of
 /// 8-bit activations. See IntegerPanels.swift for the layouts; `nibbles` is 1 for Q4_1
-/// (unsigned 4-bit weights against signed activations) and 0 for Q8_0 (signed weights
-/// against activations offset by 128). Writes out[r * out_stride + 16 * p + t] for the
-/// `rows` matrix rows only.
+/// (unsigned 4-bit weights against signed activations; `m` the blocks' minimums, times `xs`)
+/// and 0 for Q8_0 (weights offset by 128 to unsigned, the offset taken back out of the integer
+/// sums with the activation blocks' sums `xsum`; `m` unused). Writes
+/// out[r * out_stride + 16 * p + t] for the `rows` matrix rows only.
 void ec_dot_panels(const uint8_t *q, const float *d, const float *m, int blocks, int nibbles,
                    int first, int last, int rows,
-                   const int8_t *x, const float *xd, const float *xs, int batch,
+                   const int8_t *x, const float *xd, const float *xs, const int32_t *xsum, int batch,
                    float *out, int out_stride);
 
 /// Nonzero when the CPU runs AVX2 with FMA and F16C, which the vector kernels below need.
@@ -32,8 +33,9 @@ int ec_at_least(const float *x, int n, float floor, int32_t *indices, int capaci
 
 /// Quantizes `count` blocks of 32 floats to 8 bits as ggml's Q8_1 (the same rounding, fp16
 /// scales), each block's quants and dequantized values stored in BlockOrder: q, deq 32 per
-/// block; d, s one per block (scale, and scale times the sum of the quants).
-void ec_quantize_blocks(const float *x, int count, int8_t *q, float *d, float *s, float *deq);
+/// block; d, s, sum one per block (scale, scale times the sum of the quants rounded through
+/// fp16, and that sum exactly).
+void ec_quantize_blocks(const float *x, int count, int8_t *q, float *d, float *s, int32_t *sum, float *deq);
 
 /// Nonzero when the CPU runs AVX-512F, which the attention tiles below need.
 int ec_attention_tiles_supported(void);

@@ -4,9 +4,10 @@ import CKernels
 /// in panel p, block b, group g of four stored positions, row 16p + t's four bytes sit at
 /// `g * 64 + t * 4`, so one 64-byte load feeds one vpdpbusd for sixteen rows. Q4_1 keeps its
 /// nibbles packed (a byte's high nibble is the position sixteen later, as in `BlockOrder`);
-/// Q8_0 keeps signed bytes, with `m` holding -128 * scale * (sum of the row's block) to undo
-/// the activations' offset. Built on the first fast forward pass; where the CPU has VNNI it
-/// takes the place of `Panels` and of the single-row integer dot products.
+/// Q8_0's signed bytes are stored plus 128, unsigned, so the activations go in as they are
+/// (the kernel takes 128 times their sum back out). Built on the first fast forward pass;
+/// where the CPU has VNNI it takes the place of `Panels` and of the single-row integer dot
+/// products.
 final class IntegerPanels: @unchecked Sendable {
     /// Whether this CPU runs the kernel.
     static let supported = ec_dot_panels_supported() != 0
@@ -39,15 +40,11 @@ final class IntegerPanels: @unchecked Sendable {
                 let slot = (p * nb + b) * n
                 let block = src + (r * nb + b) * bytes
                 d[slot + t] = w.d[r * nb + b]
-                if nibbles {
-                    m[slot + t] = w.m[r * nb + b]
-                } else {
-                    var sum: Int32 = 0
-                    for s in 0..<32 { sum += Int32(block.load(fromByteOffset: s, as: Int8.self)) }
-                    m[slot + t] = -128 * w.d[r * nb + b] * Float(sum)
-                }
+                if nibbles { m[slot + t] = w.m[r * nb + b] }
+                // Flipping each byte's top bit adds 128 to a signed byte, read as unsigned.
+                let flip: UInt32 = nibbles ? 0 : 0x8080_8080
                 for g in 0..<(bytes / 4) {
-                    q.storeBytes(of: block.loadUnaligned(fromByteOffset: 4 * g, as: UInt32.self),
+                    q.storeBytes(of: block.loadUnaligned(fromByteOffset: 4 * g, as: UInt32.self) ^ flip,
                                  toByteOffset: slot * bytes + g * 64 + t * 4, as: UInt32.self)
                 }
             }
@@ -64,6 +61,6 @@ final class IntegerPanels: @unchecked Sendable {
     func multiply(_ xq: QuantizedActivations, batch: Int, rows: Int, into out: UnsafeMutablePointer<Float>, panels: Range<Int>) {
         ec_dot_panels(q.assumingMemoryBound(to: UInt8.self), d, m, Int32(blocksPerRow), nibbles ? 1 : 0,
                       Int32(panels.lowerBound), Int32(panels.upperBound), Int32(rows),
-                      xq.q, xq.d, xq.s, Int32(batch), out, Int32(rows))
+                      xq.q, xq.d, xq.s, xq.sums, Int32(batch), out, Int32(rows))
     }
 }

@@ -11,6 +11,8 @@ final class QuantizedActivations {
     let d: UnsafeMutablePointer<Float>
     /// Block scale times the sum of the block's quants, for Q4_1's offset term.
     let s: UnsafeMutablePointer<Float>
+    /// The sum of the block's quants, exactly: the VNNI kernel takes Q8_0's offset back out with it.
+    let sums: UnsafeMutablePointer<Int32>
     /// The quantized values as floats (q * d), in the same order: the batched float kernels
     /// read these, so both paths see the same rounded activations that llama.cpp's kernels see.
     let dequantized: UnsafeMutablePointer<Float>
@@ -22,6 +24,7 @@ final class QuantizedActivations {
         q = .allocate(capacity: rows * cols)
         d = .allocate(capacity: rows * blocks)
         s = .allocate(capacity: rows * blocks)
+        sums = .allocate(capacity: rows * blocks)
         dequantized = .allocate(capacity: rows * cols)
     }
 
@@ -29,6 +32,7 @@ final class QuantizedActivations {
         q.deallocate()
         d.deallocate()
         s.deallocate()
+        sums.deallocate()
         dequantized.deallocate()
     }
 
@@ -45,7 +49,7 @@ final class QuantizedActivations {
         // arithmetic per element without Swift's lane-by-lane rounding and conversion.
         if vectorKernel {
             let i = range.lowerBound
-            ec_quantize_blocks(x + i * 32, Int32(range.count), q + i * 32, d + i, s + i, dequantized + i * 32)
+            ec_quantize_blocks(x + i * 32, Int32(range.count), q + i * 32, d + i, s + i, sums + i, dequantized + i * 32)
             return
         }
         // Rows are `blocks` whole blocks long, so block `i` starts at element `32 * i`.
@@ -68,6 +72,7 @@ final class QuantizedActivations {
             let deq = dequantized + i * 32
             for j in 0..<32 { deq[j] = Float(dst[j]) * scale16 }
             d[i] = scale16
+            sums[i] = sum
             s[i] = Float(Float16(scale * Float(sum)))
         }
     }
