@@ -31,6 +31,8 @@ struct WeightKernelTests {
         #expect(Array(UnsafeBufferPointer(start: vector.q, count: rows * cols)) == Array(UnsafeBufferPointer(start: plain.q, count: rows * cols)))
         for i in 0..<(rows * cols / 32) {
             #expect(vector.d[i].bitPattern == plain.d[i].bitPattern && vector.s[i].bitPattern == plain.s[i].bitPattern, "block \(i)")
+            let quants = (0..<32).reduce(Int32(0)) { $0 + Int32(plain.q[i * 32 + $1]) }
+            #expect(vector.sums[i] == quants && plain.sums[i] == quants, "block \(i): exact sum of the quants")
         }
         for i in 0..<(rows * cols) { #expect(vector.dequantized[i].bitPattern == plain.dequantized[i].bitPattern, "element \(i)") }
     }
