@@ -22,6 +22,10 @@ struct WorkerPoolTests {
             pool.dynamic(count) { i in if i < count + 64 { h[i] += 1 } }
             #expect((0..<count).allSatisfy { hits[$0] == 2 }, "round \(round), \(count) items handed out")
             #expect((count..<(count + 64)).allSatisfy { hits[$0] == 0 }, "round \(round): an index past \(count) was handed out")
+            // Pulled by each thread from a source until it runs dry: each exactly once again.
+            pool.pulling(count) { next in while let i = next() { if i < count + 64 { h[i] += 1 } } }
+            #expect((0..<count).allSatisfy { hits[$0] == 3 }, "round \(round), \(count) items pulled")
+            #expect((count..<(count + 64)).allSatisfy { hits[$0] == 0 }, "round \(round): an index past \(count) was pulled")
             // Every 50 rounds, idle long enough for the workers to park.
             if round % 50 == 49 { Thread.sleep(forTimeInterval: 0.002) }
         }
@@ -46,5 +50,14 @@ struct WorkerPoolTests {
             Thread.sleep(forTimeInterval: 0.001)
         }
         #expect(takers.withLock { $0.count } == 2, "both threads take indices")
+        let pullers = Mutex<Set<UInt>>([])
+        pool.pulling(40) { next in
+            while next() != nil {
+                let id = UInt(pthread_self())
+                pullers.withLock { _ = $0.insert(id) }
+                Thread.sleep(forTimeInterval: 0.001)
+            }
+        }
+        #expect(pullers.withLock { $0.count } == 2, "both threads pull indices")
     }
 }

@@ -45,6 +45,27 @@ final class WorkerPool: Sendable {
         }
     }
 
+    /// Like `dynamic`, but each thread calls `body` once with a source of indices (nil when
+    /// none are left), so it can set up its scratch space once for all the indices it takes.
+    func pulling(_ count: Int, _ body: (_ next: () -> Int?) -> Void) {
+        let n = min(threads, count)
+        guard n > 1 else {
+            var i = 0
+            body { defer { i += 1 }; return i < count ? i : nil }
+            return
+        }
+        let next = Counter()
+        withoutActuallyEscaping(body) { body in
+            shared.run { t in
+                guard t < n else { return }
+                body {
+                    let i = next.value.add(1, ordering: .relaxed).oldValue
+                    return i < count ? i : nil
+                }
+            }
+        }
+    }
+
     /// Runs `body(i)` for every i in `0..<count`, each thread taking the next index as it gets
     /// free: when another process holds a core for a while (the checkers' Elixir VM, say),
     /// the threads still running take over its share instead of waiting for it.

@@ -252,14 +252,15 @@ public final class InferenceContext {
         let wideOwn = wideKeyByKey && group == 3 && hd == 64
         let kvDim = c.kvDimension
         let pieceRows = pieces.map { $0.rows.map(Int32.init) }
-        pool.chunks(pieces.count * kvHeads) { range in
+        // Tasks go to whichever thread is free: rows' own positions differ in length.
+        pool.pulling(pieces.count * kvHeads) { next in
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: largest * group * stride)
             let kf = UnsafeMutablePointer<Float>.allocate(capacity: hd)
             let accs = UnsafeMutablePointer<Float>.allocate(capacity: largest * group * hd)
             let kt = UnsafeMutablePointer<Float>.allocate(capacity: hd * widest)
             let vf = UnsafeMutablePointer<Float>.allocate(capacity: hd * widest)
             defer { [scores, kf, accs, kt, vf].forEach { $0.deallocate() } }
-            for task in range {
+            while let task = next() {
                 let piece = pieces[task / kvHeads], kvh = task % kvHeads
                 let kvOff = kvh * hd
                 let shared = piece.shared
@@ -387,7 +388,7 @@ public final class InferenceContext {
 
     /// Splits the rows into pieces of attention work: rows whose cache chain starts with the
     /// same sequence go together, with the positions they all read from it (`shared`, 0 when
-    /// too few to tile); large groups are halved so both threads get work for every head.
+    /// too few to tile), in parts small enough that both threads get work for every head.
     private func attentionPieces(_ segments: [[(KVSequence, Range<Int>)]]) -> [(rows: [Int], shared: Int)] {
         let c = model.config
         // The tiles take three query heads per KV head and 32-wide halves of a head.
@@ -405,10 +406,14 @@ public final class InferenceContext {
             let first = members.map { segments[$0][0].1 }
             // A lone row reads its keys once anyway: tiles would only add the transposition.
             let shared = tiles && members.count >= 2 && first.allSatisfy({ $0.lowerBound == 0 }) ? first.map(\.upperBound).min()! : 0
-            let halves = members.count >= 4 ? 2 : 1
-            for h in 0..<halves {
-                let part = Array(members[(members.count * h / halves)..<(members.count * (h + 1) / halves)])
-                pieces.append((part, shared >= tiledAttentionMinimum ? shared : 0))
+            let tiled = shared >= tiledAttentionMinimum ? shared : 0
+            // A frozen root's keys come from its fp32 mirror, so a piece costs no conversion:
+            // pieces of one tile's three rows, which the threads share out evenly. Otherwise
+            // each piece converts the keys again: halves of large groups.
+            let frozen = tiled > 0 && tiled <= segments[members[0]][0].0.length
+            let size = frozen ? 3 : members.count >= 4 ? (members.count + 1) / 2 : members.count
+            for lo in stride(from: 0, to: members.count, by: size) {
+                pieces.append((Array(members[lo..<min(lo + size, members.count)]), tiled))
             }
         }
         return pieces
