@@ -116,12 +116,16 @@ public final class InferenceContext {
         for (l, layer) in model.layers.enumerated() {
             normalizeAndQuantize(n, layer.attnNorm)
             run([(layer.wq, q), (layer.wk, k), (layer.wv, v)], qEmbed, xn, n)
-            for (i, r) in rows.enumerated() {
-                rope(q + i * e, heads: c.headCount, headDim: hd, cos: cosT + i * half, sin: sinT + i * half)
-                rope(k + i * kvd, heads: c.kvHeadCount, headDim: hd, cos: cosT + i * half, sin: sinT + i * half)
-                r.sequence.storeKey(l, r.position, k + i * kvd)
-                let vp = r.sequence.value(l, r.position)
-                for j in 0..<kvd { vp[j] = Float16(v[i * kvd + j]) }
+            // Rows write their own cache positions: shared out, so no thread waits on the rest.
+            shareRows(n, n) { range in
+                for i in range {
+                    let r = rows[i]
+                    rope(q + i * e, heads: c.headCount, headDim: hd, cos: cosT + i * half, sin: sinT + i * half)
+                    rope(k + i * kvd, heads: c.kvHeadCount, headDim: hd, cos: cosT + i * half, sin: sinT + i * half)
+                    r.sequence.storeKey(l, r.position, k + i * kvd)
+                    let vp = r.sequence.value(l, r.position)
+                    for j in 0..<kvd { vp[j] = Float16(v[i * kvd + j]) }
+                }
             }
             if kernels == .exact {
                 attention(layer: l, rows: rows, segments: segments)
