@@ -244,13 +244,14 @@ public final class DecodeBatch {
             rows.append(BatchRow(sequence: s.sequence, token: s.last, position: position, wantsLogits: true))
             for (i, t) in draft.enumerated() { rows.append(BatchRow(sequence: s.sequence, token: t, position: position + 1 + i, wantsLogits: true)) }
         }
-        let logits = context.forward(rows)
+        // Every row wants logits; each slot samples in place from its own rows of the buffer.
+        nonisolated(unsafe) let logits = UnsafeMutablePointer(mutating: context.forward(rows).baseAddress!)
         decodePasses += 1
-        // Sampling touches only its own slot, so slots advance in parallel; with a monitor
-        // (a parser round trip per draw) this keeps both cores busy instead of one.
+        // Sampling touches only its own slot, so slots advance in parallel on the engine's
+        // threads, which are awake from the forward pass (a dispatch queue's threads would
+        // share the cores with them while they spin).
         let live = slots
         var out = [[Event]](repeating: [], count: live.count)
-        let parallel = live.count > 1 && live.contains { $0.request.monitor != nil }
         out.withUnsafeMutableBufferPointer { results in
             nonisolated(unsafe) let results = results
             let work = { (j: Int) in
@@ -261,20 +262,14 @@ public final class DecodeBatch {
                     s.sequence.truncate(to: plan.position + 1 + i)
                     s.sequence.commit(length: plan.position + 1 + i)
                     let row = plan.first + i
-                    var l = Array(logits[(row * vocab)..<((row + 1) * vocab)])
-                    let e = l.withUnsafeMutableBufferPointer { self.advance(s, logits: $0) }
+                    let e = self.advance(s, logits: UnsafeMutableBufferPointer(start: logits + row * vocab, count: vocab))
                     results[j].append(e)
                     guard i < plan.draft.count, s.finish == nil, let t = e.token, t.id == plan.draft[i],
                           s.sequence.length == plan.position + 1 + i else { break }
                     i += 1
                 }
             }
-            if parallel {
-                nonisolated(unsafe) let work = work
-                DispatchQueue.concurrentPerform(iterations: live.count) { work($0) }
-            } else {
-                for j in live.indices { work(j) }
-            }
+            context.shareOut(live.count, work)
         }
         // Every event past a slot's first came from an accepted draft token.
         acceptedDraftTokens += out.reduce(0) { $0 + $1.count - 1 }

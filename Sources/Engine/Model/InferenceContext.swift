@@ -77,6 +77,12 @@ public final class InferenceContext {
         capacity = rows
     }
 
+    /// Runs `body(i)` once for every i in `0..<count` on this context's threads: per-row work
+    /// between forward passes (sampling) without waking other threads while these spin.
+    func shareOut(_ count: Int, _ body: (Int) -> Void) {
+        pool.dynamic(count, body)
+    }
+
     /// Runs the rows through the model, caching their keys and values.
     ///
     /// Rows of one sequence must come in position order and continue its cache.
