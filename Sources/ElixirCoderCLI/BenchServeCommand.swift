@@ -155,14 +155,15 @@ struct BenchServeCommand: AsyncParsableCommand {
             quality = ["tasks": n, "clean_share": Double(clean) / n, "mean_attempts": Double(attemptsUsed) / n, "problems_left": Double(problemsLeft)]
         }
 
-        func ratio(gate: Bool) -> Double {
+        // Absent when concurrency 10 was not measured.
+        func ratio(gate: Bool) -> Double? {
             let pair = ["sequential", "concurrent"].map { mode in runs.first { $0.mode == mode && $0.concurrency == 10 && $0.gate == gate }?.tokensPerSecond }
-            guard let seq = pair[0], let con = pair[1] else { return 0 }
+            guard let seq = pair[0], let con = pair[1] else { return nil }
             return con / seq
         }
         if json {
             struct Out: Encodable {
-                let runs: [Run]; let ratio_at_10: Double; let ratio_at_10_gate_off: Double
+                let runs: [Run]; let ratio_at_10: Double?; let ratio_at_10_gate_off: Double?
                 let e2e_p50: Double; let e2e_p95: Double; let e2e_max: Double; let quality: [String: Double]
             }
             return try printJSON(Out(runs: runs, ratio_at_10: ratio(gate: true), ratio_at_10_gate_off: ratio(gate: false), e2e_p50: pct(e2e.latencies, 0.5),
@@ -171,7 +172,9 @@ struct BenchServeCommand: AsyncParsableCommand {
         print("elixir-coder bench serve (through serve --stdio, 1 candidate per request, \(maxTokens) tokens, 1 attempt)")
         print("mode        conc  gate  tok/s    p50 s   p95 s")
         for r in runs { print(String(format: "%-11@ %4d  %@  %7.1f  %6.2f  %6.2f", r.mode, r.concurrency, r.gate ? "on " : "off", r.tokensPerSecond, r.p50, r.p95)) }
-        print(String(format: "batched / sequential at 10: %.2fx (gate off, first rounds only: %.2fx)", ratio(gate: true), ratio(gate: false)))
+        if let on = ratio(gate: true), let off = ratio(gate: false) {
+            print(String(format: "batched / sequential at 10: %.2fx (gate off, first rounds only: %.2fx)", on, off))
+        }
         print(String(format: "generate end to end (%d requests, 5 candidates, <=256 tokens, <=3 attempts): p50 %.2f s, p95 %.2f s, max %.2f s",
                      e2eRequests, pct(e2e.latencies, 0.5), pct(e2e.latencies, 0.95), e2e.latencies.last ?? 0))
         if !quality.isEmpty {
