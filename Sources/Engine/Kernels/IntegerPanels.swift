@@ -31,7 +31,9 @@ final class IntegerPanels: @unchecked Sendable {
         q = .allocate(byteCount: slots * bytes, alignment: 64)
         q.initializeMemory(as: UInt8.self, repeating: 0, count: slots * bytes)
         d = UnsafeMutableRawPointer.allocate(byteCount: slots * 4, alignment: 64).initializeMemory(as: Float.self, repeating: 0, count: slots)
-        m = UnsafeMutableRawPointer.allocate(byteCount: slots * 4, alignment: 64).initializeMemory(as: Float.self, repeating: 0, count: slots)
+        // Only Q4_1 has block minimums; Q8_0's offset comes out of the integer sums.
+        let minimums = nibbles ? slots : 0
+        m = UnsafeMutableRawPointer.allocate(byteCount: minimums * 4, alignment: 64).initializeMemory(as: Float.self, repeating: 0, count: minimums)
         // Four bytes (one group of one row) at a time: this runs on the first forward pass.
         let src = UnsafeRawPointer(w.q)
         for r in 0..<w.rows {
