@@ -70,20 +70,7 @@ final class WorkerPool: Sendable {
     /// free: when another process holds a core for a while (the checkers' Elixir VM, say),
     /// the threads still running take over its share instead of waiting for it.
     func dynamic(_ count: Int, _ body: (Int) -> Void) {
-        guard threads > 1 && count > 1 else {
-            for i in 0..<count { body(i) }
-            return
-        }
-        let next = Counter()
-        withoutActuallyEscaping(body) { body in
-            shared.run { _ in
-                while true {
-                    let i = next.value.add(1, ordering: .relaxed).oldValue
-                    guard i < count else { return }
-                    body(i)
-                }
-            }
-        }
+        pulling(count) { next in while let i = next() { body(i) } }
     }
 }
 

@@ -374,10 +374,18 @@ public final class InferenceContext {
     /// Gives the roots that tiles read a mirror. A root this pass does not extend is frozen:
     /// its mirror is built once and kept.
     private func buildMirrors(_ segments: [[(KVSequence, Range<Int>)]], _ pieces: [(rows: [Int], shared: Int)]) {
-        for piece in pieces where piece.shared > 0 {
+        for piece in pieces {
             let root = segments[piece.rows[0]][0].0
-            if piece.shared <= root.length { root.buildMirror(heads: model.config.kvHeadCount, headDim: model.config.headDimension, pool: pool) }
+            if Self.readsMirror(root, shared: piece.shared) {
+                root.buildMirror(heads: model.config.kvHeadCount, headDim: model.config.headDimension, pool: pool)
+            }
         }
+    }
+
+    /// Whether tiles over a root's first `shared` positions read its fp32 mirror: the root
+    /// already holds them all, so this pass does not extend it.
+    private static func readsMirror(_ root: KVSequence, shared: Int) -> Bool {
+        shared > 0 && shared <= root.length
     }
 
     /// One layer's fast attention for rows whose keys and values are already cached, from
@@ -420,8 +428,7 @@ public final class InferenceContext {
             // A frozen root's keys come from its fp32 mirror, so a piece costs no conversion:
             // pieces of one tile's three rows, which the threads share out evenly. Otherwise
             // each piece converts the keys again: halves of large groups.
-            let frozen = tiled > 0 && tiled <= segments[members[0]][0].0.length
-            let size = frozen ? 3 : members.count >= 4 ? (members.count + 1) / 2 : members.count
+            let size = Self.readsMirror(segments[members[0]][0].0, shared: tiled) ? 3 : members.count >= 4 ? (members.count + 1) / 2 : members.count
             for lo in stride(from: 0, to: members.count, by: size) {
                 pieces.append((Array(members[lo..<min(lo + size, members.count)]), tiled))
             }
