@@ -136,6 +136,61 @@ struct EngineBehaviourTests {
         #expect(drafted.passes + drafted.accepted == plain.passes)
     }
 
+    @Test("a batch drafts for several sequences, from the prompt and from each other, and samples what plain decoding samples")
+    func batchedSpeculation() {
+        let prompt = CopyTask.prompt
+        func run(_ lookup: PromptLookup?) -> (tokens: [Int: [GeneratedToken]], passes: Int, accepted: Int) {
+            let batch = DecodeBatch(context: InferenceContext(model: Shared.model, kernels: .exact), tokenizer: Shared.tokenizer)
+            batch.speculation = lookup
+            var tokens: [Int: [GeneratedToken]] = [:]
+            // Three requests of one prompt: three rows leave five of a tile's eight for drafts.
+            let requests = (0..<3).map { i -> (id: Int, request: GenerationRequest, processor: (any LogitsProcessor)?) in
+                var sampling = CopyTask.sampling
+                sampling.seed = 11 + UInt64(i)
+                return (i, GenerationRequest(prompt: prompt, maxTokens: 30, sampling: sampling), nil)
+            }
+            func collect(_ events: [DecodeBatch.Event]) { for e in events { if let t = e.token { tokens[e.slot.id, default: []].append(t) } } }
+            collect(batch.add(prompt: prompt, requests: requests).events)
+            while !batch.isEmpty { collect(batch.step()) }
+            return (tokens, batch.decodePasses, batch.acceptedDraftTokens)
+        }
+        let plain = run(nil), drafted = run(PromptLookup())
+        for i in 0..<3 {
+            #expect(drafted.tokens[i]?.map(\.id) == plain.tokens[i]?.map(\.id), "request \(i)")
+            #expect(drafted.tokens[i]?.map(\.logprob) == plain.tokens[i]?.map(\.logprob), "request \(i)")
+        }
+        // The batch runs until its slowest sequence ends, so it need not take fewer passes.
+        #expect(plain.accepted == 0 && drafted.accepted > 10, "\(drafted.accepted) draft tokens accepted")
+        #expect(drafted.passes <= plain.passes)
+    }
+
+    @Test("drafts fill the last tile of a pass's rows, first positions first")
+    func draftBudget() {
+        let lookup = PromptLookup()
+        #expect(lookup.rowBudget(sequences: 1) == 7)
+        #expect(lookup.rowBudget(sequences: 5) == 3)
+        #expect(lookup.rowBudget(sequences: 8) == 0)
+        #expect(lookup.rowBudget(sequences: 10) == 6)
+        #expect(lookup.rowBudget(sequences: 16) == 0)
+        let drafts = [[1, 2, 3], [4], [], [5, 6]]
+        #expect(PromptLookup.share(drafts, budget: 4) == [[1, 2], [4], [], [5]])
+        #expect(PromptLookup.share(drafts, budget: 2) == [[1], [4], [], []])
+        #expect(PromptLookup.share(drafts, budget: 0) == [[], [], [], []])
+        #expect(PromptLookup.share(drafts, budget: 50) == drafts)
+    }
+
+    @Test("a draft from the batch's other sequences comes before one from the prompt")
+    func draftsFromOthers() {
+        let lookup = PromptLookup()
+        let prompt = [1, 2, 3, 4, 5, 9]
+        // The prompt alone continues 1 2 3 with 4 5 9; another sequence continued it with 8 8.
+        #expect(lookup.draft(prompt: prompt, generated: [1, 2, 3], limit: 10) == [4, 5, 9])
+        #expect(lookup.draft(prompt: prompt, generated: [1, 2, 3], others: [[7, 7], [0, 1, 2, 3, 8, 8]], limit: 10) == [8, 8])
+        #expect(lookup.draft(prompt: prompt, generated: [1, 2, 3], others: [[0, 1, 2, 3, 8, 8]], limit: 1) == [8])
+        // An occurrence at the very end of another sequence has nothing after it: the prompt's counts.
+        #expect(lookup.draft(prompt: prompt, generated: [1, 2, 3], others: [[0, 1, 2, 3]], limit: 10) == [4, 5, 9])
+    }
+
     @Test("a draft is what followed the latest earlier occurrence of the last tokens in the prompt")
     func promptLookupDrafts() {
         let lookup = PromptLookup()

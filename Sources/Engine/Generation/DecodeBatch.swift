@@ -10,7 +10,7 @@ public final class DecodeBatch {
     public let tokenizer: Tokenizer
     /// Prompt tokens per forward pass while prefilling.
     public var prefillChunk = 64
-    /// Speculative decoding from the prompt for small batches; nil turns it off.
+    /// Speculative decoding from the prompt and the batch's other sequences; nil turns it off.
     public var speculation: PromptLookup? = PromptLookup()
     /// Tokens accepted from drafts (for benchmarks and tests).
     public private(set) var acceptedDraftTokens = 0
@@ -220,9 +220,10 @@ public final class DecodeBatch {
 
     /// One forward pass over every live slot. Finished and cancelled slots leave first.
     ///
-    /// A small batch also feeds each slot's draft (see `PromptLookup`) in the same pass; the
-    /// slot then samples position after position as usual, and keeps going while what it
-    /// samples is the drafted token, so a draft changes the speed, never what is sampled.
+    /// Slots with a draft (see `PromptLookup`) feed it in the same pass, as many drafted rows
+    /// as fill the pass's last tile; the slot then samples position after position as usual,
+    /// and keeps going while what it samples is the drafted token, so a draft changes the
+    /// speed, never what is sampled.
     public func step() -> [Event] {
         var events: [Event] = []
         for s in slots where s.cancelled && s.finish == nil {
@@ -232,13 +233,22 @@ public final class DecodeBatch {
         slots.removeAll { $0.finish != nil }
         guard !slots.isEmpty else { return events }
         let vocab = context.model.config.vocabularySize
-        let lookup = speculation.flatMap { slots.count <= $0.maxBatch ? $0 : nil }
+        let budget = speculation.map { $0.rowBudget(sequences: slots.count) } ?? 0
+        var drafts = [[Int]](repeating: [], count: slots.count)
+        if let lookup = speculation, budget > 0 {
+            let generated = slots.map { $0.tokens.map(\.id) }
+            for (j, s) in slots.enumerated() {
+                let room = min(s.request.maxTokens - s.tokens.count - 1, context.model.config.contextLength - s.sequence.length - 2)
+                var others = generated
+                others.remove(at: j)
+                drafts[j] = lookup.draft(prompt: s.request.prompt, generated: generated[j], others: others, limit: room)
+            }
+            drafts = PromptLookup.share(drafts, budget: budget)
+        }
         var rows: [BatchRow] = []
         var plans: [(first: Int, position: Int, draft: [Int])] = []
-        for s in slots {
+        for (s, draft) in zip(slots, drafts) {
             let position = s.sequence.length
-            let room = min(s.request.maxTokens - s.tokens.count - 1, context.model.config.contextLength - position - 2)
-            let draft = lookup?.draft(prompt: s.request.prompt, generated: s.tokens.map(\.id), limit: room) ?? []
             plans.append((rows.count, position, draft))
             rows.append(BatchRow(sequence: s.sequence, token: s.last, position: position, wantsLogits: true))
             for (i, t) in draft.enumerated() { rows.append(BatchRow(sequence: s.sequence, token: t, position: position + 1 + i, wantsLogits: true)) }
