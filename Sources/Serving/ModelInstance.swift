@@ -239,14 +239,13 @@ public final class ModelInstance: @unchecked Sendable {
                 }
                 groups.append((p.prompt, ids))
             }
-            // Prompts admitted together prefill together.
-            var events = groups.isEmpty ? [] : batch.add(groups).events
             lock.lock()
             for t in tickets.values where t.cancelled {
                 for s in batch.liveSlots where tickets[s.id] === t { s.cancelled = true }
             }
             lock.unlock()
-            events += batch.step()
+            // Prompts admitted together prefill together, in the live slots' pass when they fit.
+            let events = batch.step(adding: groups)
             // Finished slots already left the batch; say so before their callers hear of it.
             lock.lock()
             live = batch.count

@@ -107,6 +107,21 @@ struct EngineBehaviourTests {
             #expect(alone.map(\.logprob.bitPattern) == batched.map(\.logprob.bitPattern), "request \(i)")
             #expect(alone.map(\.entropy.bitPattern) == batched.map(\.entropy.bitPattern), "request \(i)")
         }
+        // Requests that join a running batch prefill in its pass and still sample what they
+        // sample alone.
+        let batch = fresh()
+        var staggered: [Int: [GeneratedToken]] = [:]
+        func collect(_ events: [DecodeBatch.Event]) { for e in events { if let t = e.token { staggered[e.slot.id, default: []].append(t) } } }
+        collect(batch.add([(prompts[0], [(id: 0, request: requests[0], processor: nil)]), (prompts[2], [(id: 2, request: requests[2], processor: nil)])]).events)
+        for _ in 0..<5 { collect(batch.step()) }
+        let (passes, prefills) = (batch.decodePasses, batch.prefillPasses)
+        collect(batch.step(adding: [(prompts[1], [(id: 1, request: requests[1], processor: nil)]), (prompts[3], [(id: 3, request: requests[3], processor: nil)])]))
+        #expect(batch.decodePasses == passes + 1 && batch.prefillPasses == prefills + 1, "one pass for the live slots and the new prompts")
+        while !batch.isEmpty { collect(batch.step()) }
+        for i in prompts.indices {
+            #expect(staggered[i]?.map(\.id) == together[i]?.map(\.id), "request \(i) joining late")
+            #expect(staggered[i]?.map(\.logprob.bitPattern) == together[i]?.map(\.logprob.bitPattern), "request \(i) joining late")
+        }
     }
 
     @Test("speculative decoding from the prompt samples what plain decoding samples, in fewer passes")

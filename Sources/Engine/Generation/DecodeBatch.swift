@@ -137,18 +137,37 @@ public final class DecodeBatch {
     /// is prefilled in shared forward passes, where rows that continue the same cached prompt
     /// read it together (ten requests with the same few-shot examples: one pass per 64 rows).
     public func add(_ groups: [PromptGroup]) -> (slots: [Slot], events: [Event]) {
+        var staged = stage(groups)
+        if !staged.pending.isEmpty { flush(&staged, logits: prefill(staged.jobs)) }
+        slots += staged.made.filter { $0.finish == nil }
+        return (staged.made, staged.events)
+    }
+
+    /// Prompts on their way in: slots already made (with their first events) and prompts
+    /// still to prefill, each with the cached sequence it continues and how much it reuses.
+    private struct Staging {
         var made: [Slot] = []
         var events: [Event] = []
         var pending: [(group: PromptGroup, base: KVSequence, reused: Int)] = []
-        func flush() {
-            let logits = prefill(pending.map { (Array($0.group.prompt[$0.reused...]), $0.base) })
-            for (p, l) in zip(pending, logits) {
-                let started = start(p.group, base: p.base, logits: l)
-                made += started.slots
-                events += started.events
-            }
-            pending.removeAll()
+        var jobs: [(tokens: [Int], sequence: KVSequence)] { pending.map { (Array($0.group.prompt[$0.reused...]), $0.base) } }
+    }
+
+    /// Starts the pending prompts' slots from the logits after each one's last token.
+    private func flush(_ staged: inout Staging, logits: [[Float]]) {
+        for (p, l) in zip(staged.pending, logits) {
+            let started = start(p.group, base: p.base, logits: l)
+            staged.made += started.slots
+            staged.events += started.events
         }
+        staged.pending.removeAll()
+    }
+
+    /// Finds each group's cached start and stages the rest for prefill. A prompt that shares
+    /// more with one still waiting than with the cache (a cold start: every task repeats the
+    /// same few-shot examples) waits until that is prefilled and cached: one more pass costs
+    /// less than computing those positions twice.
+    private func stage(_ groups: [PromptGroup]) -> Staging {
+        var staged = Staging()
         for group in groups {
             guard !group.prompt.isEmpty else {
                 let ended = group.requests.map { r -> Slot in
@@ -156,26 +175,21 @@ public final class DecodeBatch {
                     s.finish = .length
                     return s
                 }
-                made += ended
-                events += ended.map { Event(slot: $0, token: nil, delta: "") }
+                staged.made += ended
+                staged.events += ended.map { Event(slot: $0, token: nil, delta: "") }
                 continue
             }
-            // A prompt that shares more with one still waiting than with the cache (a cold
-            // start: every task repeats the same few-shot examples) waits until that is cached:
-            // one more pass costs less than computing those positions twice.
-            let waiting = pending.map { commonPrefix($0.group.prompt, group.prompt) }.max() ?? 0
+            let waiting = staged.pending.map { commonPrefix($0.group.prompt, group.prompt) }.max() ?? 0
             var cached = cachedPrefix(of: group.prompt)
             if waiting > cached.length + 16 {
-                flush()
+                flush(&staged, logits: prefill(staged.jobs))
                 cached = cachedPrefix(of: group.prompt)
             }
             let (reuse, from) = cached
             reusedPromptTokens += reuse
-            pending.append((group, context.model.makeSequence(prefix: from, prefixLength: reuse), reuse))
+            staged.pending.append((group, context.model.makeSequence(prefix: from, prefixLength: reuse), reuse))
         }
-        if !pending.isEmpty { flush() }
-        slots += made.filter { $0.finish == nil }
-        return (made, events)
+        return staged
     }
 
     private func commonPrefix(_ a: [Int], _ b: [Int]) -> Int {
@@ -225,15 +239,47 @@ public final class DecodeBatch {
     /// and keeps going while what it samples is the drafted token, so a draft changes the
     /// speed, never what is sampled.
     public func step() -> [Event] {
+        step(adding: [])
+    }
+
+    /// Adds prompt groups and advances the live slots. While slots are live and the new
+    /// prompts' uncached rows fit one prefill chunk, those rows ride in the live slots' pass
+    /// (a request joining a batch of ten: one pass of about fifty rows instead of a pass of
+    /// sixteen and one of forty), and the new slots sample their first tokens from it.
+    public func step(adding groups: [PromptGroup]) -> [Event] {
         var events: [Event] = []
         for s in slots where s.cancelled && s.finish == nil {
             s.finish = .cancelled
             events.append(Event(slot: s, token: nil, delta: s.text.flush()))
         }
         slots.removeAll { $0.finish != nil }
-        guard !slots.isEmpty else { return events }
+        var staged = stage(groups)
+        let jobs = staged.jobs
+        let prefillRows = jobs.reduce(0) { $0 + $1.tokens.count }
+        if slots.isEmpty || prefillRows > prefillChunk {
+            // Nothing to ride with, or too much to ride: prefill on its own, then step.
+            if !jobs.isEmpty { flush(&staged, logits: prefill(jobs)) }
+            slots += staged.made.filter { $0.finish == nil }
+            return events + staged.events + (slots.isEmpty ? [] : decode(joining: []).events)
+        }
+        let stepped = decode(joining: jobs)
+        flush(&staged, logits: stepped.prefilled)
+        slots += staged.made.filter { $0.finish == nil }
+        return events + staged.events + stepped.events
+    }
+
+    /// One pass over the live slots' rows (with drafts) and `jobs`' prompt rows after them;
+    /// returns the live slots' events and the logits after each job's last token.
+    private func decode(joining jobs: [(tokens: [Int], sequence: KVSequence)]) -> (events: [Event], prefilled: [[Float]]) {
         let vocab = context.model.config.vocabularySize
-        let budget = speculation.map { $0.rowBudget(sequences: slots.count) } ?? 0
+        var prompt: [BatchRow] = []
+        for job in jobs {
+            let start = job.sequence.length
+            for (i, token) in job.tokens.enumerated() {
+                prompt.append(BatchRow(sequence: job.sequence, token: token, position: start + i, wantsLogits: i == job.tokens.count - 1))
+            }
+        }
+        let budget = speculation.map { $0.rowBudget(sequences: slots.count + prompt.count) } ?? 0
         var drafts = [[Int]](repeating: [], count: slots.count)
         if let lookup = speculation, budget > 0 {
             let generated = slots.map { $0.tokens.map(\.id) }
@@ -253,15 +299,19 @@ public final class DecodeBatch {
             rows.append(BatchRow(sequence: s.sequence, token: s.last, position: position, wantsLogits: true))
             for (i, t) in draft.enumerated() { rows.append(BatchRow(sequence: s.sequence, token: t, position: position + 1 + i, wantsLogits: true)) }
         }
-        // Every row wants logits; each slot samples in place from its own rows of the buffer.
-        nonisolated(unsafe) let logits = UnsafeMutablePointer(mutating: context.forward(rows).baseAddress!)
+        let decodeRows = rows.count
+        // Every decode row wants logits, so a prompt's last row comes after all of them.
+        let out = context.forward(rows + prompt)
         decodePasses += 1
+        if !jobs.isEmpty { prefillPasses += 1 }
+        let prefilled = jobs.indices.map { n in Array(out[((decodeRows + n) * vocab)..<((decodeRows + n + 1) * vocab)]) }
+        nonisolated(unsafe) let logits = UnsafeMutablePointer(mutating: out.baseAddress!)
         // Sampling touches only its own slot, so slots advance in parallel on the engine's
         // threads, which are awake from the forward pass (a dispatch queue's threads would
         // share the cores with them while they spin).
         let live = slots
-        var out = [[Event]](repeating: [], count: live.count)
-        out.withUnsafeMutableBufferPointer { results in
+        var results = [[Event]](repeating: [], count: live.count)
+        results.withUnsafeMutableBufferPointer { results in
             nonisolated(unsafe) let results = results
             let work = { (j: Int) in
                 let s = live[j], plan = plans[j]
@@ -281,10 +331,9 @@ public final class DecodeBatch {
             context.shareOut(live.count, work)
         }
         // Every event past a slot's first came from an accepted draft token.
-        acceptedDraftTokens += out.reduce(0) { $0 + $1.count - 1 }
-        events += out.flatMap { $0 }
+        acceptedDraftTokens += results.reduce(0) { $0 + $1.count - 1 }
         slots.removeAll { $0.finish != nil }
-        return events
+        return (results.flatMap { $0 }, prefilled)
     }
 
     /// Drops every slot (after a failure); returns them so callers can be told.
