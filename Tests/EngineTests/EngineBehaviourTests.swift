@@ -192,9 +192,11 @@ struct EngineBehaviourTests {
         #expect(PromptLookup.share(drafts, budget: 2) == [[1], [4], [], []])
         #expect(PromptLookup.share(drafts, budget: 0) == [[], [], [], []])
         #expect(PromptLookup.share(drafts, budget: 50) == drafts)
+        // Higher priority first in every round.
+        #expect(PromptLookup.share([[1, 2], [3, 4]], budget: 3, priority: [0, 5]) == [[1], [3, 4]])
     }
 
-    @Test("a draft from the batch's other sequences comes before one from the prompt")
+    @Test("a draft comes from the longest match, from the batch's other sequences before the prompt")
     func draftsFromOthers() {
         let lookup = PromptLookup()
         let prompt = [1, 2, 3, 4, 5, 9]
@@ -204,6 +206,10 @@ struct EngineBehaviourTests {
         #expect(lookup.draft(prompt: prompt, generated: [1, 2, 3], others: [[0, 1, 2, 3, 8, 8]], limit: 1) == [8])
         // An occurrence at the very end of another sequence has nothing after it: the prompt's counts.
         #expect(lookup.draft(prompt: prompt, generated: [1, 2, 3], others: [[0, 1, 2, 3]], limit: 10) == [4, 5, 9])
+        // Where more tokens before the place match, that place wins over a later one.
+        let twice = [6, 1, 2, 3, 7, 9, 5, 1, 2, 3, 8, 0]
+        #expect(lookup.lookup(prompt: twice, generated: [6, 1, 2, 3], limit: 2) == ([7, 9], 4))
+        #expect(lookup.lookup(prompt: twice, generated: [4, 1, 2, 3], limit: 2) == ([8, 0], 3))
     }
 
     @Test("a draft is what followed the latest earlier occurrence of the last tokens in the prompt")

@@ -283,13 +283,14 @@ public final class DecodeBatch {
         var drafts = [[Int]](repeating: [], count: slots.count)
         if let lookup = speculation, budget > 0 {
             let generated = slots.map { $0.tokens.map(\.id) }
+            var contexts = [Int](repeating: 0, count: slots.count)
             for (j, s) in slots.enumerated() {
                 let room = min(s.request.maxTokens - s.tokens.count - 1, context.model.config.contextLength - s.sequence.length - 2)
                 var others = generated
                 others.remove(at: j)
-                drafts[j] = lookup.draft(prompt: s.request.prompt, generated: generated[j], others: others, limit: room)
+                (drafts[j], contexts[j]) = lookup.lookup(prompt: s.request.prompt, generated: generated[j], others: others, limit: room)
             }
-            drafts = PromptLookup.share(drafts, budget: budget)
+            drafts = PromptLookup.share(drafts, budget: budget, priority: contexts)
         }
         var rows: [BatchRow] = []
         var plans: [(first: Int, position: Int, draft: [Int])] = []

@@ -24,14 +24,16 @@ public struct PromptLookup: Sendable {
     }
 
     /// Cuts each sequence's draft so that together they fit `budget` rows, giving out one
-    /// position at a time in turn: a draft's first tokens are the likeliest to be accepted.
-    public static func share(_ drafts: [[Int]], budget: Int) -> [[Int]] {
+    /// position at a time in turn, highest `priority` first (a draft's first tokens, and
+    /// drafts from longer matches, are the likeliest to be accepted).
+    public static func share(_ drafts: [[Int]], budget: Int, priority: [Int]? = nil) -> [[Int]] {
         var lengths = [Int](repeating: 0, count: drafts.count)
         var left = budget
         var depth = 0
+        let order = priority.map { p in drafts.indices.sorted { p[$0] > p[$1] } } ?? Array(drafts.indices)
         while left > 0 {
             var grew = false
-            for i in drafts.indices where left > 0 && drafts[i].count > depth {
+            for i in order where left > 0 && drafts[i].count > depth {
                 lengths[i] += 1
                 left -= 1
                 grew = true
@@ -42,43 +44,34 @@ public struct PromptLookup: Sendable {
         return zip(drafts, lengths).map { Array($0.prefix($1)) }
     }
 
-    /// The tokens that followed the latest earlier occurrence of the last `ngram` tokens of
-    /// `prompt + generated`: in the text of the sequences decoding alongside (`others`), which
-    /// continue the same program more often than the prompt's examples do, or else in
-    /// `prompt`; empty when there is none.
+    /// The draft for a sequence that has written `generated` after `prompt`; see `lookup`.
     public func draft(prompt: [Int], generated: [Int], others: [[Int]] = [], limit: Int) -> [Int] {
-        let count = min(maxDraft, limit)
-        guard count > 0, generated.count + prompt.count > ngram else { return [] }
-        func token(_ i: Int) -> Int { i < prompt.count ? prompt[i] : generated[i - prompt.count] }
-        let tail = prompt.count + generated.count - ngram
-        if let d = fromOthers(generated: generated, others: others, count: count) { return d }
-        // Latest match first: the code under repair is near the prompt's end.
-        var start = prompt.count - ngram - 1
-        while start >= 0 {
-            if (0..<ngram).allSatisfy({ token(start + $0) == token(tail + $0) }) {
-                let from = start + ngram
-                return Array(prompt[from..<min(prompt.count, from + count)])
-            }
-            start -= 1
-        }
-        return []
+        lookup(prompt: prompt, generated: generated, others: others, limit: limit).tokens
     }
 
-    /// What followed the last `ngram` generated tokens at their latest occurrence in the first
-    /// of `others` that holds them.
-    private func fromOthers(generated: [Int], others: [[Int]], count: Int) -> [Int]? {
-        guard generated.count >= ngram else { return nil }
-        let tail = generated[(generated.count - ngram)...]
-        for other in others where other.count > ngram {
-            var start = other.count - ngram - 1
-            while start >= 0 {
-                if other[start..<(start + ngram)].elementsEqual(tail) {
-                    let from = start + ngram
-                    return Array(other[from..<min(other.count, from + count)])
-                }
-                start -= 1
+    /// Up to `min(maxDraft, limit)` tokens that followed the place where the most tokens before
+    /// it (at least `ngram`, at most 16) match the end of `prompt + generated`, and how many
+    /// matched: a longer match is likelier to continue the same way. Places are looked for
+    /// in what the sequences decoding alongside wrote (`others`), then in `prompt`; between
+    /// equal matches the first found wins, and within a text the latest.
+    public func lookup(prompt: [Int], generated: [Int], others: [[Int]] = [], limit: Int) -> (tokens: [Int], context: Int) {
+        let count = min(maxDraft, limit)
+        let total = prompt.count + generated.count
+        guard count > 0, total > ngram else { return ([], 0) }
+        func token(_ i: Int) -> Int { i < prompt.count ? prompt[i] : generated[i - prompt.count] }
+        var best: (tokens: [Int], context: Int) = ([], 0)
+        // `end` is where a draft would start, so at least one token must follow it.
+        func scan(_ source: [Int]) {
+            var end = source.count - 1
+            while end >= ngram {
+                var k = 0
+                while k < 16, end - 1 - k >= 0, source[end - 1 - k] == token(total - 1 - k) { k += 1 }
+                if k >= ngram && k > best.context { best = (Array(source[end..<min(source.count, end + count)]), k) }
+                end -= 1
             }
         }
-        return nil
+        if generated.count >= ngram { others.forEach(scan) }
+        scan(prompt)
+        return best
     }
 }
