@@ -11,6 +11,7 @@ struct BenchServeCommand: AsyncParsableCommand {
     @Option(help: "Concurrency levels.") var concurrency: [Int] = [1, 4, 10, 16]
     @Option(help: "Tokens per candidate in the throughput runs.") var maxTokens = 64
     @Option(help: "Requests per concurrency slot in the throughput runs: at concurrency c, c x this many requests, c in flight at a time (sequentially, the same requests one at a time).") var rounds = 3
+    @Option(help: "Sequential and concurrent runs per level, alternating; each pair gives a ratio and the median is reported (a shared machine's slow spells last seconds and shift whole runs).") var pairs = 1
     @Option(help: "Task set for the quality run (JSON lines with id and task).") var tasks = "bench/tasks.jsonl"
     @Option(help: "Tasks from the set to run for quality (0 skips the quality run).") var qualityTasks = 10
     @Option(help: "Requests in the end-to-end latency run.") var e2eRequests = 8
@@ -19,6 +20,7 @@ struct BenchServeCommand: AsyncParsableCommand {
     func validate() throws {
         guard e2eRequests >= 1 else { throw ValidationError("--e2e-requests must be at least 1") }
         guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
+        guard pairs >= 1 else { throw ValidationError("--pairs must be at least 1") }
         guard concurrency.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--concurrency levels must be at least 1") }
     }
 
@@ -74,6 +76,8 @@ struct BenchServeCommand: AsyncParsableCommand {
         let tokensPerSecond: Double
         let p50: Double
         let p95: Double
+        /// Which of the level's pairs this run belongs to.
+        let pair: Int
     }
 
     /// Sends `count` generate requests, `window` in flight at a time; returns latencies and tokens.
@@ -117,7 +121,7 @@ struct BenchServeCommand: AsyncParsableCommand {
         // rounds wait for a request's first round, so they cannot share its batch.
         let plan = concurrency.map { ($0, true) } + (concurrency.contains(10) ? [(10, false)] : [])
         for (c, gate) in plan {
-            for mode in ["sequential", "concurrent"] {
+            for (pair, mode) in (0..<pairs).flatMap({ p in ["sequential", "concurrent"].map { (p, $0) } }) {
                 // Both runs of a pair send the same requests, so they sample the same programs;
                 // unrelated prompts first push the pair's out of the server's prompt cache, so
                 // the second run does not find them prefilled.
@@ -127,7 +131,7 @@ struct BenchServeCommand: AsyncParsableCommand {
                 let m = try measure(client, count: count, window: mode == "sequential" ? 1 : c, firstID: id, candidates: 1, maxTokens: maxTokens, gate: gate)
                 id += count
                 let run = Run(mode: mode, concurrency: c, requests: count, gate: gate, tokens: m.tokens, seconds: m.seconds,
-                              tokensPerSecond: Double(m.tokens) / m.seconds, p50: pct(m.latencies, 0.5), p95: pct(m.latencies, 0.95))
+                              tokensPerSecond: Double(m.tokens) / m.seconds, p50: pct(m.latencies, 0.5), p95: pct(m.latencies, 0.95), pair: pair)
                 runs.append(run)
                 if !json { Stderr.print(String(format: "%@ x%d%@: %.1f tok/s, p50 %.2f s, p95 %.2f s", mode, c, gate ? "" : " (gate off)", run.tokensPerSecond, run.p50, run.p95)) }
             }
@@ -155,25 +159,34 @@ struct BenchServeCommand: AsyncParsableCommand {
             quality = ["tasks": n, "clean_share": Double(clean) / n, "mean_attempts": Double(attemptsUsed) / n, "problems_left": Double(problemsLeft)]
         }
 
-        // Absent when concurrency 10 was not measured.
+        /// Concurrent over sequential tokens/s at 10, one ratio per pair; empty when 10 was not measured.
+        func ratios(gate: Bool) -> [Double] {
+            (0..<pairs).compactMap { p in
+                let pair = ["sequential", "concurrent"].map { mode in runs.first { $0.mode == mode && $0.concurrency == 10 && $0.gate == gate && $0.pair == p }?.tokensPerSecond }
+                guard let seq = pair[0], let con = pair[1] else { return nil }
+                return con / seq
+            }
+        }
         func ratio(gate: Bool) -> Double? {
-            let pair = ["sequential", "concurrent"].map { mode in runs.first { $0.mode == mode && $0.concurrency == 10 && $0.gate == gate }?.tokensPerSecond }
-            guard let seq = pair[0], let con = pair[1] else { return nil }
-            return con / seq
+            let rs = ratios(gate: gate).sorted()
+            return rs.isEmpty ? nil : rs[rs.count / 2]
         }
         if json {
             struct Out: Encodable {
-                let runs: [Run]; let ratio_at_10: Double?; let ratio_at_10_gate_off: Double?
+                let runs: [Run]; let ratio_at_10: Double?; let ratio_at_10_gate_off: Double?; let ratios_at_10: [Double]; let ratios_at_10_gate_off: [Double]
                 let e2e_p50: Double; let e2e_p95: Double; let e2e_max: Double; let quality: [String: Double]
             }
-            return try printJSON(Out(runs: runs, ratio_at_10: ratio(gate: true), ratio_at_10_gate_off: ratio(gate: false), e2e_p50: pct(e2e.latencies, 0.5),
+            return try printJSON(Out(runs: runs, ratio_at_10: ratio(gate: true), ratio_at_10_gate_off: ratio(gate: false),
+                                     ratios_at_10: ratios(gate: true), ratios_at_10_gate_off: ratios(gate: false), e2e_p50: pct(e2e.latencies, 0.5),
                                      e2e_p95: pct(e2e.latencies, 0.95), e2e_max: e2e.latencies.last ?? 0, quality: quality))
         }
         print("elixir-coder bench serve (through serve --stdio, 1 candidate per request, \(maxTokens) tokens, 1 attempt)")
-        print("mode        conc  gate  tok/s    p50 s   p95 s")
-        for r in runs { print(String(format: "%-11@ %4d  %@  %7.1f  %6.2f  %6.2f", r.mode, r.concurrency, r.gate ? "on " : "off", r.tokensPerSecond, r.p50, r.p95)) }
+        print("mode        conc  gate  pair  tok/s    p50 s   p95 s")
+        for r in runs { print(String(format: "%-11@ %4d  %@  %4d  %7.1f  %6.2f  %6.2f", r.mode, r.concurrency, r.gate ? "on " : "off", r.pair + 1, r.tokensPerSecond, r.p50, r.p95)) }
         if let on = ratio(gate: true), let off = ratio(gate: false) {
-            print(String(format: "batched / sequential at 10: %.2fx (gate off, first rounds only: %.2fx)", on, off))
+            let list = { (g: Bool) in ratios(gate: g).map { String(format: "%.2f", $0) }.joined(separator: ", ") }
+            let each = pairs > 1 ? " over \(pairs) pairs: on \(list(true)); off \(list(false))" : ""
+            print(String(format: "batched / sequential at 10%@: %.2fx (gate off, first rounds only: %.2fx)", pairs > 1 ? " (median)" : "", on, off) + each)
         }
         print(String(format: "generate end to end (%d requests, 5 candidates, <=256 tokens, <=3 attempts): p50 %.2f s, p95 %.2f s, max %.2f s",
                      e2eRequests, pct(e2e.latencies, 0.5), pct(e2e.latencies, 0.95), e2e.latencies.last ?? 0))
