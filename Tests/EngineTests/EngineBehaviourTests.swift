@@ -210,6 +210,8 @@ struct EngineBehaviourTests {
         let twice = [6, 1, 2, 3, 7, 9, 5, 1, 2, 3, 8, 0]
         #expect(lookup.lookup(prompt: twice, generated: [6, 1, 2, 3], limit: 2) == ([7, 9], 4))
         #expect(lookup.lookup(prompt: twice, generated: [4, 1, 2, 3], limit: 2) == ([8, 0], 3))
+        // Another sequence's text may be longer than this one's whole context.
+        #expect(lookup.draft(prompt: [1], generated: [2, 3, 4], others: [[1, 2, 3, 4, 5, 1, 2, 3, 4, 6]], limit: 3) == [6])
     }
 
     @Test("a draft is what followed the latest earlier occurrence of the last tokens in the prompt")

@@ -65,7 +65,7 @@ public struct PromptLookup: Sendable {
             var end = source.count - 1
             while end >= ngram {
                 var k = 0
-                while k < 16, end - 1 - k >= 0, source[end - 1 - k] == token(total - 1 - k) { k += 1 }
+                while k < 16, k < total, end - 1 - k >= 0, source[end - 1 - k] == token(total - 1 - k) { k += 1 }
                 if k >= ngram && k > best.context { best = (Array(source[end..<min(source.count, end + count)]), k) }
                 end -= 1
             }
