@@ -138,9 +138,14 @@ public final class DecodeBatch {
     /// read it together (ten requests with the same few-shot examples: one pass per 64 rows).
     public func add(_ groups: [PromptGroup]) -> (slots: [Slot], events: [Event]) {
         var staged = stage(groups)
-        if !staged.pending.isEmpty { flush(&staged, logits: prefill(staged.jobs)) }
-        slots += staged.made.filter { $0.finish == nil }
+        admit(&staged, logits: staged.pending.isEmpty ? [] : prefill(staged.jobs))
         return (staged.made, staged.events)
+    }
+
+    /// Starts the staged prompts' slots from their logits and lets the live ones into the batch.
+    private func admit(_ staged: inout Staging, logits: [[Float]]) {
+        flush(&staged, logits: logits)
+        slots += staged.made.filter { $0.finish == nil }
     }
 
     /// Prompts on their way in: slots already made (with their first events) and prompts
@@ -258,13 +263,11 @@ public final class DecodeBatch {
         let prefillRows = jobs.reduce(0) { $0 + $1.tokens.count }
         if slots.isEmpty || prefillRows > prefillChunk {
             // Nothing to ride with, or too much to ride: prefill on its own, then step.
-            if !jobs.isEmpty { flush(&staged, logits: prefill(jobs)) }
-            slots += staged.made.filter { $0.finish == nil }
+            admit(&staged, logits: jobs.isEmpty ? [] : prefill(jobs))
             return events + staged.events + (slots.isEmpty ? [] : decode(joining: []).events)
         }
         let stepped = decode(joining: jobs)
-        flush(&staged, logits: stepped.prefilled)
-        slots += staged.made.filter { $0.finish == nil }
+        admit(&staged, logits: stepped.prefilled)
         return events + staged.events + stepped.events
     }
 

@@ -185,14 +185,13 @@ public final class InferenceContext {
     }
 
     /// Several matmuls over the same input in one parallel dispatch, in pieces of whole panels
-    /// that the threads take as they get free. A piece is a few microseconds of work: four
-    /// panels for a batch, sixteen for one or two rows, where more pieces cost more in
-    /// handing them out (single-sequence decode: 92 tok/s with four, 102 with sixteen).
+    /// that the threads take as they get free. A piece is a few microseconds of work: sixteen
+    /// panels for one or two rows, where more pieces cost more in handing them out
+    /// (single-sequence decode: 92 tok/s with four, 102 with sixteen); eight for a decode
+    /// batch, so a thread streams the weights in long runs (batches of ten and sixteen 2-8%
+    /// faster than with four, taken in turn in one process); four for a prefill chunk, where
+    /// each panel is more work and a long last piece would keep the other thread waiting.
     private func run(_ jobs: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ xq: QuantizedActivations, _ xf: UnsafePointer<Float>, _ batch: Int) {
-        // Pieces of weight rows for the threads to pull. A decode batch's pieces are long, so a
-        // thread streams the weights in long runs (eight panels ran batches of ten and sixteen
-        // 2-8% faster than four, taken in turn in one process); a prefill chunk's are shorter,
-        // as each panel is more work and a long last piece would keep the other thread waiting.
         let grain = (batch >= 32 ? 4 : batch >= panelMinimumBatch ? 8 : 16) * Panels.rows
         var pieces: [(job: Int, rows: Range<Int>)] = []
         for (j, (w, _)) in jobs.enumerated() {
