@@ -1,7 +1,9 @@
 // Fast attention in 512-bit lanes. The tiles over a shared cache range keep, in 32 vector
 // registers, three rows' nine query heads against 32 keys, or three heads' sums over all 64
 // value dimensions; each sum runs in the same order as the Swift tiles (AttentionKernels.swift),
-// so the results are the same bits. Callers check ec_attention_tiles_supported first.
+// so the results are the same bits. They read the cache's fp16 keys and values and widen them
+// in registers (exactly): half the bytes of an fp32 copy, which a batch's rows re-read from
+// memory every layer. Callers check ec_attention_tiles_supported first.
 #include "CKernels.h"
 
 #if defined(__x86_64__)
@@ -21,12 +23,12 @@ int ec_attention_tiles_supported(void) {
         __m512 acc[9][L];                                                                    \
         for (int t = 0; t < 9; t++)                                                          \
             for (int l = 0; l < L; l++) acc[t][l] = _mm512_setzero_ps();                     \
-        const float *kb = keys + (size_t)p0 * 64;                                            \
+        const uint16_t *kb = keys + (size_t)(p0 / 16) * block_stride;                        \
         for (int d = 0; d < 64; d++) {                                                       \
             __m512 k[L];                                                                     \
             for (int l = 0; l < L; l++) {                                                    \
-                k[l] = _mm512_loadu_ps(kb + (size_t)l * 1024 + d * 16);                      \
-                _mm_prefetch((const char *)(kb + (size_t)(L + l) * 1024 + d * 16), _MM_HINT_T0); \
+                k[l] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kb + (size_t)l * block_stride + d * 16))); \
+                _mm_prefetch((const char *)(kb + (size_t)(L + l) * block_stride + d * 16), _MM_HINT_T0); \
             }                                                                                \
             for (int t = 0; t < 9; t++) {                                                    \
                 const __m512 b = _mm512_set1_ps(qs[t][d]);                                   \
@@ -40,9 +42,10 @@ int ec_attention_tiles_supported(void) {
     } while (0)
 
 AVX512 void ec_tile_scores64(const float *q, const int32_t *rows, int count, int row_stride,
-                             const float *keys, int positions, float scale,
+                             const void *key_blocks, int block_stride, int positions, float scale,
                              float *out, int stride) {
     const __m512 s = _mm512_set1_ps(scale);
+    const uint16_t *keys = (const uint16_t *)key_blocks;
     for (int j0 = 0; j0 < count; j0 += 3) {
         const int n = count - j0 < 3 ? count - j0 : 3;
         // A short last group repeats its last row; only real rows are stored.
@@ -59,16 +62,19 @@ AVX512 void ec_tile_scores64(const float *q, const int32_t *rows, int count, int
 
 // R rows at once read each value vector once for all of them; every lane's chain is the
 // same as with one row.
-AVX512 static inline __attribute__((always_inline)) void tile_values(const float *w, int stride, const float *values,
-                                                                     int count, float *acc, const int R) {
+AVX512 static inline __attribute__((always_inline)) void tile_values(const float *w, int stride, const uint16_t *values,
+                                                                     int value_stride, int count, float *acc, const int R) {
     __m512 a[2][3][4];
     for (int r = 0; r < R; r++)
         for (int g = 0; g < 3; g++)
             for (int l = 0; l < 4; l++) a[r][g][l] = _mm512_setzero_ps();
     for (int p = 0; p < count; p++) {
         __m512 v[4];
-        for (int l = 0; l < 4; l++) v[l] = _mm512_loadu_ps(values + (size_t)p * 64 + 16 * l);
-        for (int l = 0; l < 4; l++) _mm_prefetch((const char *)(values + (size_t)(p + 8) * 64 + 16 * l), _MM_HINT_T0);
+        const uint16_t *vp = values + (size_t)p * value_stride;
+        for (int l = 0; l < 4; l++) v[l] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vp + 16 * l)));
+        // Positions lie value_stride apart, the other heads between: fetch eight ahead.
+        _mm_prefetch((const char *)(vp + (size_t)8 * value_stride), _MM_HINT_T0);
+        _mm_prefetch((const char *)(vp + (size_t)8 * value_stride + 32), _MM_HINT_T0);
         for (int r = 0; r < R; r++)
             for (int g = 0; g < 3; g++) {
                 const __m512 b = _mm512_set1_ps(w[(size_t)(r * 3 + g) * stride + p]);
@@ -83,9 +89,10 @@ AVX512 static inline __attribute__((always_inline)) void tile_values(const float
             }
 }
 
-AVX512 void ec_tile_values64(const float *w, int stride, const float *values, int count, float *acc, int rows) {
-    if (rows >= 2) tile_values(w, stride, values, count, acc, 2);
-    else tile_values(w, stride, values, count, acc, 1);
+AVX512 void ec_tile_values64(const float *w, int stride, const void *values, int value_stride, int count, float *acc, int rows) {
+    const uint16_t *v = (const uint16_t *)values;
+    if (rows >= 2) tile_values(w, stride, v, value_stride, count, acc, 2);
+    else tile_values(w, stride, v, value_stride, count, acc, 1);
 }
 
 // Past the shared range each row reads its own positions, sixteen keys at a time from the
@@ -160,13 +167,13 @@ void ec_own_values64(const float *w, int stride, const void *values, int value_s
     (void)w; (void)stride; (void)values; (void)value_stride; (void)count; (void)acc;
 }
 void ec_tile_scores64(const float *q, const int32_t *rows, int count, int row_stride,
-                      const float *keys, int positions, float scale,
+                      const void *key_blocks, int block_stride, int positions, float scale,
                       float *out, int stride) {
-    (void)q; (void)rows; (void)count; (void)row_stride; (void)keys; (void)positions;
+    (void)q; (void)rows; (void)count; (void)row_stride; (void)key_blocks; (void)block_stride; (void)positions;
     (void)scale; (void)out; (void)stride;
 }
-void ec_tile_values64(const float *w, int stride, const float *values, int count, float *acc, int rows) {
-    (void)w; (void)stride; (void)values; (void)count; (void)acc; (void)rows;
+void ec_tile_values64(const float *w, int stride, const void *values, int value_stride, int count, float *acc, int rows) {
+    (void)w; (void)stride; (void)values; (void)value_stride; (void)count; (void)acc; (void)rows;
 }
 
 #endif

@@ -41,16 +41,16 @@ void ec_quantize_blocks(const float *x, int count, int8_t *q, float *d, float *s
 int ec_attention_tiles_supported(void);
 
 /// Scores of `count` rows' three query heads (64 wide, side by side at q + rows[j] * row_stride)
-/// against keys 0..<positions (a multiple of 16), held in blocks of 16 keys, each dimension-major
-/// (key p, dimension d at keys[(p / 16) * 1024 + d * 16 + p % 16]), times `scale`: row j's head g
-/// lands at out + (3 * j + g) * stride.
+/// against fp16 keys 0..<positions (a multiple of 16), held in blocks of 16 keys, each
+/// dimension-major at this head (key p, dimension d at key_blocks[(p / 16) * block_stride +
+/// d * 16 + p % 16], in halves), times `scale`: row j's head g lands at out + (3 * j + g) * stride.
 void ec_tile_scores64(const float *q, const int32_t *rows, int count, int row_stride,
-                      const float *keys, int positions, float scale,
+                      const void *key_blocks, int block_stride, int positions, float scale,
                       float *out, int stride);
 
 /// For `rows` (1 or 2) rows r: acc[(3 * r + g) * 64 + d] += sum over p < count of
-/// w[(3 * r + g) * stride + p] * values[p * 64 + d], g < 3.
-void ec_tile_values64(const float *w, int stride, const float *values, int count, float *acc, int rows);
+/// w[(3 * r + g) * stride + p] * value_p[d], g < 3, for fp16 values `value_stride` halves apart.
+void ec_tile_values64(const float *w, int stride, const void *values, int value_stride, int count, float *acc, int rows);
 
 /// One row's three query heads (64 wide, side by side at q) against `count` fp16 keys held in
 /// blocks of 16 (`[dimension][lane]` at this head, `block_stride` halves from one block to the

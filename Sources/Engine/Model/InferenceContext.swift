@@ -261,7 +261,7 @@ public final class InferenceContext {
         let largest = pieces.map(\.rows.count).max()!
         let widest = pieces.map(\.shared).max()! + 16
         // The 512-bit tiles take three heads of 64 per KV head.
-        let wide = wideTiles && group == 3 && hd == 64
+        let wide = wideShapes && wideTiles
         let wideOwn = wideKeyByKey && group == 3 && hd == 64
         let kvDim = c.kvDimension
         let pieceRows = pieces.map { $0.rows.map(Int32.init) }
@@ -277,23 +277,25 @@ public final class InferenceContext {
                 let piece = pieces[task / kvHeads], kvh = task % kvHeads
                 let kvOff = kvh * hd
                 let shared = piece.shared
+                let root = segments[piece.rows[0]][0].0
                 var values = UnsafePointer(vf)
                 if shared > 0 {
-                    let root = segments[piece.rows[0]][0].0
                     let tiled = (shared + 15) / 16 * 16
-                    var keys = UnsafePointer(kt)
-                    if let m = root.mirror, m.count >= shared {
-                        (keys, values) = (m.keys(l, kvh), m.values(l, kvh))
-                    } else {
-                        transposeKeys({ UnsafePointer(root.key(l, $0) + kvOff) }, count: shared, dim: hd, width: tiled, into: kt)
-                        convertValues({ UnsafePointer(root.value(l, $0) + kvOff) }, count: shared, dim: hd, into: vf)
-                    }
                     if wide {
+                        // Lanes past `shared` in the last block are scored too; the row's own
+                        // positions and the softmax padding overwrite them.
                         pieceRows[task / kvHeads].withUnsafeBufferPointer {
-                            ec_tile_scores64(q + kvh * group * hd, $0.baseAddress, Int32(piece.rows.count), Int32(e), keys,
-                                             Int32(tiled), scale, scores, Int32(stride))
+                            ec_tile_scores64(q + kvh * group * hd, $0.baseAddress, Int32(piece.rows.count), Int32(e),
+                                             root.keyBlock(l, 0, offset: kvOff), Int32(16 * kvDim), Int32(tiled), scale, scores, Int32(stride))
                         }
                     } else {
+                        var keys = UnsafePointer(kt)
+                        if let m = root.mirror, m.count >= shared {
+                            (keys, values) = (m.keys(l, kvh), m.values(l, kvh))
+                        } else {
+                            transposeKeys({ UnsafePointer(root.key(l, $0) + kvOff) }, count: shared, dim: hd, width: tiled, into: kt)
+                            convertValues({ UnsafePointer(root.value(l, $0) + kvOff) }, count: shared, dim: hd, into: vf)
+                        }
                         var j = 0
                         while j < piece.rows.count {
                             // Rows in pairs; a lone last row is its own pair.
@@ -336,7 +338,8 @@ public final class InferenceContext {
                     while j < piece.rows.count {
                         let pair = wide ? min(2, piece.rows.count - j) : 1
                         if wide {
-                            ec_tile_values64(scores + j * group * stride, Int32(stride), values, Int32(shared), accs + j * group * hd, Int32(pair))
+                            ec_tile_values64(scores + j * group * stride, Int32(stride), root.value(l, 0) + kvOff, Int32(kvDim), Int32(shared),
+                                             accs + j * group * hd, Int32(pair))
                         } else {
                             valueTile(weights: scores + j * group * stride, stride: stride, values: values, count: shared, dim: hd, into: accs + j * group * hd)
                         }
@@ -374,9 +377,18 @@ public final class InferenceContext {
         }
     }
 
-    /// Gives the roots that tiles read a mirror. A root this pass does not extend is frozen:
-    /// its mirror is built once and kept.
+    /// Whether the model's attention has the shape of the 512-bit kernels: three query heads of
+    /// 64 per KV head.
+    private var wideShapes: Bool {
+        let c = model.config
+        return c.headCount == 3 * c.kvHeadCount && c.headDimension == 64
+    }
+
+    /// Gives the roots that the Swift tiles read a mirror (the 512-bit tiles widen the cache's
+    /// fp16 entries themselves). A root this pass does not extend is frozen: its mirror is
+    /// built once and kept.
     private func buildMirrors(_ segments: [[(KVSequence, Range<Int>)]], _ pieces: [(rows: [Int], shared: Int)]) {
+        guard !(wideShapes && wideTiles) else { return }
         for piece in pieces {
             let root = segments[piece.rows[0]][0].0
             if Self.readsMirror(root, shared: piece.shared) {
@@ -428,10 +440,12 @@ public final class InferenceContext {
             // A lone row reads its keys once anyway: tiles would only add the transposition.
             let shared = tiles && members.count >= 2 && first.allSatisfy({ $0.lowerBound == 0 }) ? first.map(\.upperBound).min()! : 0
             let tiled = shared >= tiledAttentionMinimum ? shared : 0
-            // A frozen root's keys come from its fp32 mirror, so a piece costs no conversion:
-            // pieces of one tile's three rows, which the threads share out evenly. Otherwise
-            // each piece converts the keys again: halves of large groups.
-            let size = Self.readsMirror(segments[members[0]][0].0, shared: tiled) ? 3 : members.count >= 4 ? (members.count + 1) / 2 : members.count
+            // Where no piece converts keys (the 512-bit tiles widen fp16 in registers; the Swift
+            // tiles read a frozen root's fp32 mirror), pieces of one tile's three rows, which the
+            // threads share out evenly. Otherwise each piece converts the keys again: halves of
+            // large groups.
+            let converts = !(wideShapes && wideTiles) && !Self.readsMirror(segments[members[0]][0].0, shared: tiled)
+            let size = !converts ? 3 : members.count >= 4 ? (members.count + 1) / 2 : members.count
             for lo in stride(from: 0, to: members.count, by: size) {
                 pieces.append((Array(members[lo..<min(lo + size, members.count)]), tiled))
             }
