@@ -260,9 +260,8 @@ public final class InferenceContext {
         let stride = rows.map { $0.position + 1 }.max()! + 16
         let largest = pieces.map(\.rows.count).max()!
         let widest = pieces.map(\.shared).max()! + 16
-        // The 512-bit tiles take three heads of 64 per KV head.
-        let wide = wideShapes && wideTiles
-        let wideOwn = wideKeyByKey && group == 3 && hd == 64
+        let wide = widensInRegisters
+        let wideOwn = wideShapes && wideKeyByKey
         let kvDim = c.kvDimension
         let pieceRows = pieces.map { $0.rows.map(Int32.init) }
         // Tasks go to whichever thread is free: rows' own positions differ in length.
@@ -384,11 +383,15 @@ public final class InferenceContext {
         return c.headCount == 3 * c.kvHeadCount && c.headDimension == 64
     }
 
+    /// Whether the shared-range tiles run in 512-bit lanes, widening the cache's fp16 entries in
+    /// registers (no fp32 mirror, no conversion per piece).
+    private var widensInRegisters: Bool { wideShapes && wideTiles }
+
     /// Gives the roots that the Swift tiles read a mirror (the 512-bit tiles widen the cache's
     /// fp16 entries themselves). A root this pass does not extend is frozen: its mirror is
     /// built once and kept.
     private func buildMirrors(_ segments: [[(KVSequence, Range<Int>)]], _ pieces: [(rows: [Int], shared: Int)]) {
-        guard !(wideShapes && wideTiles) else { return }
+        guard !widensInRegisters else { return }
         for piece in pieces {
             let root = segments[piece.rows[0]][0].0
             if Self.readsMirror(root, shared: piece.shared) {
@@ -444,7 +447,7 @@ public final class InferenceContext {
             // tiles read a frozen root's fp32 mirror), pieces of one tile's three rows, which the
             // threads share out evenly. Otherwise each piece converts the keys again: halves of
             // large groups.
-            let converts = !(wideShapes && wideTiles) && !Self.readsMirror(segments[members[0]][0].0, shared: tiled)
+            let converts = !widensInRegisters && !Self.readsMirror(segments[members[0]][0].0, shared: tiled)
             let size = !converts ? 3 : members.count >= 4 ? (members.count + 1) / 2 : members.count
             for lo in stride(from: 0, to: members.count, by: size) {
                 pieces.append((Array(members[lo..<min(lo + size, members.count)]), tiled))
