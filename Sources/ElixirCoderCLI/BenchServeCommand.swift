@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 
 /// `elixir-coder bench serve`: throughput and latency through the stdio server, batched against sequential.
@@ -57,6 +58,14 @@ struct BenchServeCommand: AsyncParsableCommand {
                 buffer += chunk
             }
         }
+        /// The server's engine figures so far (nil when its model is remote).
+        func engine(id: Int) throws -> EngineActivity? {
+            try send(["jsonrpc": "2.0", "id": id, "method": "health"])
+            var m: [String: Any] = [:]
+            repeat { m = try read() } while (m["id"] as? Int) != id
+            guard let e = (m["result"] as? [String: Any])?["engine"], !(e is NSNull) else { return nil }
+            return try JSONDecoder().decode(EngineActivity.self, from: JSONSerialization.data(withJSONObject: e))
+        }
         func close() {
             try? send(["jsonrpc": "2.0", "id": -1, "method": "shutdown"])
             try? send(["jsonrpc": "2.0", "method": "exit"])
@@ -78,6 +87,15 @@ struct BenchServeCommand: AsyncParsableCommand {
         let p95: Double
         /// Which of the level's pairs this run belongs to.
         let pair: Int
+        /// What the server's engine did during the run.
+        let engine: EngineActivity?
+
+        /// Tokens per second of forward passes, over all of them and over the decode rows' share
+        /// (by rows: a prompt row costs about what a decode row costs).
+        var forwardRate: Double? { engine.map { Double($0.tokens) / $0.forwardSeconds } }
+        var decodeRate: Double? {
+            engine.map { e in Double(e.tokens) / (e.forwardSeconds * Double(e.decodeRows) / Double(e.decodeRows + e.promptRows)) }
+        }
     }
 
     /// Sends `count` generate requests, `window` in flight at a time; returns latencies and tokens.
@@ -128,10 +146,15 @@ struct BenchServeCommand: AsyncParsableCommand {
                 _ = try measure(client, count: 8, window: 1, firstID: id, candidates: 1, maxTokens: 1, gate: false, topic: "Return the length of a list")
                 id += 8
                 let count = c * rounds
+                let before = try client.engine(id: id)
+                id += 1
                 let m = try measure(client, count: count, window: mode == "sequential" ? 1 : c, firstID: id, candidates: 1, maxTokens: maxTokens, gate: gate)
                 id += count
+                let after = try client.engine(id: id)
+                id += 1
+                let engine = after.flatMap { a in before.map { a - $0 } }
                 let run = Run(mode: mode, concurrency: c, requests: count, gate: gate, tokens: m.tokens, seconds: m.seconds,
-                              tokensPerSecond: Double(m.tokens) / m.seconds, p50: pct(m.latencies, 0.5), p95: pct(m.latencies, 0.95), pair: pair)
+                              tokensPerSecond: Double(m.tokens) / m.seconds, p50: pct(m.latencies, 0.5), p95: pct(m.latencies, 0.95), pair: pair, engine: engine)
                 runs.append(run)
                 if !json { Stderr.print(String(format: "%@ x%d%@: %.1f tok/s, p50 %.2f s, p95 %.2f s", mode, c, gate ? "" : " (gate off)", run.tokensPerSecond, run.p50, run.p95)) }
             }
@@ -159,34 +182,50 @@ struct BenchServeCommand: AsyncParsableCommand {
             quality = ["tasks": n, "clean_share": Double(clean) / n, "mean_attempts": Double(attemptsUsed) / n, "problems_left": Double(problemsLeft)]
         }
 
-        /// Concurrent over sequential tokens/s at 10, one ratio per pair; empty when 10 was not measured.
-        func ratios(gate: Bool) -> [Double] {
+        /// Concurrent over sequential at 10 (tokens/s unless `rate` says otherwise), one ratio per pair;
+        /// empty when 10 was not measured.
+        func ratios(gate: Bool, _ rate: (Run) -> Double? = { $0.tokensPerSecond }) -> [Double] {
             (0..<pairs).compactMap { p in
-                let pair = ["sequential", "concurrent"].map { mode in runs.first { $0.mode == mode && $0.concurrency == 10 && $0.gate == gate && $0.pair == p }?.tokensPerSecond }
+                let pair = ["sequential", "concurrent"].map { mode in runs.first { $0.mode == mode && $0.concurrency == 10 && $0.gate == gate && $0.pair == p }.flatMap(rate) }
                 guard let seq = pair[0], let con = pair[1] else { return nil }
                 return con / seq
             }
         }
-        func ratio(gate: Bool) -> Double? {
-            let rs = ratios(gate: gate).sorted()
+        func ratio(gate: Bool, _ rate: (Run) -> Double? = { $0.tokensPerSecond }) -> Double? {
+            let rs = ratios(gate: gate, rate).sorted()
             return rs.isEmpty ? nil : rs[rs.count / 2]
         }
         if json {
             struct Out: Encodable {
                 let runs: [Run]; let ratio_at_10: Double?; let ratio_at_10_gate_off: Double?; let ratios_at_10: [Double]; let ratios_at_10_gate_off: [Double]
+                let forward_ratio_at_10: Double?; let decode_ratio_at_10: Double?
                 let e2e_p50: Double; let e2e_p95: Double; let e2e_max: Double; let quality: [String: Double]
             }
             return try printJSON(Out(runs: runs, ratio_at_10: ratio(gate: true), ratio_at_10_gate_off: ratio(gate: false),
-                                     ratios_at_10: ratios(gate: true), ratios_at_10_gate_off: ratios(gate: false), e2e_p50: pct(e2e.latencies, 0.5),
+                                     ratios_at_10: ratios(gate: true), ratios_at_10_gate_off: ratios(gate: false),
+                                     forward_ratio_at_10: ratio(gate: true, \.forwardRate), decode_ratio_at_10: ratio(gate: true, \.decodeRate), e2e_p50: pct(e2e.latencies, 0.5),
                                      e2e_p95: pct(e2e.latencies, 0.95), e2e_max: e2e.latencies.last ?? 0, quality: quality))
         }
         print("elixir-coder bench serve (through serve --stdio, 1 candidate per request, \(maxTokens) tokens, 1 attempt)")
-        print("mode        conc  gate  pair  tok/s    p50 s   p95 s")
-        for r in runs { print(String(format: "%-11@ %4d  %@  %4d  %7.1f  %6.2f  %6.2f", r.mode, r.concurrency, r.gate ? "on " : "off", r.pair + 1, r.tokensPerSecond, r.p50, r.p95)) }
+        print("mode        conc  gate  pair  tok/s    p50 s   p95 s  rows/pass  tok/pass  ms/pass  prompt rows  sampling  busy")
+        for r in runs {
+            var line = String(format: "%-11@ %4d  %@  %4d  %7.1f  %6.2f  %6.2f", r.mode, r.concurrency, r.gate ? "on " : "off", r.pair + 1, r.tokensPerSecond, r.p50, r.p95)
+            if let e = r.engine, e.passes > 0 {
+                let passes = Double(e.passes), rows = Double(e.promptRows + e.decodeRows)
+                line += String(format: "  %9.1f  %8.1f  %7.1f  %10.0f%%  %7.0f%%  %3.0f%%", rows / passes, Double(e.tokens) / passes, e.forwardSeconds * 1000 / passes,
+                               Double(e.promptRows) / rows * 100, e.samplingSeconds / e.stepSeconds * 100, e.stepSeconds / r.seconds * 100)
+            }
+            print(line)
+        }
         if let on = ratio(gate: true), let off = ratio(gate: false) {
             let list = { (g: Bool) in ratios(gate: g).map { String(format: "%.2f", $0) }.joined(separator: ", ") }
             let each = pairs > 1 ? " over \(pairs) pairs: on \(list(true)); off \(list(false))" : ""
             print(String(format: "batched / sequential at 10%@: %.2fx (gate off, first rounds only: %.2fx)", pairs > 1 ? " (median)" : "", on, off) + each)
+            if let forward = ratio(gate: true, \.forwardRate), let decode = ratio(gate: true, \.decodeRate) {
+                // What bounds the ratio: the decode rows alone, then with the prompts' rows (the same
+                // work in both modes), then the whole run (sampling, the monitor, waiting).
+                print(String(format: "  made of (gate on): tokens per forward second over the decode rows' share %.2fx, over all forward time %.2fx, over the run %.2fx", decode, forward, on))
+            }
         }
         print(String(format: "generate end to end (%d requests, 5 candidates, <=256 tokens, <=3 attempts): p50 %.2f s, p95 %.2f s, max %.2f s",
                      e2eRequests, pct(e2e.latencies, 0.5), pct(e2e.latencies, 0.95), e2e.latencies.last ?? 0))

@@ -128,6 +128,7 @@ actor ServerState {
             "requestsFailed": .number(Double(failed)),
             "inferenceLog": setup?.observed.log.map { .string($0.path) } ?? .null,
             "inferenceLogDropped": .number(Double(setup?.observed.log?.dropped ?? 0)),
+            "engine": (setup?.observed.primary.instance as? ModelInstance).flatMap { try? JSONValue.encode($0.activity) } ?? .null,
         ])
     }
 

@@ -70,6 +70,8 @@ public final class ModelInstance: @unchecked Sendable {
     private var failNextStep: String?
     private var thread: Thread?
     private var restartCount = 0
+    /// The loop's engine figures as of its last step, failed contexts' included.
+    private var reportedActivity = EngineActivity()
     /// How many times the loop rebuilt its context after a failure.
     public var restarts: Int {
         lock.lock()
@@ -85,6 +87,13 @@ public final class ModelInstance: @unchecked Sendable {
         t.name = "elixir-coder.\(settings.name)"
         thread = t
         t.start()
+    }
+
+    /// Rows, tokens and seconds of every forward pass since the instance started.
+    public var activity: EngineActivity {
+        lock.lock()
+        defer { lock.unlock() }
+        return reportedActivity
     }
 
     /// Requests waiting or decoding: the load that routing balances.
@@ -179,6 +188,7 @@ public final class ModelInstance: @unchecked Sendable {
 
     private func loop() {
         var batch = makeBatch()
+        var earlier = EngineActivity()
         var tickets: [Int: Ticket] = [:]
         var nextID = 0
         while true {
@@ -214,6 +224,7 @@ public final class ModelInstance: @unchecked Sendable {
                 // The context is rebuilt first, so a caller that hears of the failure finds the
                 // instance restarted; then everyone in flight learns of it.
                 _ = batch.removeAll()
+                earlier = earlier + batch.activity
                 batch = makeBatch()
                 lock.lock()
                 restartCount += 1
@@ -249,6 +260,7 @@ public final class ModelInstance: @unchecked Sendable {
             // Finished slots already left the batch; say so before their callers hear of it.
             lock.lock()
             live = batch.count
+            reportedActivity = earlier + batch.activity
             lock.unlock()
             for e in events {
                 guard let t = tickets[e.slot.id] else { continue }

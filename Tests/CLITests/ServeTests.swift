@@ -101,6 +101,7 @@ struct ServeTests {
         try client.send(["jsonrpc": "2.0", "id": 1, "method": "health"])
         let cold = try client.response(id: 1, notifications: &notes)["result"] as! [String: Any]
         #expect(cold["modelLoaded"] as? Bool == false)
+        #expect(cold["engine"] is NSNull, "no engine figures before the model loads")
         #expect(cold["checker"] as? String == "ok")
         try client.send(["jsonrpc": "2.0", "id": 2, "method": "generate", "params": ["task": "Return the last element of a list.", "candidates": 2, "maxAttempts": 1, "maxTokens": 32]])
         let generated = try client.response(id: 2, notifications: &notes)["result"] as! [String: Any]
@@ -130,6 +131,13 @@ struct ServeTests {
         try client.send(["jsonrpc": "2.0", "id": 202, "method": "health"])
         let warm = try client.response(id: 202, notifications: &notes)["result"] as! [String: Any]
         #expect(warm["modelLoaded"] as? Bool == true && warm["requestsServed"] as? Int == 1)
+        // The primary's engine figures: at least the two candidates' tokens (the gate may add a
+        // round), their prompt rows, and the time the passes took.
+        let engine = try #require(warm["engine"] as? [String: Any])
+        let tokens = ((generated["attempts"] as? [[String: Any]]) ?? []).flatMap { $0["candidates"] as? [[String: Any]] ?? [] }.reduce(0) { $0 + ($1["tokens"] as? Int ?? 0) }
+        #expect(tokens > 0 && engine["tokens"] as? Int ?? 0 >= tokens)
+        #expect(engine["promptRows"] as? Int ?? 0 > 0 && engine["passes"] as? Int ?? 0 > 0)
+        #expect(engine["forwardSeconds"] as? Double ?? 0 > 0)
         try client.send(["jsonrpc": "2.0", "id": 203, "method": "shutdown"])
         _ = try client.response(id: 203, notifications: &notes)
         try client.send(["jsonrpc": "2.0", "method": "exit"])

@@ -12,8 +12,10 @@ public final class DecodeBatch {
     public var prefillChunk = 64
     /// Speculative decoding from the prompt and the batch's other sequences; nil turns it off.
     public var speculation: PromptLookup? = PromptLookup()
-    /// Tokens accepted from drafts (for benchmarks and tests).
-    public private(set) var acceptedDraftTokens = 0
+    /// Rows, tokens and seconds since the batch was made (for the server's health report and benchmarks).
+    public private(set) var activity = EngineActivity()
+    /// Tokens accepted from drafts.
+    public var acceptedDraftTokens: Int { activity.acceptedDraftTokens }
     /// Forward passes of decode steps (for benchmarks and tests).
     public private(set) var decodePasses = 0
     private(set) var slots: [Slot] = []
@@ -21,8 +23,8 @@ public final class DecodeBatch {
     /// system prompt and few-shot examples of every task) prefills only the rest.
     private var promptCache: [(tokens: [Int], sequence: KVSequence)] = []
     public var promptCacheEntries = 4
-    /// Prompt tokens served from the cache rather than computed (for benchmarks and tests).
-    public private(set) var reusedPromptTokens = 0
+    /// Prompt tokens served from the cache rather than computed.
+    public var reusedPromptTokens: Int { activity.cachedPromptRows }
     /// Forward passes spent prefilling prompts (for benchmarks and tests).
     public private(set) var prefillPasses = 0
 
@@ -191,7 +193,7 @@ public final class DecodeBatch {
                 cached = cachedPrefix(of: group.prompt)
             }
             let (reuse, from) = cached
-            reusedPromptTokens += reuse
+            activity.cachedPromptRows += reuse
             staged.pending.append((group, context.model.makeSequence(prefix: from, prefixLength: reuse), reuse))
         }
         return staged
@@ -225,6 +227,11 @@ public final class DecodeBatch {
         var logits = prefilled
         var made: [Slot] = []
         var events: [Event] = []
+        let samplingStarted = EngineActivity.clock()
+        defer {
+            activity.samplingSeconds += EngineActivity.seconds(since: samplingStarted)
+            activity.tokens += events.filter { $0.token != nil }.count
+        }
         for r in group.requests {
             // The base stays frozen for the cache; every request decodes in its own fork.
             let seq = context.model.makeSequence(prefix: base)
@@ -252,6 +259,8 @@ public final class DecodeBatch {
     /// (a request joining a batch of ten: one pass of about fifty rows instead of a pass of
     /// sixteen and one of forty), and the new slots sample their first tokens from it.
     public func step(adding groups: [PromptGroup]) -> [Event] {
+        let started = EngineActivity.clock()
+        defer { activity.stepSeconds += EngineActivity.seconds(since: started) }
         var events: [Event] = []
         for s in slots where s.cancelled && s.finish == nil {
             s.finish = .cancelled
@@ -305,9 +314,16 @@ public final class DecodeBatch {
         }
         let decodeRows = rows.count
         // Every decode row wants logits, so a prompt's last row comes after all of them.
+        let forwardStarted = EngineActivity.clock()
         let out = context.forward(rows + prompt)
+        activity.forwardSeconds += EngineActivity.seconds(since: forwardStarted)
+        activity.passes += 1
+        activity.decodeRows += decodeRows
+        activity.draftRows += decodeRows - slots.count
+        activity.promptRows += prompt.count
         decodePasses += 1
         if !jobs.isEmpty { prefillPasses += 1 }
+        let samplingStarted = EngineActivity.clock()
         let prefilled = jobs.indices.map { n in Array(out[((decodeRows + n) * vocab)..<((decodeRows + n + 1) * vocab)]) }
         nonisolated(unsafe) let logits = UnsafeMutablePointer(mutating: out.baseAddress!)
         // Sampling touches only its own slot, so slots advance in parallel on the engine's
@@ -334,8 +350,10 @@ public final class DecodeBatch {
             }
             context.shareOut(live.count, work)
         }
+        activity.samplingSeconds += EngineActivity.seconds(since: samplingStarted)
         // Every event past a slot's first came from an accepted draft token.
-        acceptedDraftTokens += results.reduce(0) { $0 + $1.count - 1 }
+        activity.acceptedDraftTokens += results.reduce(0) { $0 + $1.count - 1 }
+        activity.tokens += results.reduce(0) { $0 + $1.filter { $0.token != nil }.count }
         slots.removeAll { $0.finish != nil }
         return (results.flatMap { $0 }, prefilled)
     }
@@ -366,7 +384,11 @@ public final class DecodeBatch {
         var i = 0
         while i < rows.count {
             let chunk = rows[i..<min(rows.count, i + prefillChunk)]
+            let forwardStarted = EngineActivity.clock()
             let out = context.forward(chunk.map(\.row))
+            activity.forwardSeconds += EngineActivity.seconds(since: forwardStarted)
+            activity.passes += 1
+            activity.promptRows += chunk.count
             prefillPasses += 1
             for (n, r) in chunk.filter(\.row.wantsLogits).enumerated() {
                 logits[r.job] = Array(out[(n * vocab)..<((n + 1) * vocab)])
