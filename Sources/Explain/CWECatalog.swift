@@ -38,6 +38,8 @@ public enum CWECatalog {
 
         func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
             stack.append(name)
+            // Notes appear all over a weakness; only a consequence's parts are captured as such.
+            let inConsequence = stack.dropLast().last == "Consequence"
             switch name {
             case "Weakness":
                 current = CWEEntry(id: "CWE-" + (attributes["ID"] ?? "?"), name: attributes["Name"] ?? "", description: "", extendedDescription: "",
@@ -48,7 +50,7 @@ public enum CWECatalog {
                 text = ""
             case "Consequence" where current != nil:
                 consequence = []
-            case "Scope", "Impact", "Note" where stack.dropLast().last == "Consequence":
+            case "Scope" where inConsequence, "Impact" where inConsequence, "Note" where inConsequence:
                 capturing = name
                 text = ""
             case "Mitigation" where current != nil:
@@ -76,7 +78,7 @@ public enum CWECatalog {
             case "Extended_Description" where capturing == "Extended_Description":
                 current?.extendedDescription = clean(text)
                 capturing = nil
-            case "Scope", "Impact", "Note" where capturing == name:
+            case "Scope" where capturing == name, "Impact" where capturing == name, "Note" where capturing == name:
                 consequence.append((name == "Note" ? "" : name + ": ") + clean(text))
                 capturing = nil
             case "Consequence":
