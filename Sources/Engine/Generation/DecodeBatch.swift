@@ -230,7 +230,7 @@ public final class DecodeBatch {
         let samplingStarted = EngineActivity.clock()
         defer {
             activity.samplingSeconds += EngineActivity.seconds(since: samplingStarted)
-            activity.tokens += events.filter { $0.token != nil }.count
+            activity.tokens += events.count { $0.token != nil }
         }
         for r in group.requests {
             // The base stays frozen for the cache; every request decodes in its own fork.
@@ -314,13 +314,9 @@ public final class DecodeBatch {
         }
         let decodeRows = rows.count
         // Every decode row wants logits, so a prompt's last row comes after all of them.
-        let forwardStarted = EngineActivity.clock()
-        let out = context.forward(rows + prompt)
-        activity.forwardSeconds += EngineActivity.seconds(since: forwardStarted)
-        activity.passes += 1
+        let out = forward(rows + prompt, promptRows: prompt.count)
         activity.decodeRows += decodeRows
         activity.draftRows += decodeRows - slots.count
-        activity.promptRows += prompt.count
         decodePasses += 1
         if !jobs.isEmpty { prefillPasses += 1 }
         let samplingStarted = EngineActivity.clock()
@@ -353,7 +349,7 @@ public final class DecodeBatch {
         activity.samplingSeconds += EngineActivity.seconds(since: samplingStarted)
         // Every event past a slot's first came from an accepted draft token.
         activity.acceptedDraftTokens += results.reduce(0) { $0 + $1.count - 1 }
-        activity.tokens += results.reduce(0) { $0 + $1.filter { $0.token != nil }.count }
+        activity.tokens += results.reduce(0) { $0 + $1.count { $0.token != nil } }
         slots.removeAll { $0.finish != nil }
         return (results.flatMap { $0 }, prefilled)
     }
@@ -384,11 +380,7 @@ public final class DecodeBatch {
         var i = 0
         while i < rows.count {
             let chunk = rows[i..<min(rows.count, i + prefillChunk)]
-            let forwardStarted = EngineActivity.clock()
-            let out = context.forward(chunk.map(\.row))
-            activity.forwardSeconds += EngineActivity.seconds(since: forwardStarted)
-            activity.passes += 1
-            activity.promptRows += chunk.count
+            let out = forward(chunk.map(\.row), promptRows: chunk.count)
             prefillPasses += 1
             for (n, r) in chunk.filter(\.row.wantsLogits).enumerated() {
                 logits[r.job] = Array(out[(n * vocab)..<((n + 1) * vocab)])
@@ -396,6 +388,17 @@ public final class DecodeBatch {
             i += chunk.count
         }
         return logits
+    }
+
+    /// One forward pass, counted with its prompt rows and timed.
+    private func forward(_ rows: [BatchRow], promptRows: Int) -> UnsafeBufferPointer<Float> {
+        let started = EngineActivity.clock()
+        defer {
+            activity.forwardSeconds += EngineActivity.seconds(since: started)
+            activity.passes += 1
+            activity.promptRows += promptRows
+        }
+        return context.forward(rows)
     }
 
     private func advance(_ s: Slot, logits: UnsafeMutableBufferPointer<Float>) -> Event {
