@@ -21,17 +21,29 @@ public final class CheckerPool: Checker, @unchecked Sendable {
     /// - Parameters:
     ///   - scriptPath: the checker script (default: the one shipped in this package).
     ///   - timeout: seconds one request may take before its process is killed.
-    public init(size: Int = 2, scriptPath: String? = nil, timeout: Double = 10, maxBytes: Int = 1 << 20,
-                logger: Logger = Logger(label: "elixir-coder.checks")) throws {
-        guard let script = scriptPath ?? Bundle.module.path(forResource: "checker", ofType: "exs", inDirectory: "Resources")
-                ?? Bundle.module.path(forResource: "checker", ofType: "exs") else {
-            throw CheckerError(.unavailable, "the checker script is missing from the package resources")
-        }
+    public convenience init(size: Int = 2, scriptPath: String? = nil, timeout: Double = 10, maxBytes: Int = 1 << 20,
+                            logger: Logger = Logger(label: "elixir-coder.checks")) throws {
+        try self.init(size: size, script: scriptPath ?? Self.resource("checker"), timeout: timeout, maxBytes: maxBytes, logger: logger)
+    }
+
+    /// A pool of processes running `script` under `launcher`.
+    init(size: Int, script: String, timeout: Double, maxBytes: Int, launcher: [String] = ["/usr/bin/env"], taggedAnswers: Bool = false,
+         logger: Logger) throws {
         self.size = max(1, size)
         self.maxBytes = maxBytes
         self.logger = logger
-        processes = (0..<max(1, size)).map { CheckerProcess(script: script, timeout: timeout, label: "elixir-coder.checker.\($0)") }
+        processes = (0..<max(1, size)).map {
+            CheckerProcess(script: script, timeout: timeout, label: "elixir-coder.\(logger.label).\($0)", launcher: launcher, taggedAnswers: taggedAnswers)
+        }
         busy = Array(repeating: 0, count: max(1, size))
+    }
+
+    /// The path of one of the package's Elixir scripts.
+    static func resource(_ name: String) throws -> String {
+        guard let path = Bundle.module.path(forResource: name, ofType: "exs", inDirectory: "Resources") ?? Bundle.module.path(forResource: name, ofType: "exs") else {
+            throw CheckerError(.unavailable, "\(name).exs is missing from the package resources")
+        }
+        return path
     }
 
     /// Boots every process in the background. Without it, the first time two requests
@@ -96,13 +108,7 @@ public final class CheckerPool: Checker, @unchecked Sendable {
     /// Closes a program cut off with constructs open (appending the terminators the parser
     /// names, dropping a last line cut mid-expression); nil when it cannot be closed.
     public func close(_ code: String) async throws -> String? {
-        guard code.utf8.count <= maxBytes else { throw CheckerError(.tooLarge, "the code is \(code.utf8.count) bytes; the checker takes at most \(maxBytes)") }
-        let index = acquire()
-        defer { release(index) }
-        let process = processes[index]
-        let data: Data = try await withCheckedThrowingContinuation { cont in
-            process.queue.async { cont.resume(with: Result { try process.request("close", code: code, kind: "code") }) }
-        }
+        let data = try await raw("close", code, kind: "code")
         struct Wire: Decodable { let closed: String? }
         return try JSONDecoder().decode(Wire.self, from: data).closed
     }
@@ -112,18 +118,23 @@ public final class CheckerPool: Checker, @unchecked Sendable {
         try await report("facts", code).facts
     }
 
-    /// Syntax, format, facts and built-in findings in one round trip.
-    /// - Parameter kind: `code`, or `config` for config files (enables the hard-coded secrets rule).
-    public func report(_ command: String = "all", _ code: String, kind: String = "code") async throws -> CheckReport {
+    /// One request's raw answer, from the least busy process.
+    func raw(_ command: String, _ code: String, kind: String) async throws -> Data {
         guard code.utf8.count <= maxBytes else {
             throw CheckerError(.tooLarge, "the code is \(code.utf8.count) bytes; the checker takes at most \(maxBytes) bytes")
         }
         let index = acquire()
         defer { release(index) }
         let process = processes[index]
-        let data: Data = try await withCheckedThrowingContinuation { cont in
+        return try await withCheckedThrowingContinuation { cont in
             process.queue.async { cont.resume(with: Result { try process.request(command, code: code, kind: kind) }) }
         }
+    }
+
+    /// Syntax, format, facts and built-in findings in one round trip.
+    /// - Parameter kind: `code`, or `config` for config files (enables the hard-coded secrets rule).
+    public func report(_ command: String = "all", _ code: String, kind: String = "code") async throws -> CheckReport {
+        let data = try await raw(command, code, kind: kind)
         struct Wire: Decodable {
             let syntax: SyntaxResult?
             let format: FormatResult?

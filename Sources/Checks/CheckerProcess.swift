@@ -8,6 +8,11 @@ import Foundation
 final class CheckerProcess: @unchecked Sendable {
     let script: String
     let timeout: Double
+    /// The command that runs `elixir <script>` (a sandbox wrapper for code that runs candidates).
+    let launcher: [String]
+    /// Answers are tagged `EC \t id \t json`, and other lines skipped: the compile worker runs
+    /// candidate code, whose own output must not pass for an answer.
+    let taggedAnswers: Bool
     private var process: Process?
     private var input: FileHandle?
     private var output: FileHandle?
@@ -17,9 +22,11 @@ final class CheckerProcess: @unchecked Sendable {
     let queue: DispatchQueue
     private(set) var starts = 0
 
-    init(script: String, timeout: Double, label: String) {
+    init(script: String, timeout: Double, label: String, launcher: [String] = ["/usr/bin/env"], taggedAnswers: Bool = false) {
         self.script = script
         self.timeout = timeout
+        self.launcher = launcher
+        self.taggedAnswers = taggedAnswers
         queue = DispatchQueue(label: label)
     }
 
@@ -40,11 +47,14 @@ final class CheckerProcess: @unchecked Sendable {
             self.process = nil
             throw CheckerError(.crashed, "the Elixir checker stopped accepting requests; it restarts on the next one")
         }
+        let tag = Data("EC\t\(counter)\t".utf8)
         while true {
             if let nl = pending.firstIndex(of: 10) {
                 let answer = Data(pending[pending.startIndex..<nl])
                 pending = Data(pending[(nl + 1)...])
-                return answer
+                guard taggedAnswers else { return answer }
+                if answer.starts(with: tag) { return answer.dropFirst(tag.count) }
+                continue
             }
             let chunk = output.availableData
             if chunk.isEmpty {
@@ -73,8 +83,8 @@ final class CheckerProcess: @unchecked Sendable {
 
     private func start() throws {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["elixir", script]
+        p.executableURL = URL(fileURLWithPath: launcher[0])
+        p.arguments = Array(launcher.dropFirst()) + ["elixir", script]
         let inPipe = Pipe(), outPipe = Pipe()
         p.standardInput = inPipe
         p.standardOutput = outPipe

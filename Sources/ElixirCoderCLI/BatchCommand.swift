@@ -11,7 +11,7 @@ import Telemetry
 struct BatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "batch",
-        abstract: "Run generate over a JSON-lines file of tasks ({\"id\", \"task\", \"context\"?, \"tests\"?}), writing results in input order.",
+        abstract: "Run generate over a JSON-lines file of tasks ({\"id\", \"task\", \"context\"?, \"tests\"?, \"examples\"?}), writing results in input order.",
         discussion: "Each result is written and flushed as soon as every earlier task is done, so an interrupted run loses nothing already written; rerunning skips ids already in the output. Progress with an ETA goes to stderr."
     )
 
@@ -22,7 +22,7 @@ struct BatchCommand: AsyncParsableCommand {
     @Option(help: "Attempts at most.") var maxAttempts = 3
     @Option(help: "Tokens per candidate at most.") var maxTokens = 256
     @Option(help: "Random seed.") var seed: UInt64 = 0
-    @Flag(help: "Run the tasks' iex> examples as tests (this executes generated code); a task's \"tests\" field is always run.") var runExamples = false
+    @Flag(help: "Do not run the tasks' examples against candidates (a task's \"examples\": false does the same for that task); a task's \"tests\" field is always run.") var noRunExamples = false
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var observability: ObservabilityOptions
     @OptionGroup var grammarOptions: PipelineGrammarOptions
@@ -33,14 +33,17 @@ struct BatchCommand: AsyncParsableCommand {
         let context: String?
         /// ExUnit tests for this task's candidates.
         let tests: String?
+        /// Whether to run the task's examples; nil follows the flag.
+        let examples: Bool?
 
-        enum CodingKeys: String, CodingKey { case id, task, context, tests }
+        enum CodingKeys: String, CodingKey { case id, task, context, tests, examples }
         init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             if let s = try? c.decode(String.self, forKey: .id) { id = s } else { id = String(try c.decode(Int.self, forKey: .id)) }
             task = try c.decode(String.self, forKey: .task)
             context = try c.decodeIfPresent(String.self, forKey: .context)
             tests = try c.decodeIfPresent(String.self, forKey: .tests)
+            examples = try c.decodeIfPresent(Bool.self, forKey: .examples)
         }
     }
 
@@ -49,6 +52,7 @@ struct BatchCommand: AsyncParsableCommand {
         let status: String
         let code: String
         let problems: [Problem]
+        let evidence: Evidence
         let attempt: Int
         let attempts: Int
         let seconds: Double
@@ -75,7 +79,7 @@ struct BatchCommand: AsyncParsableCommand {
         defer { setup.close() }
         let generator = setup.observed
         var options = setup.options()
-        options.runExamples = runExamples
+        options.runExamples = !noRunExamples
         options.candidates = candidates
         options.maxAttempts = maxAttempts
         options.maxTokens = maxTokens
@@ -91,7 +95,7 @@ struct BatchCommand: AsyncParsableCommand {
         let start = Date()
         var ready: [Int: Line] = [:]
         var next = 0
-        var clean = 0
+        var verified = 0, compiled = 0
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var results: [GenerateResult] = []
@@ -103,10 +107,11 @@ struct BatchCommand: AsyncParsableCommand {
                 var o = options
                 o.context = t.context
                 o.tests = t.tests
+                o.runExamples = t.examples ?? o.runExamples
                 group.addTask {
                     let s = Date()
                     let r = try await generator.generate(task: t.task, options: o)
-                    return (i, Line(id: t.id, status: r.status.rawValue, code: r.code, problems: r.problems, attempt: r.attempt,
+                    return (i, Line(id: t.id, status: r.status.rawValue, code: r.code, problems: r.problems, evidence: r.evidence, attempt: r.attempt,
                                     attempts: r.attempts.count, seconds: Date().timeIntervalSince(s), decision: r.gating?.decision.rawValue,
                                     clarification: r.clarification), r)
                 }
@@ -120,7 +125,8 @@ struct BatchCommand: AsyncParsableCommand {
                 while let l = ready.removeValue(forKey: next) {
                     try out.write(contentsOf: try encoder.encode(l) + Data("\n".utf8))
                     try out.synchronize()
-                    if l.status == "clean" { clean += 1 }
+                    if l.status == "verified" { verified += 1 }
+                    if l.status == "compiled" { compiled += 1 }
                     next += 1
                 }
                 Self.progress(finished: next, total: todo.count, start: start)
@@ -131,7 +137,7 @@ struct BatchCommand: AsyncParsableCommand {
         var timings = PhaseTimings()
         for r in results { timings.merge(r.timings) }
         if let path = setup.writeRunLog(command: "batch", started: start, results: results, timings: timings) { Stderr.print("run log: \(path.path)") }
-        Stderr.print(String(format: "%d done, %d clean, %.1f s; results in %@", todo.count, clean, Date().timeIntervalSince(start), outPath))
+        Stderr.print(String(format: "%d done, %d verified, %d compiled, %.1f s; results in %@", todo.count, verified, compiled, Date().timeIntervalSince(start), outPath))
     }
 
     /// Ids already written; a torn last line from an interrupted run is cut off first.

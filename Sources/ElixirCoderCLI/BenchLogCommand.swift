@@ -33,7 +33,7 @@ struct BenchLogCommand: AsyncParsableCommand {
         for i in 0..<events {
             let e = InferenceEvent(kind: "generate", instance: "bench", modelVersion: "bench@0", promptSHA256: String(repeating: "a", count: 64),
                                    promptTokens: 400, completionTokens: 900, latencyMs: Double(i % 5000), confidence: confidence,
-                                   decision: .proceed, attempts: 1, checkOutcome: "clean")
+                                   decision: .proceed, attempts: 1, checkOutcome: "verified")
             let t0 = DispatchTime.now().uptimeNanoseconds
             let ok = log.record(e)
             callerNanos += DispatchTime.now().uptimeNanoseconds - t0
@@ -69,7 +69,7 @@ struct BenchLogCommand: AsyncParsableCommand {
             var url: URL?
             for _ in 0..<rounds {
                 let record = RunRecord(metadata: RunMetadata(command: "generate", version: BuildInfo.version, configSHA256: "x"), level: level,
-                                       timings: result.timings, totalSeconds: 1, summary: ["status": "clean"],
+                                       timings: result.timings, totalSeconds: 1, summary: ["status": "verified"],
                                        body: GenerateRunBody(results: [result], level: level, tokenizer: tokenizer))
                 url = try logger.write(record)
             }

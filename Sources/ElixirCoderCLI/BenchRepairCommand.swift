@@ -9,7 +9,7 @@ import Pipeline
 struct BenchRepairCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repair",
-        abstract: "Sample candidates for the task set with repair off, shadow and server (same prompts and seeds); print how often repair fires, its time cost, and the syntax-error rate and clean share of each."
+        abstract: "Sample candidates for the task set with repair off, shadow and server (same prompts and seeds); print how often repair fires, its time cost, and the syntax-error rate and the share of tasks answered verified or compiled."
     )
 
     @Option(help: "Task set (JSON lines with id and task).") var tasks = "bench/tasks.jsonl"
@@ -27,7 +27,7 @@ struct BenchRepairCommand: AsyncParsableCommand {
         var repairs = 0
         var repetitionStops = 0
         var syntaxErrors = 0
-        var cleanTasks = 0
+        var answeredTasks = 0
         var tasks = 0
         var seconds = 0.0
     }
@@ -54,7 +54,7 @@ struct BenchRepairCommand: AsyncParsableCommand {
             for task in taskTexts {
                 let r = try await setup.observed.primary.generate(task: task, options: o)
                 row.tasks += 1
-                if r.status == .clean { row.cleanTasks += 1 }
+                if r.status.isAnswer { row.answeredTasks += 1 }
                 for c in r.attempts.flatMap(\.candidates) {
                     row.candidates += 1
                     row.tokens += c.tokenCount
@@ -73,9 +73,9 @@ struct BenchRepairCommand: AsyncParsableCommand {
         let base = rows.first { $0.mode == "off" }!
         print("\(taskTexts.count) tasks x \(candidates) candidates, \(maxTokens) tokens at most, monitor \(noMonitor ? "off" : "on")")
         for r in rows {
-            print(String(format: "%-7@ repairs %4d (%.1f per 100 tokens)  syntax errors %5.1f%%  clean tasks %2d/%d  repetition stops %d  time %6.1f s (%+.0f%%)",
+            print(String(format: "%-7@ repairs %4d (%.1f per 100 tokens)  syntax errors %5.1f%%  verified or compiled %2d/%d  repetition stops %d  time %6.1f s (%+.0f%%)",
                          r.mode, r.repairs, Double(r.repairs) / Double(max(1, r.tokens)) * 100, Double(r.syntaxErrors) / Double(max(1, r.candidates)) * 100,
-                         r.cleanTasks, r.tasks, r.repetitionStops, r.seconds, (r.seconds / max(0.001, base.seconds) - 1) * 100))
+                         r.answeredTasks, r.tasks, r.repetitionStops, r.seconds, (r.seconds / max(0.001, base.seconds) - 1) * 100))
         }
     }
 }

@@ -166,7 +166,7 @@ struct BenchServeCommand: AsyncParsableCommand {
         var quality: [String: Double] = [:]
         if qualityTasks > 0, let text = try? String(contentsOfFile: tasks, encoding: .utf8) {
             let lines = text.split(separator: "\n").prefix(qualityTasks)
-            var clean = 0, attemptsUsed = 0, problemsLeft = 0
+            var answered = 0, attemptsUsed = 0, problemsLeft = 0
             for line in lines {
                 guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let task = obj["task"] as? String else { continue }
                 try client.send(["jsonrpc": "2.0", "id": id, "method": "generate", "params": ["task": task]])
@@ -174,12 +174,12 @@ struct BenchServeCommand: AsyncParsableCommand {
                 repeat { m = try client.read() } while (m["id"] as? Int) != id
                 id += 1
                 let r = m["result"] as? [String: Any] ?? [:]
-                if r["status"] as? String == "clean" { clean += 1 }
+                if ["verified", "compiled"].contains(r["status"] as? String) { answered += 1 }
                 attemptsUsed += (r["attempts"] as? [Any])?.count ?? 0
                 problemsLeft += (r["problems"] as? [Any])?.count ?? 0
             }
             let n = Double(lines.count)
-            quality = ["tasks": n, "clean_share": Double(clean) / n, "mean_attempts": Double(attemptsUsed) / n, "problems_left": Double(problemsLeft)]
+            quality = ["tasks": n, "answered_share": Double(answered) / n, "mean_attempts": Double(attemptsUsed) / n, "problems_left": Double(problemsLeft)]
         }
 
         /// Concurrent over sequential at 10 (tokens/s unless `rate` says otherwise), one ratio per pair;
@@ -230,7 +230,7 @@ struct BenchServeCommand: AsyncParsableCommand {
         print(String(format: "generate end to end (%d requests, 5 candidates, <=256 tokens, <=3 attempts): p50 %.2f s, p95 %.2f s, max %.2f s",
                      e2eRequests, pct(e2e.latencies, 0.5), pct(e2e.latencies, 0.95), e2e.latencies.last ?? 0))
         if !quality.isEmpty {
-            print(String(format: "quality on %.0f tasks: %.0f%% clean, %.2f attempts on average, %.0f problems left", quality["tasks"]!, quality["clean_share"]! * 100, quality["mean_attempts"]!, quality["problems_left"]!))
+            print(String(format: "quality on %.0f tasks: %.0f%% verified or compiled, %.2f attempts on average, %.0f problems left", quality["tasks"]!, quality["answered_share"]! * 100, quality["mean_attempts"]!, quality["problems_left"]!))
         }
     }
 }

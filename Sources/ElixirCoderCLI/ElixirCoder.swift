@@ -31,7 +31,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed and quality; prints figures.",
-        subcommands: [BenchEngineCommand.self, BenchServeCommand.self, BenchMonitorCommand.self, BenchChecksCommand.self, BenchLogCommand.self, BenchExplainCommand.self, BenchClarifyCommand.self, BenchRepairCommand.self,
+        subcommands: [BenchEngineCommand.self, BenchServeCommand.self, BenchMonitorCommand.self, BenchChecksCommand.self, BenchLogCommand.self, BenchExplainCommand.self, BenchClarifyCommand.self, BenchRepairCommand.self, BenchQualityCommand.self,
                       BenchGrammarCommand.self]
     )
 }

@@ -15,10 +15,14 @@ import Telemetry
 struct GenerateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Generate Elixir code for a task: sample candidates, check them, repair, return the first clean one.",
+        abstract: "Generate Elixir code for a task: sample candidates, check, compile and run the task's examples, repair, return the best on evidence.",
         discussion: """
-            The code goes to stdout; progress and a summary to stderr. Exit status 0 when the code is clean, 3 when problems remain \
+            The code goes to stdout; progress and a summary to stderr. The status says what the code rests on: verified (it compiled \
+            without a warning, passed every check, and the task's examples or --tests passed), compiled (the same with nothing to run), \
+            problems (the best candidate, with what is left) or abstained. Exit status 0 when verified or compiled, 3 for problems \
             (the best candidate is still printed), 4 when the confidence gate abstained (a request for clarification is printed instead of code).
+            When --context holds a stub (`def f(a, b) do` with an empty or TODO body), only its body is written and the whole file is printed.
+            Candidates are compiled, and examples run, only inside a sandbox (bubblewrap: no network, read-only files, time and memory limits).
             Every request is recorded in the inference log (see `elixir-coder stats`) and each run writes a run log (see --log-level).
             """
     )
@@ -26,14 +30,15 @@ struct GenerateCommand: AsyncParsableCommand {
     @Argument(help: "The task in plain words, or - to read it from standard input.") var task: String
     @Option(help: "A file of existing code the task refers to.") var context: String?
     @Option(help: "An ExUnit test file to run against candidates that pass the checks (in a separate elixir process, with a timeout and no network); a failing test counts like a finding.") var tests: String?
-    @Flag(help: "Turn the task's iex> examples into a test and run it against candidates (this executes generated code).") var runExamples = false
+    @Flag(help: "Do not run the examples of the task (iex> lines, f(x) == y) against candidates that compile.") var noRunExamples = false
+    @Option(help: "Seconds after which no new round of candidates starts.") var timeBudget: Double = 30
     @Option(help: "Candidates sampled per attempt.") var candidates = 5
     @Option(help: "Attempts at most (the first plus repairs).") var maxAttempts = 3
     @Option(help: "Tokens per candidate at most.") var maxTokens = 256
     @Option(help: "Sampling temperature.") var temperature: Float = 0.7
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Flag(help: "Show candidates' text on stderr while they are sampled; repaired tokens are shown, then erased (with --json: JSON lines of token and rollback events on stderr).") var stream = false
-    @Flag(help: "Wait for every candidate before choosing (by default, once more than half have finished and one is clean, the rest are cancelled).") var allCandidates = false
+    @Flag(help: "Wait for every candidate before choosing (by default, once more than half have finished and one is verified, or compiled with nothing to run, the rest are cancelled).") var allCandidates = false
     @Flag(help: "Do not let Elixir's parser vet sampled tokens (faster, far more syntax errors; see bench monitor).") var noMonitor = false
     @Flag(help: "Print the whole result as JSON.") var json = false
     @Flag(help: "First check whether the task is ambiguous (see `clarify`); if so ask the best question on the terminal (numbered options or free text), or print it and exit 4 when not on a terminal.") var clarify = false
@@ -68,7 +73,8 @@ struct GenerateCommand: AsyncParsableCommand {
             guard let t = try? String(contentsOfFile: tests, encoding: .utf8) else { throw ValidationError("cannot read --tests file \(tests)") }
             options.tests = t
         }
-        options.runExamples = runExamples
+        options.runExamples = !noRunExamples
+        options.timeBudget = timeBudget
         let start = Date()
         var clarifyTimings = PhaseTimings()
         if clarify || answer != nil {
@@ -127,13 +133,9 @@ struct GenerateCommand: AsyncParsableCommand {
         if let path = setup.writeRunLog(command: "generate", started: start, results: [result], timings: timings) {
             Stderr.print("run log: \(path.path)")
         }
-        let summary = result.status == .clean
-            ? "clean on attempt \(result.attempt) of \(result.attempts.count)"
-            : result.status == .abstained ? "abstained: the model was too unsure to answer"
-            : "\(result.problems.count) problem(s) remain after \(result.attempts.count) attempt(s): " + result.problems.map { "line \($0.line): \($0.message)" }.joined(separator: "; ")
-        Stderr.print(String(format: "%@ (%.1f s, %d candidates sampled)", summary, seconds, result.attempts.reduce(0) { $0 + $1.candidates.count }))
+        Stderr.print(String(format: "%@ (%.1f s, %d candidates sampled)", result.summary, seconds, result.attempts.reduce(0) { $0 + $1.candidates.count }))
         if result.status == .abstained { throw ExitCode(4) }
-        if result.status != .clean { throw ExitCode(3) }
+        if !result.status.isAnswer { throw ExitCode(3) }
     }
 
     /// Runs the detector; returns the task with the answer folded in, or nil when a question is pending and nobody can answer it here.
@@ -160,7 +162,7 @@ struct GenerateCommand: AsyncParsableCommand {
 
     /// What is left, or else what the repairs fixed (the first attempt's best candidate's problems).
     static func explanations(of r: GenerateResult, explainer: Explainer) async throws -> [Explanation] {
-        if r.status == .problemsRemain {
+        if r.status == .problems {
             var out: [Explanation] = []
             for p in r.problems { out.append(try await explainer.explain(code: r.code, problem: p)) }
             return out

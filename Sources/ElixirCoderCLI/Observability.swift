@@ -206,7 +206,7 @@ struct GenerationSetup {
         let meta = RunMetadata(command: command, version: BuildInfo.version, configSHA256: configHash, model: registry.activeVersion,
                                modelSHA256: try? ModelStore().fingerprint(URL(fileURLWithPath: registry.active)), gitCommit: BuildInfo.gitCommit(),
                                startedAt: started)
-        var summary = ["tasks": "\(results.count)", "clean": "\(results.filter { $0.status == .clean }.count)"]
+        var summary = ["tasks": "\(results.count)", "verified": "\(results.filter { $0.status == .verified }.count)", "compiled": "\(results.filter { $0.status == .compiled }.count)"]
         if let r = results.first, results.count == 1 {
             summary["status"] = r.status.rawValue
             summary["decision"] = r.gating?.decision.rawValue

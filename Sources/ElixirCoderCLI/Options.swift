@@ -64,7 +64,22 @@ struct ModelOptions: ParsableArguments {
 extension ModelOptions.Loaded {
     /// The generate-check-repair loop on another backend (a remote server).
     static func codeGenerator(backend: any InferenceBackend) throws -> CodeGenerator {
-        CodeGenerator(instance: backend, templates: try PromptTemplates(), checker: ElixirCandidateChecker(pool: try CheckerPool()))
+        CodeGenerator(instance: backend, templates: try PromptTemplates(), checker: try candidateChecker())
+    }
+
+    /// The checker pool, warm, and the sandboxed compile worker where this machine has a sandbox.
+    static func candidateChecker() throws -> ElixirCandidateChecker {
+        let pool = try CheckerPool()
+        pool.warmUp()
+        let compiler: CompileWorker?
+        do {
+            compiler = try CompileWorker()
+            compiler?.warmUp()
+        } catch {
+            Stderr.print("warning: \(error); candidates are checked but not compiled, so none can be called compiled or verified")
+            compiler = nil
+        }
+        return ElixirCandidateChecker(pool: pool, compiler: compiler)
     }
 
     /// A model instance with its batching thread, and the generate-check-repair loop on it.
@@ -74,9 +89,7 @@ extension ModelOptions.Loaded {
         settings.kernels = kernels.mode
         settings.drafts = drafts ? PromptLookup() : nil
         let instance = ModelInstance(model: model, tokenizer: tokenizer, settings: settings)
-        let pool = try CheckerPool()
-        pool.warmUp()
-        return CodeGenerator(instance: instance, templates: try PromptTemplates(), checker: ElixirCandidateChecker(pool: pool))
+        return CodeGenerator(instance: instance, templates: try PromptTemplates(), checker: try Self.candidateChecker())
     }
 }
 

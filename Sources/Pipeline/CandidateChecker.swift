@@ -20,16 +20,60 @@ public struct Problem: Sendable, Codable, Equatable {
     }
 }
 
+/// What a candidate was shown to do: the evidence a status rests on.
+public struct Evidence: Sendable, Codable, Equatable {
+    /// Whether the compiler accepted it; nil when it was not compiled (it does not parse, or
+    /// there is no compiler to run).
+    public var compiled: Bool?
+    public var compilerWarnings = 0
+    public var examplesRun = 0
+    public var examplesPassed = 0
+    public var testsRun = 0
+    public var testsPassed = 0
+
+    public init(compiled: Bool? = nil) { self.compiled = compiled }
+
+    /// Whether any example or test ran.
+    public var behaviourChecked: Bool { examplesRun + testsRun > 0 }
+    /// Whether examples or tests ran and every one passed.
+    public var behaviourPassed: Bool { behaviourChecked && examplesPassed == examplesRun && testsPassed == testsRun }
+}
+
+/// A candidate's problems and the evidence behind its status.
+public struct Evaluation: Sendable {
+    public var problems: [Problem]
+    public var evidence: Evidence
+
+    public init(problems: [Problem], evidence: Evidence) {
+        self.problems = problems
+        self.evidence = evidence
+    }
+}
+
+extension Problem {
+    /// Without a sandbox nothing is compiled, so no candidate can be called compiled.
+    static let notCompiled = Problem(source: "compiler", check: "Compiler.NotRun", line: 1,
+                                     message: "not compiled: there is no sandbox to compile in (install bubblewrap, or run make setup)")
+}
+
 /// Judges candidate code. The seam where the full checker (syntax, format,
-/// Credo or built-in rules, Sobelow) plugs into the generate-check-repair loop.
+/// Credo or built-in rules, Sobelow, the compiler, examples and tests) plugs into the
+/// generate-check-repair loop.
 public protocol CandidateChecker: Sendable {
     func problems(in code: String) async throws -> [Problem]
     /// A meaning-preserving clean-up applied before checking (the formatter).
     func normalize(_ code: String) async -> String
+    /// Every check, the compiler and what the task demands (its module, functions, examples, tests).
+    func evaluate(_ code: String, contract: TaskContract) async throws -> Evaluation
 }
 
 extension CandidateChecker {
     public func normalize(_ code: String) async -> String { code }
+
+    /// Without a compiler: the static checks only, and nothing claimed about compiling.
+    public func evaluate(_ code: String, contract: TaskContract) async throws -> Evaluation {
+        Evaluation(problems: try await problems(in: code) + [Problem.notCompiled], evidence: Evidence())
+    }
 }
 
 /// The checks layer behind the loop: the parser, the formatter (applied, since it
@@ -37,9 +81,14 @@ extension CandidateChecker {
 /// product promises (one named module with at least one function).
 public struct ElixirCandidateChecker: CandidateChecker {
     public let pool: CheckerPool
+    /// The sandboxed compiler; nil where there is no sandbox, and then nothing is compiled or run.
+    public let compiler: CompileWorker?
+    /// Runs the caller's ExUnit tests.
+    public var testRunner = TestRunner()
 
-    public init(pool: CheckerPool) {
+    public init(pool: CheckerPool, compiler: CompileWorker? = nil) {
         self.pool = pool
+        self.compiler = compiler
     }
 
     /// Closes a candidate the token limit cut off, then formats it.
@@ -53,7 +102,50 @@ public struct ElixirCandidateChecker: CandidateChecker {
     }
 
     public func problems(in code: String) async throws -> [Problem] {
-        let r = try await pool.report("all", code)
+        Self.problems(in: try await pool.report("all", code))
+    }
+
+    public func evaluate(_ code: String, contract: TaskContract) async throws -> Evaluation {
+        let report = try await pool.report("all", code)
+        var problems = Self.problems(in: report)
+        var evidence = Evidence()
+        guard report.syntax.status == .ok else { return Evaluation(problems: problems, evidence: evidence) }
+        guard let compiler else {
+            problems.append(.notCompiled)
+            let modules = report.facts?.modules ?? []
+            let functions = (report.facts?.functions ?? []).filter { $0.hasSuffix(" public") }.map { $0.dropLast(" public".count) }
+            problems += contract.problems(modules: modules, functions: modules.flatMap { m in functions.map { "\(m).\($0)" } })
+            return Evaluation(problems: problems, evidence: evidence)
+        }
+        let compiled = try await compiler.compile(code, examples: contract.examples)
+        evidence.compiled = compiled.compiled
+        evidence.compilerWarnings = compiled.warnings.count
+        problems += compiled.diagnostics.map {
+            Problem(source: "compiler", check: $0.check, line: $0.line, column: $0.column, message: ($0.severity == .warning ? "warning: " : "") + $0.message)
+        }
+        guard compiled.compiled else { return Evaluation(problems: problems, evidence: evidence) }
+        problems += contract.problems(modules: compiled.modules, functions: compiled.functions)
+        evidence.examplesRun = compiled.examples.count
+        evidence.examplesPassed = compiled.examples.filter(\.passed).count
+        for e in compiled.examples where !e.passed {
+            problems.append(Problem(source: "examples", check: "Example.Failed", line: 1,
+                                    message: "`\(e.expression)` gave `\(e.actual)`, expected `\(e.expected)`"))
+        }
+        // The caller's tests start a fresh Elixir each: only for candidates nothing else is wrong with.
+        if let tests = contract.tests, problems.isEmpty {
+            let runner = testRunner
+            let outcome = try await Task.detached { try runner.run(code: code, tests: tests) }.value
+            evidence.testsRun = max(outcome.tests, 1)
+            evidence.testsPassed = outcome.error == nil ? outcome.tests - outcome.failures.count : 0
+            if let error = outcome.error { problems.append(Problem(source: "tests", check: "ExUnit.Run", line: 1, message: error)) }
+            problems += outcome.failures.map {
+                Problem(source: "tests", check: "ExUnit.Failure", line: 1, message: "\($0.test) failed (test line \($0.line.map(String.init) ?? "?")): \($0.message)")
+            }
+        }
+        return Evaluation(problems: problems, evidence: evidence)
+    }
+
+    static func problems(in r: CheckReport) -> [Problem] {
         if r.syntax.status != .ok {
             let token = r.syntax.token.map { $0.isEmpty ? "" : " \($0)" } ?? ""
             return [Problem(source: "syntax", check: "SyntaxError", line: r.syntax.line ?? 1, column: r.syntax.column,
@@ -82,6 +174,8 @@ public struct SyntaxMonitor: PrefixMonitor {
     public let pool: CheckerPool
     /// Code that precedes the generated text (the prefilled module head).
     public let prefix: String
+    /// Code that follows the generated text once it is done (the rest of the file in stub mode).
+    public var suffix = ""
     /// Checks whose finding kills a line: debugging leftovers and the dangerous calls.
     public var blockingRules: Set<String> = SyntaxMonitor.defaultBlockingRules
 
@@ -90,9 +184,10 @@ public struct SyntaxMonitor: PrefixMonitor {
         "DOS.StringToAtom", "DOS.ListToAtom", "DOS.BinToAtom", "RCE.CodeModule", "RCE.EEx", "CI.System", "CI.OS", "Misc.BinToTerm",
     ]
 
-    public init(pool: CheckerPool, prefix: String) {
+    public init(pool: CheckerPool, prefix: String, suffix: String = "") {
         self.pool = pool
         self.prefix = prefix
+        self.suffix = suffix
     }
 
     public func verdict(for generated: String, final: Bool) -> PrefixVerdict {
@@ -103,6 +198,7 @@ public struct SyntaxMonitor: PrefixMonitor {
             code = String(code[..<tick])
             ending = true
         }
+        if ending { code += suffix }
         guard let r = try? (ending ? pool.syntaxBlocking(code) : pool.viabilityBlocking(code)) else { return .viable }
         switch r.status {
         case .invalid: return .dead(r.message ?? "syntax error")

@@ -34,11 +34,13 @@ public struct GenerateOptions: Sendable {
     /// Check candidates as they finish and, once more than half have finished and one is clean,
     /// cancel the rest (the answer then does not wait for the longest candidate).
     public var earlyStop = true
-    /// ExUnit tests to run against candidates that pass the checks (the only time generated code runs).
+    /// ExUnit tests to run against candidates that pass every other check.
     public var tests: String?
-    /// Also turn the task's `iex>` examples into a test and run it (asked for explicitly).
-    public var runExamples = false
-    public var testRunner = TestRunner()
+    /// Run the examples the task and context carry against every candidate that compiles (in the
+    /// compile worker's sandbox).
+    public var runExamples = true
+    /// Seconds after which no new round starts; a round under way finishes.
+    public var timeBudget: Double = 30
     /// Per-token confidence repair and the anti-loop guard for every candidate.
     public var repair = RepairPolicy()
     /// Mask every sampled token with this grammar (`grammars/elixir.ebnf`), nil for none.
@@ -66,16 +68,44 @@ public struct Candidate: Sendable, Codable {
     public var repairs: Int = 0
     public var repetitionHits: Int = 0
     public var problems: [Problem]
+    /// What the compiler, the examples and the tests showed; empty until the candidate is checked.
+    public var evidence = Evidence()
+    public var verdict: Verdict = .problems
     public var confidence: ConfidenceMetrics
     /// The generated tokens with their figures; kept in memory for run logs, not encoded.
     public var tokens: [GeneratedToken] = []
-    public var isClean: Bool { problems.isEmpty }
 
-    enum CodingKeys: String, CodingKey { case code, meanLogprob, tokenCount = "tokens", rollbacks, repairs, repetitionHits, problems, confidence }
+    /// What a checked candidate is, on the evidence.
+    public enum Verdict: String, Sendable, Codable {
+        /// Compiled without a warning, every check clean, and the task's examples or tests ran and passed.
+        case verified
+        /// Compiled without a warning and every check clean, with nothing to run.
+        case compiled
+        /// Something is wrong, or it could not be compiled.
+        case problems
+    }
 
-    /// Better means clean, then fewer problems, then more likely.
-    public func isBetter(than other: Candidate) -> Bool {
-        (problems.count, -meanLogprob) < (other.problems.count, -other.meanLogprob)
+    enum CodingKeys: String, CodingKey { case code, meanLogprob, tokenCount = "tokens", rollbacks, repairs, repetitionHits, problems, evidence, verdict, confidence }
+
+    /// Takes a checker's judgement.
+    mutating func apply(_ evaluation: Evaluation) {
+        problems = evaluation.problems
+        evidence = evaluation.evidence
+        verdict = problems.isEmpty && evidence.compiled == true ? (evidence.behaviourPassed ? .verified : .compiled) : .problems
+    }
+
+    /// Whether the loop can stop at this candidate: verified, or compiled when there is nothing to run.
+    func isAnswer(for contract: TaskContract) -> Bool {
+        verdict == .verified || (verdict == .compiled && !contract.hasBehaviour)
+    }
+
+    /// Ranked on evidence: passes its examples and tests, then passes more of them, then compiles,
+    /// then without warnings, then fewer other problems, then more likely.
+    public func isBetter(than other: Candidate) -> Bool { rank < other.rank }
+
+    private var rank: (Int, Int, Int, Int, Int, Float) {
+        (evidence.behaviourPassed ? 0 : 1, -(evidence.examplesPassed + evidence.testsPassed), evidence.compiled == true ? 0 : 1,
+         evidence.compilerWarnings, problems.count, -meanLogprob)
     }
 }
 
@@ -105,17 +135,34 @@ public struct GatingReport: Sendable, Codable {
 /// The outcome of the generate-check-repair loop.
 public struct GenerateResult: Sendable, Codable {
     public enum Status: String, Sendable, Codable {
-        /// A candidate passed every check.
-        case clean
-        /// No candidate was clean after the last attempt; `code` is the best one, `problems` what is left.
-        case problemsRemain = "problems_remain"
+        /// Compiled without a warning, every check clean, and the task's examples or the caller's tests passed.
+        case verified
+        /// Compiled without a warning and every check clean; nothing was given to run.
+        case compiled
+        /// The best candidate, with the problems left in it.
+        case problems
         /// The model was too unsure to answer: `clarification` asks the user for more, `code` is empty.
         case abstained
+
+        /// Verified or compiled: code that compiled and passed every check.
+        public var isAnswer: Bool { self == .verified || self == .compiled }
+
+        init(_ verdict: Candidate.Verdict) {
+            switch verdict {
+            case .verified: self = .verified
+            case .compiled: self = .compiled
+            case .problems: self = .problems
+            }
+        }
     }
     public var requestID: String
     public var status: Status
     public var code: String
     public var problems: [Problem]
+    /// What the status rests on: compiled or not, warnings, examples and tests run and passed.
+    public var evidence: Evidence
+    /// What the task demands, as read from it and its context.
+    public var contract: TaskContract
     /// 1-based attempt that produced `code`.
     public var attempt: Int
     public var attempts: [Attempt]
@@ -133,6 +180,27 @@ public struct GenerateResult: Sendable, Codable {
     public var timings: PhaseTimings
     public var seconds: Double
 
+    /// One line on what the answer is and the evidence it rests on.
+    public var summary: String {
+        let e = evidence
+        var shown: [String] = []
+        if e.examplesRun > 0 { shown.append("\(e.examplesPassed)/\(e.examplesRun) examples passed") }
+        if e.testsRun > 0 { shown.append("\(e.testsPassed)/\(e.testsRun) tests passed") }
+        let on = " on attempt \(attempt) of \(attempts.count)"
+        switch status {
+        case .verified:
+            return "verified" + on + ": compiled without warnings, checks clean, " + shown.joined(separator: ", ")
+        case .compiled:
+            return "compiled" + on + ": compiled without warnings, checks clean; no examples or tests to run"
+        case .abstained:
+            return "abstained: the model was too unsure to answer"
+        case .problems:
+            let compiled = e.compiled == true ? "compiles" : e.compiled == false ? "does not compile" : "not compiled"
+            return "problems after \(attempts.count) attempt(s): the best candidate \(compiled)" + (shown.isEmpty ? "" : ", " + shown.joined(separator: ", "))
+                + "; \(problems.count) problem(s): " + problems.map { "line \($0.line): \($0.message)" }.joined(separator: "; ")
+        }
+    }
+
     /// The candidate behind `code` (the best draft when abstained).
     public var chosen: Candidate? {
         let shown = draft ?? code
@@ -140,7 +208,54 @@ public struct GenerateResult: Sendable, Codable {
     }
 }
 
-/// Turns a task into Elixir code: prompt, sample N candidates, rank, check, repair.
+/// The code around what the model writes: the prefilled head, the rest of the file after it (stub
+/// mode), and where sampling stops.
+public struct Scaffold: Sendable, Equatable {
+    /// Code prefilled at the start of the answer.
+    public var head: String
+    /// Code that follows the generated part (the stub's `end` and the rest of the file).
+    public var tail: String
+    public var stops: [String]
+
+    /// A new module named `module`, its head prefilled.
+    public static func module(_ module: String) -> Scaffold {
+        Scaffold(head: CodeGenerator.codePrefix(module: module), tail: "", stops: ["```"])
+    }
+
+    /// The body of a stub: the file up to its `def` line is prefilled, and sampling stops at the `end` that closes it.
+    public static func stub(_ stub: Stub) -> Scaffold {
+        // An `end` at the def's indentation or less closes the def, whatever the model indents it by.
+        Scaffold(head: stub.head, tail: "\n" + stub.tail, stops: ["```"] + (0...stub.indent.count).map { "\n" + String(repeating: " ", count: $0) + "end" })
+    }
+
+    /// A new module whose one function's head is prefilled up to its parameters, so the model
+    /// goes on with a guard, `do:` or a block as the few-shot examples do, and may add helpers. The task
+    /// names that one function with its parameters; the module's doc is the task's first line.
+    public static func function(_ head: FunctionHead, module: String, task: String) -> Scaffold {
+        let doc = (task.components(separatedBy: "\n").first ?? "").replacingOccurrences(of: "`", with: "")
+            .replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "#{", with: "\\#{")
+            .trimmingCharacters(in: .whitespaces)
+        return Scaffold(head: "defmodule \(module) do\n  @moduledoc \"\(doc)\"\n\n  def \(head.name)(\(head.parameters.joined(separator: ", ")))",
+                        tail: "", stops: ["```"])
+    }
+
+    /// Nothing prefilled, for a server that constrains the whole program with its own grammar.
+    public static let none = Scaffold(head: "", tail: "", stops: ["```"])
+
+    /// The whole program: head, the generated text up to a closing fence, tail.
+    public func code(from generated: String) -> String {
+        var body = generated
+        if let fence = body.range(of: "```") { body = String(body[..<fence.lowerBound]) }
+        if !tail.isEmpty {
+            // The body ends where the stub's `end` begins; a trailing newline would double it.
+            while body.hasSuffix("\n") { body.removeLast() }
+        }
+        return (head + body + tail).trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
+    }
+}
+
+/// Turns a task into Elixir code: prompt, sample N candidates, check, compile and run the
+/// task's examples, rank on that evidence, repair.
 public struct CodeGenerator: Sendable {
     public let instance: any InferenceBackend
     public let templates: PromptTemplates
@@ -164,6 +279,11 @@ public struct CodeGenerator: Sendable {
         return name.isEmpty ? "Solution" : name
     }
 
+    /// The module a candidate defines: the one the task or its context names, else one made from the task's words.
+    public static func moduleName(for task: String, contract: TaskContract) -> String {
+        contract.module ?? moduleName(for: task)
+    }
+
     public init(instance: any InferenceBackend, templates: PromptTemplates, checker: any CandidateChecker, monitorPool: CheckerPool? = nil) {
         self.instance = instance
         self.templates = templates
@@ -171,37 +291,63 @@ public struct CodeGenerator: Sendable {
         self.monitorPool = monitorPool ?? (checker as? ElixirCandidateChecker)?.pool
     }
 
+    /// What the answer of a task starts with: the stub's file head in stub mode, else a module head.
+    public static func scaffold(task: String, contract: TaskContract, prefillCode: Bool = true) -> Scaffold {
+        scaffolds(task: task, contract: contract, prefillCode: prefillCode)[0]
+    }
+
+    /// The scaffolds a round's candidates take in turn: where the task spells out its one function,
+    /// half start at a bare module head and half at the function's head, for programs of two shapes
+    /// to choose from on evidence.
+    public static func scaffolds(task: String, contract: TaskContract, prefillCode: Bool = true) -> [Scaffold] {
+        guard prefillCode else { return [.none] }
+        if let stub = contract.stub { return [.stub(stub)] }
+        let module = moduleName(for: task, contract: contract)
+        return [.module(module)] + (contract.head.map { [.function($0, module: module, task: task)] } ?? [])
+    }
+
     /// The chat prompt for a first attempt, ending with the prefilled answer.
     public func firstPrompt(task: String, context: String?, passages: [Passage] = [], prefillCode: Bool = true) -> String {
-        let module = Self.moduleName(for: task)
+        let contract = TaskContract.parse(task: task, context: context)
+        return firstPrompt(task: task, context: context, scaffold: Self.scaffold(task: task, contract: contract, prefillCode: prefillCode), passages: passages)
+    }
+
+    public func firstPrompt(task: String, context: String?, scaffold: Scaffold, passages: [Passage] = []) -> String {
         let user = templates.render("generate", [
             "task": task,
             "context": context as Any,
             "passages": passages.map { ["source": $0.source, "text": $0.text] },
             "examples": templates.examples.map { ["task": $0.task, "code": $0.code] },
         ])
-        return chat(user, module: module, prefillCode: prefillCode)
+        return chat(user, scaffold: scaffold)
     }
 
     /// The repair prompt: the task, the best candidate and its problems with line numbers.
-    public func repairPrompt(task: String, candidate: Candidate, prefillCode: Bool = true) -> String {
+    func repairPrompt(task: String, candidate: Candidate, scaffold: Scaffold) -> String {
         let user = templates.render("repair", [
             "task": task,
             "code": candidate.code,
             "findings": candidate.problems.map { ["line": $0.line, "check": $0.check, "message": $0.message] },
         ])
-        return chat(user, module: Self.moduleName(for: task), prefillCode: prefillCode)
+        return chat(user, scaffold: scaffold)
     }
 
-    private func chat(_ user: String, module: String, prefillCode: Bool = true) -> String {
+    private func chat(_ user: String, scaffold: Scaffold) -> String {
         let system = templates.render("system", [:])
-        return "<|im_start|>system\n\(system)<|im_end|>\n<|im_start|>user\n\(user)<|im_end|>\n<|im_start|>assistant\n"
-            + (prefillCode ? Self.prefill(module: module) : "```elixir\n")
+        return "<|im_start|>system\n\(system)<|im_end|>\n<|im_start|>user\n\(user)<|im_end|>\n<|im_start|>assistant\n```elixir\n" + scaffold.head
     }
 
     /// The prompt of a self-review pass over `code`.
-    public func reflectPrompt(task: String, code: String, prefillCode: Bool = true) -> String {
-        chat(templates.render("reflect", ["task": task, "code": code]), module: Self.moduleName(for: task), prefillCode: prefillCode)
+    func reflectPrompt(task: String, code: String, scaffold: Scaffold) -> String {
+        chat(templates.render("reflect", ["task": task, "code": code]), scaffold: scaffold)
+    }
+
+    /// What `options` and the task demand of a candidate.
+    public static func contract(task: String, options: GenerateOptions) -> TaskContract {
+        var contract = TaskContract.parse(task: task, context: options.context)
+        contract.tests = options.tests
+        if !options.runExamples { contract.examples = [] }
+        return contract
     }
 
     /// Runs the loop, then the confidence gate; never throws for bad candidates, only when the
@@ -214,26 +360,31 @@ public struct CodeGenerator: Sendable {
         guard !task.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw PipelineError("the task is empty") }
         let started = Date()
         var timings = PhaseTimings()
-        let first = firstPrompt(task: task, context: options.context, prefillCode: options.prefillsCode)
-        var run = try await loop(task: task, prompt: first, options: options, kinds: ["generate", "repair"],
-                                 timings: &timings, progress: progress, onToken: onToken)
-        var result = GenerateResult(requestID: requestID, status: run.chosen.isClean ? .clean : .problemsRemain, code: run.chosen.code,
-                                    problems: run.chosen.problems, attempt: run.chosenAttempt, attempts: run.attempts,
+        let contract = Self.contract(task: task, options: options)
+        let scaffolds = Self.scaffolds(task: task, contract: contract, prefillCode: options.prefillsCode)
+        if contract.stub != nil { progress("stub mode: writing the body of \(contract.stub!.function) in place") }
+        if !contract.examples.isEmpty { progress("\(contract.examples.count) example(s) from the task will be run against candidates that compile") }
+        let first = { firstPrompt(task: task, context: options.context, scaffold: $0) }
+        let setting = Setting(task: task, contract: contract, scaffolds: scaffolds, options: options, started: started)
+        var run = try await loop(setting, prompt: first, kinds: ["generate", "repair"], timings: &timings, progress: progress, onToken: onToken)
+        var result = GenerateResult(requestID: requestID, status: .init(run.chosen.verdict), code: run.chosen.code,
+                                    problems: run.chosen.problems, evidence: run.chosen.evidence, contract: contract, attempt: run.chosenAttempt, attempts: run.attempts,
                                     taskHash: SHA256.hex(Array(task.utf8)), confidence: run.chosen.confidence, gating: nil, clarification: nil,
-                                    draft: nil, promptTokens: instance.tokenizer.encode(first, parseSpecial: true).count, timings: timings, seconds: 0)
-        if let thresholds = options.gating {
+                                    draft: nil, promptTokens: instance.tokenizer.encode(first(scaffolds[0]), parseSpecial: true).count, timings: timings, seconds: 0)
+        // Evidence outranks the model's confidence: a verified answer is not second-guessed.
+        if let thresholds = options.gating, result.status != .verified {
             let judged = run.chosen.confidence
             let decision = thresholds.decide(judged)
             var report = GatingReport(decision: decision, confidence: judged, thresholds: thresholds, action: "answered", changedAnswer: false)
             progress("gate: \(decision.rawValue) (mean logprob \(String(format: "%.2f", judged.avgLogprob)), entropy \(String(format: "%.2f", judged.entropy)), top-1 \(String(format: "%.2f", judged.top1Probability)))")
             var second: Outcome?
+            var once = setting
+            once.options.maxAttempts = 1
             switch decision {
             case .proceed:
                 break
             case .reflect:
-                var o = options
-                o.maxAttempts = 1
-                second = try await loop(task: task, prompt: reflectPrompt(task: task, code: run.chosen.code, prefillCode: options.prefillsCode), options: o, kinds: ["reflect"],
+                second = try await loop(once, prompt: { reflectPrompt(task: task, code: run.chosen.code, scaffold: $0) }, kinds: ["reflect"],
                                         timings: &timings, progress: progress, onToken: onToken)
             case .retrieve:
                 let query = ([task] + run.chosen.problems.map { "\($0.check) \($0.message)" }).joined(separator: "\n")
@@ -242,11 +393,12 @@ public struct CodeGenerator: Sendable {
                 if passages.isEmpty {
                     report.action = "no passages found to retrieve; answered without them"
                 } else {
-                    var o = options
-                    o.maxAttempts = 1
-                    second = try await loop(task: task, prompt: firstPrompt(task: task, context: options.context, passages: passages, prefillCode: options.prefillsCode), options: o,
+                    second = try await loop(once, prompt: { firstPrompt(task: task, context: options.context, scaffold: $0, passages: passages) },
                                             kinds: ["retrieve"], timings: &timings, progress: progress, onToken: onToken)
                 }
+            case .abstain where result.status == .compiled:
+                // Compiled and clean with nothing to run: say so rather than hold it back.
+                report.action = "abstain overruled: the answer compiled and passed every check"
             case .abstain:
                 result.status = .abstained
                 result.draft = result.code
@@ -263,12 +415,14 @@ public struct CodeGenerator: Sendable {
                 if second.chosen.isBetter(than: run.chosen) {
                     result.code = second.chosen.code
                     result.problems = second.chosen.problems
-                    result.status = second.chosen.isClean ? .clean : .problemsRemain
+                    result.evidence = second.chosen.evidence
+                    result.status = .init(second.chosen.verdict)
                     result.attempt = offset + second.chosenAttempt
                     result.confidence = second.chosen.confidence
                     report.changedAnswer = true
-                    report.action = String(format: "%@: the new answer replaced the first (%d problem(s), was %d; mean logprob %.2f, was %.2f)", decision.rawValue,
-                                           second.chosen.problems.count, run.chosen.problems.count, second.chosen.meanLogprob, run.chosen.meanLogprob)
+                    report.action = String(format: "%@: the new answer replaced the first (%@ with %d problem(s), was %@ with %d; mean logprob %.2f, was %.2f)", decision.rawValue,
+                                           second.chosen.verdict.rawValue, second.chosen.problems.count, run.chosen.verdict.rawValue, run.chosen.problems.count,
+                                           second.chosen.meanLogprob, run.chosen.meanLogprob)
                 } else {
                     report.action = "\(decision.rawValue): the new answer was not better; kept the first"
                 }
@@ -280,6 +434,16 @@ public struct CodeGenerator: Sendable {
         return result
     }
 
+    /// What one request's rounds share.
+    struct Setting {
+        var task: String
+        var contract: TaskContract
+        /// Taken in turn by a round's candidates.
+        var scaffolds: [Scaffold]
+        var options: GenerateOptions
+        var started: Date
+    }
+
     /// Rounds of sampling and checking from one prompt.
     struct Outcome {
         var attempts: [Attempt]
@@ -288,28 +452,36 @@ public struct CodeGenerator: Sendable {
         var chosenAttempt: Int
     }
 
-    /// Samples and checks until a candidate is clean or `options.maxAttempts` rounds ran; each
-    /// round after the first repairs the best candidate so far.
+    /// Samples and checks until a candidate is an answer (verified, or compiled with nothing to
+    /// run), `options.maxAttempts` rounds ran or the time budget is spent; each round after the
+    /// first repairs the best candidate so far.
     /// - Parameter kinds: the attempt kind of the first round, then of the rest; also the timing phases.
-    private func loop(task: String, prompt first: String, options: GenerateOptions, kinds: [String], timings: inout PhaseTimings,
+    /// - Parameter first: the first round's prompt, ending in a scaffold's head.
+    private func loop(_ setting: Setting, prompt first: @escaping (Scaffold) -> String, kinds: [String], timings: inout PhaseTimings,
                       progress: @Sendable (String) -> Void, onToken: (@Sendable (Int, Int, LiveDelta) -> Void)?) async throws -> Outcome {
+        let options = setting.options, scaffolds = setting.scaffolds
         var attempts: [Attempt] = []
         var prompt = first
         var best: (candidate: Candidate, attempt: Int)?
-        let module = Self.moduleName(for: task)
         for n in 1...max(1, options.maxAttempts) {
+            if n > 1, Date().timeIntervalSince(setting.started) > options.timeBudget {
+                progress("the time budget (\(Int(options.timeBudget)) s) is spent; no further round")
+                break
+            }
             let kind = kinds[min(n, kinds.count) - 1]
             let start = Date()
             progress("\(kind): sampling \(options.candidates) candidates")
-            let ids = instance.tokenizer.encode(prompt, parseSpecial: true)
-            let head = options.prefillsCode ? Self.codePrefix(module: module) : ""
-            let monitor: (any PrefixMonitor)? = options.monitor ? monitorPool.map { SyntaxMonitor(pool: $0, prefix: head) } : nil
+            let ids = scaffolds.map { instance.tokenizer.encode(prompt($0), parseSpecial: true) }
+            let monitors: [(any PrefixMonitor)?] = scaffolds.map { scaffold in
+                options.monitor ? monitorPool.map { SyntaxMonitor(pool: $0, prefix: scaffold.head, suffix: scaffold.tail) } : nil
+            }
             let requests = (0..<options.candidates).map { i -> GenerationRequest in
+                let v = i % scaffolds.count
                 var s = options.sampling
                 s.seed = options.sampling.seed &+ UInt64(attempts.count * 1000 + n * 1000 + i)
                 // The top-1 probability feeds the confidence gate.
                 s.topLogprobs = max(1, s.topLogprobs)
-                var r = GenerationRequest(prompt: ids, maxTokens: options.maxTokens, sampling: s, stop: ["```"], monitor: monitor)
+                var r = GenerationRequest(prompt: ids[v], maxTokens: options.maxTokens, sampling: s, stop: scaffolds[v].stops, monitor: monitors[v])
                 r.repair = options.repair
                 r.gbnf = options.gbnf
                 // Under the grammar the parser needs to see only whole lines.
@@ -318,59 +490,44 @@ public struct CodeGenerator: Sendable {
             }
             let samplePhase = kind == "generate" ? "sample" : kind
             let processors: [(any LogitsProcessor)?]? = try options.grammar.map { engine in
-                try requests.map { try GrammarConstraint(engine: engine, prefix: head, maxTokens: $0.maxTokens) }
+                try requests.indices.map { try GrammarConstraint(engine: engine, prefix: scaffolds[$0 % scaffolds.count].head, maxTokens: requests[$0].maxTokens) }
             }
-            let tests = Self.tests(for: task, module: module, options: options)
-            let round = try await sampleAndCheck(requests, processors: processors, head: head, tests: tests, options: options, attempt: n,
+            let round = try await sampleAndCheck(requests, processors: processors, setting: setting, attempt: n,
                                                  onToken: onToken, progress: { progress("\(kind): \($0)") })
             timings.add(samplePhase, round.sampleSeconds)
             timings.add(kind == "generate" ? "check" : kind, round.checkSeconds)
             let candidates = round.candidates
             attempts.append(Attempt(kind: kind, candidates: candidates, seconds: Date().timeIntervalSince(start)))
-            if let clean = round.clean {
-                return Outcome(attempts: attempts, chosen: clean, chosenAttempt: n)
+            if let answer = round.answer {
+                return Outcome(attempts: attempts, chosen: answer, chosenAttempt: n)
             }
-            // The candidate to repair: fewest problems, then most likely. Without a clean one, every candidate was checked.
+            // The candidate to repair: the best on evidence. Without an answer, every candidate was checked.
             let pick = candidates.min { $0.isBetter(than: $1) }!
-            if best == nil || pick.problems.count < best!.candidate.problems.count { best = (pick, n) }
-            progress("\(kind): no clean candidate; best has \(pick.problems.count) problem(s)")
-            prompt = repairPrompt(task: task, candidate: pick, prefillCode: options.prefillsCode)
+            if best == nil || pick.isBetter(than: best!.candidate) { best = (pick, n) }
+            progress("\(kind): no candidate passed; the best has \(pick.problems.count) problem(s) (\(pick.evidence.compiled == true ? "compiles" : "does not compile"))")
+            let repairOf = best!.candidate
+            prompt = { repairPrompt(task: setting.task, candidate: repairOf, scaffold: $0) }
         }
         return Outcome(attempts: attempts, chosen: best!.candidate, chosenAttempt: best!.attempt)
     }
 
-    /// The tests to run: the caller's, plus the task's examples when asked for.
-    static func tests(for task: String, module: String, options: GenerateOptions) -> String? {
-        let examples = options.runExamples ? TestRunner.examplesTest(task: task, module: module) : nil
-        let all = [options.tests, examples].compactMap { $0 }
-        return all.isEmpty ? nil : all.joined(separator: "\n")
-    }
-
-    /// Failing tests as problems, like findings; a candidate that does not compile is one problem.
-    static func testProblems(_ code: String, tests: String, runner: TestRunner) async throws -> [Problem] {
-        let outcome = try await Task.detached { try runner.run(code: code, tests: tests) }.value
-        if let error = outcome.error { return [Problem(source: "tests", check: "ExUnit.Run", line: 1, message: error)] }
-        return outcome.failures.map {
-            Problem(source: "tests", check: "ExUnit.Failure", line: 1, message: "\($0.test) failed (test line \($0.line.map(String.init) ?? "?")): \($0.message)")
-        }
-    }
-
     /// One round of candidates, checked as they finish (best mean log-probability first among the
     /// finished ones). With `options.earlyStop`, once more than half have finished and one of them is
-    /// clean the rest are cancelled, so the answer does not wait for the longest candidate.
-    /// - Returns: the finished candidates, best-ranked first (some unchecked when a clean one was found), and the clean one.
-    private func sampleAndCheck(_ requests: [GenerationRequest], processors: [(any LogitsProcessor)?]?, head: String, tests: String?,
-                                options: GenerateOptions, attempt n: Int, onToken: (@Sendable (Int, Int, LiveDelta) -> Void)?,
-                                progress: @Sendable (String) -> Void) async throws -> (candidates: [Candidate], clean: Candidate?, sampleSeconds: Double, checkSeconds: Double) {
+    /// an answer the rest are cancelled, so the answer does not wait for the longest candidate.
+    /// - Returns: the finished candidates, best-ranked first (some unchecked when an answer was found), and the answer.
+    private func sampleAndCheck(_ requests: [GenerationRequest], processors: [(any LogitsProcessor)?]?, setting: Setting, attempt n: Int,
+                                onToken: (@Sendable (Int, Int, LiveDelta) -> Void)?,
+                                progress: @Sendable (String) -> Void) async throws -> (candidates: [Candidate], answer: Candidate?, sampleSeconds: Double, checkSeconds: Double) {
         let tokenizer = instance.tokenizer
         let start = Date()
-        let quorum = options.earlyStop ? requests.count / 2 + 1 : requests.count
+        let quorum = setting.options.earlyStop ? requests.count / 2 + 1 : requests.count
         var checked: [Candidate] = [], waiting: [Candidate] = []
         var finishedCount = 0
         var sampleSeconds: Double?
         var checkSeconds = 0.0
+        var answer: Candidate?
         let streams = instance.stream(requests, processors: processors)
-        try await withThrowingTaskGroup(of: GenerationResult?.self) { group in
+        try await withThrowingTaskGroup(of: (Int, GenerationResult)?.self) { group in
             for (i, stream) in streams.enumerated() {
                 group.addTask {
                     var result: GenerationResult?
@@ -385,14 +542,14 @@ public struct CodeGenerator: Sendable {
                         }
                     }
                     if result == nil && !Task.isCancelled { throw PipelineError("candidate \(i + 1) ended without a result") }
-                    return result
+                    return result.map { (i, $0) }
                 }
             }
             while let next = try await group.next() {
-                guard let r = next else { continue }
+                guard let (i, r) = next else { continue }
                 finishedCount += 1
                 if finishedCount == requests.count { sampleSeconds = Date().timeIntervalSince(start) }
-                waiting.append(Candidate(code: Self.extractCode(r.text, head: head), meanLogprob: r.meanLogprob, tokenCount: r.tokens.count, rollbacks: r.rollbacks,
+                waiting.append(Candidate(code: setting.scaffolds[i % setting.scaffolds.count].code(from: r.text), meanLogprob: r.meanLogprob, tokenCount: r.tokens.count, rollbacks: r.rollbacks,
                                          repairs: r.repairs.count, repetitionHits: r.repetitionHits, problems: [],
                                          confidence: ConfidenceMetrics(tokens: r.tokens, source: r.alternativesOnly ? .topK : .fullDistribution, text: { tokenizer.decode([$0]) }),
                                          tokens: r.tokens))
@@ -403,38 +560,34 @@ public struct CodeGenerator: Sendable {
                 while !waiting.isEmpty {
                     var c = waiting.removeFirst()
                     c.code = await checker.normalize(c.code)
-                    c.problems = try await checker.problems(in: c.code)
-                    if c.isClean, let tests { c.problems = try await Self.testProblems(c.code, tests: tests, runner: options.testRunner) }
+                    c.apply(try await checker.evaluate(c.code, contract: setting.contract))
                     checked.append(c)
-                    if c.isClean { break }
+                    if c.isAnswer(for: setting.contract) { answer = c; break }
                 }
                 checkSeconds += Date().timeIntervalSince(checkStart)
-                if checked.last?.isClean == true {
-                    if finishedCount < requests.count { progress("a clean candidate after \(finishedCount) of \(requests.count); the rest are cancelled") }
+                if answer != nil {
+                    if finishedCount < requests.count { progress("a \(answer!.verdict.rawValue) candidate after \(finishedCount) of \(requests.count); the rest are cancelled") }
                     group.cancelAll()
                     break
                 }
             }
         }
-        let clean = checked.last.flatMap { $0.isClean ? $0 : nil }
-        if clean == nil && finishedCount < requests.count {
-            // Only the caller's cancellation stops sampling without a clean candidate.
+        if answer == nil && finishedCount < requests.count {
+            // Only the caller's cancellation stops sampling without an answer.
             try Task.checkCancellation()
             throw PipelineError("only \(finishedCount) of \(requests.count) candidates finished")
         }
         let candidates = (checked + waiting).sorted { $0.meanLogprob > $1.meanLogprob }
-        return (candidates, clean, sampleSeconds ?? Date().timeIntervalSince(start), checkSeconds)
+        return (candidates, answer, sampleSeconds ?? Date().timeIntervalSince(start), checkSeconds)
     }
 
     /// The module the model wrote after the prefill, up to the closing fence.
     public static func extractCode(_ generated: String, module: String) -> String {
-        extractCode(generated, head: codePrefix(module: module))
+        Scaffold.module(module).code(from: generated)
     }
 
     /// The prefilled code `head` and what the model wrote after it, up to the closing fence.
     public static func extractCode(_ generated: String, head: String) -> String {
-        var body = generated
-        if let fence = body.range(of: "```") { body = String(body[..<fence.lowerBound]) }
-        return (head + body).trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
+        Scaffold(head: head, tail: "", stops: ["```"]).code(from: generated)
     }
 }

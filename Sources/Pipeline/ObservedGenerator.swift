@@ -83,7 +83,7 @@ public struct ObservedGenerator: Sendable {
                 let same = await sameCluster(result.code, answer.code)
                 outcome = ShadowOutcome(instance: shadowVersion, status: .success, latencyMs: ms, avgLogprob: answer.confidence.avgLogprob,
                                         logprobDiff: answer.confidence.avgLogprob - result.confidence.avgLogprob, sameCluster: same,
-                                        shadowClean: answer.status == .clean, primaryClean: result.status == .clean)
+                                        shadowClean: answer.status.isAnswer, primaryClean: result.status.isAnswer)
             } else {
                 outcome = ShadowOutcome(instance: shadowVersion, status: .timeout, error: "no answer within \(timeout)", latencyMs: ms)
             }

@@ -27,7 +27,8 @@ public struct GenerateRunBody: Encodable, Sendable {
         public var kind: String
         public var candidates: Int
         public var checked: Int
-        public var clean: Int
+        /// Candidates that compiled and passed every check (verified or compiled).
+        public var passed: Int
         public var rollbacks: Int
         public var meanTokens: Double
         public var seconds: Double
@@ -59,8 +60,8 @@ public struct GenerateRunBody: Encodable, Sendable {
                     seconds: r.seconds,
                     attempts: level >= .standard ? r.attempts.map { a in
                         AttemptStats(kind: a.kind, candidates: a.candidates.count,
-                                     checked: a.candidates.filter { !$0.problems.isEmpty || $0.isClean }.count,
-                                     clean: a.candidates.filter(\.isClean).count, rollbacks: a.candidates.reduce(0) { $0 + $1.rollbacks },
+                                     checked: a.candidates.filter { !$0.problems.isEmpty || $0.verdict != .problems }.count,
+                                     passed: a.candidates.filter { $0.verdict != .problems }.count, rollbacks: a.candidates.reduce(0) { $0 + $1.rollbacks },
                                      meanTokens: Double(a.candidates.reduce(0) { $0 + $1.tokenCount }) / Double(max(1, a.candidates.count)),
                                      seconds: a.seconds)
                     } : nil,

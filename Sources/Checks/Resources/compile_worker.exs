@@ -1,0 +1,234 @@
+# ElixirCoder's compile worker: compiles candidates and runs their examples, one request per line.
+#
+# Request: "<id>\tcompile\t<base64 code>\t<examples>", where <examples> is a comma-separated list
+# of "<base64 expression>:<base64 expected>" pairs (empty for none).
+# Answer: "EC\t<id>\t<json>" on one line. Anything else on stdout is the candidate's own output and
+# is ignored by the caller, which only reads lines tagged with the id it sent.
+#
+# Compiling runs a module's body, so this script is started inside a sandbox (see CompileWorker.swift):
+# no network, a read-only file system but for a private /tmp, limits on memory and time. Here each
+# request also runs in its own process with a heap limit and a deadline, its output goes to a
+# private device, and every module it defined and every process it started is removed afterwards.
+Code.require_file("json.exs", __DIR__)
+
+defmodule ECCompile do
+  @file_name "candidate.ex"
+  @compile_ms 5_000
+  @example_ms 1_000
+  # 256 MiB of heap per process that runs candidate code.
+  @heap_words div(256 * 1024 * 1024, 8)
+
+  def handle(code, examples) do
+    modules_before = MapSet.new(for {m, _} <- :code.all_loaded(), do: m)
+    {:ok, device} = StringIO.open("")
+    {outcome, stderr} = capture_stderr(fn -> isolated(device, @compile_ms, fn -> Code.compile_string(code, @file_name) end) end)
+    lines = String.split(code, "\n")
+    diagnostics = parse_stderr(stderr, lines) ++ error_diagnostics(outcome, lines)
+
+    reply =
+      case outcome do
+        {:ok, modules} ->
+          %{compiled: true, modules: Enum.map(modules, fn {m, _} -> inspect(m) end),
+            functions: for({m, _} <- modules, {f, a} <- m.__info__(:functions), do: "#{inspect(m)}.#{f}/#{a}"),
+            examples: Enum.map(examples, &run_example(device, &1))}
+        _ ->
+          %{compiled: false, modules: [], functions: [], examples: []}
+      end
+
+    cleanup(device, modules_before)
+    Map.put(reply, :diagnostics, diagnostics)
+  end
+
+  # Runs `fun` in a fresh process whose output goes to `device`, with a heap limit and a deadline.
+  defp isolated(device, timeout, fun) do
+    parent = self()
+    {pid, ref} =
+      spawn_monitor(fn ->
+        Process.group_leader(self(), device)
+        Process.flag(:max_heap_size, %{size: @heap_words, kill: true, error_logger: false})
+        result =
+          try do
+            {:ok, fun.()}
+          rescue
+            e -> {:raised, e, __STACKTRACE__}
+          catch
+            kind, reason -> {:raised, {kind, reason}, __STACKTRACE__}
+          end
+        send(parent, {self(), result})
+      end)
+
+    receive do
+      {^pid, result} ->
+        Process.demonitor(ref, [:flush])
+        result
+      {:DOWN, ^ref, :process, ^pid, :killed} -> {:stopped, "it used more than #{div(@heap_words * 8, 1024 * 1024)} MiB of memory and was stopped"}
+      {:DOWN, ^ref, :process, ^pid, reason} -> {:stopped, "it crashed: #{inspect(reason, limit: 5)}"}
+    after
+      timeout ->
+        Process.exit(pid, :kill)
+        {:stopped, "it ran longer than #{timeout} ms and was stopped"}
+    end
+  end
+
+  defp capture_stderr(fun) do
+    {:ok, dev} = StringIO.open("")
+    old = Process.whereis(:standard_error)
+    Process.unregister(:standard_error)
+    Process.register(dev, :standard_error)
+    try do
+      result = fun.()
+      {result, elem(StringIO.contents(dev), 1)}
+    after
+      Process.unregister(:standard_error)
+      Process.register(old, :standard_error)
+      StringIO.close(dev)
+    end
+  end
+
+  # Processes the candidate started inherit its output device: stop them all, then unload its modules.
+  defp cleanup(device, modules_before) do
+    for p <- Process.list(), p != self(), Process.info(p, :group_leader) == {:group_leader, device}, do: Process.exit(p, :kill)
+    StringIO.close(device)
+    for {m, _} <- :code.all_loaded(), not MapSet.member?(modules_before, m) do
+      :code.purge(m)
+      :code.delete(m)
+      :code.purge(m)
+    end
+  end
+
+  # Compiler warnings (and errors, on newer Elixir) as printed: a "warning: ..." block whose last
+  # line names the file and line.
+  defp parse_stderr(text, lines) do
+    text
+    |> String.split(~r/\n\s*\n/, trim: true)
+    |> Enum.flat_map(fn block ->
+      case Regex.run(~r/^(warning|error): (.*?)\n\s+#{Regex.escape(@file_name)}:(\d+)(?::(\d+))?/s, String.trim_leading(block)) do
+        [_, severity, message, line | rest] ->
+          line = String.to_integer(line)
+          message = String.replace(message, ~r/\s*\n\s*/, " ")
+          [diagnostic(severity, message, line, column(rest, message, lines, line))]
+        _ -> []
+      end
+    end)
+  end
+
+  defp error_diagnostics({:raised, %{__struct__: struct} = e, stack}, lines) when struct in [CompileError, SyntaxError, TokenMissingError] do
+    line = Map.get(e, :line) || stack_line(stack) || 1
+    message = Map.get(e, :description) || Exception.message(e)
+    [diagnostic("error", message, line, column([], message, lines, line))]
+  end
+  defp error_diagnostics({:raised, e, stack}, _lines) do
+    message = if is_exception(e), do: "#{inspect(e.__struct__)}: #{Exception.message(e)}", else: inspect(e, limit: 10)
+    [diagnostic("error", "the module body raised " <> message, stack_line(stack) || 1, nil)]
+  end
+  defp error_diagnostics({:stopped, why}, _lines), do: [diagnostic("error", "compiling stopped: " <> why, 1, nil)]
+  defp error_diagnostics(_, _), do: []
+
+  defp stack_line(stack) do
+    Enum.find_value(stack, fn {_, _, _, info} -> if to_string(info[:file]) == @file_name, do: info[:line] end)
+  end
+
+  # Elixir 1.14 gives no columns: point at the name the message quotes, when the line has it.
+  defp column([c | _], _message, _lines, _line) when is_binary(c) and c != "", do: String.to_integer(c)
+  defp column(_, message, lines, line) do
+    name =
+      case Regex.run(~r/(?:variable|function|module attribute @?|type) "?([a-z_][a-zA-Z0-9_?!]*)/, message) do
+        [_, n] -> n
+        _ -> nil
+      end
+    text = Enum.at(lines, line - 1) || ""
+    with n when is_binary(n) <- name, [{i, _} | _] <- Regex.run(~r/\b#{Regex.escape(n)}\b/, text, return: :index) do
+      i + 1
+    else
+      _ -> nil
+    end
+  end
+
+  defp diagnostic(severity, message, line, column),
+    do: %{severity: severity, check: check_id(severity, message), line: line, column: column, message: message}
+
+  @ids [
+    {~r/^variable "[^"]+" is unused/, "UnusedVariable"},
+    {~r/^undefined variable|^undefined function \w+\/\d+ \(there is no such import\)|^variable "[^"]+" does not exist/, "UndefinedVariable"},
+    {~r/^undefined function|^undefined remote function|is undefined or private|is undefined \(module/, "UndefinedFunction"},
+    {~r/^function \S+ is unused/, "UnusedFunction"},
+    {~r/^this clause .* cannot match|^this check\/guard will always/, "UnreachableClause"},
+    {~r/^clauses with the same name and arity/, "UngroupedClauses"},
+    {~r/^def \S+ has multiple clauses and also declares default values/, "DefaultsInClauses"},
+    {~r/redefin|^cannot define def|already defined/, "Redefinition"},
+    {~r/^type \S+ undefined|^undefined type|spec for undefined function/, "UndefinedType"},
+    {~r/^unused alias|^unused import/, "UnusedAliasOrImport"},
+    {~r/^module attribute @\S+ was set but never used/, "UnusedAttribute"},
+    {~r/deprecated/, "Deprecated"}
+  ]
+  defp check_id(severity, message) do
+    kind = Enum.find_value(@ids, fn {re, id} -> if Regex.match?(re, message), do: id end)
+    "Compiler." <> (kind || if(severity == "error", do: "Error", else: "Warning"))
+  end
+
+  defp run_example(device, {expression, expected}) do
+    result = isolated(device, @example_ms, fn -> elem(Code.eval_string(expression), 0) end)
+    {passed, actual} =
+      case result do
+        {:ok, value} -> {matches?(device, value, expected), inspect(value, limit: 50, printable_limit: 200)}
+        {:raised, e, _} when is_exception(e) -> {raised?(e, expected), "** (#{inspect(e.__struct__)}) #{Exception.message(e)}"}
+        {:raised, other, _} -> {false, "** #{inspect(other, limit: 10)}"}
+        {:stopped, why} -> {false, "stopped: " <> why}
+      end
+    %{expression: expression, expected: expected, actual: actual, passed: passed}
+  end
+
+  # The expected text is evaluated and compared with ===, as doctests do; forms that do not
+  # evaluate (#MapSet<...>) are compared as printed.
+  defp matches?(device, value, expected) do
+    case isolated(device, @example_ms, fn -> elem(Code.eval_string(expected), 0) end) do
+      {:ok, want} -> want === value
+      _ -> inspect(value) == String.trim(expected)
+    end
+  end
+
+  defp raised?(e, expected) do
+    case Regex.run(~r/^\*\* \(([\w.]+)\)/, String.trim(expected)) do
+      [_, name] -> inspect(e.__struct__) == name
+      _ -> false
+    end
+  end
+
+  defp decode_examples(""), do: {:ok, []}
+  defp decode_examples(text) do
+    text
+    |> String.split(",")
+    |> Enum.reduce_while({:ok, []}, fn pair, {:ok, acc} ->
+      with [a, b] <- String.split(pair, ":"), {:ok, e} <- Base.decode64(a), {:ok, x} <- Base.decode64(b) do
+        {:cont, {:ok, acc ++ [{e, x}]}}
+      else
+        _ -> {:halt, :error}
+      end
+    end)
+  end
+
+  def loop do
+    case IO.read(:stdio, :line) do
+      :eof -> :ok
+      line ->
+        {id, reply} =
+          case String.split(String.trim_trailing(line, "\n"), "\t") do
+            [id, "compile", b64, examples] ->
+              with {:ok, code} <- Base.decode64(b64), {:ok, pairs} <- decode_examples(examples) do
+                try do
+                  {id, handle(code, pairs)}
+                rescue
+                  e -> {id, %{error: "compile worker failed: " <> Exception.message(e)}}
+                end
+              else
+                _ -> {id, %{error: "the request is not base64"}}
+              end
+            [id | _] -> {id, %{error: "malformed request line"}}
+          end
+        IO.puts("EC\t#{id}\t" <> ECJson.encode(reply))
+        loop()
+    end
+  end
+end
+
+ECCompile.loop()
