@@ -123,7 +123,13 @@ public final class CompileWorker: Sendable {
         let pairs = examples.map { Data($0.expression.utf8).base64EncodedString() + ":" + Data($0.expected.utf8).base64EncodedString() }
         let data: Data
         do {
-            data = try await pool.raw("compile", code, kind: pairs.joined(separator: ","))
+            do {
+                data = try await pool.raw("compile", code, kind: pairs.joined(separator: ","))
+            } catch let error as CheckerError where error.code == .crashed {
+                // The worker may have died after its last answer (an earlier candidate's memory):
+                // a fresh one gets the candidate once more before the candidate is blamed.
+                data = try await pool.raw("compile", code, kind: pairs.joined(separator: ","))
+            }
         } catch let error as CheckerError where error.code == .crashed || error.code == .timedOut {
             // The candidate took the worker down: that is a finding about the candidate.
             let why = error.code == .timedOut ? "compiling and running it took too long" : "the compile worker stopped while compiling it (System.halt or a crash in the module body?)"

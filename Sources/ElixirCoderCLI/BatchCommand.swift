@@ -20,8 +20,8 @@ struct BatchCommand: AsyncParsableCommand {
     @Option(help: "Tasks in flight at once; they share the model's batch.") var jobs = 4
     @Option(help: "Candidates per attempt.") var candidates = 5
     @Option(help: "Attempts at most.") var maxAttempts = 3
-    @Option(help: "Tokens per candidate at most.") var maxTokens = 256
-    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Tokens per candidate at most (default 256; config `maxTokens`, env ELIXIR_CODER_MAX_TOKENS).") var maxTokens: Int?
+    @Option(help: "Random seed (default 0; config `seed`, env ELIXIR_CODER_SEED).") var seed: UInt64?
     @Flag(help: "Do not run the tasks' examples against candidates (a task's \"examples\": false does the same for that task); a task's \"tests\" field is always run.") var noRunExamples = false
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var observability: ObservabilityOptions
@@ -82,8 +82,8 @@ struct BatchCommand: AsyncParsableCommand {
         options.runExamples = !noRunExamples
         options.candidates = candidates
         options.maxAttempts = maxAttempts
-        options.maxTokens = maxTokens
-        options.sampling.seed = seed
+        if let maxTokens { options.maxTokens = maxTokens }
+        if let seed { options.sampling.seed = seed }
 
         if !FileManager.default.fileExists(atPath: outPath) {
             guard FileManager.default.createFile(atPath: outPath, contents: nil) else { throw ValidationError("cannot create \(outPath)") }

@@ -25,7 +25,7 @@ struct BenchQualityCommand: AsyncParsableCommand {
     @Option(help: "Where per-task results go (JSON lines).") var results = "bench/quality/results.jsonl"
     @Option(help: "Candidates per round.") var candidates = 5
     @Option(help: "Rounds at most.") var maxAttempts = 3
-    @Option(help: "Seconds after which no new round starts.") var timeBudget: Double = 30
+    @Option(help: "Seconds after which no new round starts.") var timeBudget: Double = 10
     @Flag(help: "Skip the raw baseline.") var noRaw = false
     @Flag(help: "Print the summary as JSON.") var json = false
     @OptionGroup var modelOptions: ModelOptions

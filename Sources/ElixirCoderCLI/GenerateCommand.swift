@@ -31,12 +31,12 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "A file of existing code the task refers to.") var context: String?
     @Option(help: "An ExUnit test file to run against candidates that pass the checks (in a separate elixir process, with a timeout and no network); a failing test counts like a finding.") var tests: String?
     @Flag(help: "Do not run the examples of the task (iex> lines, f(x) == y) against candidates that compile.") var noRunExamples = false
-    @Option(help: "Seconds after which no new round of candidates starts.") var timeBudget: Double = 30
+    @Option(help: "Seconds after which no new round of candidates starts.") var timeBudget: Double = 10
     @Option(help: "Candidates sampled per attempt.") var candidates = 5
     @Option(help: "Attempts at most (the first plus repairs).") var maxAttempts = 3
-    @Option(help: "Tokens per candidate at most.") var maxTokens = 256
-    @Option(help: "Sampling temperature.") var temperature: Float = 0.7
-    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Tokens per candidate at most (default 256; config `maxTokens`, env ELIXIR_CODER_MAX_TOKENS).") var maxTokens: Int?
+    @Option(help: "Sampling temperature (default 0.7; config `temperature`, env ELIXIR_CODER_TEMPERATURE).") var temperature: Float?
+    @Option(help: "Random seed (default 0; config `seed`, env ELIXIR_CODER_SEED).") var seed: UInt64?
     @Flag(help: "Show candidates' text on stderr while they are sampled; repaired tokens are shown, then erased (with --json: JSON lines of token and rollback events on stderr).") var stream = false
     @Flag(help: "Wait for every candidate before choosing (by default, once more than half have finished and one is verified, or compiled with nothing to run, the rest are cancelled).") var allCandidates = false
     @Flag(help: "Do not let Elixir's parser vet sampled tokens (faster, far more syntax errors; see bench monitor).") var noMonitor = false
@@ -50,7 +50,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @OptionGroup var grammarOptions: PipelineGrammarOptions
 
     func run() async throws {
-        guard candidates >= 1, maxAttempts >= 1, maxTokens >= 1 else { throw ValidationError("--candidates, --max-attempts and --max-tokens must be at least 1") }
+        guard candidates >= 1, maxAttempts >= 1, (maxTokens ?? 1) >= 1 else { throw ValidationError("--candidates, --max-attempts and --max-tokens must be at least 1") }
         var taskText = try readInput(task)
         let contextText = try context.map { path -> String in
             guard let s = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read --context file \(path)") }
@@ -62,10 +62,10 @@ struct GenerateCommand: AsyncParsableCommand {
         var options = setup.options()
         options.candidates = candidates
         options.maxAttempts = maxAttempts
-        options.maxTokens = maxTokens
+        if let maxTokens { options.maxTokens = maxTokens }
         options.context = contextText
-        options.sampling.temperature = temperature
-        options.sampling.seed = seed
+        if let temperature { options.sampling.temperature = temperature }
+        if let seed { options.sampling.seed = seed }
         options.monitor = !noMonitor
         options.earlyStop = !allCandidates
         options.repair = try repairOptions.policy(setup.config)

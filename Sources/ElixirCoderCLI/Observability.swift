@@ -109,8 +109,12 @@ struct GenerationSetup {
         return o
     }
 
-    /// Gives `o` this setup's gate and grammar.
+    /// Gives `o` this setup's gate and grammar, and the sampling settings of the config file and
+    /// environment (flags, applied after, win).
     func adopt(_ o: inout GenerateOptions) {
+        o.sampling.temperature = config.temperature ?? o.sampling.temperature
+        o.sampling.seed = config.seed ?? o.sampling.seed
+        o.maxTokens = config.maxTokens ?? o.maxTokens
         o.gating = gating
         o.grammar = grammar
         o.gbnf = gbnf

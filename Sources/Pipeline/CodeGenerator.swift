@@ -40,7 +40,7 @@ public struct GenerateOptions: Sendable {
     /// compile worker's sandbox).
     public var runExamples = true
     /// Seconds after which no new round starts; a round under way finishes.
-    public var timeBudget: Double = 30
+    public var timeBudget: Double = 10
     /// Per-token confidence repair and the anti-loop guard for every candidate.
     public var repair = RepairPolicy()
     /// Mask every sampled token with this grammar (`grammars/elixir.ebnf`), nil for none.
@@ -322,6 +322,11 @@ public struct CodeGenerator: Sendable {
         return chat(user, scaffold: scaffold)
     }
 
+    /// The repair prompt of a task's first scaffold.
+    public func repairPrompt(task: String, candidate: Candidate) -> String {
+        repairPrompt(task: task, candidate: candidate, scaffold: Self.scaffold(task: task, contract: TaskContract.parse(task: task)))
+    }
+
     /// The repair prompt: the task, the best candidate and its problems with line numbers.
     func repairPrompt(task: String, candidate: Candidate, scaffold: Scaffold) -> String {
         let user = templates.render("repair", [
@@ -364,7 +369,9 @@ public struct CodeGenerator: Sendable {
         let scaffolds = Self.scaffolds(task: task, contract: contract, prefillCode: options.prefillsCode)
         if contract.stub != nil { progress("stub mode: writing the body of \(contract.stub!.function) in place") }
         if !contract.examples.isEmpty { progress("\(contract.examples.count) example(s) from the task will be run against candidates that compile") }
-        let first = { firstPrompt(task: task, context: options.context, scaffold: $0) }
+        // The stub's placeholder body is left out of the prompt: shown, the model copies it.
+        let shownContext = contract.stub.map { $0.head + "\n" + $0.tail } ?? options.context
+        let first = { firstPrompt(task: task, context: shownContext, scaffold: $0) }
         let setting = Setting(task: task, contract: contract, scaffolds: scaffolds, options: options, started: started)
         var run = try await loop(setting, prompt: first, kinds: ["generate", "repair"], timings: &timings, progress: progress, onToken: onToken)
         var result = GenerateResult(requestID: requestID, status: .init(run.chosen.verdict), code: run.chosen.code,
@@ -393,12 +400,9 @@ public struct CodeGenerator: Sendable {
                 if passages.isEmpty {
                     report.action = "no passages found to retrieve; answered without them"
                 } else {
-                    second = try await loop(once, prompt: { firstPrompt(task: task, context: options.context, scaffold: $0, passages: passages) },
+                    second = try await loop(once, prompt: { firstPrompt(task: task, context: shownContext, scaffold: $0, passages: passages) },
                                             kinds: ["retrieve"], timings: &timings, progress: progress, onToken: onToken)
                 }
-            case .abstain where result.status == .compiled:
-                // Compiled and clean with nothing to run: say so rather than hold it back.
-                report.action = "abstain overruled: the answer compiled and passed every check"
             case .abstain:
                 result.status = .abstained
                 result.draft = result.code

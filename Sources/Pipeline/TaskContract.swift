@@ -12,13 +12,19 @@ public struct FunctionRef: Sendable, Codable, Hashable, CustomStringConvertible 
 public struct FunctionHead: Sendable, Codable, Equatable {
     public var name: String
     public var parameters: [String]
+
+    public init(name: String, parameters: [String]) {
+        self.name = name
+        self.parameters = parameters
+    }
 }
 
 /// A function in the user's file whose body is still to be written (`def f(a, b) do` with an
 /// empty or `# TODO` body): stub mode fills it in place.
 public struct Stub: Sendable, Codable, Equatable {
     public var function: FunctionRef
-    /// The file up to and including the stub's `def ... do` line.
+    /// The file up to and including the stub's `def ... do`, without the line break after it: the
+    /// model writes that, so an `end` right after it is seen as a stop.
     public var head: String
     /// The stub's closing `end` line and everything after it.
     public var tail: String
@@ -72,7 +78,7 @@ public struct TaskContract: Sendable, Codable, Equatable {
                 }
             }
         }
-        for m in matches(#"(?:^|[\s`(])([a-z_][A-Za-z0-9_]*[?!]?)/(\d+)\b"#, text) where m.count == 3 {
+        for m in matches(#"(?:^|[\s`(])(?:[A-Z][\w.]*\.)?([a-z_][A-Za-z0-9_]*[?!]?)/(\d+)\b"#, text) where m.count == 3 {
             functions.append(FunctionRef(name: m[1], arity: Int(m[2]) ?? 0))
         }
         contract.examples = examples(in: task, module: contract.module)
@@ -185,7 +191,7 @@ public struct TaskContract: Sendable, Codable, Equatable {
                 break
             }
             guard j < lines.count, lines[j] == indent + "end" || lines[j].trimmingCharacters(in: .whitespaces) == "end" && lines[j].hasPrefix(indent) else { continue }
-            let head = lines[...i].joined(separator: "\n") + "\n"
+            let head = lines[...i].joined(separator: "\n")
             let tail = lines[j...].joined(separator: "\n")
             return Stub(function: FunctionRef(name: m[2], arity: arity(of: m[3])), head: head, tail: tail, indent: indent)
         }

@@ -38,7 +38,8 @@ public enum JSONValue: Sendable, Codable, Hashable {
     }
 
     public var string: String? { if case .string(let s) = self { return s }; return nil }
-    public var int: Int? { if case .number(let n) = self, n == n.rounded() { return Int(n) }; return nil }
+    /// The number as an integer, when it is one and fits (1e19 does not: nil, not a trap).
+    public var int: Int? { if case .number(let n) = self { return Int(exactly: n) }; return nil }
     public var double: Double? { if case .number(let n) = self { return n }; return nil }
     public var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
 

@@ -3,10 +3,10 @@ import Foundation
 import GGUF
 import Tokenizer
 
-/// Paths the test suites share: the repository, the shared fixtures and the model file.
+/// Paths the test suites share: the repository, the fixtures recorded from real tools and the model file.
 public enum TestPaths {
     public static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    public static let fixtures = repo.deletingLastPathComponent().appendingPathComponent("shared/fixtures")
+    public static let fixtures = repo.appendingPathComponent("Tests/Fixtures")
     public static var model: String {
         if let p = ProcessInfo.processInfo.environment["ELIXIR_CODER_TEST_MODEL"] { return p }
         let home = ProcessInfo.processInfo.environment["ELIXIR_CODER_HOME"] ?? (NSHomeDirectory() + "/.cache/elixir-coder")

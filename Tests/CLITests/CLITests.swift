@@ -69,7 +69,7 @@ extension CLI {
 
 @Suite("elixir-coder command line", .serialized)
 struct CLITests {
-    static let commands: [[String]] = [[], ["complete"], ["tokenize"], ["models"], ["models", "pull"], ["models", "list"], ["bench"], ["bench", "engine"], ["bench", "serve"], ["bench", "checks"], ["bench", "monitor"], ["check"], ["generate"], ["batch"], ["serve"], ["stats"], ["bench", "log"], ["explain"], ["index"], ["index", "build"], ["index", "search"], ["bench", "explain"], ["clarify"], ["bench", "clarify"], ["grammar"], ["grammar", "check"], ["grammar", "export"], ["grammar", "compile"], ["bench", "grammar"]]
+    static let commands: [[String]] = [[], ["complete"], ["tokenize"], ["models"], ["models", "pull"], ["models", "list"], ["bench"], ["bench", "engine"], ["bench", "serve"], ["bench", "checks"], ["bench", "monitor"], ["check"], ["generate"], ["batch"], ["serve"], ["stats"], ["bench", "log"], ["explain"], ["index"], ["index", "build"], ["index", "search"], ["bench", "explain"], ["clarify"], ["bench", "clarify"], ["grammar"], ["grammar", "check"], ["grammar", "export"], ["grammar", "compile"], ["bench", "grammar"], ["bench", "quality"]]
 
     @Test("--help works on every command", arguments: commands)
     func help(_ command: [String]) throws {
@@ -158,7 +158,7 @@ struct CLITests {
 
 @Suite("elixir-coder check", .serialized)
 struct CheckCLITests {
-    static let snippets = CLI.repo.deletingLastPathComponent().appendingPathComponent("shared/fixtures/elixir-tools/snippets")
+    static let snippets = CLI.repo.appendingPathComponent("Tests/Fixtures/elixir-tools/snippets")
 
     @Test("findings print like a compiler and exit 1; clean code exits 0; an unreadable file exits 2")
     func exitCodes() throws {
@@ -185,5 +185,30 @@ struct CheckCLITests {
         #expect(broken.status == 1)
         #expect(broken.stdout.contains(":5:21: error SyntaxError"))
         #expect(try CLI.run(["check", "--only", "lint", file]).status == 2)
+    }
+}
+
+/// Settings reach `generate` from the config file and the environment, flags winning.
+@Suite("generate settings", .serialized)
+struct GenerateSettingsTests {
+    static func candidates(_ extra: [String], environment: [String: String] = [:]) throws -> [String] {
+        let r = try CLI.run(["generate", "Reverse a list.", "--candidates", "2", "--max-attempts", "1", "--no-gate", "--log-level", "off", "--no-inference-log", "--json"] + extra,
+                            environment: environment)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stderr)")
+        let attempts = try #require(json["attempts"] as? [[String: Any]])
+        return (attempts[0]["candidates"] as? [[String: Any]] ?? []).map { "\($0["tokens"] ?? "")" }.sorted()
+    }
+
+    @Test("the environment's maxTokens and temperature reach generate; a flag overrides them")
+    func precedence() throws {
+        // ELIXIR_CODER_MAX_TOKENS=6 caps every candidate at six tokens; --max-tokens 10 on top lifts it.
+        let capped = try Self.candidates([], environment: ["ELIXIR_CODER_MAX_TOKENS": "6"])
+        #expect(capped.allSatisfy { (Int($0) ?? 99) <= 6 }, "\(capped)")
+        let flag = try Self.candidates(["--max-tokens", "10"], environment: ["ELIXIR_CODER_MAX_TOKENS": "6"])
+        #expect(flag.contains { (Int($0) ?? 0) > 6 }, "\(flag)")
+        // Greedy from the environment: two seeds give the same candidates.
+        let a = try Self.candidates(["--seed", "1", "--max-tokens", "24"], environment: ["ELIXIR_CODER_TEMPERATURE": "0"])
+        let b = try Self.candidates(["--seed", "2", "--max-tokens", "24"], environment: ["ELIXIR_CODER_TEMPERATURE": "0"])
+        #expect(a == b)
     }
 }

@@ -3,8 +3,7 @@ import Foundation
 import Testing
 
 enum Fixtures {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/fixtures/elixir-tools")
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/elixir-tools")
     nonisolated(unsafe) static let findings: [String: Any] = try! JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("findings.json"))) as! [String: Any]
     static var snippets: [String] { findings.keys.sorted() }
     static let pool = try! CheckerPool(size: 2)

@@ -4,7 +4,7 @@ import OpenAIBackend
 import TestSupport
 import Testing
 
-/// The recorded llama.cpp server exchanges in `../shared/fixtures/llama-cpp/`.
+/// The recorded llama.cpp server exchanges in `Tests/Fixtures/llama-cpp/`.
 enum Recorded {
     static func data(_ name: String) throws -> Data {
         try Data(contentsOf: TestPaths.fixtures.appendingPathComponent("llama-cpp/\(name)"))

@@ -4,6 +4,16 @@ import Testing
 
 @Suite("JSON-RPC framing and dispatch")
 struct RPCTests {
+    @Test("integers outside the 64-bit range, fractions and non-numbers are not integers, and nothing traps")
+    func integersExactly() {
+        #expect(JSONValue.number(1e19).int == nil)
+        #expect(JSONValue.number(-1e19).int == nil)
+        #expect(JSONValue.number(.infinity).int == nil)
+        #expect(JSONValue.number(2.5).int == nil)
+        #expect(JSONValue.number(42).int == 42)
+        #expect(JSONValue.string("42").int == nil)
+    }
+
     @Test("frames split across reads and several frames in one read both come out whole")
     func framing() {
         var f = MessageFramer()

@@ -1,0 +1,80 @@
+import Checks
+import Foundation
+import Testing
+
+/// The sandboxed compile worker, against the real Elixir compiler.
+@Suite("Compile worker", .serialized, .enabled(if: Sandbox.available != nil, "bubblewrap cannot run here: nothing can be compiled in isolation"))
+struct CompileWorkerTests {
+    static let worker = try! CompileWorker()
+
+    @Test("compiler errors and warnings come back as diagnostics with their line, column and kind")
+    func diagnostics() async throws {
+        let r = try await Self.worker.compile("defmodule A do\n  def f(x) do\n    y = 1\n    x + 1\n  end\n\n  def g(x), do: missing(x)\nend\n")
+        #expect(!r.compiled)
+        let error = try #require(r.diagnostics.first { $0.severity == .error })
+        #expect(error.check == "Compiler.UndefinedFunction" && error.line == 7 && error.column == 17)
+        #expect(error.message.contains("undefined function missing/1"))
+        let warning = try #require(r.diagnostics.first { $0.severity == .warning })
+        #expect(warning.check == "Compiler.UnusedVariable" && warning.line == 3 && warning.column == 5)
+
+        let ok = try await Self.worker.compile("defmodule A do\n  def f(x), do: x\n  defp g, do: 1\nend\n")
+        #expect(ok.compiled && ok.modules == ["A"] && ok.functions == ["A.f/1"])
+        #expect(ok.warnings.map(\.check) == ["Compiler.UnusedFunction"])
+        let spec = try await Self.worker.compile("defmodule A do\n  @spec f(thing()) :: integer()\n  def f(x), do: x\nend\n")
+        #expect(spec.diagnostics.first?.check == "Compiler.UndefinedType", "\(spec.diagnostics)")
+    }
+
+    @Test("examples run against the compiled module: values, exceptions, printed forms and runaway calls")
+    func examples() async throws {
+        let code = "defmodule M do\n  def double(x), do: x * 2\n  def loop(x), do: loop(x)\nend\n"
+        let r = try await Self.worker.compile(code, examples: [
+            Example(expression: "M.double(2)", expected: "4"),
+            Example(expression: "M.double(2)", expected: "5"),
+            Example(expression: "M.double(:a)", expected: "** (ArithmeticError) bad argument in arithmetic expression"),
+            Example(expression: "M.double(%{a: 1}[:a])", expected: "2"),
+            Example(expression: "M.loop(1)", expected: "1"),
+        ])
+        #expect(r.examples.map(\.passed) == [true, false, true, true, false])
+        #expect(r.examples[1].actual == "4")
+        #expect(r.examples[4].actual.contains("ran longer than"))
+    }
+
+    @Test("a module body cannot write outside the sandbox, reach the network, leave processes or modules behind, or take the worker down")
+    func isolation() async throws {
+        // /tmp inside is the sandbox's own: a write there succeeds and never reaches the real /tmp.
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("ec-escape-\(UUID().uuidString)").path
+        let write = try await Self.worker.compile("defmodule W do\n  File.write!(\"\(outside)\", \"x\")\n  def f, do: 1\nend\n")
+        #expect(write.compiled)
+        #expect(!FileManager.default.fileExists(atPath: outside))
+        // Everywhere else is read-only.
+        let here = FileManager.default.currentDirectoryPath + "/ec-escape-\(UUID().uuidString)"
+        let home = try await Self.worker.compile("defmodule H do\n  File.write!(\"\(here)\", \"x\")\n  def f, do: 1\nend\n")
+        #expect(!home.compiled && home.diagnostics.first?.message.contains("read-only") == true, "\(home.diagnostics)")
+        #expect(!FileManager.default.fileExists(atPath: here))
+
+        let socket = try await Self.worker.compile("defmodule N do\n  {:ok, _} = :gen_tcp.connect({127, 0, 0, 1}, 22, [], 500)\n  def f, do: 1\nend\n")
+        #expect(!socket.compiled)
+        let dns = try await Self.worker.compile("defmodule D do\n  {:ok, _} = :inet.gethostbyname(~c\"pypi.org\")\n  def f, do: 1\nend\n")
+        #expect(!dns.compiled)
+
+        // A process the candidate spawned is gone before the next request, and so is its module.
+        _ = try await Self.worker.compile("defmodule Lingers do\n  pid = spawn(fn -> Process.sleep(:infinity) end)\n  Process.register(pid, :ec_lingering)\n  def f, do: 1\nend\n")
+        let after = try await Self.worker.compile("defmodule Probe do\n  if Process.whereis(:ec_lingering), do: raise(\"a process survived\")\n  if Code.ensure_loaded?(Lingers), do: raise(\"a module survived\")\n  def f, do: 1\nend\n")
+        #expect(after.compiled, "\(after.diagnostics)")
+
+        // Output on stdout cannot pass for an answer.
+        let forged = try await Self.worker.compile("defmodule F do\n  IO.puts(\"EC\\t1\\t{}\")\n  :erlang.display(:noise)\n  def f, do: 1\nend\n")
+        #expect(forged.compiled && forged.functions == ["F.f/0"])
+
+        let starts = Self.worker.processStarts
+        let halt = try await Self.worker.compile("defmodule Halt do\n  System.halt(0)\nend\n")
+        #expect(!halt.compiled && halt.diagnostics.first?.severity == .error)
+        let next = try await Self.worker.compile("defmodule Next do\n  def f, do: 1\nend\n")
+        #expect(next.compiled && Self.worker.processStarts == starts + 2, "halting twice (the first time could be an earlier crash), then a fresh worker")
+
+        let hog = try await Self.worker.compile("defmodule Hog do\n  Enum.reduce(1..100_000_000, [], fn i, acc -> [i | acc] end)\n  def f, do: 1\nend\n")
+        #expect(!hog.compiled && hog.diagnostics.first?.message.contains("memory") == true, "\(hog.diagnostics)")
+        let slow = try await Self.worker.compile("defmodule Slow do\n  Process.sleep(60_000)\n  def f, do: 1\nend\n")
+        #expect(!slow.compiled && slow.diagnostics.first?.message.contains("longer than") == true, "\(slow.diagnostics)")
+    }
+}

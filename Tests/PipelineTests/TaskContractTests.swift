@@ -1,0 +1,50 @@
+import Checks
+import Pipeline
+import Testing
+
+@Suite("Task contracts")
+struct TaskContractTests {
+    @Test("the module, functions and examples a task names")
+    func prompt() {
+        let c = TaskContract.parse(task: "Write a module `WordStats` with a function `count_words(text)` that counts words.\n\n    iex> WordStats.count_words(\"a b a\")\n    %{\"a\" => 2, \"b\" => 1}\n")
+        #expect(c.module == "WordStats")
+        #expect(c.functions.map(\.description) == ["count_words/1"])
+        #expect(c.head == FunctionHead(name: "count_words", parameters: ["text"]))
+        #expect(c.examples == [Example(expression: "WordStats.count_words(\"a b a\")", expected: "%{\"a\" => 2, \"b\" => 1}")])
+    }
+
+    @Test("examples written as f(x) == y, f(x) #=> y and \"f(x) returns y\", qualified with the module")
+    func exampleForms() {
+        let c = TaskContract.parse(task: "Module `Math` with `add(a, b)` and `neg/1`.\nadd(1, 2) == 3\n`Math.neg(4) #=> -4`\nExample: add(2, 2) returns 4.\nThis returns the sum of them.")
+        #expect(c.examples == [Example(expression: "Math.add(1, 2)", expected: "3"), Example(expression: "Math.neg(4)", expected: "-4"),
+                               Example(expression: "Math.add(2, 2)", expected: "4")])
+        #expect(Set(c.functions.map(\.description)) == ["add/2", "neg/1"])
+        #expect(c.head == nil, "two functions named: no single head to prefill")
+    }
+
+    @Test("a stub in the context: its function, the file around it, the module it lives in")
+    func stub() throws {
+        let file = "defmodule Shop.Cart do\n  @moduledoc \"Carts.\"\n\n  def total(items, tax) do\n    # TODO\n  end\n\n  def empty, do: []\nend\n"
+        let c = TaskContract.parse(task: "Implement `total/2`.", context: file)
+        let stub = try #require(c.stub)
+        #expect(c.module == "Shop.Cart")
+        #expect(stub.function.description == "total/2")
+        #expect(stub.head.hasSuffix("  def total(items, tax) do"))
+        #expect(stub.tail.hasPrefix("  end\n\n  def empty"))
+        let s = Scaffold.stub(stub)
+        let filled = s.code(from: "\n    Enum.sum(items) * tax\n")
+        #expect(filled == file.replacingOccurrences(of: "    # TODO\n", with: "    Enum.sum(items) * tax\n"))
+        #expect(s.stops.contains("\n  end") && s.stops.contains("\nend"))
+        // A function with a body is not a stub.
+        #expect(TaskContract.parse(task: "x", context: "defmodule A do\n  def f(x) do\n    x\n  end\nend\n").stub == nil)
+    }
+
+    @Test("a candidate missing the named module or function gets a contract finding")
+    func findings() {
+        let c = TaskContract.parse(task: "Write `Acc.push(stack, x)` and `Acc.pop/1`.")
+        #expect(c.problems(modules: ["Acc"], functions: ["Acc.push/2", "Acc.pop/1"]).isEmpty)
+        #expect(c.problems(modules: ["Acc"], functions: ["Acc.push/2", "Acc.pop/2"]).map(\.check) == ["Contract.MissingFunction"])
+        #expect(c.problems(modules: ["Other"], functions: ["Other.push/2", "Other.pop/1"]).map(\.check)
+                == ["Contract.MissingModule", "Contract.MissingFunction", "Contract.MissingFunction"])
+    }
+}
