@@ -29,7 +29,7 @@ struct GenerateCommand: AsyncParsableCommand {
 
     @Argument(help: "The task in plain words, or - to read it from standard input.") var task: String
     @Option(help: "A file of existing code the task refers to.") var context: String?
-    @Option(help: "An ExUnit test file to run against candidates that pass the checks (in a separate elixir process, with a timeout and no network); a failing test counts like a finding.") var tests: String?
+    @Option(help: "An ExUnit test file to run against every candidate that compiles (in a separate elixir process, with a timeout and no network); a failing test counts like a finding.") var tests: String?
     @Flag(help: "Do not run the examples of the task (iex> lines, f(x) == y) against candidates that compile.") var noRunExamples = false
     @Option(help: "Seconds after which no new round of candidates starts.") var timeBudget: Double = 10
     @Option(help: "Candidates sampled per attempt.") var candidates = 5

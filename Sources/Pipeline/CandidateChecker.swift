@@ -131,8 +131,8 @@ public struct ElixirCandidateChecker: CandidateChecker {
             problems.append(Problem(source: "examples", check: "Example.Failed", line: 1,
                                     message: "`\(e.expression)` gave `\(e.actual)`, expected `\(e.expected)`"))
         }
-        // The caller's tests start a fresh Elixir each: only for candidates nothing else is wrong with.
-        if let tests = contract.tests, problems.isEmpty {
+        // The caller's tests (a fresh Elixir each) run on every candidate that compiles: passing them ranks first.
+        if let tests = contract.tests {
             let runner = testRunner
             let outcome = try await Task.detached { try runner.run(code: code, tests: tests) }.value
             evidence.testsRun = max(outcome.tests, 1)

@@ -34,7 +34,7 @@ public struct GenerateOptions: Sendable {
     /// Check candidates as they finish and, once more than half have finished and one is clean,
     /// cancel the rest (the answer then does not wait for the longest candidate).
     public var earlyStop = true
-    /// ExUnit tests to run against candidates that pass every other check.
+    /// ExUnit tests to run against every candidate that compiles.
     public var tests: String?
     /// Run the examples the task and context carry against every candidate that compiles (in the
     /// compile worker's sandbox).

@@ -60,7 +60,8 @@ public struct TaskContract: Sendable, Codable, Equatable {
         var contract = TaskContract()
         let context = context ?? ""
         contract.stub = findStub(in: context)
-        contract.module = firstMatch(#"(?m)^\s*defmodule\s+([A-Z][\w.]*)\s+do"#, context)
+        // The context's module is the answer's only when a stub there is to be filled; otherwise it is code to use.
+        contract.module = (contract.stub == nil ? nil : firstMatch(#"(?m)^\s*defmodule\s+([A-Z][\w.]*)\s+do"#, context))
             ?? firstMatch(#"(?i:module)\s+`?([A-Z][A-Za-z0-9_]*(?:\.[A-Z][A-Za-z0-9_]*)*)`?"#, task)
             ?? firstMatch(#"(?:^|[\s`(])([A-Z][A-Za-z0-9_]*(?:\.[A-Z][A-Za-z0-9_]*)*)\.[a-z_][A-Za-z0-9_]*[?!]?\("#, task)
         var functions: [FunctionRef] = []

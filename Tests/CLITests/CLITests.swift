@@ -192,7 +192,8 @@ struct CheckCLITests {
 @Suite("generate settings", .serialized)
 struct GenerateSettingsTests {
     static func candidates(_ extra: [String], environment: [String: String] = [:]) throws -> [String] {
-        let r = try CLI.run(["generate", "Reverse a list.", "--candidates", "2", "--max-attempts", "1", "--no-gate", "--log-level", "off", "--no-inference-log", "--json"] + extra,
+        // Without the grammar, which closes programs early under a small budget.
+        let r = try CLI.run(["generate", "Reverse a list.", "--candidates", "2", "--max-attempts", "1", "--no-gate", "--no-grammar", "--log-level", "off", "--no-inference-log", "--json"] + extra,
                             environment: environment)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stderr)")
         let attempts = try #require(json["attempts"] as? [[String: Any]])
@@ -201,11 +202,11 @@ struct GenerateSettingsTests {
 
     @Test("the environment's maxTokens and temperature reach generate; a flag overrides them")
     func precedence() throws {
-        // ELIXIR_CODER_MAX_TOKENS=6 caps every candidate at six tokens; --max-tokens 10 on top lifts it.
-        let capped = try Self.candidates([], environment: ["ELIXIR_CODER_MAX_TOKENS": "6"])
-        #expect(capped.allSatisfy { (Int($0) ?? 99) <= 6 }, "\(capped)")
-        let flag = try Self.candidates(["--max-tokens", "10"], environment: ["ELIXIR_CODER_MAX_TOKENS": "6"])
-        #expect(flag.contains { (Int($0) ?? 0) > 6 }, "\(flag)")
+        // ELIXIR_CODER_MAX_TOKENS=8 caps every candidate at eight tokens; --max-tokens 48 on top lifts it.
+        let capped = try Self.candidates([], environment: ["ELIXIR_CODER_MAX_TOKENS": "8"])
+        #expect(capped.allSatisfy { (Int($0) ?? 99) <= 8 }, "\(capped)")
+        let flag = try Self.candidates(["--max-tokens", "48"], environment: ["ELIXIR_CODER_MAX_TOKENS": "8"])
+        #expect(flag.contains { (Int($0) ?? 0) > 8 }, "\(flag)")
         // Greedy from the environment: two seeds give the same candidates.
         let a = try Self.candidates(["--seed", "1", "--max-tokens", "24"], environment: ["ELIXIR_CODER_TEMPERATURE": "0"])
         let b = try Self.candidates(["--seed", "2", "--max-tokens", "24"], environment: ["ELIXIR_CODER_TEMPERATURE": "0"])
