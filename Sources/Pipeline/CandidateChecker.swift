@@ -106,7 +106,14 @@ public struct ElixirCandidateChecker: CandidateChecker {
     }
 
     public func evaluate(_ code: String, contract: TaskContract) async throws -> Evaluation {
-        let report = try await pool.report("all", code)
+        let report: CheckReport
+        do {
+            report = try await pool.report("all", code)
+        } catch let error as CheckerError where error.code == .badResponse {
+            // The checker could not judge this candidate: a finding for it, never the end of the request.
+            return Evaluation(problems: [Problem(source: "builtin", check: "ElixirCoder.RuleFailed", line: 1, message: "the checker failed on this code: \(error.message)")],
+                              evidence: Evidence())
+        }
         var problems = Self.problems(in: report)
         var evidence = Evidence()
         guard report.syntax.status == .ok else { return Evaluation(problems: problems, evidence: evidence) }

@@ -507,17 +507,42 @@ defmodule ECServer do
     base = if cmd in ["format", "all"], do: Map.put(base, :format, format(code)), else: base
     case syntax do
       {:ok, ast} ->
-        base = if cmd in ["facts", "all"], do: Map.put(base, :facts, ECFacts.collect(ast)), else: base
+        base =
+          if cmd in ["facts", "all"] do
+            case safely("facts", fn -> ECFacts.collect(ast) end) do
+              {:ok, facts} -> Map.put(base, :facts, facts)
+              {:failed, _} -> base
+            end
+          else
+            base
+          end
         if cmd in ["rules", "all"] do
           ctx = %{module: nil, fun: nil, depth: 0, controller: false, config: kind == "config"}
-          findings = ECRules.run(code, ast, kind)
-          extra = ECRules.local_calls(ast, %{ctx | controller: controller?(ast)}) |> Enum.map(&Map.put(&1, :snippet, ""))
-          Map.put(base, :findings, Enum.sort_by(Enum.uniq_by(findings ++ bin_atoms(ast, ctx) ++ extra, &{&1.check, &1.line}), &{&1.line, &1.check}))
+          # A rule set that raises on odd code becomes a finding for this code, never the end of the request.
+          findings =
+            [{"rules", fn -> ECRules.run(code, ast, kind) end},
+             {"local calls", fn -> ECRules.local_calls(ast, %{ctx | controller: controller?(ast)}) |> Enum.map(&Map.put(&1, :snippet, "")) end},
+             {"atom interpolation", fn -> bin_atoms(ast, ctx) end}]
+            |> Enum.flat_map(fn {name, fun} ->
+              case safely(name, fun) do
+                {:ok, found} -> found
+                {:failed, finding} -> [finding]
+              end
+            end)
+          Map.put(base, :findings, Enum.sort_by(Enum.uniq_by(findings, &{&1.check, &1.line}), &{&1.line, &1.check}))
         else
           base
         end
       _ -> base
     end
+  end
+
+  defp safely(name, fun) do
+    {:ok, fun.()}
+  rescue
+    e ->
+      {:failed, %{source: "builtin", check: "ElixirCoder.RuleFailed", category: "internal", line: 1, column: nil, builtin: true, snippet: "",
+                  message: "the built-in #{name} check failed on this code (#{String.slice(Exception.message(e), 0, 160)}), so it cannot be called clean"}}
   end
 
   defp controller?(ast) do
