@@ -73,13 +73,18 @@ public enum Sandbox: Sendable, Equatable {
     static let memoryLimitBytes = 3 << 30
 
     /// The command line that starts a program inside the sandbox.
-    var launcher: [String] {
+    var launcher: [String] { launcher(readable: []) }
+
+    /// The same, with `readable` folders visible read-only even where they lie under /tmp (the
+    /// worker's script may: a checkout in /tmp), which the sandbox otherwise replaces.
+    func launcher(readable: [String]) -> [String] {
         switch self {
         case .bubblewrap(let path):
             return ["/usr/bin/prlimit", "--as=\(Self.memoryLimitBytes)", "--core=0", "--", path,
-                    "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-                    "--unshare-all", "--uid", "65534", "--gid", "65534", "--die-with-parent", "--new-session",
-                    "--setenv", "HOME", "/tmp", "--chdir", "/tmp", "/usr/bin/env"]
+                    "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+                + readable.flatMap { ["--ro-bind", $0, $0] }
+                + ["--unshare-all", "--uid", "65534", "--gid", "65534", "--die-with-parent", "--new-session",
+                   "--setenv", "HOME", "/tmp", "--chdir", "/tmp", "/usr/bin/env"]
         }
     }
 
@@ -108,8 +113,10 @@ public final class CompileWorker: Sendable {
             throw CheckerError(.unavailable, "no sandbox to compile candidates in: install bubblewrap (apt-get install bubblewrap, or make setup)")
         }
         self.sandbox = sandbox
-        pool = try CheckerPool(size: size, script: CheckerPool.resource("compile_worker"), timeout: timeout, maxBytes: 1 << 20,
-                               launcher: sandbox.launcher, taggedAnswers: true, logger: logger)
+        let script = try CheckerPool.resource("compile_worker")
+        let scripts = URL(fileURLWithPath: script).deletingLastPathComponent().path
+        pool = try CheckerPool(size: size, script: script, timeout: timeout, maxBytes: 1 << 20,
+                               launcher: sandbox.launcher(readable: [scripts]), taggedAnswers: true, logger: logger)
     }
 
     /// Starts the worker in the background so the first candidate does not wait for Elixir to boot.

@@ -34,6 +34,7 @@ struct CompileWorkerTests {
             Example(expression: "M.double(%{a: 1}[:a])", expected: "2"),
             Example(expression: "M.loop(1)", expected: "1"),
         ])
+        try #require(r.examples.count == 5, "\(r.diagnostics)")
         #expect(r.examples.map(\.passed) == [true, false, true, true, false])
         #expect(r.examples[1].actual == "4")
         #expect(r.examples[4].actual.contains("ran longer than"))
