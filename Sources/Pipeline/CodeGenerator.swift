@@ -31,7 +31,7 @@ public struct GenerateOptions: Sendable {
     /// pool). On the task set it cut the syntax-error rate of candidates from 91% to 6% for
     /// about 50% more sampling time (see `bench monitor`).
     public var monitor = true
-    /// Check candidates as they finish and, once more than half have finished and one is clean,
+    /// Check candidates as they finish and, once more than half have finished and one is an answer (verified, or compiled with nothing to run),
     /// cancel the rest (the answer then does not wait for the longest candidate).
     public var earlyStop = true
     /// ExUnit tests to run against every candidate that compiles.
