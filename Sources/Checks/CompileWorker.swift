@@ -152,3 +152,72 @@ public final class CompileWorker: Sendable {
         }
     }
 }
+
+/// What the example-guided synthesizer is asked for: a function that gives the examples' values.
+public struct SynthesisRequest: Sendable, Equatable {
+    /// The function the examples call.
+    public var function: String
+    /// Parameter names; nil lets the synthesizer name them from the examples' values.
+    public var parameters: [String]?
+    public var examples: [Example]
+    /// The task's words: programs whose functions share a stem with them rank higher.
+    public var words: [String]
+    /// Elixir literals from the task's prose (`36`, `"-"`), usable as constants.
+    public var constants: [String]
+    /// Seconds the search may take.
+    public var budget: Double
+
+    public init(function: String, parameters: [String]?, examples: [Example], words: [String], constants: [String], budget: Double) {
+        self.function = function
+        self.parameters = parameters
+        self.examples = examples
+        self.words = words
+        self.constants = constants
+        self.budget = budget
+    }
+
+    /// The request as the worker reads it: one field per line.
+    var spec: String {
+        var lines = ["function \(function)", "budget \(Int(budget * 1000))"]
+        if let parameters { lines.append("params " + parameters.joined(separator: ",")) }
+        lines.append("word " + words.joined(separator: " "))
+        lines += constants.map { "constant " + $0.replacingOccurrences(of: "\n", with: " ") }
+        lines += examples.map { "example " + Data($0.expression.utf8).base64EncodedString() + ":" + Data($0.expected.utf8).base64EncodedString() }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// A library composition that gives every example's value.
+public struct SynthesizedProgram: Sendable, Codable, Equatable {
+    /// The function's body, one expression.
+    public var source: String
+    /// Nodes in the program: fewer is simpler.
+    public var size: Int
+    /// Parameters the program does not read.
+    public var unused: Int
+    /// How many of its function names share a stem with the task's words.
+    public var affinity: Int
+    /// A fingerprint of what it does on probe inputs beside the examples.
+    public var behaviour: Int
+}
+
+/// The synthesizer's answer: the parameter names it used and the programs, in no order.
+public struct SynthesisResult: Sendable, Codable, Equatable {
+    public var params: [String]
+    public var programs: [SynthesizedProgram]
+}
+
+extension CompileWorker {
+    /// Searches compositions of standard-library functions that give the examples' values, in
+    /// the sandbox (the examples' arguments are evaluated there).
+    public func synthesize(_ request: SynthesisRequest) async throws -> SynthesisResult {
+        let data = try await pool.raw("synth", request.spec, kind: "")
+        struct Failure: Decodable { let error: String }
+        if let failure = try? JSONDecoder().decode(Failure.self, from: data) { throw CheckerError(.badResponse, failure.error) }
+        do {
+            return try JSONDecoder().decode(SynthesisResult.self, from: data)
+        } catch {
+            throw CheckerError(.badResponse, "the synthesizer answered something unreadable: \(String(decoding: data.prefix(200), as: UTF8.self))")
+        }
+    }
+}

@@ -41,6 +41,11 @@ public struct GenerateOptions: Sendable {
     public var runExamples = true
     /// Seconds after which no new round starts; a round under way finishes.
     public var timeBudget: Double = 10
+    /// Before sampling, search compositions of library calls that give the task's examples
+    /// (needs the compile worker); one that compiles, passes the checks and its examples is the answer.
+    public var synthesize = true
+    /// Seconds that search may take.
+    public var synthesisBudget: Double = 3
     /// Per-token confidence repair and the anti-loop guard for every candidate.
     public var repair = RepairPolicy()
     /// Mask every sampled token with this grammar (`grammars/elixir.ebnf`), nil for none.
@@ -232,11 +237,15 @@ public struct Scaffold: Sendable, Equatable {
     /// goes on with a guard, `do:` or a block as the few-shot examples do, and may add helpers. The task
     /// names that one function with its parameters; the module's doc is the task's first line.
     public static func function(_ head: FunctionHead, module: String, task: String) -> Scaffold {
-        let doc = (task.components(separatedBy: "\n").first ?? "").replacingOccurrences(of: "`", with: "")
+        Scaffold(head: "defmodule \(module) do\n  @moduledoc \"\(moduledoc(task: task))\"\n\n  def \(head.name)(\(head.parameters.joined(separator: ", ")))",
+                 tail: "", stops: ["```"])
+    }
+
+    /// The task's first line as the text of a `@moduledoc "..."`.
+    static func moduledoc(task: String) -> String {
+        (task.components(separatedBy: "\n").first ?? "").replacingOccurrences(of: "`", with: "")
             .replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "#{", with: "\\#{")
             .trimmingCharacters(in: .whitespaces)
-        return Scaffold(head: "defmodule \(module) do\n  @moduledoc \"\(doc)\"\n\n  def \(head.name)(\(head.parameters.joined(separator: ", ")))",
-                        tail: "", stops: ["```"])
     }
 
     /// Nothing prefilled, for a server that constrains the whole program with its own grammar.
@@ -264,6 +273,8 @@ public struct CodeGenerator: Sendable {
     public let monitorPool: CheckerPool?
     /// Where the retrieve action of the confidence gate finds passages.
     public var retriever: (any PassageRetriever)?
+    /// Searches library compositions that give the task's examples; nil for none.
+    public var synthesizer: (any ExampleSynthesizer)?
     /// The answer starts here so the model writes an Elixir module, not prose or Python.
     public static func prefill(module: String) -> String { "```elixir\n" + codePrefix(module: module) }
 
@@ -289,6 +300,7 @@ public struct CodeGenerator: Sendable {
         self.templates = templates
         self.checker = checker
         self.monitorPool = monitorPool ?? (checker as? ElixirCandidateChecker)?.pool
+        self.synthesizer = (checker as? ElixirCandidateChecker)?.compiler
     }
 
     /// What the answer of a task starts with: the stub's file head in stub mode, else a module head.
@@ -373,7 +385,23 @@ public struct CodeGenerator: Sendable {
         let shownContext = contract.stub.map { $0.head + "\n" + $0.tail } ?? options.context
         let first = { firstPrompt(task: task, context: shownContext, scaffold: $0) }
         let setting = Setting(task: task, contract: contract, scaffolds: scaffolds, options: options, started: started)
+        let synthesis = ExampleSynthesis(task: task, contract: contract, module: Self.moduleName(for: task, contract: contract))
+        var synthesized: Attempt?
+        if options.synthesize, let synthesizer, let request = synthesis.request(budget: options.synthesisBudget) {
+            let (attempt, answer) = try await synthesize(request, with: synthesizer, synthesis: synthesis, timings: &timings, progress: progress)
+            if let answer {
+                return GenerateResult(requestID: requestID, status: .init(answer.verdict), code: answer.code, problems: answer.problems, evidence: answer.evidence,
+                                      contract: contract, attempt: 1, attempts: [attempt], taskHash: SHA256.hex(Array(task.utf8)), confidence: answer.confidence,
+                                      gating: nil, clarification: nil, draft: nil, promptTokens: 0, timings: timings, seconds: Date().timeIntervalSince(started))
+            }
+            synthesized = attempt
+        }
         var run = try await loop(setting, prompt: first, kinds: ["generate", "repair"], timings: &timings, progress: progress, onToken: onToken)
+        if let synthesized {
+            // The search comes first in the record, though it gave no answer.
+            run.attempts.insert(synthesized, at: 0)
+            run.chosenAttempt += 1
+        }
         var result = GenerateResult(requestID: requestID, status: .init(run.chosen.verdict), code: run.chosen.code,
                                     problems: run.chosen.problems, evidence: run.chosen.evidence, contract: contract, attempt: run.chosenAttempt, attempts: run.attempts,
                                     taskHash: SHA256.hex(Array(task.utf8)), confidence: run.chosen.confidence, gating: nil, clarification: nil,
@@ -436,6 +464,37 @@ public struct CodeGenerator: Sendable {
         result.timings = timings
         result.seconds = Date().timeIntervalSince(started)
         return result
+    }
+
+    /// Searches programs that give the examples, then compiles and checks the best few; the first
+    /// that is an answer is returned with the attempt.
+    private func synthesize(_ request: SynthesisRequest, with synthesizer: any ExampleSynthesizer, synthesis: ExampleSynthesis,
+                            timings: inout PhaseTimings, progress: @Sendable (String) -> Void) async throws -> (Attempt, Candidate?) {
+        let start = Date()
+        progress("synthesize: searching library compositions that give the \(request.examples.count) example(s)")
+        let found: SynthesisResult
+        do {
+            found = try await synthesizer.synthesize(request)
+        } catch let error as CheckerError {
+            // The search is a shortcut: when it fails, the model still writes the code.
+            progress("synthesize: \(error.message)")
+            return (Attempt(kind: "synthesize", candidates: [], seconds: Date().timeIntervalSince(start)), nil)
+        }
+        timings.add("synthesize", Date().timeIntervalSince(start))
+        let checkStart = Date()
+        var candidates: [Candidate] = []
+        var answer: Candidate?
+        for program in ExampleSynthesis.ranked(found.programs).prefix(ExampleSynthesis.candidateLimit) {
+            var c = Candidate(code: synthesis.code(body: program.source, parameters: found.params, unused: program.unused), meanLogprob: 0, tokenCount: 0,
+                              problems: [], confidence: ConfidenceMetrics(tokens: []))
+            c.code = await checker.normalize(c.code)
+            c.apply(try await checker.evaluate(c.code, contract: synthesis.contract))
+            candidates.append(c)
+            if c.isAnswer(for: synthesis.contract) { answer = c; break }
+        }
+        timings.add("check", Date().timeIntervalSince(checkStart))
+        progress("synthesize: \(found.programs.count) program(s) give the examples" + (answer.map { "; one is \($0.verdict.rawValue)" } ?? (found.programs.isEmpty ? "" : "; none passed the checks")))
+        return (Attempt(kind: "synthesize", candidates: candidates, seconds: Date().timeIntervalSince(start)), answer)
     }
 
     /// What one request's rounds share.

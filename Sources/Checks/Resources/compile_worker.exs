@@ -2,6 +2,7 @@
 #
 # Request: "<id>\tcompile\t<base64 code>\t<examples>", where <examples> is a comma-separated list
 # of "<base64 expression>:<base64 expected>" pairs (empty for none).
+# Or: "<id>\tsynth\t<base64 spec>\t", where the spec is text lines (see ECCompile.synthesize/1).
 # Answer: "EC\t<id>\t<json>" on one line. Anything else on stdout is the candidate's own output and
 # is ignored by the caller, which only reads lines tagged with the id it sent.
 #
@@ -10,6 +11,7 @@
 # request also runs in its own process with a heap limit and a deadline, its output goes to a
 # private device, and every module it defined and every process it started is removed afterwards.
 Code.require_file("json.exs", __DIR__)
+Code.require_file("synthesizer.exs", __DIR__)
 
 defmodule ECCompile do
   @file_name "candidate.ex"
@@ -194,6 +196,84 @@ defmodule ECCompile do
     end
   end
 
+  @doc """
+  Runs the synthesizer on a spec of lines `function NAME`, `params A,B` (optional),
+  `budget MS`, `word W...`, `constant SOURCE`, `example B64:B64`. The examples are calls of
+  the function with literal arguments; their arguments and expected values are evaluated here,
+  in the sandbox.
+  """
+  def synthesize(text) do
+    lines = String.split(text, "\n", trim: true)
+    field = fn key -> for l <- lines, [^key, v] <- [String.split(l, " ", parts: 2)], do: v end
+    [name] = field.("function")
+    budget = min(String.to_integer(hd(field.("budget") ++ ["2000"])), 10_000)
+    modules_before = MapSet.new(for {m, _} <- :code.all_loaded(), do: m)
+    {:ok, device} = StringIO.open("")
+    {outcome, _warnings} =
+      capture_stderr(fn ->
+        isolated(device, budget + 2_000, fn ->
+          examples = Enum.flat_map(field.("example"), fn e -> with {:ok, pairs} <- decode_examples(e), do: pairs, else: (_ -> []) end)
+          inputs = Enum.flat_map(examples, fn {call, expected} -> example_input(name, call, expected) end)
+          params = case field.("params") do
+            [p] -> String.split(p, ",")
+            _ -> inputs |> List.first({[], nil}) |> elem(0) |> parameter_names()
+          end
+          constants = Enum.flat_map(field.("constant"), fn src -> [elem(Code.eval_string(src), 0)] end)
+          inputs = Enum.filter(inputs, fn {args, _} -> length(args) == length(params) end)
+          if inputs == [] do
+            %{params: params, programs: []}
+          else
+            spec = %{params: params, inputs: Enum.map(inputs, &elem(&1, 0)), expected: Enum.map(inputs, &elem(&1, 1)),
+                     words: Enum.flat_map(field.("word"), &String.split/1), constants: constants, budget_ms: budget}
+            %{params: params, programs: ECSynth.run(spec)}
+          end
+        end)
+      end)
+    cleanup(device, modules_before)
+    case outcome do
+      {:ok, reply} -> reply
+      {:raised, e, _} -> %{error: "the synthesizer failed: " <> if(is_exception(e), do: Exception.message(e), else: inspect(e, limit: 5))}
+      {:stopped, why} -> %{error: "the synthesizer stopped: " <> why}
+    end
+  end
+
+  # The arguments and the expected value of an example that calls `name` with literals.
+  defp example_input(name, call, expected) do
+    with false <- String.starts_with?(String.trim(expected), "**"),
+         {:ok, {callee, _, args}} when is_list(args) <- Code.string_to_quoted(call),
+         true <- called_name(callee) == name,
+         {:ok, values} <- literal_values(args),
+         {:ok, want} <- literal_values([Code.string_to_quoted!(expected)]) do
+      [{values, hd(want)}]
+    else
+      _ -> []
+    end
+  rescue
+    _ -> []
+  end
+
+  defp called_name({:., _, [_, f]}) when is_atom(f), do: Atom.to_string(f)
+  defp called_name(f) when is_atom(f), do: Atom.to_string(f)
+  defp called_name(_), do: nil
+
+  # Arguments must be data (no calls, no variables): they are evaluated without a module around them.
+  defp literal_values(asts) do
+    if Enum.all?(asts, &Macro.quoted_literal?/1), do: {:ok, Enum.map(asts, &elem(Code.eval_quoted(&1), 0))}, else: :error
+  end
+
+  # Names for parameters the task did not name, from the examples' values.
+  defp parameter_names(values) do
+    values
+    |> Enum.map(fn
+      v when is_integer(v) -> "n"
+      v when is_binary(v) -> "text"
+      v when is_list(v) -> "list"
+      v when is_map(v) -> "map"
+      _ -> "value"
+    end)
+    |> then(fn names -> Enum.with_index(names, fn base, i -> if Enum.count(names, &(&1 == base)) > 1, do: "#{base}#{i + 1}", else: base end) end)
+  end
+
   defp decode_examples(""), do: {:ok, []}
   defp decode_examples(text) do
     text
@@ -222,6 +302,11 @@ defmodule ECCompile do
                 end
               else
                 _ -> {id, %{error: "the request is not base64"}}
+              end
+            [id, "synth", b64 | _] ->
+              case Base.decode64(b64) do
+                {:ok, spec} -> {id, synthesize(spec)}
+                :error -> {id, %{error: "the request is not base64"}}
               end
             [id | _] -> {id, %{error: "malformed request line"}}
           end

@@ -1,0 +1,337 @@
+# ElixirCoder's example-guided synthesizer: enumerates small compositions of standard-library
+# functions, smallest first, and keeps those that give every example's expected value.
+#
+# Why: the default model rarely writes a working function, but many tasks are one or two library
+# calls deep, and their examples pin the behaviour down. Programs are built bottom-up by size;
+# two programs that give the same values on the examples and on a few probe inputs derived from
+# them are the same for the search (observational equivalence), which keeps the pools small.
+# The survivors are grouped by what they do on the probes, so the caller can prefer the
+# behaviour most programs agree on, and ranked by size and by how well their functions' names
+# match the task's words.
+#
+# Loaded by compile_worker.exs and run there, inside the sandbox, in a process with a heap
+# limit and a deadline like any candidate.
+defmodule ECSynth do
+  @max_size 7
+  @max_solutions 40
+  @max_pool 4_000
+
+  # {name, argument kinds, function}. Kinds: :v a value, :c a constant, :f a one-argument
+  # function, :g a two-argument function. General-purpose functions of the standard library.
+  # {name, {module, function}, argument types}. Types: :i integer, :s string, :l list, :m map,
+  # :t tuple, :e MapSet, :a anything. General-purpose functions of the standard library.
+  @unary [
+    {"Enum.sum", {Enum, :sum}, [:l]}, {"Enum.product", {Enum, :product}, [:l]}, {"Enum.reverse", {Enum, :reverse}, [:l]},
+    {"Enum.sort", {Enum, :sort}, [:l]}, {"Enum.uniq", {Enum, :uniq}, [:l]}, {"Enum.dedup", {Enum, :dedup}, [:l]},
+    {"Enum.max", {Enum, :max}, [:l]}, {"Enum.min", {Enum, :min}, [:l]}, {"length", {:erlang, :length}, [:l]},
+    {"Enum.count", {Enum, :count}, [:m]}, {"Enum.frequencies", {Enum, :frequencies}, [:l]}, {"List.flatten", {List, :flatten}, [:l]},
+    {"Enum.concat", {Enum, :concat}, [:l]}, {"Enum.zip", {Enum, :zip}, [:l]}, {"Enum.with_index", {Enum, :with_index}, [:l]},
+    {"Map.keys", {Map, :keys}, [:m]}, {"Map.values", {Map, :values}, [:m]}, {"Map.new", {Map, :new}, [:l]},
+    {"Map.to_list", {Map, :to_list}, [:m]}, {"List.first", {List, :first}, [:l]}, {"List.last", {List, :last}, [:l]},
+    {"tl", {:erlang, :tl}, [:l]}, {"Integer.digits", {Integer, :digits}, [:i]}, {"Integer.undigits", {Integer, :undigits}, [:l]},
+    {"Integer.to_string", {Integer, :to_string}, [:i]}, {"String.to_integer", {String, :to_integer}, [:s]}, {"abs", {:erlang, :abs}, [:i]},
+    {"String.length", {String, :length}, [:s]}, {"String.reverse", {String, :reverse}, [:s]}, {"String.upcase", {String, :upcase}, [:s]},
+    {"String.downcase", {String, :downcase}, [:s]}, {"String.capitalize", {String, :capitalize}, [:s]}, {"String.trim", {String, :trim}, [:s]},
+    {"String.graphemes", {String, :graphemes}, [:s]}, {"String.split", {String, :split}, [:s]}, {"String.to_charlist", {String, :to_charlist}, [:s]},
+    {"List.to_string", {List, :to_string}, [:l]}, {"Enum.join", {Enum, :join}, [:l]}, {"Tuple.to_list", {Tuple, :to_list}, [:t]},
+    {"List.to_tuple", {List, :to_tuple}, [:l]}, {"MapSet.new", {MapSet, :new}, [:l]}, {"MapSet.to_list", {MapSet, :to_list}, [:e]},
+    {"Base.encode16", {Base, :encode16}, [:s]}, {"Base.encode64", {Base, :encode64}, [:s]}, {"Enum.empty?", {Enum, :empty?}, [:l]},
+    {"Enum.chunk_by", {__MODULE__, :chunk_by_self}, [:l]}, {"String.first", {String, :first}, [:s]}, {"String.last", {String, :last}, [:s]}
+  ]
+  @binary [
+    {"+", {:erlang, :+}, [:i, :i]}, {"-", {:erlang, :-}, [:i, :i]}, {"*", {:erlang, :*}, [:i, :i]}, {"div", {:erlang, :div}, [:i, :i]},
+    {"rem", {:erlang, :rem}, [:i, :i]}, {"Integer.pow", {Integer, :pow}, [:i, :i]}, {"max", {:erlang, :max}, [:i, :i]},
+    {"min", {:erlang, :min}, [:i, :i]}, {"==", {:erlang, :==}, [:a, :a]}, {"Integer.gcd", {Integer, :gcd}, [:i, :i]},
+    {"Enum.take", {Enum, :take}, [:l, :i]}, {"Enum.drop", {Enum, :drop}, [:l, :i]}, {"Enum.at", {Enum, :at}, [:l, :i]},
+    {"Enum.chunk_every", {Enum, :chunk_every}, [:l, :i]}, {"List.duplicate", {List, :duplicate}, [:a, :i]},
+    {"String.duplicate", {String, :duplicate}, [:s, :i]}, {"Enum.join", {Enum, :join}, [:l, :s]}, {"String.split", {String, :split}, [:s, :s]},
+    {"Integer.to_string", {Integer, :to_string}, [:i, :i]}, {"++", {:erlang, :++}, [:l, :l]}, {"<>", {__MODULE__, :concat}, [:s, :s]},
+    {"Map.get", {Map, :get}, [:m, :a]}, {"Map.merge", {Map, :merge}, [:m, :m]}, {"Map.take", {Map, :take}, [:m, :l]},
+    {"Map.drop", {Map, :drop}, [:m, :l]}, {"Enum.member?", {Enum, :member?}, [:l, :a]}, {"String.contains?", {String, :contains?}, [:s, :s]},
+    {"String.starts_with?", {String, :starts_with?}, [:s, :s]}, {"String.ends_with?", {String, :ends_with?}, [:s, :s]},
+    {"Enum.zip", {Enum, :zip}, [:l, :l]}, {"get_in", {Kernel, :get_in}, [:m, :l]}, {"MapSet.intersection", {MapSet, :intersection}, [:e, :e]},
+    {"MapSet.union", {MapSet, :union}, [:e, :e]}, {"MapSet.difference", {MapSet, :difference}, [:e, :e]}, {"Enum.split", {Enum, :split}, [:l, :i]}
+  ]
+
+  # Functions that take a function or a constant: {name, {module, function}, kinds}, where a kind
+  # is a value type, :c a constant, :f a one-argument function of the first argument's elements,
+  # :g a two-argument function.
+  @higher [
+    {"Enum.map", {Enum, :map}, [:l, :f]}, {"Enum.filter", {Enum, :filter}, [:l, :f]}, {"Enum.reject", {Enum, :reject}, [:l, :f]},
+    {"Enum.sort_by", {Enum, :sort_by}, [:l, :f]}, {"Enum.group_by", {Enum, :group_by}, [:l, :f]},
+    {"Enum.frequencies_by", {Enum, :frequencies_by}, [:l, :f]}, {"Enum.flat_map", {Enum, :flat_map}, [:l, :f]},
+    {"Enum.count", {Enum, :count}, [:l, :f]}, {"Enum.max_by", {Enum, :max_by}, [:l, :f]}, {"Enum.min_by", {Enum, :min_by}, [:l, :f]},
+    {"Enum.uniq_by", {Enum, :uniq_by}, [:l, :f]}, {"Enum.chunk_by", {Enum, :chunk_by}, [:l, :f]}, {"Enum.find", {Enum, :find}, [:l, :f]},
+    {"Enum.all?", {Enum, :all?}, [:l, :f]}, {"Enum.any?", {Enum, :any?}, [:l, :f]}, {"Map.new", {Map, :new}, [:l, :f]},
+    {"Enum.map", {Enum, :map}, [:m, :f]}, {"Map.new", {Map, :new}, [:m, :f]}, {"Enum.filter", {Enum, :filter}, [:m, :f]},
+    {"Enum.map_join", {Enum, :map_join}, [:l, :c, :f]}, {"Enum.zip_with", {Enum, :zip_with}, [:l, :l, :g]},
+    {"Enum.reduce", {Enum, :reduce}, [:l, :g]}, {"Enum.scan", {Enum, :scan}, [:l, :g]},
+    {"Enum.chunk_every", {Enum, :chunk_every}, [:l, :i, :i, :c]}, {"String.pad_leading", {String, :pad_leading}, [:s, :i, :c]},
+    {"String.split", {String, :split}, [:s, :c]}, {"Enum.join", {Enum, :join}, [:l, :c]}, {"String.replace", {String, :replace}, [:s, :c, :c]}
+  ]
+
+  # {source, {module, function}, the type of the first argument}.
+  @two_argument [
+    {"&+/2", {:erlang, :+}}, {"&*/2", {:erlang, :*}}, {"&-/2", {:erlang, :-}}, {"&max/2", {:erlang, :max}},
+    {"&min/2", {:erlang, :min}}, {"&<>/2", {__MODULE__, :concat}}, {"&++/2", {:erlang, :++}}
+  ]
+
+  @value_types [:i, :s, :l, :m, :t, :e, :a]
+
+  def chunk_by_self(list), do: Enum.chunk_by(list, & &1)
+  def concat(a, b), do: a <> b
+
+  # A term is {expr, values, size, uses, type}: `values` has one entry per input (the examples',
+  # then the probes'), `uses` is the set of parameters the program reads, `type` the type of its
+  # value on the first example. Arguments that are not programs (constants in :c positions,
+  # functions) carry {:same, value} instead of a list of values.
+
+  @doc "Programs of at most #{@max_size} nodes that give `spec.expected` on `spec.inputs`."
+  def run(spec) do
+    inputs = spec.inputs ++ probes(spec.inputs)
+    count = length(inputs)
+    n = length(spec.inputs)
+    constants = Enum.map(Enum.uniq([0, 1, " ", ""] ++ spec.constants), fn c -> term({:lit, c}, List.duplicate(c, count), 1, MapSet.new()) end)
+    vars = for {name, i} <- Enum.with_index(spec.params), do: term({:var, name}, Enum.map(inputs, &Enum.at(&1, i)), 1, MapSet.new([i]))
+    leaves = vars ++ constants
+
+    state = %{
+      pools: Enum.group_by(leaves, fn t -> {1, elem(t, 4)} end),
+      seen: MapSet.new(leaves, &elem(&1, 1)),
+      solutions: [],
+      n: n,
+      count: count,
+      goal: spec.expected,
+      deadline: System.monotonic_time(:millisecond) + spec.budget_ms,
+      constants: Enum.map(constants, fn {e, [v | _], _, _, _} -> {e, {:same, v}, 1, MapSet.new(), nil} end) ++ [{{:lit, :discard}, {:same, :discard}, 1, MapSet.new(), nil}],
+      functions: one_argument_functions(spec.constants),
+      two: for({src, {m, f}} <- @two_argument, do: {{:fun, src}, {:same, Function.capture(m, f, 2)}, 1, MapSet.new(), nil})
+    }
+
+    state =
+      try do
+        # Once a size has a solution, one size more is searched for alternatives to rank.
+        Enum.reduce_while(2..@max_size, state, fn size, st ->
+          sizes = Enum.map(st.solutions, &elem(&1, 2))
+          if sizes != [] and size > Enum.min(sizes) + 1, do: {:halt, st}, else: {:cont, grow(st, size)}
+        end)
+      catch
+        {:stop, st} -> st
+      end
+
+    state.solutions
+    |> Enum.filter(fn {_e, values, _s, uses, _t} -> MapSet.size(uses) > 0 and not constant?(Enum.drop(values, n)) end)
+    |> Enum.map(fn {expr, values, size, uses, _t} ->
+      %{source: render(expr), size: size, unused: length(spec.params) - MapSet.size(uses),
+        affinity: affinity(expr, spec.words), behaviour: :erlang.phash2(Enum.drop(values, n))}
+    end)
+    |> Enum.uniq_by(& &1.source)
+  end
+
+  defp term(expr, values, size, uses), do: {expr, values, size, uses, type_of(hd(values))}
+
+  defp type_of(v) when is_integer(v), do: :i
+  defp type_of(v) when is_binary(v), do: :s
+  defp type_of(v) when is_list(v), do: :l
+  defp type_of(%MapSet{}), do: :e
+  defp type_of(v) when is_map(v) and not is_struct(v), do: :m
+  defp type_of(v) when is_tuple(v), do: :t
+  defp type_of(_), do: :o
+
+  defp constant?([]), do: false
+  defp constant?([v | rest]), do: Enum.all?(rest, &(&1 === v))
+
+  # Every new term of `size`: a library function applied to smaller terms of the right types.
+  defp grow(st, size) do
+    components =
+      Enum.map(@unary ++ @binary, fn {name, {m, f}, types} -> {name, Function.capture(m, f, length(types)), types} end) ++
+        Enum.map(@higher, fn {name, {m, f}, kinds} -> {name, Function.capture(m, f, length(kinds)), kinds} end)
+    Enum.reduce(components, st, fn {name, fun, kinds}, acc -> apply_all(acc, size, name, fun, kinds) end)
+  end
+
+  # Operations whose arguments can be swapped: only one order of argument sizes is tried.
+  @commutative ~w(+ * max min == Integer.gcd MapSet.union MapSet.intersection)
+
+  # Tries `fun` on every choice of arguments whose sizes add up to size - 1.
+  defp apply_all(st, size, name, fun, kinds) do
+    value_count = Enum.count(kinds, &(&1 in @value_types))
+    budget = size - 1 - (length(kinds) - value_count)
+    if budget < value_count do
+      st
+    else
+      compositions(budget, value_count)
+      |> Enum.reject(fn sizes -> name in @commutative and sizes != Enum.sort(sizes) end)
+      |> Enum.reduce(st, fn sizes, acc -> choose(acc, name, fun, kinds, sizes, []) end)
+    end
+  end
+
+  # Picks the arguments left to right, then evaluates.
+  defp choose(st, name, fun, [], [], chosen), do: consider(st, name, fun, Enum.reverse(chosen))
+  defp choose(st, name, fun, [kind | kinds], sizes, chosen) do
+    {options, rest} =
+      case kind do
+        :c -> {st.constants, sizes}
+        :g -> {st.two, sizes}
+        :f -> {functions_for(st.functions, chosen), sizes}
+        :a -> {Enum.flat_map(@value_types, &Map.get(st.pools, {hd(sizes), &1}, [])), tl(sizes)}
+        type -> {Map.get(st.pools, {hd(sizes), type}, []), tl(sizes)}
+      end
+    Enum.reduce(options, st, fn t, acc -> choose(acc, name, fun, kinds, rest, [t | chosen]) end)
+  end
+
+  # One-argument functions that apply to the elements of the first argument.
+  defp functions_for(functions, chosen) do
+    element =
+      case elem(List.last(chosen), 1) do
+        [[x | _] | _] -> type_of(x)
+        [m | _] when is_map(m) and not is_struct(m) -> :t
+        _ -> :a
+      end
+    for {domain, t} <- functions, domain == :a or element == :a or domain == element, do: t
+  end
+
+  # Counts that would make a value huge before it could be judged too big.
+  @counted ["Integer.pow", "String.duplicate", "List.duplicate"]
+
+  defp consider(st, name, fun, args) do
+    if System.monotonic_time(:millisecond) > st.deadline or length(st.solutions) >= @max_solutions, do: throw({:stop, st})
+    columns = Enum.map(args, &elem(&1, 1))
+    if name in @counted and not small_counts?(List.last(columns)), do: st, else: consider(st, name, fun, args, columns)
+  end
+
+  defp small_counts?({:same, n}), do: is_integer(n) and n in 0..64
+  defp small_counts?(list), do: Enum.all?(list, &(is_integer(&1) and &1 in 0..64))
+
+  defp consider(st, name, fun, args, columns) do
+    case evaluate_all(fun, columns, st) do
+      :error ->
+        st
+      values ->
+        term = term({{:call, name}, Enum.map(args, &elem(&1, 0))}, values, 1 + Enum.sum(Enum.map(args, &elem(&1, 2))),
+                    Enum.reduce(args, MapSet.new(), &MapSet.union(elem(&1, 3), &2)))
+        key = {elem(term, 2), elem(term, 4)}
+        cond do
+          # Smaller programs come first, so the first program with these values is the one to keep.
+          MapSet.member?(st.seen, values) -> st
+          Enum.take(values, st.n) === st.goal -> %{st | seen: MapSet.put(st.seen, values), solutions: [term | st.solutions]}
+          length(Map.get(st.pools, key, [])) >= @max_pool -> st
+          true -> %{st | seen: MapSet.put(st.seen, values), pools: Map.update(st.pools, key, [term], &[term | &1])}
+        end
+    end
+  end
+
+  # The program's value on every input; :error when it fails on an example (failing on a probe is
+  # a behaviour like any other).
+  defp evaluate_all(fun, columns, st) do
+    columns = Enum.map(columns, fn {:same, v} -> List.duplicate(v, st.count); list -> list end)
+    evaluate_rows(fun, Enum.zip_with(columns, & &1), 0, st.n, [])
+  end
+
+  defp evaluate_rows(_fun, [], _i, _n, acc), do: Enum.reverse(acc)
+  defp evaluate_rows(fun, [args | rows], i, n, acc) do
+    case evaluate(fun, args) do
+      {:ok, v} -> evaluate_rows(fun, rows, i + 1, n, [v | acc])
+      :error when i < n -> :error
+      :error -> evaluate_rows(fun, rows, i + 1, n, [:ec_error | acc])
+    end
+  end
+
+  defp evaluate(fun, args) do
+    if :ec_error in args do
+      :error
+    else
+      value = apply(fun, args)
+      if small?(value), do: {:ok, value}, else: :error
+    end
+  catch
+    # catch, not rescue: rescue would turn every Erlang error into an exception struct first.
+    _, _ -> :error
+  end
+
+  # Values that stay cheap to compare: a program that builds huge ones is not what a task wants.
+  defp small?(v) when is_integer(v), do: abs(v) < 1.0e40
+  defp small?(v) when is_binary(v), do: byte_size(v) < 2_000
+  defp small?(v) when is_list(v), do: length(v) < 500
+  defp small?(%MapSet{} = v), do: MapSet.size(v) < 500
+  defp small?(v) when is_map(v), do: map_size(v) < 500
+  defp small?(v) when is_function(v), do: false
+  defp small?(_), do: true
+
+  # The ways to split `total` into `parts` positive sizes.
+  defp compositions(total, 1), do: [[total]]
+  defp compositions(total, parts), do: for(first <- 1..(total - parts + 1), rest <- compositions(total - first, parts - 1), do: [first | rest])
+
+  # One-argument functions with the type they apply to: captures of the unary library functions
+  # and small lambdas over the constants.
+  defp one_argument_functions(constants) do
+    numbers = Enum.uniq(Enum.filter([1, 2, 10] ++ constants, &is_integer/1))
+    lambdas =
+      [{"& &1", & &1, :a}, {"&elem(&1, 0)", &elem(&1, 0), :t}, {"&elem(&1, 1)", &elem(&1, 1), :t}, {"&(&1 != \"\")", &(&1 != ""), :s}] ++
+        Enum.flat_map(numbers, fn c ->
+          [{"&(&1 * #{c})", &(&1 * c), :i}, {"&(&1 + #{c})", &(&1 + c), :i}, {"&(&1 > #{c})", &(&1 > c), :i},
+           {"&(&1 < #{c})", &(&1 < c), :i}, {"&(rem(&1, #{c}) == 0)", &(rem(&1, c) == 0), :i}]
+        end)
+    for({name, {m, f}, [domain]} <- @unary, do: {domain, {{:fun, "&#{name}/1"}, {:same, Function.capture(m, f, 1)}, 1, MapSet.new(), nil}}) ++
+      Enum.map(lambdas, fn {src, f, domain} -> {domain, {{:fun, src}, {:same, f}, 1, MapSet.new(), nil}} end)
+  end
+
+  # Inputs beside the examples': each argument varied in turn, so that programs that agree on
+  # the examples but not in general are told apart.
+  defp probes(inputs) do
+    inputs
+    |> Enum.flat_map(fn args ->
+      for {arg, i} <- Enum.with_index(args), v <- variants(arg), do: List.replace_at(args, i, v)
+    end)
+    |> Enum.uniq()
+    |> Kernel.--(inputs)
+    |> Enum.take(4)
+  end
+
+  defp variants(n) when is_integer(n), do: [0, n * 3 + 7]
+  defp variants(s) when is_binary(s), do: ["", s <> " " <> String.reverse(s)]
+  defp variants([]), do: [[3, 1, 2]]
+  defp variants(l) when is_list(l), do: [[], Enum.reverse(l) ++ l]
+  defp variants(m) when is_map(m) and not is_struct(m), do: [%{}, Map.new(Enum.take(Map.to_list(m), 1))]
+  defp variants(_), do: []
+
+  # How many of the program's function names share a stem with one of the task's words.
+  defp affinity(expr, words) do
+    expr
+    |> names()
+    |> Enum.flat_map(fn name -> Regex.scan(~r/(?<![A-Za-z])[a-z]{3,}/, name) |> List.flatten() end)
+    |> Enum.count(fn part -> Enum.any?(words, &(String.length(&1) >= 3 and stem(&1) == stem(part))) end)
+  end
+
+  defp stem(word), do: String.slice(word, 0, 4)
+
+  defp names({{:call, name}, args}), do: [name | Enum.flat_map(args, &names/1)]
+  defp names({:fun, src}), do: [src]
+  defp names(_), do: []
+
+  @operators ~w(+ - * == ++ <>)
+
+  # Source text; a chain of two or more calls on a first argument reads as a pipeline.
+  def render(expr) do
+    case pipeline(expr) do
+      {subject, [_, _ | _] = steps} -> Enum.join([render(subject) | Enum.map(steps, &step/1)], " |> ")
+      _ -> flat(expr)
+    end
+  end
+
+  defp pipeline({{:call, name}, [first | rest]}) when name not in @operators do
+    {subject, steps} = pipeline(first)
+    {subject, steps ++ [{name, rest}]}
+  end
+  defp pipeline(e), do: {e, []}
+
+  defp step({name, rest}), do: "#{name}(#{Enum.map_join(rest, ", ", &render/1)})"
+
+  defp flat({{:call, op}, [a, b]}) when op in @operators, do: "#{operand(a)} #{op} #{operand(b)}"
+  defp flat({{:call, name}, args}), do: "#{name}(#{Enum.map_join(args, ", ", &render/1)})"
+  defp flat({:var, name}), do: name
+  defp flat({:lit, v}), do: inspect(v)
+  defp flat({:fun, src}), do: src
+
+  defp operand({{:call, op}, _} = e) when op in @operators, do: "(#{render(e)})"
+  defp operand(e), do: render(e)
+end

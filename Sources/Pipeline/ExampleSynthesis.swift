@@ -1,0 +1,111 @@
+import Checks
+import Foundation
+
+/// Finds a task's function among small compositions of standard-library calls that give its
+/// examples' values, before the model is asked.
+///
+/// Why: the default model rarely writes a function that works, while many tasks are one or two
+/// library calls deep and their examples pin the behaviour down. A found program is still only
+/// a candidate: it is compiled, checked and has its examples run like any other, and it is
+/// returned only when that makes it an answer.
+public protocol ExampleSynthesizer: Sendable {
+    func synthesize(_ request: SynthesisRequest) async throws -> SynthesisResult
+}
+
+extension CompileWorker: ExampleSynthesizer {}
+
+/// Turns a task's contract into a synthesis request, and found programs into candidate code.
+public struct ExampleSynthesis: Sendable {
+    public var task: String
+    public var contract: TaskContract
+    /// The module a new file defines (stub mode keeps the stub's file).
+    public var module: String
+
+    public init(task: String, contract: TaskContract, module: String) {
+        self.task = task
+        self.contract = contract
+        self.module = module
+    }
+
+    /// Candidates ranked best first, at most this many are compiled and checked.
+    public static let candidateLimit = 4
+
+    /// The request, when the task names one function and has examples that call it.
+    public func request(budget: Double) -> SynthesisRequest? {
+        guard let function = target, !contract.examples.isEmpty else { return nil }
+        let words = task.lowercased().split { !$0.isLetter }.map(String.init).filter { $0.count >= 3 }
+        return SynthesisRequest(function: function.name, parameters: parameters, examples: contract.examples,
+                                words: Array(Set(words)).sorted(), constants: constants, budget: budget)
+    }
+
+    /// The function to write: the stub's, or the one function the task names.
+    var target: FunctionRef? {
+        if let stub = contract.stub { return stub.function }
+        return contract.functions.count == 1 ? contract.functions[0] : nil
+    }
+
+    /// The stub's parameter names, or those the task spells out; nil when neither gives plain names.
+    var parameters: [String]? {
+        if let stub = contract.stub {
+            let line = stub.head.components(separatedBy: "\n").last ?? ""
+            guard let open = line.firstIndex(of: "("), let close = line.lastIndex(of: ")"), open < close else { return [] }
+            let names = line[line.index(after: open)..<close].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            return names.allSatisfy(Self.isPlainName) ? names : nil
+        }
+        return contract.head?.parameters
+    }
+
+    private static func isPlainName(_ s: String) -> Bool {
+        s.range(of: #"^[a-z_][a-z0-9_]*$"#, options: .regularExpression) != nil
+    }
+
+    /// Integers and short strings in the task's prose (not in its examples, whose results would
+    /// otherwise be offered as answers).
+    var constants: [String] {
+        var prose: [String] = []
+        var afterPrompt = false
+        for line in task.components(separatedBy: "\n") {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            defer { afterPrompt = t.hasPrefix("iex>") || t.hasPrefix("...>") }
+            if afterPrompt || t.hasPrefix("iex>") || t.contains("==") || t.contains("#=>") || t.contains(" returns ") { continue }
+            prose.append(t)
+        }
+        let text = prose.joined(separator: "\n")
+        var found: [String] = []
+        for pattern in [#"(?<![\w.])\d{1,5}(?![\w.])"#, #""[^"\\\n]{1,6}""#] {
+            let regex = try! NSRegularExpression(pattern: pattern)
+            for m in regex.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+                if let r = Range(m.range, in: text), !found.contains(String(text[r])) { found.append(String(text[r])) }
+            }
+        }
+        return Array(found.prefix(8))
+    }
+
+    /// The programs worth checking, best first: reading every parameter, then smaller, then more
+    /// of the task's words in their function names.
+    public static func ranked(_ programs: [SynthesizedProgram]) -> [SynthesizedProgram] {
+        programs.sorted {
+            ($0.unused, Double($0.size) - 1.5 * Double($0.affinity), $0.source) < ($1.unused, Double($1.size) - 1.5 * Double($1.affinity), $1.source)
+        }
+    }
+
+    /// The whole file with `body` as the function's body.
+    public func code(body: String, parameters: [String], unused: Int) -> String {
+        if let stub = contract.stub {
+            return stub.head + "\n" + stub.indent + "  " + body + "\n" + stub.tail.trimmingCharacters(in: .newlines) + "\n"
+        }
+        let name = target?.name ?? "run"
+        // A parameter the body does not read gets a leading underscore, as the compiler asks.
+        let names = parameters.map { p in body.range(of: #"\b\#(p)\b"#, options: .regularExpression) == nil && unused > 0 ? "_" + p : p }
+        return """
+        defmodule \(module) do
+          @moduledoc "\(Scaffold.moduledoc(task: task))"
+
+          def \(name)(\(names.joined(separator: ", "))) do
+            \(body)
+          end
+        end
+
+        """
+    }
+}
