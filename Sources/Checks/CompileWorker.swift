@@ -199,6 +199,14 @@ public struct SynthesizedProgram: Sendable, Codable, Equatable {
     public var affinity: Int
     /// A fingerprint of what it does on probe inputs beside the examples.
     public var behaviour: Int
+
+    public init(source: String, size: Int, unused: Int, affinity: Int, behaviour: Int) {
+        self.source = source
+        self.size = size
+        self.unused = unused
+        self.affinity = affinity
+        self.behaviour = behaviour
+    }
 }
 
 /// The synthesizer's answer: the parameter names it used and the programs, in no order.

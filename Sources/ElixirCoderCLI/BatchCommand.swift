@@ -23,6 +23,8 @@ struct BatchCommand: AsyncParsableCommand {
     @Option(help: "Tokens per candidate at most (default 256; config `maxTokens`, env ELIXIR_CODER_MAX_TOKENS).") var maxTokens: Int?
     @Option(help: "Random seed (default 0; config `seed`, env ELIXIR_CODER_SEED).") var seed: UInt64?
     @Flag(help: "Do not run the tasks' examples against candidates (a task's \"examples\": false does the same for that task); a task's \"tests\" field is always run.") var noRunExamples = false
+    @Flag(help: "Do not search library compositions that give a task's examples before sampling.") var noSynthesize = false
+    @Flag(help: "Start afresh when the output exists and is not this command's results (the old file is kept as OUTPUT.bak).") var force = false
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var observability: ObservabilityOptions
     @OptionGroup var grammarOptions: PipelineGrammarOptions
@@ -70,6 +72,16 @@ struct BatchCommand: AsyncParsableCommand {
             }
         }
         let outPath = output ?? (input.hasSuffix(".jsonl") ? String(input.dropLast(6)) : input) + ".out.jsonl"
+        if URL(fileURLWithPath: outPath).standardizedFileURL.resolvingSymlinksInPath() == URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath() {
+            throw ValidationError("the output \(outPath) is the input: choose another -o")
+        }
+        if force, FileManager.default.fileExists(atPath: outPath) {
+            // Kept, not overwritten: nothing a user had there is lost.
+            let backup = outPath + ".bak"
+            try? FileManager.default.removeItem(atPath: backup)
+            try FileManager.default.moveItem(atPath: outPath, toPath: backup)
+            Stderr.print("--force: the old \(outPath) is now \(backup)")
+        }
         let done = try Self.completedIDs(outPath)
         let todo = tasks.filter { !done.contains($0.id) }
         Stderr.print("\(tasks.count) tasks, \(done.count) already in \(outPath), \(todo.count) to run")
@@ -80,6 +92,7 @@ struct BatchCommand: AsyncParsableCommand {
         let generator = setup.observed
         var options = setup.options()
         options.runExamples = !noRunExamples
+        options.synthesize = !noSynthesize
         options.candidates = candidates
         options.maxAttempts = maxAttempts
         if let maxTokens { options.maxTokens = maxTokens }
@@ -140,19 +153,22 @@ struct BatchCommand: AsyncParsableCommand {
         Stderr.print(String(format: "%d done, %d verified, %d compiled, %.1f s; results in %@", todo.count, verified, compiled, Date().timeIntervalSince(start), outPath))
     }
 
-    /// Ids already written; a torn last line from an interrupted run is cut off first.
+    /// Ids already written; a torn last line from an interrupted run is cut off first. A file
+    /// that is not a results file (a line that is not a result, other than a torn last one) is
+    /// refused before anything is written to it.
     static func completedIDs(_ path: String) throws -> Set<String> {
         guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return [] }
         var ids: Set<String> = []
         var keep = 0
         var offset = 0
-        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+        for (n, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             defer { offset += line.count + 1 }
             guard offset + line.count < data.count else { break }  // no newline after it: torn
-            if let obj = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let id = obj["id"] as? String {
-                ids.insert(id)
-                keep = offset + line.count + 1
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let id = obj["id"] as? String, obj["status"] is String else {
+                throw ValidationError("\(path):\(n + 1) is not a batch result, so \(path) is not this command's output: choose another -o, or pass --force to start afresh (the file is kept as \(path).bak)")
             }
+            ids.insert(id)
+            keep = offset + line.count + 1
         }
         if keep < data.count, let h = FileHandle(forWritingAtPath: path) {
             try h.truncate(atOffset: UInt64(keep))

@@ -28,6 +28,7 @@ struct BenchQualityCommand: AsyncParsableCommand {
     @Option(help: "Rounds at most.") var maxAttempts = 3
     @Option(help: "Seconds after which no new round starts.") var timeBudget: Double = 10
     @Flag(help: "Skip the raw baseline.") var noRaw = false
+    @Flag(help: "Do not search library compositions that give the examples (measures the model's loop alone).") var noSynthesize = false
     @Flag(help: "Print the summary as JSON.") var json = false
     @OptionGroup var modelOptions: ModelOptions
 
@@ -78,6 +79,7 @@ struct BenchQualityCommand: AsyncParsableCommand {
             o.candidates = candidates
             o.maxAttempts = maxAttempts
             o.timeBudget = timeBudget
+            o.synthesize = !noSynthesize
             o.context = t.context
             let start = Date()
             let r = try await generator.generate(task: t.task, options: o)

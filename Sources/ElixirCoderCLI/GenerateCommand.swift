@@ -31,6 +31,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "A file of existing code the task refers to.") var context: String?
     @Option(help: "An ExUnit test file to run against every candidate that compiles (in a separate elixir process, with a timeout and no network); a failing test counts like a finding.") var tests: String?
     @Flag(help: "Do not run the examples of the task (iex> lines, f(x) == y) against candidates that compile.") var noRunExamples = false
+    @Flag(help: "Do not search library compositions that give the task's examples before sampling.") var noSynthesize = false
     @Option(help: "Seconds after which no new round of candidates starts.") var timeBudget: Double = 10
     @Option(help: "Candidates sampled per attempt.") var candidates = 5
     @Option(help: "Attempts at most (the first plus repairs).") var maxAttempts = 3
@@ -75,6 +76,7 @@ struct GenerateCommand: AsyncParsableCommand {
         }
         options.runExamples = !noRunExamples
         options.timeBudget = timeBudget
+        options.synthesize = !noSynthesize
         let start = Date()
         var clarifyTimings = PhaseTimings()
         if clarify || answer != nil {
@@ -133,7 +135,7 @@ struct GenerateCommand: AsyncParsableCommand {
         if let path = setup.writeRunLog(command: "generate", started: start, results: [result], timings: timings) {
             Stderr.print("run log: \(path.path)")
         }
-        Stderr.print(String(format: "%@ (%.1f s, %d candidates sampled)", result.summary, seconds, result.attempts.reduce(0) { $0 + $1.candidates.count }))
+        Stderr.print(String(format: "%@ (%.1f s, %d candidates checked)", result.summary, seconds, result.attempts.reduce(0) { $0 + $1.candidates.count }))
         if result.status == .abstained { throw ExitCode(4) }
         if !result.status.isAnswer { throw ExitCode(3) }
     }

@@ -484,7 +484,7 @@ public struct CodeGenerator: Sendable {
         let checkStart = Date()
         var candidates: [Candidate] = []
         var answer: Candidate?
-        for program in ExampleSynthesis.ranked(found.programs).prefix(ExampleSynthesis.candidateLimit) {
+        for program in ExampleSynthesis.ranked(found.programs, examples: request.examples.count).prefix(ExampleSynthesis.candidateLimit) {
             var c = Candidate(code: synthesis.code(body: program.source, parameters: found.params, unused: program.unused), meanLogprob: 0, tokenCount: 0,
                               problems: [], confidence: ConfidenceMetrics(tokens: []))
             c.code = await checker.normalize(c.code)

@@ -82,9 +82,11 @@ public struct ExampleSynthesis: Sendable {
     }
 
     /// The programs worth checking, best first: reading every parameter, then smaller, then more
-    /// of the task's words in their function names.
-    public static func ranked(_ programs: [SynthesizedProgram]) -> [SynthesizedProgram] {
-        programs.sorted {
+    /// of the task's words in their function names. With a single example, many small programs
+    /// agree with it by chance (`lcm(4, 6) == 12` is also `b * 2`), so then only programs whose
+    /// function names echo the task's words are kept.
+    public static func ranked(_ programs: [SynthesizedProgram], examples: Int) -> [SynthesizedProgram] {
+        programs.filter { examples >= 2 || $0.affinity > 0 }.sorted {
             ($0.unused, Double($0.size) - 1.5 * Double($0.affinity), $0.source) < ($1.unused, Double($1.size) - 1.5 * Double($1.affinity), $1.source)
         }
     }

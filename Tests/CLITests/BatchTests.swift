@@ -53,4 +53,28 @@ struct BatchTests {
         #expect(r.status != 0)
         #expect(r.stderr.contains(":2:"))
     }
+
+    @Test("an output that is the input, or a file that is not batch results, is refused untouched; --force keeps it as .bak")
+    func refusesForeignOutput() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ec-batch-out-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let input = dir.appendingPathComponent("tasks.jsonl")
+        try #"{"id": "a", "task": "Add two numbers."}"#.write(to: input, atomically: true, encoding: .utf8)
+        let notes = dir.appendingPathComponent("notes.md")
+        let text = "# Notes\n\nkeep me\n"
+        try text.write(to: notes, atomically: true, encoding: .utf8)
+
+        let same = try CLI.run(["batch", input.path, "-o", input.path])
+        #expect(same.status != 0 && same.stderr.contains("is the input"))
+        #expect(try String(contentsOf: input, encoding: .utf8).contains(#""id": "a""#))
+
+        let foreign = try CLI.run(["batch", input.path, "-o", notes.path])
+        #expect(foreign.status != 0 && foreign.stderr.contains("not a batch result"), "\(foreign.stderr)")
+        #expect(try String(contentsOf: notes, encoding: .utf8) == text, "the file is left as it was")
+
+        let forced = try CLI.run(["batch", input.path, "-o", notes.path, "--force", "--candidates", "1", "--max-attempts", "1", "--max-tokens", "12", "--no-synthesize"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(try String(contentsOfFile: notes.path + ".bak", encoding: .utf8) == text)
+        #expect(try String(contentsOf: notes, encoding: .utf8).contains(#""id":"a""#))
+    }
 }

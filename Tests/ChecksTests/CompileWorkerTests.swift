@@ -80,4 +80,28 @@ struct CompileWorkerTests {
         let slow = try await Self.worker.compile("defmodule Slow do\n  Process.sleep(60_000)\n  def f, do: 1\nend\n")
         #expect(!slow.compiled && slow.diagnostics.first?.message.contains("longer than") == true, "\(slow.diagnostics)")
     }
+
+    @Test("the synthesizer finds library compositions that give the examples, smallest first, and only from literal examples")
+    func synthesis() async throws {
+        let digits = SynthesisRequest(function: "digit_sum", parameters: ["n"], examples: [Example(expression: "D.digit_sum(4096)", expected: "19")],
+                                      words: ["sum", "digits"], constants: [], budget: 2)
+        let r = try await Self.worker.synthesize(digits)
+        #expect(r.params == ["n"])
+        let best = try #require(r.programs.min { $0.size < $1.size })
+        #expect(best.source == "n |> Integer.digits() |> Enum.sum()" && best.size == 3 && best.affinity == 2 && best.unused == 0)
+        #expect(!r.programs.contains { $0.source.contains("19") }, "the expected value is not a constant to return")
+
+        // Without parameter names, they come from the examples' values; constants come from the request.
+        let pad = SynthesisRequest(function: "pad", parameters: nil,
+                                   examples: [Example(expression: "P.pad(\"7\", 3)", expected: "\"007\""), Example(expression: "P.pad(\"42\", 4)", expected: "\"0042\"")],
+                                   words: ["pad"], constants: ["\"0\""], budget: 2)
+        let padded = try await Self.worker.synthesize(pad)
+        #expect(padded.params == ["text", "n"])
+        #expect(padded.programs.contains { $0.source == "String.pad_leading(text, n, \"0\")" }, "\(padded.programs.map(\.source))")
+
+        // An example whose arguments are not data (a call, a variable) is not evaluated outside the module.
+        let calls = SynthesisRequest(function: "f", parameters: ["x"], examples: [Example(expression: "M.f(File.read!(\"/etc/passwd\"))", expected: "1")],
+                                     words: [], constants: [], budget: 1)
+        #expect(try await Self.worker.synthesize(calls).programs.isEmpty)
+    }
 }

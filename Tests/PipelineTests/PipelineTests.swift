@@ -197,6 +197,8 @@ struct CorrectnessTests {
     func examples() async throws {
         var o = GenerateOptions.round(candidates: 4, maxTokens: 64, maxAttempts: 2, gated: false)
         o.timeBudget = 60
+        // The model's candidates are what this test is about; the search would answer first.
+        o.synthesize = false
         let g = CodeGenerator(instance: PipelineTests.instance, templates: PipelineTests.templates, checker: PipelineTests.checker)
         let task = "Write a module `Doubler` with a function `double(x)` that returns x times two.\n\n    iex> Doubler.double(2)\n    4\n"
         let r = try await g.generate(task: task, options: o)
@@ -211,6 +213,27 @@ struct CorrectnessTests {
             #expect(r.evidence == best.evidence)
         }
         try await assertHonest(r)
+    }
+
+    @Test("a task whose examples a library composition gives: the search answers first, verified, and the code passes tests it never saw")
+    func synthesis() async throws {
+        let o = GenerateOptions.round(candidates: 2, maxTokens: 32, maxAttempts: 1, gated: false)
+        let g = CodeGenerator(instance: PipelineTests.instance, templates: PipelineTests.templates, checker: PipelineTests.checker)
+        let task = "Write a module `DigitSum` with a function `digit_sum(n)` that returns the sum of the decimal digits of `n`.\n\niex> DigitSum.digit_sum(4096)\n19"
+        let r = try await g.generate(task: task, options: o)
+        #expect(r.status == .verified && r.attempts.map(\.kind) == ["synthesize"], "\(r.summary)")
+        #expect(r.code.contains("defmodule DigitSum do") && r.code.contains("def digit_sum(n) do"))
+        try await assertHonest(r)
+        let hidden = try await Self.worker.compile(r.code, examples: [Example(expression: "DigitSum.digit_sum(0)", expected: "0"),
+                                                                      Example(expression: "DigitSum.digit_sum(999_999)", expected: "54")])
+        #expect(hidden.examples.allSatisfy { $0.passed }, "\(hidden.examples)")
+
+        // In stub mode the body goes in place, with the stub's parameter names.
+        var stub = o
+        stub.context = "defmodule Text do\n  @moduledoc \"Text helpers.\"\n\n  def shout(words) do\n    # TODO\n  end\nend\n"
+        let s = try await g.generate(task: "Implement `shout/1`: upcase the string.\n\niex> Text.shout(\"hi there\")\n\"HI THERE\"", options: stub)
+        #expect(s.status == .verified && s.code.contains("  def shout(words) do\n    String.upcase(words)\n  end"), "\(s.code)")
+        try await assertHonest(s)
     }
 
     @Test("stub mode: the body is written in place and the whole file comes back, module and other functions kept")

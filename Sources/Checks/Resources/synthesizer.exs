@@ -15,6 +15,8 @@ defmodule ECSynth do
   @max_size 7
   @max_solutions 40
   @max_pool 4_000
+  # 256 MiB of heap per searching process.
+  @heap_words div(256 * 1024 * 1024, 8)
 
   # {name, argument kinds, function}. Kinds: :v a value, :c a constant, :f a one-argument
   # function, :g a two-argument function. General-purpose functions of the standard library.
@@ -36,7 +38,19 @@ defmodule ECSynth do
     {"List.to_string", {List, :to_string}, [:l]}, {"Enum.join", {Enum, :join}, [:l]}, {"Tuple.to_list", {Tuple, :to_list}, [:t]},
     {"List.to_tuple", {List, :to_tuple}, [:l]}, {"MapSet.new", {MapSet, :new}, [:l]}, {"MapSet.to_list", {MapSet, :to_list}, [:e]},
     {"Base.encode16", {Base, :encode16}, [:s]}, {"Base.encode64", {Base, :encode64}, [:s]}, {"Enum.empty?", {Enum, :empty?}, [:l]},
-    {"Enum.chunk_by", {__MODULE__, :chunk_by_self}, [:l]}, {"String.first", {String, :first}, [:s]}, {"String.last", {String, :last}, [:s]}
+    {"String.first", {String, :first}, [:s]}, {"String.last", {String, :last}, [:s]}
+  ]
+
+  # Idioms: a call with fixed arguments, as one node. {template, {module, function}, types}; $1,
+  # $2 are the arguments in the template.
+  @idioms [
+    {"Enum.chunk_by($1, & &1)", {__MODULE__, :runs}, [:l]}, {"Enum.sort($1, :desc)", {__MODULE__, :sort_desc}, [:l]},
+    {"elem($1, 0)", {__MODULE__, :first_of}, [:t]}, {"elem($1, 1)", {__MODULE__, :second_of}, [:t]},
+    {"Enum.chunk_every($1, $2, 1, :discard)", {__MODULE__, :windows}, [:l, :i]},
+    {"Enum.chunk_every($1, $2, $2, :discard)", {__MODULE__, :chunks}, [:l, :i]},
+    {"Enum.map($1, &Tuple.to_list/1)", {__MODULE__, :tuples_to_lists}, [:l]},
+    {"Map.merge($1, $2, fn _key, x, y -> x + y end)", {__MODULE__, :merge_sum}, [:m, :m]},
+    {"Map.new($1, fn {key, value} -> {value, key} end)", {__MODULE__, :invert}, [:m]}
   ]
   @binary [
     {"+", {:erlang, :+}, [:i, :i]}, {"-", {:erlang, :-}, [:i, :i]}, {"*", {:erlang, :*}, [:i, :i]}, {"div", {:erlang, :div}, [:i, :i]},
@@ -78,7 +92,16 @@ defmodule ECSynth do
 
   @value_types [:i, :s, :l, :m, :t, :e, :a]
 
-  def chunk_by_self(list), do: Enum.chunk_by(list, & &1)
+  @doc false
+  def runs(list), do: Enum.chunk_by(list, & &1)
+  def sort_desc(list), do: Enum.sort(list, :desc)
+  def first_of(tuple), do: elem(tuple, 0)
+  def second_of(tuple), do: elem(tuple, 1)
+  def windows(list, k), do: Enum.chunk_every(list, k, 1, :discard)
+  def chunks(list, k), do: Enum.chunk_every(list, k, k, :discard)
+  def tuples_to_lists(list), do: Enum.map(list, &Tuple.to_list/1)
+  def merge_sum(a, b), do: Map.merge(a, b, fn _key, x, y -> x + y end)
+  def invert(map), do: Map.new(map, fn {key, value} -> {value, key} end)
   def concat(a, b), do: a <> b
 
   # A term is {expr, values, size, uses, type}: `values` has one entry per input (the examples',
@@ -142,11 +165,45 @@ defmodule ECSynth do
   defp constant?([v | rest]), do: Enum.all?(rest, &(&1 === v))
 
   # Every new term of `size`: a library function applied to smaller terms of the right types.
+  # The components are split between two processes (a machine has two cores at least), each
+  # seeing only the smaller sizes; their terms are then merged, the first of equal values kept.
   defp grow(st, size) do
     components =
       Enum.map(@unary ++ @binary, fn {name, {m, f}, types} -> {name, Function.capture(m, f, length(types)), types} end) ++
+        Enum.map(@idioms, fn {template, {m, f}, types} -> {{:template, template}, Function.capture(m, f, length(types)), types} end) ++
         Enum.map(@higher, fn {name, {m, f}, kinds} -> {name, Function.capture(m, f, length(kinds)), kinds} end)
-    Enum.reduce(components, st, fn {name, fun, kinds}, acc -> apply_all(acc, size, name, fun, kinds) end)
+    {evens, odds} = components |> Enum.with_index() |> Enum.split_with(fn {_, i} -> rem(i, 2) == 0 end)
+    parts =
+      [evens, odds]
+      |> Enum.map(fn half -> Task.async(fn -> grow_part(st, size, Enum.map(half, &elem(&1, 0))) end) end)
+      |> Task.await_many(:infinity)
+    merged = Enum.reduce(parts, st, fn {_, part}, acc -> merge(acc, part, size, length(st.solutions)) end)
+    if Enum.any?(parts, &(elem(&1, 0) == :stopped)), do: throw({:stop, merged}), else: merged
+  end
+
+  defp grow_part(st, size, components) do
+    Process.flag(:max_heap_size, %{size: @heap_words, kill: true, error_logger: false})
+    {:done, Enum.reduce(components, st, fn {name, fun, kinds}, acc -> apply_all(acc, size, name, fun, kinds) end)}
+  catch
+    {:stop, part} -> {:stopped, part}
+  end
+
+  # Adds a part's new terms and solutions to `st`, skipping values `st` has already seen.
+  defp merge(st, part, size, known_solutions) do
+    new_solutions = Enum.take(part.solutions, length(part.solutions) - known_solutions)
+    st =
+      Enum.reduce(Enum.reverse(new_solutions), st, fn {_, values, _, _, _} = t, acc ->
+        if MapSet.member?(acc.seen, values), do: acc, else: %{acc | seen: MapSet.put(acc.seen, values), solutions: [t | acc.solutions]}
+      end)
+    part.pools
+    |> Enum.filter(fn {{s, _type}, _} -> s == size end)
+    |> Enum.flat_map(fn {_, terms} -> Enum.reverse(terms) end)
+    |> Enum.reduce(st, fn {_, values, _, _, type} = t, acc ->
+      key = {size, type}
+      if MapSet.member?(acc.seen, values) or length(Map.get(acc.pools, key, [])) >= @max_pool,
+        do: acc,
+        else: %{acc | seen: MapSet.put(acc.seen, values), pools: Map.update(acc.pools, key, [t], &[t | &1])}
+    end)
   end
 
   # Operations whose arguments can be swapped: only one order of argument sizes is tried.
@@ -266,7 +323,8 @@ defmodule ECSynth do
   defp one_argument_functions(constants) do
     numbers = Enum.uniq(Enum.filter([1, 2, 10] ++ constants, &is_integer/1))
     lambdas =
-      [{"& &1", & &1, :a}, {"&elem(&1, 0)", &elem(&1, 0), :t}, {"&elem(&1, 1)", &elem(&1, 1), :t}, {"&(&1 != \"\")", &(&1 != ""), :s}] ++
+      [{"& &1", & &1, :a}, {"&elem(&1, 0)", &elem(&1, 0), :t}, {"&elem(&1, 1)", &elem(&1, 1), :t}, {"&(&1 != \"\")", &(&1 != ""), :s},
+       {"fn {key, value} -> {value, key} end", fn {k, v} -> {v, k} end, :t}] ++
         Enum.flat_map(numbers, fn c ->
           [{"&(&1 * #{c})", &(&1 * c), :i}, {"&(&1 + #{c})", &(&1 + c), :i}, {"&(&1 > #{c})", &(&1 > c), :i},
            {"&(&1 < #{c})", &(&1 < c), :i}, {"&(rem(&1, #{c}) == 0)", &(rem(&1, c) == 0), :i}]
@@ -299,11 +357,15 @@ defmodule ECSynth do
     expr
     |> names()
     |> Enum.flat_map(fn name -> Regex.scan(~r/(?<![A-Za-z])[a-z]{3,}/, name) |> List.flatten() end)
-    |> Enum.count(fn part -> Enum.any?(words, &(String.length(&1) >= 3 and stem(&1) == stem(part))) end)
+    |> Enum.count(fn part -> Enum.any?(words, &related?(&1, part)) end)
   end
 
-  defp stem(word), do: String.slice(word, 0, 4)
+  # "sum" and "sums", "digit" and "digits": one starts with the other's first four letters.
+  defp related?(word, part) do
+    String.length(word) >= 3 and (String.starts_with?(word, String.slice(part, 0, 4)) or String.starts_with?(part, String.slice(word, 0, 4)))
+  end
 
+  defp names({{:call, {:template, name}}, args}), do: [name | Enum.flat_map(args, &names/1)]
   defp names({{:call, name}, args}), do: [name | Enum.flat_map(args, &names/1)]
   defp names({:fun, src}), do: [src]
   defp names(_), do: []
@@ -324,13 +386,23 @@ defmodule ECSynth do
   end
   defp pipeline(e), do: {e, []}
 
+  # One call of a pipeline, its first argument left out.
+  defp step({{:template, template}, rest}), do: fill(String.replace(template, ~r/\(\$1(, )?/, "(", global: false), rest, 2)
   defp step({name, rest}), do: "#{name}(#{Enum.map_join(rest, ", ", &render/1)})"
 
   defp flat({{:call, op}, [a, b]}) when op in @operators, do: "#{operand(a)} #{op} #{operand(b)}"
+  defp flat({{:call, {:template, template}}, args}), do: fill(template, args, 1)
   defp flat({{:call, name}, args}), do: "#{name}(#{Enum.map_join(args, ", ", &render/1)})"
   defp flat({:var, name}), do: name
   defp flat({:lit, v}), do: inspect(v)
   defp flat({:fun, src}), do: src
+
+  # The template with $first, $first+1, ... replaced by the rendered arguments.
+  defp fill(template, args, first) do
+    args
+    |> Enum.with_index(first)
+    |> Enum.reduce(template, fn {arg, i}, text -> String.replace(text, "$#{i}", render(arg)) end)
+  end
 
   defp operand({{:call, op}, _} = e) when op in @operators, do: "(#{render(e)})"
   defp operand(e), do: render(e)

@@ -1,0 +1,47 @@
+import Checks
+import Pipeline
+import Testing
+
+/// From a task's contract to a synthesis request, and from found programs to candidate code.
+struct ExampleSynthesisTests {
+    func synthesis(_ task: String, context: String? = nil) -> ExampleSynthesis {
+        let contract = TaskContract.parse(task: task, context: context)
+        return ExampleSynthesis(task: task, contract: contract, module: contract.module ?? "Solution")
+    }
+
+    @Test("the request carries the function, its parameters, the examples and the prose's literals, never the examples' results")
+    func request() throws {
+        let s = synthesis("Write a module `BaseString` with a function `to_base(n, base)` for bases 2 to 36, digits above 9 as lowercase letters.\n\niex> BaseString.to_base(255, 16)\n\"ff\"\n\n`BaseString.to_base(10, 2) == \"1010\"`")
+        let r = try #require(s.request(budget: 2))
+        #expect(r.function == "to_base" && r.parameters == ["n", "base"] && r.examples.count == 2)
+        #expect(r.constants == ["2", "36", "9"], "the numbers of the prose only")
+        #expect(r.words.contains("lowercase") && r.words.contains("base"))
+        #expect(synthesis("Write a module `A` with a function `f(x)` that doubles x.").request(budget: 2) == nil, "nothing to search for without examples")
+    }
+
+    @Test("in stub mode the stub's own parameter names are used, and the body goes in place")
+    func stub() throws {
+        let file = "defmodule Text do\n  def shout(words) do\n    # TODO\n  end\n\n  def quiet(w), do: w\nend\n"
+        let s = synthesis("Implement `shout/1`.\n\niex> Text.shout(\"a\")\n\"A\"", context: file)
+        #expect(s.request(budget: 1)?.parameters == ["words"])
+        #expect(s.code(body: "String.upcase(words)", parameters: ["words"], unused: 0)
+            == "defmodule Text do\n  def shout(words) do\n    String.upcase(words)\n  end\n\n  def quiet(w), do: w\nend\n")
+    }
+
+    @Test("a new module gets the task's first line as its doc, and a parameter the body does not read an underscore")
+    func newModule() {
+        let s = synthesis("Write `Pick.first(a, b)` returning a.\n\niex> Pick.first(1, 2)\n1")
+        let code = s.code(body: "a", parameters: ["a", "b"], unused: 1)
+        #expect(code.contains("defmodule Pick do\n  @moduledoc \"Write Pick.first(a, b) returning a.\"\n\n  def first(a, _b) do\n    a\n  end\nend\n"), "\(code)")
+    }
+
+    @Test("programs that read every parameter rank first, then smaller ones, then those whose names match the task's words")
+    func ranking() {
+        func p(_ source: String, size: Int, unused: Int = 0, affinity: Int = 0) -> SynthesizedProgram {
+            SynthesizedProgram(source: source, size: size, unused: unused, affinity: affinity, behaviour: 0)
+        }
+        let programs = [p("b + b", size: 3, unused: 1), p("x", size: 5), p("y", size: 4), p("z", size: 5, affinity: 1)]
+        #expect(ExampleSynthesis.ranked(programs, examples: 2).map(\.source) == ["z", "y", "x", "b + b"])
+        #expect(ExampleSynthesis.ranked(programs, examples: 1).map(\.source) == ["z"], "one example: only programs that echo the task's words")
+    }
+}
