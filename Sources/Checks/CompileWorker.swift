@@ -77,14 +77,14 @@ public enum Sandbox: Sendable, Equatable {
 
     /// The same, with `readable` folders visible read-only even where they lie under /tmp (the
     /// worker's script may: a checkout in /tmp), which the sandbox otherwise replaces.
-    func launcher(readable: [String]) -> [String] {
+    func launcher(readable: [String], workingDirectory: String = "/tmp") -> [String] {
         switch self {
         case .bubblewrap(let path):
             return ["/usr/bin/prlimit", "--as=\(Self.memoryLimitBytes)", "--core=0", "--", path,
                     "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
                 + readable.flatMap { ["--ro-bind", $0, $0] }
                 + ["--unshare-all", "--uid", "65534", "--gid", "65534", "--die-with-parent", "--new-session",
-                   "--setenv", "HOME", "/tmp", "--chdir", "/tmp", "/usr/bin/env"]
+                   "--setenv", "HOME", "/tmp", "--chdir", workingDirectory, "/usr/bin/env"]
         }
     }
 

@@ -1,13 +1,17 @@
 import Foundation
 
-/// Runs ExUnit tests against a candidate: the only place generated code is executed, and only
-/// when the caller supplied tests (or asked for the task's examples to be run).
+/// Runs ExUnit tests against a candidate, when the caller supplied tests (or asked for the task's
+/// examples to be run).
 ///
-/// Each run is a fresh `elixir` process in a temporary directory, killed after `timeout`, with
-/// no network where `unshare -rn` is available (a new network namespace with only loopback down).
+/// Each run is a fresh `elixir` process inside the sandbox the compile worker uses (`Sandbox`:
+/// new user, network and PID namespaces, the file system read-only, the run's files visible
+/// read-only, a private /tmp, a memory cap), killed after `timeout`. Killing the sandbox ends
+/// every process in it, so nothing the tests start outlives the run or holds its output open.
+/// Without a sandbox nothing is run.
 public struct TestRunner: Sendable {
     public var timeout: Double = 20
     public var elixir = "elixir"
+    public var sandbox: Sandbox? = Sandbox.available
 
     public init() {}
 
@@ -28,18 +32,6 @@ public struct TestRunner: Sendable {
         public var line: Int?
         public var message: String
     }
-
-    /// Whether processes can be put in their own network namespace here.
-    public static let canIsolateNetwork: Bool = {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        p.arguments = ["-rn", "true"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0
-    }()
 
     /// Compiles `code`, then runs the ExUnit module(s) in `tests` against it.
     public func run(code: String, tests: String) throws -> Outcome {
@@ -67,7 +59,7 @@ public struct TestRunner: Sendable {
             ExUnit.run()
             """
         let text = try execute(code: code, extraFiles: ["candidate_test.exs": tests], script: script)
-        var outcome = Outcome(tests: 0, failures: [], error: nil, networkIsolated: Self.canIsolateNetwork, seconds: Date().timeIntervalSince(start))
+        var outcome = Outcome(tests: 0, failures: [], error: nil, networkIsolated: sandbox != nil, seconds: Date().timeIntervalSince(start))
         guard let text else {
             outcome.error = "the tests did not finish within \(Int(timeout)) s"
             return outcome
@@ -127,7 +119,7 @@ public struct TestRunner: Sendable {
         return values.contains(nil) ? nil : values.map { $0! }
     }
 
-    /// Runs `script` beside `candidate.ex` in a fresh isolated process; nil on timeout.
+    /// Runs `script` beside `candidate.ex` in a fresh sandbox; nil on timeout.
     func execute(code: String, extraFiles: [String: String], script: String) throws -> String? {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ec-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -135,15 +127,13 @@ public struct TestRunner: Sendable {
         try code.write(to: dir.appendingPathComponent("candidate.ex"), atomically: true, encoding: .utf8)
         for (name, text) in extraFiles { try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8) }
         try script.write(to: dir.appendingPathComponent("run.exs"), atomically: true, encoding: .utf8)
-        let p = Process()
-        if Self.canIsolateNetwork {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-            p.arguments = ["-rn", "/usr/bin/env", elixir, "run.exs"]
-        } else {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = [elixir, "run.exs"]
+        guard let sandbox else {
+            throw CheckerError(.unavailable, "no sandbox to run generated code in: install bubblewrap (apt-get install bubblewrap, or make setup)")
         }
-        p.currentDirectoryURL = dir
+        let launcher = sandbox.launcher(readable: [dir.path], workingDirectory: dir.path)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: launcher[0])
+        p.arguments = Array(launcher.dropFirst()) + [elixir, "run.exs"]
         let out = Pipe()
         p.standardOutput = out
         p.standardError = out

@@ -2,7 +2,7 @@ import Checks
 import Foundation
 import Testing
 
-@Suite("ExUnit test runner", .serialized)
+@Suite("ExUnit test runner", .serialized, .enabled(if: Sandbox.available != nil, "bubblewrap cannot run here: generated code is run only in the sandbox"))
 struct TestRunnerTests {
     static let code = "defmodule Math do\n  def double(x), do: x * 2\n  def spin, do: spin()\n  def online?, do: match?({:ok, _}, :gen_tcp.connect(~c\"example.com\", 80, [], 2000))\nend\n"
 
@@ -40,14 +40,43 @@ struct TestRunnerTests {
         #expect(Date().timeIntervalSince(start) < 10)
     }
 
-    @Test("the code under test has no network where namespaces are available")
+    @Test("the code under test has no network")
     func noNetwork() throws {
-        guard TestRunner.canIsolateNetwork else {
-            print("skipped: unshare -rn is not available here, so tests run with the network")
-            return
-        }
         let o = try TestRunner().run(code: Self.code, tests: "defmodule NetTest do\n  use ExUnit.Case\n  test \"offline\", do: refute Math.online?()\nend\n")
         #expect(o.passed && o.networkIsolated)
+    }
+
+    @Test("tests cannot write outside the sandbox, leave a process behind, or hold the run open past its limit")
+    func escapes() throws {
+        let outside = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent("ec-escape-\(UUID().uuidString)")
+        let marker = "3\(Int.random(in: 100...999)).5"
+        let tests = """
+            defmodule EscapeTest do
+              use ExUnit.Case
+              test "write outside" do
+                assert {:error, _} = File.write("\(outside.path)", "x")
+                assert {:error, _} = File.write("candidate.ex", "x")
+              end
+              test "detach a child and hold the output open" do
+                System.cmd("sh", ["-c", "sleep \(marker) >&2 &"])
+                assert true
+              end
+            end
+            """
+        var runner = TestRunner()
+        runner.timeout = 15
+        let start = Date()
+        let o = try runner.run(code: Self.code, tests: tests)
+        #expect(o.passed, "\(o)")
+        #expect(Date().timeIntervalSince(start) < 14, "a child holding stderr does not stretch the run")
+        #expect(!FileManager.default.fileExists(atPath: outside.path))
+        let ps = Process()
+        ps.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+        ps.arguments = ["-f", "sleep \(marker)"]
+        ps.standardOutput = FileHandle.nullDevice
+        try ps.run()
+        ps.waitUntilExit()
+        #expect(ps.terminationStatus == 1, "no process of the run outlives it")
     }
 
     @Test("examples are evaluated in the same isolated way: values, exceptions, and nil when the code does not run")

@@ -352,13 +352,19 @@ defmodule ECSynth do
   defp variants(m) when is_map(m) and not is_struct(m), do: [%{}, Map.new(Enum.take(Map.to_list(m), 1))]
   defp variants(_), do: []
 
+  # Parts of names that say what a value is, not what a program does: "integer" in the task and
+  # in `String.to_integer` is no evidence that the program does the task.
+  @generic ~w(integer string list map tuple atom float charlist new get put value values keys key)
+
   # How many of the program's function names share a stem with one of the task's words.
   defp affinity(expr, words) do
     expr
     |> names()
     |> Enum.flat_map(fn name -> Regex.scan(~r/(?<![A-Za-z])[a-z]{3,}/, name) |> List.flatten() end)
+    |> Enum.reject(&(&1 in @generic))
     |> Enum.count(fn part -> Enum.any?(words, &related?(&1, part)) end)
   end
+
 
   # "sum" and "sums", "digit" and "digits": one starts with the other's first four letters.
   defp related?(word, part) do
