@@ -484,7 +484,9 @@ public struct CodeGenerator: Sendable {
         let checkStart = Date()
         var candidates: [Candidate] = []
         var answer: Candidate?
-        for program in ExampleSynthesis.ranked(found.programs, examples: request.examples.count).prefix(ExampleSynthesis.candidateLimit) {
+        let evidence = ExampleSynthesis.evidence(of: request.examples)
+        let worth = ExampleSynthesis.ranked(found.programs, evidence: evidence)
+        for program in worth.prefix(ExampleSynthesis.candidateLimit) {
             var c = Candidate(code: synthesis.code(body: program.source, parameters: found.params, unused: program.unused), meanLogprob: 0, tokenCount: 0,
                               problems: [], confidence: ConfidenceMetrics(tokens: []))
             c.code = await checker.normalize(c.code)
@@ -493,7 +495,9 @@ public struct CodeGenerator: Sendable {
             if c.isAnswer(for: synthesis.contract) { answer = c; break }
         }
         timings.add("check", Date().timeIntervalSince(checkStart))
-        progress("synthesize: \(found.programs.count) program(s) give the examples" + (answer.map { "; one is \($0.verdict.rawValue)" } ?? (found.programs.isEmpty ? "" : "; none passed the checks")))
+        let outcome = answer.map { "; one is \($0.verdict.rawValue)" }
+            ?? (found.programs.isEmpty ? "" : worth.isEmpty ? "; with one example, none also echoes the task's words" : "; none passed the checks")
+        progress("synthesize: \(found.programs.count) program(s) give the examples" + outcome)
         return (Attempt(kind: "synthesize", candidates: candidates, seconds: Date().timeIntervalSince(start)), answer)
     }
 

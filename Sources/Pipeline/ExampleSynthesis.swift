@@ -32,7 +32,7 @@ public struct ExampleSynthesis: Sendable {
 
     /// The request, when the task names one function and has examples that call it.
     public func request(budget: Double) -> SynthesisRequest? {
-        guard let function = target, !contract.examples.isEmpty else { return nil }
+        guard let function = target, !contract.examples.isEmpty, Self.evidence(of: contract.examples) != .insufficient else { return nil }
         let words = task.lowercased().split { !$0.isLetter }.map(String.init).filter { $0.count >= 3 }
         return SynthesisRequest(function: function.name, parameters: parameters, examples: contract.examples,
                                 words: Array(Set(words)).sorted(), constants: constants, budget: budget)
@@ -81,12 +81,31 @@ public struct ExampleSynthesis: Sendable {
         return Array(found.prefix(8))
     }
 
+    /// How much the examples alone say about a program.
+    public enum ExampleEvidence: Sendable, Equatable {
+        /// Two or more examples, not all yes-or-no: a program that gives them all is worth checking.
+        case decisive
+        /// One example: many small programs agree with it by chance (`lcm(4, 6) == 12` is also
+        /// `b * 2`), so a program must also echo the task's words in its function names.
+        case needsWords
+        /// Yes-or-no answers without both a yes and a no among at least three: a random predicate
+        /// agrees too often for any program to be trusted.
+        case insufficient
+    }
+
+    /// What `examples` are worth as evidence.
+    public static func evidence(of examples: [Example]) -> ExampleEvidence {
+        let answers = examples.map { $0.expected.trimmingCharacters(in: .whitespacesAndNewlines) }
+        if !answers.isEmpty, answers.allSatisfy({ $0 == "true" || $0 == "false" }) {
+            return answers.count >= 3 && Set(answers).count == 2 ? .needsWords : .insufficient
+        }
+        return answers.count >= 2 ? .decisive : .needsWords
+    }
+
     /// The programs worth checking, best first: reading every parameter, then smaller, then more
-    /// of the task's words in their function names. With a single example, many small programs
-    /// agree with it by chance (`lcm(4, 6) == 12` is also `b * 2`), so then only programs whose
-    /// function names echo the task's words are kept.
-    public static func ranked(_ programs: [SynthesizedProgram], examples: Int) -> [SynthesizedProgram] {
-        programs.filter { examples >= 2 || $0.affinity > 0 }.sorted {
+    /// of the task's words in their function names; the evidence decides which are kept at all.
+    public static func ranked(_ programs: [SynthesizedProgram], evidence: ExampleEvidence) -> [SynthesizedProgram] {
+        programs.filter { evidence == .decisive || (evidence == .needsWords && $0.affinity > 0) }.sorted {
             ($0.unused, Double($0.size) - 1.5 * Double($0.affinity), $0.source) < ($1.unused, Double($1.size) - 1.5 * Double($1.affinity), $1.source)
         }
     }

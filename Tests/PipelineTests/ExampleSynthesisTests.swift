@@ -41,7 +41,14 @@ struct ExampleSynthesisTests {
             SynthesizedProgram(source: source, size: size, unused: unused, affinity: affinity, behaviour: 0)
         }
         let programs = [p("b + b", size: 3, unused: 1), p("x", size: 5), p("y", size: 4), p("z", size: 5, affinity: 1)]
-        #expect(ExampleSynthesis.ranked(programs, examples: 2).map(\.source) == ["z", "y", "x", "b + b"])
-        #expect(ExampleSynthesis.ranked(programs, examples: 1).map(\.source) == ["z"], "one example: only programs that echo the task's words")
+        #expect(ExampleSynthesis.ranked(programs, evidence: .decisive).map(\.source) == ["z", "y", "x", "b + b"])
+        #expect(ExampleSynthesis.ranked(programs, evidence: .needsWords).map(\.source) == ["z"], "weak examples: only programs that echo the task's words")
+        #expect(ExampleSynthesis.ranked(programs, evidence: .insufficient).isEmpty)
+        func e(_ expected: String...) -> [Example] { expected.map { Example(expression: "M.f(1)", expected: $0) } }
+        #expect(ExampleSynthesis.evidence(of: e("3", "4")) == .decisive)
+        #expect(ExampleSynthesis.evidence(of: e("3")) == .needsWords)
+        #expect(ExampleSynthesis.evidence(of: e("true", "false")) == .insufficient, "two yes-or-no answers")
+        #expect(ExampleSynthesis.evidence(of: e("true", "false", "true")) == .needsWords)
+        #expect(synthesis("Write `A.f?(x)`.\n\niex> A.f?(1)\ntrue").request(budget: 1) == nil, "nothing is searched on one yes-or-no example")
     }
 }
