@@ -20,6 +20,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Speak JSON-RPC over standard input and output.") var stdio = false
     @Flag(help: "Instead, serve the OpenAI API on 127.0.0.1 only: POST /v1/completions, POST /v1/chat/completions (stream: true for server-sent events), GET /v1/models, GET /health.") var http = false
     @Option(help: "The port for --http (0 picks a free one).") var port: Int = 8080
+    @Option(help: "With --stdio, the largest message body accepted, in MiB; a larger Content-Length is answered with an error and its body skipped.") var maxFrameMib: Int = 64
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var observability: ObservabilityOptions
     @OptionGroup var grammarOptions: PipelineGrammarOptions
@@ -27,6 +28,7 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         guard stdio != http else { throw ValidationError("say how to serve: --stdio or --http") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard (1...4096).contains(maxFrameMib) else { throw ValidationError("--max-frame-mib must be between 1 and 4096") }
     }
 
     func run() async throws {
@@ -38,8 +40,9 @@ struct ServeCommand: AsyncParsableCommand {
 
         // A reader thread turns stdin into frames; requests run concurrently on the server.
         let (frames, continuation) = AsyncStream<MessageFramer.Frame>.makeStream()
+        let limit = maxFrameMib << 20
         let reader = Thread {
-            var framer = MessageFramer()
+            var framer = MessageFramer(maxFrameBytes: limit)
             while true {
                 let data = FileHandle.standardInput.availableData
                 if data.isEmpty { break }
@@ -54,6 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
             switch frame {
             case .message(let body): await server.receive(body)
             case .badHeader(let h): await server.receiveBadHeader(h)
+            case .tooLarge(let length): await server.receiveOversized(length: length, limit: limit)
             }
             if await server.shouldExit { break }
         }

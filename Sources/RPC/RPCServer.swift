@@ -76,6 +76,11 @@ public actor RPCServer {
         send(error: RPCError(.parseError, "frame header has no valid Content-Length: \(header.prefix(80))"), id: .null)
     }
 
+    /// Answers a frame whose Content-Length is over the limit; its body is skipped, not read.
+    public func receiveOversized(length: Int, limit: Int) {
+        send(error: RPCError(.parseError, "a message of \(length) bytes is over the limit of \(limit) bytes (serve --max-frame-mib); it was skipped"), id: .null)
+    }
+
     private func dispatch(_ message: JSONValue) {
         guard case .object(let obj) = message, obj["jsonrpc"]?.string == "2.0", let method = obj["method"]?.string else {
             let id = message["id"] ?? .null

@@ -20,6 +20,11 @@ final class StdioClient: @unchecked Sendable {
         try process.run()
     }
 
+    /// Bytes as they are, no framing added.
+    func sendBytes(_ bytes: Data) {
+        input.fileHandleForWriting.write(bytes)
+    }
+
     func sendRaw(_ body: Data) {
         input.fileHandleForWriting.write(Data("Content-Length: \(body.count)\r\n\r\n".utf8) + body)
     }
@@ -87,6 +92,34 @@ struct ServeTests {
             }
         }
         #expect(try client.finish() == 0, "shutdown then exit ends with status 0")
+    }
+
+    @Test("after bad frames (wrong lengths, no header, an oversized length) every later message is answered")
+    func badFrames() throws {
+        let client = try StdioClient(["--max-frame-mib", "1"])
+        let health = { (id: Int) in Data(#"{"jsonrpc":"2.0","id":\#(id),"method":"health"}"#.utf8) }
+        let accented = Data(#"{"jsonrpc":"2.0","id":1,"method":"health","params":{"note":"é"}}"#.utf8)
+        var bytes = Data("Content-Length: \(accented.count - 1)\r\n\r\n".utf8) + accented   // counted characters
+        bytes += Data("Content-Length: 12\r\n\r\nnot a length".utf8)                        // not JSON
+        bytes += Data("X-Nothing: here\r\n\r\n{}".utf8)                                       // no length at all
+        bytes += Data("Content-Length: 9999999999\r\n\r\n".utf8)                              // over --max-frame-mib
+        client.sendBytes(bytes)
+        for id in 2...4 { client.sendRaw(health(id)) }
+        // Requests run concurrently, so the answers may come in any order.
+        var notes: [[String: Any]] = []
+        var answered: Set<Int> = []
+        while answered.count < 3 {
+            let m = try client.read()
+            if let id = m["id"] as? Int, m["result"] != nil { answered.insert(id) } else { notes.append(m) }
+        }
+        #expect(answered == [2, 3, 4])
+        let errors = notes.compactMap { ($0["error"] as? [String: Any])?["code"] as? Int }
+        #expect(errors.filter { $0 == -32700 }.count >= 3, "each bad frame is answered with a parse error: \(notes)")
+        #expect(notes.contains { (($0["error"] as? [String: Any])?["message"] as? String)?.contains("over the limit") == true })
+        try client.send(["jsonrpc": "2.0", "id": 11, "method": "shutdown"])
+        _ = try client.response(id: 11, notifications: &notes)
+        try client.send(["jsonrpc": "2.0", "method": "exit"])
+        #expect(try client.finish() == 0)
     }
 
     @Test("numbers past the 64-bit range are invalid parameters, and the server keeps serving")

@@ -29,6 +29,54 @@ struct RPCTests {
         if case .badHeader = f.next() {} else { Issue.record("a header without Content-Length is reported") }
     }
 
+    /// The frames `bytes` holds, in order.
+    func frames(_ bytes: String, max: Int = 1 << 20) -> [MessageFramer.Frame] {
+        var f = MessageFramer(maxFrameBytes: max)
+        f.append(Array(bytes.utf8))
+        var out: [MessageFramer.Frame] = []
+        while let frame = f.next() { out.append(frame) }
+        return out
+    }
+
+    @Test("a bad frame costs only itself: short and long lengths, missing or malformed headers, oversized bodies")
+    func resynchronises() {
+        let good = "Content-Length: 7\r\n\r\n{\"b\":2}"
+        let ok = MessageFramer.Frame.message(Array("{\"b\":2}".utf8))
+        // "é" is two bytes: a client that counted characters says one byte too few.
+        let short = frames("Content-Length: 9\r\n\r\n{\"a\":\"é\"}" + good)
+        #expect(short.count == 2 && short.last == ok, "\(short)")
+        #expect(short.first == .message(Array("{\"a\":\"é\"".utf8)), "the bad frame is its declared bytes")
+        // One byte too many: the body takes the next header's first byte, and that header is still found.
+        let long = frames("Content-Length: 8\r\n\r\n{\"a\":1}" + good)
+        #expect(long.count == 2 && long.last == ok, "\(long)")
+        // Many bytes too many: the body ends where the next header begins.
+        let runsOn = frames("Content-Length: 40\r\n\r\n{\"a\":1}" + good)
+        #expect(runsOn == [.message(Array("{\"a\":1}".utf8)), ok], "\(runsOn)")
+        // No Content-Length, or not a number: reported, its body dropped, the next frame read.
+        for header in ["X-Other: 1", "Content-Length: abc", "Content-Length: -3", "Content-Length: 1e3"] {
+            let r = frames(header + "\r\n\r\n{\"a\":1}" + good)
+            #expect(r.count == 2 && r.last == ok, "\(header): \(r)")
+            if case .badHeader = r.first {} else { Issue.record("\(header) is reported: \(r)") }
+        }
+        // Other header fields after the length are fine.
+        #expect(frames("Content-Length: 7\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n{\"b\":2}") == [ok])
+        // Over the limit: refused without buffering, its body skipped, the next frame read.
+        let big = frames("Content-Length: 1000000000000\r\n\r\n" + String(repeating: "x", count: 300) + good, max: 100)
+        #expect(big == [.tooLarge(1_000_000_000_000), ok], "\(big)")
+        // A JSON string cannot hold a raw line break, so text about headers inside a body stays whole.
+        let quoted = "{\"task\":\"parse Content-Length: 5\\r\\n\\r\\n\"}"
+        #expect(frames("Content-Length: \(quoted.utf8.count)\r\n\r\n" + quoted) == [.message(Array(quoted.utf8))])
+    }
+
+    @Test("bytes that never make a header are dropped once they pass the limit, so memory stays bounded")
+    func boundedBuffer() {
+        var f = MessageFramer(maxFrameBytes: 100)
+        f.append(Array(repeating: UInt8(ascii: "x"), count: 10_000))
+        if case .badHeader = f.next() {} else { Issue.record("endless bytes without a header are reported") }
+        f.append(Array("Content-Length: 2\r\n\r\n{}".utf8))
+        #expect(f.next() == .message(Array("{}".utf8)))
+    }
+
     final class Sink: @unchecked Sendable {
         let lock = NSLock()
         var frames: [[String: Any]] = []
