@@ -252,6 +252,9 @@ actor ServerState {
             do {
                 result = try await setup.observed.generate(task: task, options: o, progress: report, onToken: live)
                 await self.count(true)
+            } catch let error as PromptTooLong {
+                await self.count(false)
+                throw RPCError(.invalidParams, error.message)
             } catch {
                 await self.count(false)
                 throw error

@@ -275,6 +275,9 @@ public struct CodeGenerator: Sendable {
     public var retriever: (any PassageRetriever)?
     /// Searches library compositions that give the task's examples; nil for none.
     public var synthesizer: (any ExampleSynthesizer)?
+    /// Task and context bytes taken at most, before any tokenizing.
+    public static let maxInputBytes = 256 * 1024
+
     /// The answer starts here so the model writes an Elixir module, not prose or Python.
     public static func prefill(module: String) -> String { "```elixir\n" + codePrefix(module: module) }
 
@@ -375,6 +378,11 @@ public struct CodeGenerator: Sendable {
                          progress: @Sendable (String) -> Void = { _ in },
                          onToken: (@Sendable (Int, Int, LiveDelta) -> Void)? = nil) async throws -> GenerateResult {
         guard !task.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw PipelineError("the task is empty") }
+        // Tokenizing is linear, but nobody should wait for it on a megabyte that cannot fit anyway.
+        let bytes = task.utf8.count + (options.context?.utf8.count ?? 0)
+        guard bytes <= Self.maxInputBytes else {
+            throw PromptTooLong(message: "the task and context are \(bytes) bytes; at most \(Self.maxInputBytes) are taken")
+        }
         let started = Date()
         var timings = PhaseTimings()
         let contract = Self.contract(task: task, options: options)
@@ -384,6 +392,10 @@ public struct CodeGenerator: Sendable {
         // The stub's placeholder body is left out of the prompt: shown, the model copies it.
         let shownContext = contract.stub.map { $0.head + "\n" + $0.tail } ?? options.context
         let first = { firstPrompt(task: task, context: shownContext, scaffold: $0) }
+        let promptTokens = instance.tokenizer.encode(first(scaffolds[0]), parseSpecial: true).count
+        if let limit = instance.contextLength, promptTokens + options.maxTokens > limit {
+            throw PromptTooLong(message: "the prompt (task, context and instructions) is \(promptTokens) tokens and the answer may take \(options.maxTokens); the model holds \(limit) in all: shorten the context or the task")
+        }
         let setting = Setting(task: task, contract: contract, scaffolds: scaffolds, options: options, started: started)
         let synthesis = ExampleSynthesis(task: task, contract: contract, module: Self.moduleName(for: task, contract: contract))
         var synthesized: Attempt?
@@ -392,7 +404,7 @@ public struct CodeGenerator: Sendable {
             if let answer {
                 return GenerateResult(requestID: requestID, status: .init(answer.verdict), code: answer.code, problems: answer.problems, evidence: answer.evidence,
                                       contract: contract, attempt: 1, attempts: [attempt], taskHash: SHA256.hex(Array(task.utf8)), confidence: answer.confidence,
-                                      gating: nil, clarification: nil, draft: nil, promptTokens: 0, timings: timings, seconds: Date().timeIntervalSince(started))
+                                      gating: nil, clarification: nil, draft: nil, promptTokens: promptTokens, timings: timings, seconds: Date().timeIntervalSince(started))
             }
             synthesized = attempt
         }
@@ -405,7 +417,7 @@ public struct CodeGenerator: Sendable {
         var result = GenerateResult(requestID: requestID, status: .init(run.chosen.verdict), code: run.chosen.code,
                                     problems: run.chosen.problems, evidence: run.chosen.evidence, contract: contract, attempt: run.chosenAttempt, attempts: run.attempts,
                                     taskHash: SHA256.hex(Array(task.utf8)), confidence: run.chosen.confidence, gating: nil, clarification: nil,
-                                    draft: nil, promptTokens: instance.tokenizer.encode(first(scaffolds[0]), parseSpecial: true).count, timings: timings, seconds: 0)
+                                    draft: nil, promptTokens: promptTokens, timings: timings, seconds: 0)
         // Evidence outranks the model's confidence: a verified answer is not second-guessed.
         if let thresholds = options.gating, result.status != .verified {
             let judged = run.chosen.confidence

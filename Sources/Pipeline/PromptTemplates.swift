@@ -64,3 +64,9 @@ public struct PipelineError: Error, CustomStringConvertible, Sendable {
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
+
+/// A task (with its context) too large for the model: refused before any work, with the reason.
+public struct PromptTooLong: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public var description: String { message }
+}

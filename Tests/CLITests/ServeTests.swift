@@ -122,7 +122,7 @@ struct ServeTests {
         #expect(try client.finish() == 0)
     }
 
-    @Test("numbers past the 64-bit range are invalid parameters, and the server keeps serving")
+    @Test("numbers past the 64-bit range and contexts past the model's are invalid parameters, and the server keeps serving")
     func hugeIntegers() throws {
         let client = try StdioClient()
         for (id, (method, params)) in [("audit/recent", ["limit": 1e19]), ("generate", ["task": "Add two numbers.", "seed": 1e19]),
@@ -132,6 +132,12 @@ struct ServeTests {
             let r = try client.response(id: id + 1, notifications: &notes)
             #expect((r["error"] as? [String: Any])?["code"] as? Int == -32602, "\(method): \(r)")
         }
+        // A context larger than the model's: refused as an invalid parameter, with the reason.
+        let filler = String(repeating: "defmodule Filler do\n  def f(x), do: x + 1\nend\n", count: 900)
+        try client.send(["jsonrpc": "2.0", "id": 5, "method": "generate", "params": ["task": "Add a function g.", "context": filler]])
+        var long: [[String: Any]] = []
+        let refused = (try client.response(id: 5, notifications: &long)["error"] as? [String: Any])
+        #expect(refused?["code"] as? Int == -32602 && (refused?["message"] as? String)?.contains("tokens") == true, "\(String(describing: refused))")
         try client.send(["jsonrpc": "2.0", "id": 10, "method": "health"])
         var notes: [[String: Any]] = []
         #expect(try client.response(id: 10, notifications: &notes)["result"] != nil)

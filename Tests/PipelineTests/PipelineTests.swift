@@ -236,6 +236,19 @@ struct CorrectnessTests {
         try await assertHonest(s)
     }
 
+    @Test("a task and context larger than the model's context are refused at once, with the sizes, before any sampling")
+    func tooLong() async throws {
+        var o = GenerateOptions.round(candidates: 2, maxTokens: 64, maxAttempts: 1, gated: false)
+        o.context = String(repeating: "defmodule Filler do\n  def f(x), do: x + 1\nend\n", count: 900)
+        let g = CodeGenerator(instance: PipelineTests.instance, templates: PipelineTests.templates, checker: PipelineTests.checker)
+        await #expect(throws: PromptTooLong.self) { try await g.generate(task: "Add a function g.", options: o) }
+        do { _ = try await g.generate(task: "Add a function g.", options: o) } catch let e as PromptTooLong {
+            #expect(e.message.contains("tokens") && e.message.contains("holds"), "\(e.message)")
+        }
+        o.context = String(repeating: "x", count: CodeGenerator.maxInputBytes + 1)
+        await #expect(throws: PromptTooLong.self) { try await g.generate(task: "Add a function g.", options: o) }
+    }
+
     @Test("stub mode: the body is written in place and the whole file comes back, module and other functions kept")
     func stubMode() async throws {
         var o = GenerateOptions.round(candidates: 3, maxTokens: 48, maxAttempts: 1, gated: false)
