@@ -12,7 +12,7 @@ struct RepairOptions: ParsableArguments {
     @Option(help: "Repair tokens whose probability is below this (env LLM_PER_TOKEN_REPAIR_THRESHOLD; default 0.5).") var perTokenThreshold: Float?
     @Option(help: "Draws per repaired token (env LLM_MAX_ATTEMPTS_PER_TOKEN; default 8).") var maxAttemptsPerToken: Int?
     @Option(help: "Repairs per candidate at most (env LLM_MAX_LIVE_REPAIRS; default 8).") var maxLiveRepairs: Int?
-    @Option(name: .customLong("min-p"), help: "min-p of server mode (env LLM_SERVER_MIN_P; default: the threshold).") var serverMinP: Float?
+    @Option(name: .customLong("repair-min-p"), help: "min-p of the server repair mode (env LLM_SERVER_MIN_P; default: the threshold). Not the sampling --min-p of complete.") var serverMinP: Float?
     @Option(help: "Stop a candidate after this many repetition hits (env LLM_REPEAT_HITS_STOP_THRESHOLD; default 3).") var repeatHitsStopThreshold: Int?
 
     func policy(_ config: Configuration, environment env: [String: String] = ProcessInfo.processInfo.environment) throws -> RepairPolicy {

@@ -233,8 +233,12 @@ actor ServerState {
             Self.adopt(setup, ctx.params, into: &o)
             let id = ctx.id
             let notify = ctx.notify
+            // Notifications go out in the order they were made, and all before the result: one
+            // sender drains a queue, and the result waits for it.
+            let (outbox, posted) = AsyncStream<(String, JSONValue)>.makeStream()
+            let sender = Task { for await (method, body) in outbox { await notify(method, body) } }
             let report: @Sendable (String) -> Void = { message in
-                Task { await notify("$/progress", .object(["token": id, "value": .object(["kind": .string("report"), "message": .string(message)])])) }
+                posted.yield(("$/progress", .object(["token": id, "value": .object(["kind": .string("report"), "message": .string(message)])])))
             }
             var live: (@Sendable (Int, Int, LiveDelta) -> Void)?
             if stream {
@@ -244,13 +248,15 @@ actor ServerState {
                     case .text(let t): o["delta"] = .string(t)
                     case .rollback(let t): o["rollback"] = .string(t)
                     }
-                    let body = JSONValue.object(o)
-                    Task { await notify("generate/partial", body) }
+                    posted.yield(("generate/partial", .object(o)))
                 }
             }
             let result: GenerateResult
+            defer { posted.finish() }
             do {
                 result = try await setup.observed.generate(task: task, options: o, progress: report, onToken: live)
+                posted.finish()
+                await sender.value
                 await self.count(true)
             } catch let error as PromptTooLong {
                 await self.count(false)

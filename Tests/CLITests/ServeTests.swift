@@ -256,6 +256,12 @@ struct ServeTests {
         let streamed = partials.compactMap { ($0["params"] as? [String: Any])?["delta"] as? String }.joined()
         let code = try #require((done["result"] as? [String: Any])?["code"] as? String)
         #expect(code.contains(streamed.trimmingCharacters(in: .whitespacesAndNewlines).prefix(10)))
+        // Every notification of a request comes before its result, none after.
+        try client.send(["jsonrpc": "2.0", "id": 3, "method": "health"])
+        var after: [[String: Any]] = []
+        _ = try client.response(id: 3, notifications: &after)
+        #expect(!after.contains { ($0["params"] as? [String: Any])?["id"] as? Int == 2 || (($0["params"] as? [String: Any])?["token"] as? Int) == 2 },
+                "\(after.count) notification(s) of request 2 after its result")
         #expect(try client.finish() == 1, "end of input without shutdown exits 1")
     }
 }
