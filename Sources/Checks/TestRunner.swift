@@ -81,28 +81,6 @@ public struct TestRunner: Sendable {
         return outcome
     }
 
-    /// The `iex>` examples of a task as (expression, expected) pairs, their module renamed to `module`.
-    public static func examples(task: String, module: String) -> [(expression: String, expected: String)] {
-        let lines = task.components(separatedBy: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-        var out: [(String, String)] = []
-        var i = 0
-        while i < lines.count {
-            if lines[i].hasPrefix("iex>"), i + 1 < lines.count, !lines[i + 1].isEmpty, !lines[i + 1].hasPrefix("iex>") {
-                var expr = String(lines[i].dropFirst(4)).trimmingCharacters(in: .whitespaces)
-                // The example's own module name becomes the one the candidate defines.
-                if let dot = expr.firstIndex(of: "."), expr.first?.isUppercase == true,
-                   expr[..<dot].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
-                    expr = module + expr[dot...]
-                }
-                out.append((expr, lines[i + 1]))
-                i += 2
-            } else {
-                i += 1
-            }
-        }
-        return out
-    }
-
     /// Evaluates each expression against `code` in one isolated, time-limited process; returns what
     /// each gave (`inspect` of the value, `raise <Exception>`, or nil when the run failed as a whole).
     public func evaluate(code: String, expressions: [String]) throws -> [String]? {
@@ -144,13 +122,5 @@ public struct TestRunner: Sendable {
         p.waitUntilExit()
         killer.cancel()
         return p.terminationReason == .uncaughtSignal ? nil : String(decoding: data, as: UTF8.self)
-    }
-
-    /// ExUnit assertions from the `iex>` examples in a task, with their module renamed to `module`.
-    /// Returns nil when the task has none.
-    public static func examplesTest(task: String, module: String) -> String? {
-        let asserts = examples(task: task, module: module).map { "    assert (\($0.expression)) == (\($0.expected))" }
-        guard !asserts.isEmpty else { return nil }
-        return "defmodule \(module)ExamplesTest do\n  use ExUnit.Case\n\n  test \"the task's examples\" do\n\(asserts.joined(separator: "\n"))\n  end\nend\n"
     }
 }

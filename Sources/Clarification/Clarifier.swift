@@ -123,7 +123,7 @@ public struct Clarifier: Sendable {
             let parsed = samples.indices.filter { samples[$0].facts != nil }
             if parsed.count >= 2 {
                 var profiles = parsed.map { FactProfile(samples[$0].facts!) }
-                let examples = settings.executeExamples ? TestRunner.examples(task: task, module: CodeGenerator.moduleName(for: task)) : []
+                let examples = settings.executeExamples ? Self.examples(task: task, module: CodeGenerator.moduleName(for: task)) : []
                 if !examples.isEmpty {
                     progress("clarify: running \(examples.count) example(s) on \(parsed.count) samples")
                     for (k, i) in parsed.enumerated() {
@@ -236,6 +236,19 @@ public struct Clarifier: Sendable {
     }
 
     // MARK: - Evidence and classification
+
+    /// The task's examples (as `TaskContract` reads them), called on `module`, the module the samples define.
+    static func examples(task: String, module: String) -> [Example] {
+        TaskContract.parse(task: task).examples.map { e in
+            var e = e
+            // `Doubler.double(2)` becomes `<module>.double(2)`: the samples are named from the task's words.
+            if let open = e.expression.firstIndex(of: "("), e.expression[..<open].contains("."),
+               let name = e.expression[..<open].split(separator: ".").last {
+                e.expression = module + "." + name + e.expression[open...]
+            }
+            return e
+        }
+    }
 
     /// Σ over cluster pairs of p_i p_j times their distance in the group.
     public static func splitScores(_ sigs: [ClusterSignature], probabilities p: [Double]) -> [FactGroup: Double] {

@@ -85,12 +85,4 @@ struct TestRunnerTests {
         #expect(values == ["42", "raise ArithmeticError", "raise UndefinedFunctionError"])
         #expect(try TestRunner().evaluate(code: "defmodule B do\n  def f, do: nope()\nend\n", expressions: ["B.f()"]) == nil)
     }
-
-    @Test("a task's iex> examples become assertions against the candidate's module")
-    func examples() {
-        let t = TestRunner.examplesTest(task: "Double a number.\n\n    iex> Doubler.double(2)\n    4\n    iex> Doubler.double(-1)\n    -2\n", module: "DoubleNumber")
-        #expect(t?.contains("assert (DoubleNumber.double(2)) == (4)") == true)
-        #expect(t?.contains("assert (DoubleNumber.double(-1)) == (-2)") == true)
-        #expect(TestRunner.examplesTest(task: "Double a number.", module: "X") == nil)
-    }
 }

@@ -8,6 +8,14 @@ import Testing
 
 @Suite("Clarification arithmetic")
 struct ClarificationArithmeticTests {
+    @Test("the task's examples, read as generate reads them, are called on the samples' module")
+    func examplesOnSamples() {
+        let e = Clarifier.examples(task: "Double a number.\n\n    iex> Doubler.double(2)\n    4\n\n`double(-1) == -2`", module: "DoubleNumber")
+        #expect(e.map(\.expression) == ["DoubleNumber.double(2)", "DoubleNumber.double(-1)"], "\(e)")
+        #expect(e.map(\.expected) == ["4", "-2"])
+        #expect(Clarifier.examples(task: "Double a number.", module: "X").isEmpty)
+    }
+
     static let templates = try! QuestionTemplates(file: TestPaths.repo.appendingPathComponent("templates/clarify.json"))
 
     static func profile(_ fns: [String], errors: [String] = [], conc: [String] = [], data: [String] = []) -> FactProfile {
