@@ -135,7 +135,8 @@ struct GenerateCommand: AsyncParsableCommand {
         if let path = setup.writeRunLog(command: "generate", started: start, results: [result], timings: timings) {
             Stderr.print("run log: \(path.path)")
         }
-        Stderr.print(String(format: "%@ (%.1f s, %d candidates checked)", result.summary, seconds, result.attempts.reduce(0) { $0 + $1.candidates.count }))
+        let checked = result.attempts.reduce(0) { $0 + $1.candidates.count }
+        Stderr.print(String(format: "%@ (%.1f s, %d candidate%@ checked)", result.summary, seconds, checked, checked == 1 ? "" : "s"))
         if result.status == .abstained { throw ExitCode(4) }
         if !result.status.isAnswer { throw ExitCode(3) }
     }
