@@ -149,6 +149,7 @@ struct GenerationSetup {
         if !contextFiles.isEmpty { retrievers.append(ContextFileRetriever(files: contextFiles)) }
         if let index { retrievers.append(index) }
         primary.retriever = MergedRetriever(retrievers)
+        primary.taskHashKey = paths.taskHashKey()
         var shadow: CodeGenerator?
         if let remoteShadow {
             let remote = try RemoteSpec(url: remoteShadow, model: nil, keyVariable: modelOptions.apiKeyEnv ?? config.backendAPIKeyEnv)

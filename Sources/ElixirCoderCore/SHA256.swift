@@ -57,11 +57,26 @@ public struct SHA256: Sendable {
         return h.flatMap { w in [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: w >> UInt32($0)) } }
     }
 
+    /// The hash of a task kept in logs: keyed with the installation's secret (HMAC-SHA256) so a
+    /// log cannot confirm a guessed task elsewhere; plain SHA-256 when `key` is empty.
+    public static func taskHash(_ task: String, key: [UInt8]) -> String {
+        guard !key.isEmpty else { return hex(Array(task.utf8)) }
+        var block = key.count > 64 ? digest(key) : key
+        block += [UInt8](repeating: 0, count: 64 - block.count)
+        let inner = digest(block.map { $0 ^ 0x36 } + Array(task.utf8))
+        return hex(block.map { $0 ^ 0x5c } + inner)
+    }
+
     /// Hex digest of `bytes`.
     public static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+        digest(bytes).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The 32-byte digest of `bytes`.
+    public static func digest<S: Sequence>(_ bytes: S) -> [UInt8] where S.Element == UInt8 {
         var s = SHA256()
         s.update(bytes)
-        return s.finalize().map { String(format: "%02x", $0) }.joined()
+        return s.finalize()
     }
 
     private mutating func compress(_ p: UnsafeRawPointer) {

@@ -275,6 +275,8 @@ public struct CodeGenerator: Sendable {
     public var retriever: (any PassageRetriever)?
     /// Searches library compositions that give the task's examples; nil for none.
     public var synthesizer: (any ExampleSynthesizer)?
+    /// The installation's secret for task hashes (`Paths.taskHashKey()`); empty for plain SHA-256.
+    public var taskHashKey: [UInt8] = []
     /// Task and context bytes taken at most, before any tokenizing.
     public static let maxInputBytes = 256 * 1024
 
@@ -403,7 +405,7 @@ public struct CodeGenerator: Sendable {
             let (attempt, answer) = try await synthesize(request, with: synthesizer, synthesis: synthesis, timings: &timings, progress: progress)
             if let answer {
                 return GenerateResult(requestID: requestID, status: .init(answer.verdict), code: answer.code, problems: answer.problems, evidence: answer.evidence,
-                                      contract: contract, attempt: 1, attempts: [attempt], taskHash: SHA256.hex(Array(task.utf8)), confidence: answer.confidence,
+                                      contract: contract, attempt: 1, attempts: [attempt], taskHash: SHA256.taskHash(task, key: taskHashKey), confidence: answer.confidence,
                                       gating: nil, clarification: nil, draft: nil, promptTokens: promptTokens, timings: timings, seconds: Date().timeIntervalSince(started))
             }
             synthesized = attempt
@@ -416,7 +418,7 @@ public struct CodeGenerator: Sendable {
         }
         var result = GenerateResult(requestID: requestID, status: .init(run.chosen.verdict), code: run.chosen.code,
                                     problems: run.chosen.problems, evidence: run.chosen.evidence, contract: contract, attempt: run.chosenAttempt, attempts: run.attempts,
-                                    taskHash: SHA256.hex(Array(task.utf8)), confidence: run.chosen.confidence, gating: nil, clarification: nil,
+                                    taskHash: SHA256.taskHash(task, key: taskHashKey), confidence: run.chosen.confidence, gating: nil, clarification: nil,
                                     draft: nil, promptTokens: promptTokens, timings: timings, seconds: 0)
         // Evidence outranks the model's confidence: a verified answer is not second-guessed.
         if let thresholds = options.gating, result.status != .verified {

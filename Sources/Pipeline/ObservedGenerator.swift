@@ -111,7 +111,7 @@ public struct ObservedGenerator: Sendable {
 
     private func baseEvent(requestID: String, task: String) -> InferenceEvent {
         InferenceEvent(requestID: requestID, kind: "generate", instance: primary.instance.name, modelVersion: primaryVersion,
-                       promptSHA256: SHA256.hex(Array(task.utf8)), promptPreview: settings.promptPreview ? task : nil)
+                       promptSHA256: SHA256.taskHash(task, key: primary.taskHashKey), promptPreview: settings.promptPreview ? task : nil)
     }
 
     func event(for r: GenerateResult, task: String) -> InferenceEvent {

@@ -4,6 +4,19 @@ import Testing
 
 @Suite("Core")
 struct CoreTests {
+    @Test("task hashes are keyed with the installation's secret (HMAC-SHA256, RFC 4231), made once and kept private")
+    func taskHash() throws {
+        #expect(SHA256.taskHash("what do ya want for nothing?", key: Array("Jefe".utf8)) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        #expect(SHA256.taskHash("abc", key: []) == SHA256.hex(Array("abc".utf8)), "no key: plain SHA-256")
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("ec-key-\(UUID().uuidString)")
+        let paths = Paths(environment: ["ELIXIR_CODER_HOME": home.path, "HOME": home.path])
+        let key = paths.taskHashKey()
+        #expect(key.count == 32 && paths.taskHashKey() == key, "made once, then read back")
+        let mode = try FileManager.default.attributesOfItem(atPath: paths.taskHashKeyFile.path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(SHA256.taskHash("Sum a list.", key: key) != SHA256.hex(Array("Sum a list.".utf8)))
+    }
+
     @Test("SHA-256 matches the FIPS test vectors and sha256sum", arguments: [
         ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
         ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
