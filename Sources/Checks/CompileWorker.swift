@@ -197,7 +197,8 @@ public struct SynthesizedProgram: Sendable, Codable, Equatable {
     public var unused: Int
     /// How many of its function names share a stem with the task's words.
     public var affinity: Int
-    /// A fingerprint of what it does on probe inputs beside the examples.
+    /// A fingerprint of what it does on probe inputs beside the examples (not used for ranking yet:
+    /// programs with equal fingerprints are already merged by the search).
     public var behaviour: Int
 
     public init(source: String, size: Int, unused: Int, affinity: Int, behaviour: Int) {

@@ -5,9 +5,8 @@
 # calls deep, and their examples pin the behaviour down. Programs are built bottom-up by size;
 # two programs that give the same values on the examples and on a few probe inputs derived from
 # them are the same for the search (observational equivalence), which keeps the pools small.
-# The survivors are grouped by what they do on the probes, so the caller can prefer the
-# behaviour most programs agree on, and ranked by size and by how well their functions' names
-# match the task's words.
+# Each program that gives the examples is returned with its size and how well its functions'
+# names match the task's words; the caller ranks them.
 #
 # Loaded by compile_worker.exs and run there, inside the sandbox, in a process with a heap
 # limit and a deadline like any candidate.
@@ -92,7 +91,7 @@ defmodule ECSynth do
 
   @value_types [:i, :s, :l, :m, :t, :e, :a]
 
-  @doc false
+  # The idioms' and operators' implementations, called through their captures.
   def runs(list), do: Enum.chunk_by(list, & &1)
   def sort_desc(list), do: Enum.sort(list, :desc)
   def first_of(tuple), do: elem(tuple, 0)
