@@ -143,12 +143,18 @@ public final class CompileWorker: Sendable {
             return CompileReport(compiled: false, diagnostics: [CompilerDiagnostic(severity: .error, check: "Compiler.Error", line: 1, message: why)],
                                  modules: [], functions: [], examples: [])
         }
-        struct Failure: Decodable { let error: String }
+        return try Self.decode(CompileReport.self, from: data, answerer: "the compile worker")
+    }
+
+    private struct Failure: Decodable { let error: String }
+
+    /// The worker's answer as `T`; its `{"error": ...}` answer, or anything unreadable, as a `CheckerError`.
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data, answerer: String) throws -> T {
         if let failure = try? JSONDecoder().decode(Failure.self, from: data) { throw CheckerError(.badResponse, failure.error) }
         do {
-            return try JSONDecoder().decode(CompileReport.self, from: data)
+            return try JSONDecoder().decode(T.self, from: data)
         } catch {
-            throw CheckerError(.badResponse, "the compile worker answered something unreadable: \(String(decoding: data.prefix(200), as: UTF8.self))")
+            throw CheckerError(.badResponse, "\(answerer) answered something unreadable: \(String(decoding: data.prefix(200), as: UTF8.self))")
         }
     }
 }
@@ -220,13 +226,6 @@ extension CompileWorker {
     /// Searches compositions of standard-library functions that give the examples' values, in
     /// the sandbox (the examples' arguments are evaluated there).
     public func synthesize(_ request: SynthesisRequest) async throws -> SynthesisResult {
-        let data = try await pool.raw("synth", request.spec, kind: "")
-        struct Failure: Decodable { let error: String }
-        if let failure = try? JSONDecoder().decode(Failure.self, from: data) { throw CheckerError(.badResponse, failure.error) }
-        do {
-            return try JSONDecoder().decode(SynthesisResult.self, from: data)
-        } catch {
-            throw CheckerError(.badResponse, "the synthesizer answered something unreadable: \(String(decoding: data.prefix(200), as: UTF8.self))")
-        }
+        try Self.decode(SynthesisResult.self, from: try await pool.raw("synth", request.spec, kind: ""), answerer: "the synthesizer")
     }
 }

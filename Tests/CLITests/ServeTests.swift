@@ -66,6 +66,15 @@ final class StdioClient: @unchecked Sendable {
         }
     }
 
+    /// `shutdown` (request `id`), then `exit`; the server's exit status.
+    func shutdown(id: Int) throws -> Int32 {
+        try send(["jsonrpc": "2.0", "id": id, "method": "shutdown"])
+        var notes: [[String: Any]] = []
+        _ = try response(id: id, notifications: &notes)
+        try send(["jsonrpc": "2.0", "method": "exit"])
+        return try finish()
+    }
+
     func finish() throws -> Int32 {
         try input.fileHandleForWriting.close()
         process.waitUntilExit()
@@ -116,10 +125,7 @@ struct ServeTests {
         let errors = notes.compactMap { ($0["error"] as? [String: Any])?["code"] as? Int }
         #expect(errors.filter { $0 == -32700 }.count >= 3, "each bad frame is answered with a parse error: \(notes)")
         #expect(notes.contains { (($0["error"] as? [String: Any])?["message"] as? String)?.contains("over the limit") == true })
-        try client.send(["jsonrpc": "2.0", "id": 11, "method": "shutdown"])
-        _ = try client.response(id: 11, notifications: &notes)
-        try client.send(["jsonrpc": "2.0", "method": "exit"])
-        #expect(try client.finish() == 0)
+        #expect(try client.shutdown(id: 11) == 0)
     }
 
     @Test("numbers past the 64-bit range and contexts past the model's are invalid parameters, and the server keeps serving")
@@ -141,10 +147,7 @@ struct ServeTests {
         try client.send(["jsonrpc": "2.0", "id": 10, "method": "health"])
         var notes: [[String: Any]] = []
         #expect(try client.response(id: 10, notifications: &notes)["result"] != nil)
-        try client.send(["jsonrpc": "2.0", "id": 11, "method": "shutdown"])
-        _ = try client.response(id: 11, notifications: &notes)
-        try client.send(["jsonrpc": "2.0", "method": "exit"])
-        #expect(try client.finish() == 0)
+        #expect(try client.shutdown(id: 11) == 0)
     }
 
     @Test("audit/summary, audit/recent, models/registry and health answer live, and a shadow comparison shows up")
@@ -196,10 +199,7 @@ struct ServeTests {
         #expect(tokens > 0 && engine["tokens"] as? Int ?? 0 >= tokens)
         #expect(engine["promptRows"] as? Int ?? 0 > 0 && engine["passes"] as? Int ?? 0 > 0)
         #expect(engine["forwardSeconds"] as? Double ?? 0 > 0)
-        try client.send(["jsonrpc": "2.0", "id": 203, "method": "shutdown"])
-        _ = try client.response(id: 203, notifications: &notes)
-        try client.send(["jsonrpc": "2.0", "method": "exit"])
-        #expect(try client.finish() == 0)
+        #expect(try client.shutdown(id: 203) == 0)
     }
 
     @Test("12 concurrent generate requests all complete, with progress, while check still answers; \"gate\": false skips the gate")
@@ -228,11 +228,7 @@ struct ServeTests {
         #expect((results[101]?["error"] as? [String: Any])?["code"] as? Int == -32602, "\(String(describing: results[101]))")
         #expect((results[100]?["result"] as? [String: Any])?["clean"] as? Bool == true, "\(String(describing: results[100]))")
         #expect(progress >= 12)
-        try client.send(["jsonrpc": "2.0", "id": 200, "method": "shutdown"])
-        var notes: [[String: Any]] = []
-        _ = try client.response(id: 200, notifications: &notes)
-        try client.send(["jsonrpc": "2.0", "method": "exit"])
-        #expect(try client.finish() == 0)
+        #expect(try client.shutdown(id: 200) == 0)
     }
 
     @Test("a cancelled generate answers -32800 and the server keeps serving; streaming sends partials")

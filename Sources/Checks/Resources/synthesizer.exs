@@ -119,6 +119,8 @@ defmodule ECSynth do
 
     state = %{
       pools: Enum.group_by(leaves, fn t -> {1, elem(t, 4)} end),
+      # Terms per pool, kept beside the pools so a full pool is seen without walking it.
+      sizes: %{},
       seen: MapSet.new(leaves, &elem(&1, 1)),
       solutions: [],
       n: n,
@@ -199,9 +201,7 @@ defmodule ECSynth do
     |> Enum.flat_map(fn {_, terms} -> Enum.reverse(terms) end)
     |> Enum.reduce(st, fn {_, values, _, _, type} = t, acc ->
       key = {size, type}
-      if MapSet.member?(acc.seen, values) or length(Map.get(acc.pools, key, [])) >= @max_pool,
-        do: acc,
-        else: %{acc | seen: MapSet.put(acc.seen, values), pools: Map.update(acc.pools, key, [t], &[t | &1])}
+      if MapSet.member?(acc.seen, values) or Map.get(acc.sizes, key, 0) >= @max_pool, do: acc, else: add(acc, key, t)
     end)
   end
 
@@ -270,10 +270,14 @@ defmodule ECSynth do
           # Smaller programs come first, so the first program with these values is the one to keep.
           MapSet.member?(st.seen, values) -> st
           Enum.take(values, st.n) === st.goal -> %{st | seen: MapSet.put(st.seen, values), solutions: [term | st.solutions]}
-          length(Map.get(st.pools, key, [])) >= @max_pool -> st
-          true -> %{st | seen: MapSet.put(st.seen, values), pools: Map.update(st.pools, key, [term], &[term | &1])}
+          Map.get(st.sizes, key, 0) >= @max_pool -> st
+          true -> add(st, key, term)
         end
     end
+  end
+
+  defp add(st, key, {_, values, _, _, _} = term) do
+    %{st | seen: MapSet.put(st.seen, values), pools: Map.update(st.pools, key, [term], &[term | &1]), sizes: Map.update(st.sizes, key, 1, &(&1 + 1))}
   end
 
   # The program's value on every input; :error when it fails on an example (failing on a probe is
