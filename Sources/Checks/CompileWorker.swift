@@ -201,18 +201,17 @@ public struct SynthesizedProgram: Sendable, Codable, Equatable {
     public var size: Int
     /// Parameters the program does not read.
     public var unused: Int
-    /// How many of its function names share a stem with the task's words.
+    /// How many of the words in its function names share a stem with the task's words.
     public var affinity: Int
-    /// A fingerprint of what it does on probe inputs beside the examples (not used for ranking yet:
-    /// programs with equal fingerprints are already merged by the search).
-    public var behaviour: Int
+    /// How many words its function names have, beside type words such as "integer".
+    public var names: Int
 
-    public init(source: String, size: Int, unused: Int, affinity: Int, behaviour: Int) {
+    public init(source: String, size: Int, unused: Int, affinity: Int, names: Int) {
         self.source = source
         self.size = size
         self.unused = unused
         self.affinity = affinity
-        self.behaviour = behaviour
+        self.names = names
     }
 }
 

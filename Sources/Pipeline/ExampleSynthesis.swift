@@ -33,9 +33,32 @@ public struct ExampleSynthesis: Sendable {
     /// The request, when the task names one function and has examples that call it.
     public func request(budget: Double) -> SynthesisRequest? {
         guard let function = target, !contract.examples.isEmpty, Self.evidence(of: contract.examples) != .insufficient else { return nil }
-        let words = task.lowercased().split { !$0.isLetter }.map(String.init).filter { $0.count >= 3 }
         return SynthesisRequest(function: function.name, parameters: parameters, examples: contract.examples,
-                                words: Array(Set(words)).sorted(), constants: constants, budget: budget)
+                                words: words, constants: constants, budget: budget)
+    }
+
+    /// The words of the task's prose, without code spans, calls and examples: `max_depth(list)`
+    /// says what the function is called, not which library functions it uses.
+    var words: [String] {
+        let text = prose(withResults: true).joined(separator: "\n")
+            .replacingOccurrences(of: #"`[^`]*`"#, with: " ", options: .regularExpression)
+            .replacingOccurrences(of: #"[A-Za-z_][\w.]*[?!]?\("#, with: " ", options: .regularExpression)
+        return Array(Set(text.lowercased().split { !$0.isLetter }.map(String.init).filter { $0.count >= 3 })).sorted()
+    }
+
+    /// The task's lines that are neither `iex>` examples nor the results printed under them;
+    /// without lines that state a result (`f(x) == y`, "f(x) returns y") unless asked for.
+    private func prose(withResults: Bool) -> [String] {
+        var lines: [String] = []
+        var afterPrompt = false
+        for line in task.components(separatedBy: "\n") {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            defer { afterPrompt = t.hasPrefix("iex>") || t.hasPrefix("...>") }
+            if afterPrompt || t.hasPrefix("iex>") || t.hasPrefix("...>") { continue }
+            if !withResults, t.contains("==") || t.contains("#=>") || t.contains(" returns ") { continue }
+            lines.append(t)
+        }
+        return lines
     }
 
     /// The function to write: the stub's, or the one function the task names.
@@ -62,15 +85,7 @@ public struct ExampleSynthesis: Sendable {
     /// Integers and short strings in the task's prose (not in its examples, whose results would
     /// otherwise be offered as answers).
     var constants: [String] {
-        var prose: [String] = []
-        var afterPrompt = false
-        for line in task.components(separatedBy: "\n") {
-            let t = line.trimmingCharacters(in: .whitespaces)
-            defer { afterPrompt = t.hasPrefix("iex>") || t.hasPrefix("...>") }
-            if afterPrompt || t.hasPrefix("iex>") || t.contains("==") || t.contains("#=>") || t.contains(" returns ") { continue }
-            prose.append(t)
-        }
-        let text = prose.joined(separator: "\n")
+        let text = prose(withResults: false).joined(separator: "\n")
         var found: [String] = []
         for pattern in [#"(?<![\w.])\d{1,5}(?![\w.])"#, #""[^"\\\n]{1,6}""#] {
             let regex = try! NSRegularExpression(pattern: pattern)
@@ -86,7 +101,8 @@ public struct ExampleSynthesis: Sendable {
         /// Two or more examples, not all yes-or-no: a program that gives them all is worth checking.
         case decisive
         /// One example: many small programs agree with it by chance (`lcm(4, 6) == 12` is also
-        /// `b * 2`), so a program must also echo the task's words in its function names.
+        /// `b * 2`), so a program must also read every parameter and echo the task's words in
+        /// its function names: two of them, or the only one it has.
         case needsWords
         /// Yes-or-no answers without both a yes and a no among at least three: a random predicate
         /// agrees too often for any program to be trusted.
@@ -105,7 +121,7 @@ public struct ExampleSynthesis: Sendable {
     /// The programs worth checking, best first: reading every parameter, then smaller, then more
     /// of the task's words in their function names; the evidence decides which are kept at all.
     public static func ranked(_ programs: [SynthesizedProgram], evidence: ExampleEvidence) -> [SynthesizedProgram] {
-        programs.filter { evidence == .decisive || (evidence == .needsWords && $0.affinity > 0) }.sorted {
+        programs.filter { evidence == .decisive || (evidence == .needsWords && $0.unused == 0 && $0.affinity >= min(2, max(1, $0.names))) }.sorted {
             ($0.unused, Double($0.size) - 1.5 * Double($0.affinity), $0.source) < ($1.unused, Double($1.size) - 1.5 * Double($1.affinity), $1.source)
         }
     }

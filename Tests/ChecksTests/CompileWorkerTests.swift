@@ -88,7 +88,7 @@ struct CompileWorkerTests {
         let r = try await Self.worker.synthesize(digits)
         #expect(r.params == ["n"])
         let best = try #require(r.programs.min { $0.size < $1.size })
-        #expect(best.source == "n |> Integer.digits() |> Enum.sum()" && best.size == 3 && best.affinity == 2 && best.unused == 0)
+        #expect(best.source == "n |> Integer.digits() |> Enum.sum()" && best.size == 3 && best.affinity == 2 && best.names == 2 && best.unused == 0)
         #expect(!r.programs.contains { $0.source.contains("19") }, "the expected value is not a constant to return")
 
         // Without parameter names, they come from the examples' values; constants come from the request.
@@ -98,6 +98,16 @@ struct CompileWorkerTests {
         let padded = try await Self.worker.synthesize(pad)
         #expect(padded.params == ["text", "n"])
         #expect(padded.programs.contains { $0.source == "String.pad_leading(text, n, \"0\")" }, "\(padded.programs.map(\.source))")
+
+        // Strings grow fast: a size whose search hits the heap cap ends the search, and what the
+        // smaller sizes found still comes back. Only called functions count as names, not atoms or `fn`.
+        let title = SynthesisRequest(function: "titleize", parameters: ["text"],
+                                     examples: [Example(expression: "T.titleize(\"the  GREAT gatsby\")", expected: "\"The Great Gatsby\"")],
+                                     words: ["capitalizes", "words", "split"], constants: [], budget: 3)
+        let titled = try await Self.worker.synthesize(title)
+        let found = try #require(titled.programs.first { $0.source == "text |> String.split() |> Enum.map_join(\" \", &String.capitalize/1)" },
+                                 "\(titled.programs.map(\.source))")
+        #expect(found.names == 3 && found.affinity == 2, "split, join, capitalize; two of them echo the task")
 
         // An example whose arguments are not data (a call, a variable) is not evaluated outside the module.
         let calls = SynthesisRequest(function: "f", parameters: ["x"], examples: [Example(expression: "M.f(File.read!(\"/etc/passwd\"))", expected: "1")],

@@ -145,9 +145,10 @@ defmodule ECSynth do
 
     state.solutions
     |> Enum.filter(fn {_e, values, _s, uses, _t} -> MapSet.size(uses) > 0 and not constant?(Enum.drop(values, n)) end)
-    |> Enum.map(fn {expr, values, size, uses, _t} ->
+    |> Enum.map(fn {expr, _values, size, uses, _t} ->
+      parts = name_parts(expr)
       %{source: render(expr), size: size, unused: length(spec.params) - MapSet.size(uses),
-        affinity: affinity(expr, spec.words), behaviour: :erlang.phash2(Enum.drop(values, n))}
+        affinity: Enum.count(parts, fn part -> Enum.any?(spec.words, &related?(&1, part)) end), names: length(parts)}
     end)
     |> Enum.uniq_by(& &1.source)
   end
@@ -176,28 +177,38 @@ defmodule ECSynth do
     {evens, odds} = components |> Enum.with_index() |> Enum.split_with(fn {_, i} -> rem(i, 2) == 0 end)
     parts =
       [evens, odds]
-      |> Enum.map(fn half -> Task.async(fn -> grow_part(st, size, Enum.map(half, &elem(&1, 0))) end) end)
-      |> Task.await_many(:infinity)
-    merged = Enum.reduce(parts, st, fn {_, part}, acc -> merge(acc, part, size, length(st.solutions)) end)
+      |> Enum.map(fn half -> spawn_monitor(fn -> exit({:grown, grow_part(st, size, Enum.map(half, &elem(&1, 0)))}) end) end)
+      |> Enum.map(fn {pid, ref} ->
+        receive do
+          {:DOWN, ^ref, :process, ^pid, {:grown, part}} -> part
+          # Killed at its heap cap: this size is too big to search, but smaller sizes stand.
+          {:DOWN, ^ref, :process, ^pid, _} -> {:stopped, %{pools: %{}, solutions: []}}
+        end
+      end)
+    merged = Enum.reduce(parts, st, fn {_, part}, acc -> merge(acc, part, size) end)
     if Enum.any?(parts, &(elem(&1, 0) == :stopped)), do: throw({:stop, merged}), else: merged
   end
 
+  # Only what is new comes back: the parent holds the rest already, and its heap is capped too.
   defp grow_part(st, size, components) do
     Process.flag(:max_heap_size, %{size: @heap_words, kill: true, error_logger: false})
-    {:done, Enum.reduce(components, st, fn {name, fun, kinds}, acc -> apply_all(acc, size, name, fun, kinds) end)}
+    {:done, news(Enum.reduce(components, st, fn {name, fun, kinds}, acc -> apply_all(acc, size, name, fun, kinds) end), st, size)}
   catch
-    {:stop, part} -> {:stopped, part}
+    {:stop, part} -> {:stopped, news(part, st, size)}
+  end
+
+  defp news(part, st, size) do
+    %{pools: Map.filter(part.pools, fn {{s, _type}, _} -> s == size end),
+      solutions: Enum.take(part.solutions, length(part.solutions) - length(st.solutions))}
   end
 
   # Adds a part's new terms and solutions to `st`, skipping values `st` has already seen.
-  defp merge(st, part, size, known_solutions) do
-    new_solutions = Enum.take(part.solutions, length(part.solutions) - known_solutions)
+  defp merge(st, part, size) do
     st =
-      Enum.reduce(Enum.reverse(new_solutions), st, fn {_, values, _, _, _} = t, acc ->
+      Enum.reduce(Enum.reverse(part.solutions), st, fn {_, values, _, _, _} = t, acc ->
         if MapSet.member?(acc.seen, values), do: acc, else: %{acc | seen: MapSet.put(acc.seen, values), solutions: [t | acc.solutions]}
       end)
     part.pools
-    |> Enum.filter(fn {{s, _type}, _} -> s == size end)
     |> Enum.flat_map(fn {_, terms} -> Enum.reverse(terms) end)
     |> Enum.reduce(st, fn {_, values, _, _, type} = t, acc ->
       key = {size, type}
@@ -359,25 +370,28 @@ defmodule ECSynth do
   # in `String.to_integer` is no evidence that the program does the task.
   @generic ~w(integer string list map tuple atom float charlist new get put value values keys key)
 
-  # How many of the program's function names share a stem with one of the task's words.
-  defp affinity(expr, words) do
+  # The distinct words of the program's function names that say what it does.
+  defp name_parts(expr) do
     expr
     |> names()
     |> Enum.flat_map(fn name -> Regex.scan(~r/(?<![A-Za-z])[a-z]{3,}/, name) |> List.flatten() end)
     |> Enum.reject(&(&1 in @generic))
-    |> Enum.count(fn part -> Enum.any?(words, &related?(&1, part)) end)
+    |> Enum.uniq()
   end
-
 
   # "sum" and "sums", "digit" and "digits": one starts with the other's first four letters.
   defp related?(word, part) do
     String.length(word) >= 3 and (String.starts_with?(word, String.slice(part, 0, 4)) or String.starts_with?(part, String.slice(word, 0, 4)))
   end
 
-  defp names({{:call, {:template, name}}, args}), do: [name | Enum.flat_map(args, &names/1)]
+  defp names({{:call, {:template, source}}, args}), do: called(source) ++ Enum.flat_map(args, &names/1)
   defp names({{:call, name}, args}), do: [name | Enum.flat_map(args, &names/1)]
-  defp names({:fun, src}), do: [src]
+  defp names({:fun, source}), do: called(source)
   defp names(_), do: []
+
+  # The functions a template or a function's source calls or captures (`&Enum.sum/1`), without
+  # its keywords and atoms (`fn`, `end`, `:discard`).
+  defp called(source), do: Regex.scan(~r/[A-Za-z_][\w.]*[?!]?(?=\(|\/\d)/, source) |> List.flatten()
 
   @operators ~w(+ - * == ++ <>)
 
