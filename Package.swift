@@ -51,10 +51,16 @@ let package = Package(
         .target(name: "OpenAIBackend", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(name: "RemoteServing", dependencies: ["OpenAIBackend", "Serving", "Engine", "Tokenizer"]),
         .target(name: "OpenAIServer", dependencies: ["OpenAIBackend", "Serving", "Engine", "Tokenizer", .product(name: "Logging", package: "swift-log")]),
+        // The application layer: settings resolved once and the parts every front end shares.
+        .target(
+            name: "ElixirCoderApp",
+            dependencies: ["ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "RemoteServing", "OpenAIBackend", "Pipeline", "Checks",
+                           "Telemetry", "Explain", "Clarification", "Grammar"]
+        ),
         .executableTarget(
             name: "ElixirCoderCLI",
             dependencies: [
-                "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks", "Telemetry", "SQLiteStore", "Explain", "Clarification", "RemoteServing", "Grammar",
+                "ElixirCoderApp", "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks", "Telemetry", "SQLiteStore", "Explain", "Clarification", "RemoteServing", "Grammar",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 "OpenAIServer",
@@ -71,6 +77,7 @@ let package = Package(
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
         .testTarget(name: "OpenAIBackendTests", dependencies: ["Checks", "RemoteServing", "OpenAIBackend", "OpenAIServer", "TestSupport", "Serving", "Engine", "Tokenizer", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CoreTests", dependencies: ["ElixirCoderCore"]),
+        .testTarget(name: "AppTests", dependencies: ["ElixirCoderApp", "ElixirCoderCore", "Pipeline", "Engine", "Telemetry"]),
         .testTarget(name: "ExplainTests", dependencies: ["TestSupport", "Explain", "Pipeline", "Checks", "Serving", "Engine", .product(name: "Ink", package: "Ink")]),
         .testTarget(name: "ClarificationTests", dependencies: ["TestSupport", "Clarification", "Pipeline", "Checks", "Serving"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "SQLiteStore", "Engine"]),

@@ -1,7 +1,8 @@
 import ArgumentParser
+import Checks
+import ElixirCoderApp
 import ElixirCoderCore
 import Engine
-import Checks
 import Foundation
 import Pipeline
 import Serving
@@ -18,8 +19,8 @@ struct BatchCommand: AsyncParsableCommand {
     @Argument(help: "Input file: one JSON object per line with \"id\" and \"task\".") var input: String
     @Option(name: .shortAndLong, help: "Output file (default: INPUT with .out.jsonl).") var output: String?
     @Option(help: "Tasks in flight at once; they share the model's batch.") var jobs = 4
-    @Option(help: "Candidates per attempt.") var candidates = 5
-    @Option(help: "Attempts at most.") var maxAttempts = 3
+    @Option(help: "Candidates per attempt (default \(GenerateOptions().candidates)).") var candidates: Int?
+    @Option(help: "Attempts at most (default \(GenerateOptions().maxAttempts)).") var maxAttempts: Int?
     @Option(help: "Tokens per candidate at most (default 256; config `maxTokens`, env ELIXIR_CODER_MAX_TOKENS).") var maxTokens: Int?
     @Option(help: "Random seed (default 0; config `seed`, env ELIXIR_CODER_SEED).") var seed: UInt64?
     @Flag(help: "Do not run the tasks' examples against candidates (a task's \"examples\": false does the same for that task); a task's \"tests\" field is always run.") var noRunExamples = false
@@ -89,12 +90,11 @@ struct BatchCommand: AsyncParsableCommand {
 
         let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: observability, grammarOptions: grammarOptions)
         defer { setup.close() }
-        let generator = setup.observed
-        var options = setup.options()
+        var options = try setup.options()
         options.runExamples = !noRunExamples
         options.synthesize = !noSynthesize
-        options.candidates = candidates
-        options.maxAttempts = maxAttempts
+        options.candidates = candidates ?? options.candidates
+        options.maxAttempts = maxAttempts ?? options.maxAttempts
         if let maxTokens { options.maxTokens = maxTokens }
         if let seed { options.sampling.seed = seed }
 
@@ -123,7 +123,7 @@ struct BatchCommand: AsyncParsableCommand {
                 o.runExamples = t.examples ?? o.runExamples
                 group.addTask {
                     let s = Date()
-                    let r = try await generator.generate(task: t.task, options: o)
+                    let r = try await setup.generate(task: t.task, options: o)
                     return (i, Line(id: t.id, status: r.status.rawValue, code: r.code, problems: r.problems, evidence: r.evidence, attempt: r.attempt,
                                     attempts: r.attempts.count, seconds: Date().timeIntervalSince(s), decision: r.gating?.decision.rawValue,
                                     clarification: r.clarification), r)
@@ -147,6 +147,10 @@ struct BatchCommand: AsyncParsableCommand {
             }
         }
         FileHandle.standardError.write(Data("\n".utf8))
+        if setup.observed.shadow != nil {
+            let outcomes = await setup.finishShadows()
+            Stderr.print("shadow: \(outcomes.filter { $0.status == .success }.count) of \(outcomes.count) answered; see `elixir-coder stats`")
+        }
         var timings = PhaseTimings()
         for r in results { timings.merge(r.timings) }
         if let path = setup.writeRunLog(command: "batch", started: start, results: results, timings: timings) { Stderr.print("run log: \(path.path)") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Clarification
+import ElixirCoderApp
 import ElixirCoderCore
 import Foundation
 
@@ -62,7 +63,7 @@ struct BenchClarifyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: try ObservabilityOptions.parse(["--log-level", "off", "--no-inference-log"]))
+        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: nil)
         defer { setup.close() }
         var settings = clarify.settings
         settings.modelQuestions = false

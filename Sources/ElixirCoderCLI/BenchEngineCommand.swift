@@ -1,4 +1,5 @@
 import ArgumentParser
+import ElixirCoderApp
 import ElixirCoderCore
 import Engine
 import Foundation
@@ -41,7 +42,7 @@ struct BenchEngineCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try Configuration.load()
-        let loaded = try modelOptions.load(config: config, quiet: json)
+        let loaded = try modelOptions.settings(config: config).load(quiet: json)
         var figures: [Figure] = []
         // A second, timed load: the first one warmed the page cache as a user's second run would.
         let t0 = Date()
@@ -49,7 +50,7 @@ struct BenchEngineCommand: AsyncParsableCommand {
         figures.append(Figure(name: "model load", value: Date().timeIntervalSince(t0) * 1000, unit: "ms", llamaCpp: nil))
 
         let model = loaded.model
-        let ctx = InferenceContext(model: model, threads: loaded.threads, kernels: modelOptions.kernels.mode)
+        let ctx = InferenceContext(model: model, threads: loaded.settings.threads, kernels: loaded.settings.kernels)
         let text = String(repeating: "defmodule Math do\n  @moduledoc \"Arithmetic.\"\n  def add(a, b), do: a + b\n  def sub(a, b) when is_number(a), do: a - b\nend\n", count: 40)
         let corpus = loaded.tokenizer.encode(text)
         guard promptLength >= 1, promptLength < corpus.count - 64 else { throw ValidationError("--prompt-length must be from 1 to \(corpus.count - 65)") }
@@ -85,7 +86,7 @@ struct BenchEngineCommand: AsyncParsableCommand {
         figures.append(Figure(name: "peak memory (RSS)", value: Double(usage.ru_maxrss) / 1024, unit: "MiB", llamaCpp: nil))
 
         if json { return try printJSON(figures) }
-        print("elixir-coder bench engine: \(URL(fileURLWithPath: loaded.path).lastPathComponent), \(loaded.threads) threads")
+        print("elixir-coder bench engine: \(URL(fileURLWithPath: loaded.path).lastPathComponent), \(loaded.settings.threads) threads")
         print("figure".padding(toLength: 34, withPad: " ", startingAt: 0) + "ours".padding(toLength: 14, withPad: " ", startingAt: 0) + "llama.cpp".padding(toLength: 12, withPad: " ", startingAt: 0) + "ratio")
         for f in figures {
             let v = String(format: "%.1f %@", f.value, f.unit)

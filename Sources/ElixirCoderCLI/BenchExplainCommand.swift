@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checks
+import ElixirCoderApp
 import ElixirCoderCore
 import Explain
 import Foundation
@@ -34,7 +35,7 @@ struct BenchExplainCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let index = try openKnowledgeIndex()
+        let index = try Components.knowledgeIndex()
         let pool = try CheckerPool(size: 1)
         let sources = try KnowledgeSources.locate()
         let pages = try CheckPage.loadAll(from: sources.pages)
@@ -67,10 +68,7 @@ struct BenchExplainCommand: AsyncParsableCommand {
         }
         f.hitRate /= Double(max(1, f.findings))
         if explain > 0 {
-            let loaded = try modelOptions.load(config: try Configuration.load())
-            var s = InstanceSettings(name: "bench-explain")
-            s.threads = loaded.threads
-            let instance = ModelInstance(model: loaded.model, tokenizer: loaded.tokenizer, settings: s)
+            let instance = try modelOptions.settings(config: try Configuration.load()).load().instance(name: "bench-explain")
             defer { instance.shutdown() }
             let explainer = Explainer(index: index, pool: pool, instance: instance, templates: try PromptTemplates())
             // Spread the sample over sources: every k-th distinct check.

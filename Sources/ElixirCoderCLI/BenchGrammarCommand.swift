@@ -1,11 +1,12 @@
 import ArgumentParser
+import Checks
+import ElixirCoderApp
 import ElixirCoderCore
 import Engine
 import Foundation
 import Grammar
-import Tokenizer
-import Checks
 import Pipeline
+import Tokenizer
 
 /// `elixir-coder bench grammar`: syntax errors with and without the grammar constraint, and what the mask costs.
 struct BenchGrammarCommand: AsyncParsableCommand {
@@ -57,7 +58,7 @@ struct BenchGrammarCommand: AsyncParsableCommand {
         let coldStart = Date()
         let compiled = try GrammarCompiler.compile(grammarText)
         let cold = Date().timeIntervalSince(coldStart)
-        let loaded = try modelOptions.load(config: try Configuration.load())
+        let loaded = try modelOptions.settings(config: try Configuration.load()).load()
         let tokenizer = loaded.tokenizer
         let vocabHash = GrammarStore.vocabularyHash(tokenizer.tokenBytes)
         let store = GrammarStore()
@@ -67,7 +68,7 @@ struct BenchGrammarCommand: AsyncParsableCommand {
         Stderr.print(String(format: "grammar: %d terminals, %d parser states, %d lexer states; compiled cold in %.0f ms, loaded from cache in %.1f ms (%@)",
                             compiled.terminalCount, compiled.stateCount, compiled.lexStateCount, cold * 1000, cached.seconds * 1000, cached.source.rawValue))
 
-        let generator = Generator(context: InferenceContext(model: loaded.model, threads: loaded.threads, kernels: modelOptions.kernels.mode), tokenizer: tokenizer)
+        let generator = Generator(context: InferenceContext(model: loaded.model, threads: loaded.settings.threads, kernels: loaded.settings.kernels), tokenizer: tokenizer)
         let timings = MaskTimings()
         var results: [(name: String, rows: [Row], seconds: Double)] = []
         let pool = arms.contains { $0.monitors } ? try CheckerPool(size: 2) : nil

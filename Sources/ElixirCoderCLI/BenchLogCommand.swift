@@ -1,4 +1,5 @@
 import ArgumentParser
+import ElixirCoderApp
 import ElixirCoderCore
 import Foundation
 import Pipeline
@@ -50,7 +51,7 @@ struct BenchLogCommand: AsyncParsableCommand {
 
         guard !noGenerate else { return }
         // A real generate is the yardstick, and its result is what the run logs below write.
-        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: try ObservabilityOptions.parse(["--log-level", "off", "--no-inference-log"]), quiet: true)
+        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: nil, quiet: true)
         defer { setup.close() }
         var g = GenerateOptions()
         g.candidates = 5

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checks
+import ElixirCoderApp
 import ElixirCoderCore
 import Engine
 import Foundation
@@ -24,10 +25,7 @@ struct BenchMonitorCommand: AsyncParsableCommand {
         let taskTexts = text.split(separator: "\n").prefix(limit).compactMap { line -> String? in
             (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["task"] as? String
         }
-        let loaded = try modelOptions.load(config: try Configuration.load())
-        var settings = InstanceSettings(name: "bench")
-        settings.threads = loaded.threads
-        let instance = ModelInstance(model: loaded.model, tokenizer: loaded.tokenizer, settings: settings)
+        let instance = try modelOptions.settings(config: try Configuration.load()).load().instance(name: "bench")
         defer { instance.shutdown() }
         let pool = try CheckerPool(size: 2)
         let generator = CodeGenerator(instance: instance, templates: try PromptTemplates(), checker: ElixirCandidateChecker(pool: pool))

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Checks
+import ElixirCoderApp
+import ElixirCoderCore
 import Engine
 import Foundation
 import Pipeline
@@ -24,9 +26,9 @@ struct BenchQualityCommand: AsyncParsableCommand {
     @Option(help: "Run only these ids (comma-separated).") var ids: String?
     @Option(help: "Run every Nth task (a sample that keeps the set's mix of levels and modes).") var every = 1
     @Option(help: "Where per-task results go (JSON lines).") var results = "bench/quality/results.jsonl"
-    @Option(help: "Candidates per round.") var candidates = 5
-    @Option(help: "Rounds at most.") var maxAttempts = 3
-    @Option(help: "Seconds after which no new round starts.") var timeBudget: Double = 10
+    @Option(help: "Candidates per round (default \(GenerateOptions().candidates)).") var candidates: Int?
+    @Option(help: "Rounds at most (default \(GenerateOptions().maxAttempts)).") var maxAttempts: Int?
+    @Option(help: "Seconds after which no new round starts (default \(Int(GenerateOptions().timeBudget))).") var timeBudget: Double?
     @Flag(help: "Skip the raw baseline.") var noRaw = false
     @Flag(help: "Do not search library compositions that give the examples (measures the model's loop alone).") var noSynthesize = false
     @Flag(help: "Print the summary as JSON.") var json = false
@@ -63,7 +65,7 @@ struct BenchQualityCommand: AsyncParsableCommand {
         all = all.enumerated().filter { $0.offset % max(1, every) == 0 }.map(\.element)
         if let limit { all = Array(all.prefix(limit)) }
         guard !all.isEmpty else { throw ValidationError("no tasks to run") }
-        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: try ObservabilityOptions.parse(["--log-level", "off", "--no-inference-log"]))
+        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: nil)
         defer { setup.close() }
         let generator = setup.observed.primary
         var scorer = TestRunner()
@@ -75,10 +77,10 @@ struct BenchQualityCommand: AsyncParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         for (n, t) in all.enumerated() {
-            var o = setup.options()
-            o.candidates = candidates
-            o.maxAttempts = maxAttempts
-            o.timeBudget = timeBudget
+            var o = try setup.options()
+            o.candidates = candidates ?? o.candidates
+            o.maxAttempts = maxAttempts ?? o.maxAttempts
+            o.timeBudget = timeBudget ?? o.timeBudget
             o.synthesize = !noSynthesize
             o.context = t.context
             let start = Date()

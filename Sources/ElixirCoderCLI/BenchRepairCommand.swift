@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checks
+import ElixirCoderApp
 import ElixirCoderCore
 import Engine
 import Foundation
@@ -37,7 +38,7 @@ struct BenchRepairCommand: AsyncParsableCommand {
         let taskTexts = text.split(separator: "\n").prefix(limit).compactMap { line -> String? in
             (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["task"] as? String
         }
-        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: try ObservabilityOptions.parse(["--log-level", "off", "--no-inference-log"]))
+        let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: nil)
         defer { setup.close() }
         guard let pool = setup.observed.primary.monitorPool else { throw ValidationError("the benchmark needs the Elixir checker") }
         var rows: [Row] = []

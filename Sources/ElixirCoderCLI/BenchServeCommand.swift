@@ -1,4 +1,5 @@
 import ArgumentParser
+import ElixirCoderCore
 import Engine
 import Foundation
 

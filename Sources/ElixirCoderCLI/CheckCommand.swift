@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checks
+import ElixirCoderCore
 import Foundation
 
 /// `elixir-coder check`: the parser, formatter and built-in Credo/Sobelow rules on a file.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checks
 import Clarification
+import ElixirCoderApp
 import ElixirCoderCore
 import Foundation
 import Pipeline
@@ -27,15 +28,6 @@ struct ClarifyOptions: ParsableArguments {
 
     func validate() throws {
         guard samples >= 2 else { throw ValidationError("--samples must be at least 2") }
-    }
-}
-
-extension GenerationSetup {
-    func clarifier(_ settings: ClarifySettings) throws -> Clarifier {
-        guard let pool = observed.primary.monitorPool else { throw ValidationError("clarification needs the Elixir checker") }
-        return Clarifier(generator: observed.primary, pool: pool,
-                         questions: try QuestionTemplates(file: observed.primary.templates.directory.appendingPathComponent("clarify.json")),
-                         settings: settings)
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ElixirCoderApp
 import ElixirCoderCore
 import Engine
 import Foundation
@@ -54,7 +55,8 @@ struct CompleteCommand: AsyncParsableCommand {
         let input = try readInput(prompt)
         let config = try Configuration.load()
         let sampling = try samplingOptions.parameters(config: config)
-        let loaded = try modelOptions.load(config: config)
+        let settings = modelOptions.settings(config: config)
+        let loaded = try settings.load()
         let tokenizer = loaded.tokenizer
         var text = input
         if chat {
@@ -74,17 +76,17 @@ struct CompleteCommand: AsyncParsableCommand {
         var firstTokenAt: Date?
         let streaming = !json
         let result: GenerationResult
-        if let url = modelOptions.backend ?? config.backendURL {
+        if let url = settings.backendURL {
             // A server: the whole answer comes back at once (with its tokens and alternatives).
-            let remote = try RemoteSpec(url: url, model: modelOptions.backendModel ?? config.backendModel, keyVariable: modelOptions.apiKeyEnv ?? config.backendAPIKeyEnv)
+            let remote = try RemoteSpec(url: url, model: settings.backendModel, keyVariable: settings.apiKeyEnv)
             if let g = grammarOptions.grammar { request.gbnf = GBNFExporter.export(try EBNFGrammar(text: try GrammarStore.text(named: g))) }
             // The server's time is not split into prompt and decode: all of it counts as decode.
             firstTokenAt = start
             result = try await remote.instance(name: "backend", tokenizer: tokenizer).generate([request])[0]
             if streaming { writeOut(result.text) }
         } else {
-            let generator = Generator(context: InferenceContext(model: loaded.model, threads: loaded.threads, kernels: modelOptions.kernels.mode), tokenizer: tokenizer)
-            generator.batch.speculation = loaded.drafts ? PromptLookup() : nil
+            let generator = Generator(context: InferenceContext(model: loaded.model, threads: loaded.settings.threads, kernels: loaded.settings.kernels), tokenizer: tokenizer)
+            generator.batch.speculation = loaded.settings.drafts ? PromptLookup() : nil
             let constraint = try grammarOptions.constraint(prompt: chat ? "" : input, tokenizer: tokenizer, maxTokens: request.maxTokens)
             result = generator.generate([request], processors: [constraint]) { _, _, delta in
                 if firstTokenAt == nil { firstTokenAt = Date() }

@@ -1,17 +1,12 @@
 import ArgumentParser
 import Checks
+import ElixirCoderApp
 import ElixirCoderCore
 import Engine
 import Explain
 import Foundation
 import Pipeline
 import Serving
-
-/// Opens the knowledge index, building it on first use.
-func openKnowledgeIndex(paths: Paths = Paths(), quiet: Bool = false) throws -> KnowledgeIndex {
-    try KnowledgeIndex(path: paths.cache.appendingPathComponent("index/knowledge.sqlite").path, sources: try KnowledgeSources.locate(paths: paths),
-                       progress: { if !quiet { Stderr.print($0) } })
-}
 
 /// `elixir-coder explain FILE`: findings explained in Markdown, grounded in the retrieval index.
 struct ExplainCommand: AsyncParsableCommand {
@@ -36,21 +31,11 @@ struct ExplainCommand: AsyncParsableCommand {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
             code = text
         }
-        let index = try openKnowledgeIndex()
+        let index = try Components.knowledgeIndex()
         let pool = try CheckerPool(size: 1)
         var instance: (any InferenceBackend)?
         if !noModel {
-            let config = try Configuration.load()
-            let loaded = try modelOptions.load(config: config)
-            if let url = modelOptions.backend ?? config.backendURL {
-                instance = try RemoteSpec(url: url, model: modelOptions.backendModel ?? config.backendModel, keyVariable: modelOptions.apiKeyEnv ?? config.backendAPIKeyEnv)
-                    .instance(name: "explain", tokenizer: loaded.tokenizer)
-            } else {
-                var s = InstanceSettings(name: "explain")
-                s.threads = loaded.threads
-                s.drafts = loaded.drafts ? PromptLookup() : nil
-                instance = ModelInstance(model: loaded.model, tokenizer: loaded.tokenizer, settings: s)
-            }
+            instance = try Components.backend(modelOptions.settings(config: try Configuration.load()), name: "explain")
         }
         defer { instance?.shutdown() }
         let explainer = Explainer(index: index, pool: pool, instance: instance, templates: try PromptTemplates())
@@ -81,7 +66,7 @@ struct IndexCommand: ParsableCommand {
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file.path + suffix) }
             }
             let start = Date()
-            let index = try openKnowledgeIndex(paths: paths)
+            let index = try Components.knowledgeIndex(paths: paths)
             let (pages, cwes) = try index.counts()
             print(String(format: "%@: %d check pages, %d CWE entries (%.2f s)", index.path, pages, cwes, Date().timeIntervalSince(start)))
         }
@@ -95,7 +80,7 @@ struct IndexCommand: ParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
-            let index = try openKnowledgeIndex()
+            let index = try Components.knowledgeIndex()
             let hits = try check.map { try index.retrieve(check: $0, message: query, limit: limit) } ?? index.search(query, limit: limit)
             if json { return try printJSON(hits) }
             for h in hits { print(String(format: "%-10@ %-45@ %@", h.kind ?? "", h.id ?? "", h.source)) }

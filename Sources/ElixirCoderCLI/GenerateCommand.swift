@@ -1,12 +1,13 @@
 import ArgumentParser
+import Checks
+import Clarification
+import ElixirCoderApp
 import ElixirCoderCore
 import Engine
-import Checks
-import Foundation
-import Pipeline
-import Clarification
 import Explain
+import Foundation
 import Grammar
+import Pipeline
 import RemoteServing
 import Serving
 import Telemetry
@@ -32,9 +33,9 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "An ExUnit test file to run against every candidate that compiles (in a separate elixir process, with a timeout and no network); a failing test counts like a finding.") var tests: String?
     @Flag(help: "Do not run the examples of the task (iex> lines, f(x) == y) against candidates that compile.") var noRunExamples = false
     @Flag(help: "Do not search library compositions that give the task's examples before sampling.") var noSynthesize = false
-    @Option(help: "Seconds after which no new round of candidates starts.") var timeBudget: Double = 10
-    @Option(help: "Candidates sampled per attempt.") var candidates = 5
-    @Option(help: "Attempts at most (the first plus repairs).") var maxAttempts = 3
+    @Option(help: "Seconds after which no new round of candidates starts (default \(Int(GenerateOptions().timeBudget))).") var timeBudget: Double?
+    @Option(help: "Candidates sampled per attempt (default \(GenerateOptions().candidates)).") var candidates: Int?
+    @Option(help: "Attempts at most, the first plus repairs (default \(GenerateOptions().maxAttempts)).") var maxAttempts: Int?
     @Option(help: "Tokens per candidate at most (default 256; config `maxTokens`, env ELIXIR_CODER_MAX_TOKENS).") var maxTokens: Int?
     @Option(help: "Sampling temperature (default 0.7; config `temperature`, env ELIXIR_CODER_TEMPERATURE).") var temperature: Float?
     @Option(help: "Random seed (default 0; config `seed`, env ELIXIR_CODER_SEED).") var seed: UInt64?
@@ -51,7 +52,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @OptionGroup var grammarOptions: PipelineGrammarOptions
 
     func run() async throws {
-        guard candidates >= 1, maxAttempts >= 1, (maxTokens ?? 1) >= 1 else { throw ValidationError("--candidates, --max-attempts and --max-tokens must be at least 1") }
+        guard (candidates ?? 1) >= 1, (maxAttempts ?? 1) >= 1, (maxTokens ?? 1) >= 1 else { throw ValidationError("--candidates, --max-attempts and --max-tokens must be at least 1") }
         var taskText = try readInput(task)
         let contextText = try context.map { path -> String in
             guard let s = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read --context file \(path)") }
@@ -60,9 +61,9 @@ struct GenerateCommand: AsyncParsableCommand {
         let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: observability, grammarOptions: grammarOptions,
                                              contextFiles: context.map { [$0: contextText ?? ""] } ?? [:])
         defer { setup.close() }
-        var options = setup.options()
-        options.candidates = candidates
-        options.maxAttempts = maxAttempts
+        var options = try setup.options()
+        options.candidates = candidates ?? options.candidates
+        options.maxAttempts = maxAttempts ?? options.maxAttempts
         if let maxTokens { options.maxTokens = maxTokens }
         options.context = contextText
         if let temperature { options.sampling.temperature = temperature }
@@ -75,7 +76,7 @@ struct GenerateCommand: AsyncParsableCommand {
             options.tests = t
         }
         options.runExamples = !noRunExamples
-        options.timeBudget = timeBudget
+        options.timeBudget = timeBudget ?? options.timeBudget
         options.synthesize = !noSynthesize
         let start = Date()
         var clarifyTimings = PhaseTimings()
@@ -102,7 +103,7 @@ struct GenerateCommand: AsyncParsableCommand {
             }
         }
         let report: @Sendable (String) -> Void = { Stderr.print($0) }
-        let result = try await setup.observed.generate(task: taskText, options: options, progress: report, onToken: live)
+        let result = try await setup.generate(task: taskText, options: options, progress: report, onToken: live)
         var timingsExtra = clarifyTimings
         let seconds = Date().timeIntervalSince(start)
         var explanations: [Explanation] = []
@@ -120,13 +121,13 @@ struct GenerateCommand: AsyncParsableCommand {
         }
         if let gate = result.gating { Stderr.print("gate: \(gate.decision.rawValue): \(gate.action)") }
         if !json, !explanations.isEmpty { Stderr.print("\n" + explanations.map(\.markdown).joined(separator: "\n---\n\n")) }
-        // The shadow runs only after the answer is out, so it never delays it.
+        // The shadow started only after the answer was out, so it never delays it.
         var timings = result.timings
         timings.merge(timingsExtra)
         if setup.observed.shadow != nil {
             Stderr.print("shadow: running \(setup.registry.shadowVersion ?? "") on the same task")
             let s = Date()
-            if let o = await setup.observed.compareShadow(task: taskText, options: options, primary: result) {
+            for o in await setup.finishShadows() {
                 Stderr.print("shadow: \(o.status.rawValue)" + (o.sameCluster.map { $0 ? ", same AST cluster" : ", different AST cluster" } ?? "")
                              + (o.logprobDiff.map { String(format: ", mean logprob diff %+.3f", $0) } ?? "") + (o.error.map { ": \($0)" } ?? ""))
             }

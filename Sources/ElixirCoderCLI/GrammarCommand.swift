@@ -1,4 +1,5 @@
 import ArgumentParser
+import ElixirCoderApp
 import ElixirCoderCore
 import Foundation
 import Grammar
@@ -113,7 +114,7 @@ struct GrammarOptions: ParsableArguments {
     /// A constraint for a completion of `prompt`, or nil without `--grammar`.
     func constraint(prompt: String, tokenizer: Tokenizer, maxTokens: Int) throws -> GrammarConstraint? {
         guard let grammar else { return nil }
-        let engine = try GrammarSetup.engine(grammar: grammar, tokenizer: tokenizer)
+        let engine = try Components.grammarEngine(grammar, tokenizer: tokenizer)
         do {
             return try GrammarConstraint(engine: engine, prefix: prompt, maxTokens: maxTokens)
         } catch let e as GrammarError {
@@ -128,29 +129,8 @@ struct PipelineGrammarOptions: ParsableArguments {
     var grammar: String?
     @Flag(help: "Sample without the grammar (the parser monitor then vets every token; slower, more syntax errors).") var noGrammar = false
 
-    /// The mask engine (embedded model) or the GBNF text (a server), or neither.
-    func resolve(config: Configuration, tokenizer: Tokenizer, remote: Bool, quiet: Bool) throws -> (GrammarEngine?, String?) {
-        let chosen = noGrammar ? "off" : grammar ?? config.grammar
-        if remote {
-            guard let chosen, chosen != "off" else { return (nil, nil) }
-            return (nil, GBNFExporter.export(try EBNFGrammar(text: try GrammarStore.text(named: chosen))))
-        }
-        let name = chosen ?? "elixir"
-        guard name != "off" else { return (nil, nil) }
-        return (try GrammarSetup.engine(grammar: name, tokenizer: tokenizer, quiet: quiet), nil)
-    }
-}
-
-/// Loading a grammar engine for the model's tokenizer, with the on-disk automata cache.
-enum GrammarSetup {
-    static func engine(grammar: String, tokenizer: Tokenizer, quiet: Bool = false) throws -> GrammarEngine {
-        let text = try GrammarStore.text(named: grammar)
-        let vocab = GrammarStore.vocabularyHash(tokenizer.tokenBytes)
-        let store = GrammarStore()
-        let loaded = try store.load(text: text, vocabularyHash: vocab)
-        let engine = GrammarEngine(grammar: loaded.grammar, tokenBytes: tokenizer.tokenBytes, endTokens: Array(tokenizer.eosTokens).sorted())
-        let masks = engine.loadMasks(from: store.maskFile(text: text, vocabularyHash: vocab))
-        if !quiet { Stderr.print(String(format: "grammar %@: %@ in %.0f ms, %d token masks from earlier runs", grammar, loaded.source.rawValue, loaded.seconds * 1000, masks)) }
-        return engine
+    /// The grammar's name these flags choose over the config file and environment (nil: the default).
+    func chosen(config: Configuration) -> String? {
+        noGrammar ? "off" : grammar ?? config.grammar
     }
 }

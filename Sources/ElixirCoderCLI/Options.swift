@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checks
+import ElixirCoderApp
 import ElixirCoderCore
 import Engine
 import Foundation
@@ -27,69 +28,10 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Decode without prompt-lookup drafts (config `drafts`, env ELIXIR_CODER_DRAFTS); drafts change speed, not what is sampled.")
     var noDrafts = false
 
-    /// A loaded model with its tokenizer.
-    struct Loaded {
-        let model: LlamaModel
-        let tokenizer: Tokenizer
-        let path: String
-        let seconds: Double
-        let threads: Int
-        /// Whether small batches verify prompt-lookup drafts.
-        let drafts: Bool
-    }
-
-    /// The model's tokenizer alone: a remote backend's prompts are still built with it, and the weights are not needed.
-    func tokenizer(config: Configuration) throws -> Tokenizer {
-        try Tokenizer(gguf: GGUFFile(path: ModelStore().resolve(model ?? config.model).path))
-    }
-
-    func load(config: Configuration, quiet: Bool = false) throws -> Loaded {
-        let store = ModelStore()
-        let url = try store.resolve(model ?? config.model)
-        let start = Date()
-        if !quiet { Stderr.print("loading \(url.lastPathComponent) ...") }
-        let file = try GGUFFile(path: url.path)
-        let tokenizer = try Tokenizer(gguf: file)
-        let model = try LlamaModel(file: file)
-        let seconds = Date().timeIntervalSince(start)
-        let threads = self.threads ?? config.threads ?? ProcessInfo.processInfo.activeProcessorCount
-        if !quiet {
-            let c = model.config
-            Stderr.print("loaded in \(String(format: "%.2f", seconds)) s: \(c.layerCount) layers, \(c.embeddingLength) wide, vocab \(c.vocabularySize), \(threads) threads")
-        }
-        return Loaded(model: model, tokenizer: tokenizer, path: url.path, seconds: seconds, threads: threads, drafts: !noDrafts && config.drafts != false)
-    }
-}
-
-extension ModelOptions.Loaded {
-    /// The generate-check-repair loop on another backend (a remote server).
-    static func codeGenerator(backend: any InferenceBackend) throws -> CodeGenerator {
-        CodeGenerator(instance: backend, templates: try PromptTemplates(), checker: try candidateChecker())
-    }
-
-    /// The checker pool, warm, and the sandboxed compile worker where this machine has a sandbox.
-    static func candidateChecker() throws -> ElixirCandidateChecker {
-        let pool = try CheckerPool()
-        pool.warmUp()
-        let compiler: CompileWorker?
-        do {
-            compiler = try CompileWorker()
-            compiler?.warmUp()
-        } catch {
-            Stderr.print("warning: \(error); candidates are checked but not compiled, so none can be called compiled or verified")
-            compiler = nil
-        }
-        return ElixirCandidateChecker(pool: pool, compiler: compiler)
-    }
-
-    /// A model instance with its batching thread, and the generate-check-repair loop on it.
-    func codeGenerator(kernels: KernelChoice, name: String = "default") throws -> CodeGenerator {
-        var settings = InstanceSettings(name: name)
-        settings.threads = threads
-        settings.kernels = kernels.mode
-        settings.drafts = drafts ? PromptLookup() : nil
-        let instance = ModelInstance(model: model, tokenizer: tokenizer, settings: settings)
-        return CodeGenerator(instance: instance, templates: try PromptTemplates(), checker: try Self.candidateChecker())
+    /// These flags over the config file and the environment.
+    func settings(config: Configuration) -> ModelSettings {
+        ModelSettings(config: config, model: model, threads: threads, backendURL: backend, backendModel: backendModel, apiKeyEnv: apiKeyEnv,
+                      kernels: kernels.mode, noDrafts: noDrafts)
     }
 }
 
@@ -128,13 +70,6 @@ struct SamplingOptions: ParsableArguments {
         guard (0...1).contains(p.topP), (0...1).contains(p.minP) else { throw ValidationError("--top-p and --min-p must be between 0 and 1") }
         guard p.topK >= 0, p.topLogprobs >= 0 else { throw ValidationError("--top-k and --top-logprobs must be 0 or more") }
         return p
-    }
-}
-
-/// Diagnostics and progress go to stderr, never stdout.
-enum Stderr {
-    static func print(_ s: String) {
-        FileHandle.standardError.write(Data((s + "\n").utf8))
     }
 }
 

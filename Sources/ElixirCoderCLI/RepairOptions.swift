@@ -15,28 +15,10 @@ struct RepairOptions: ParsableArguments {
     @Option(name: .customLong("repair-min-p"), help: "min-p of the server repair mode (env LLM_SERVER_MIN_P; default: the threshold). Not the sampling --min-p of complete.") var serverMinP: Float?
     @Option(help: "Stop a candidate after this many repetition hits (env LLM_REPEAT_HITS_STOP_THRESHOLD; default 3).") var repeatHitsStopThreshold: Int?
 
-    func policy(_ config: Configuration, environment env: [String: String] = ProcessInfo.processInfo.environment) throws -> RepairPolicy {
-        func envValue<T: LosslessStringConvertible>(_ key: String) throws -> T? {
-            guard let v = env[key], !v.isEmpty else { return nil }
-            guard let x = T(v) else { throw ValidationError("\(key)=\(v) is not valid") }
-            return x
-        }
-        var p = RepairPolicy()
-        let modeText = repairMode?.rawValue ?? env["LLM_REPAIR_MODE"].flatMap { $0.isEmpty ? nil : $0 } ?? config.repairMode
-        if let modeText {
-            guard let m = RepairPolicy.Mode(rawValue: modeText.lowercased()) else { throw ValidationError("repair mode '\(modeText)' is not off, shadow or server") }
-            p.mode = m
-        }
-        p.threshold = try perTokenThreshold ?? envValue("LLM_PER_TOKEN_REPAIR_THRESHOLD") ?? config.perTokenRepairThreshold ?? p.threshold
-        p.maxAttemptsPerToken = try maxAttemptsPerToken ?? envValue("LLM_MAX_ATTEMPTS_PER_TOKEN") ?? config.maxAttemptsPerToken ?? p.maxAttemptsPerToken
-        p.maxLiveRepairs = try maxLiveRepairs ?? envValue("LLM_MAX_LIVE_REPAIRS") ?? config.maxLiveRepairs ?? p.maxLiveRepairs
-        p.serverMinP = try serverMinP ?? envValue("LLM_SERVER_MIN_P") ?? config.serverMinP
-        p.repeatHitsStopThreshold = try repeatHitsStopThreshold ?? envValue("LLM_REPEAT_HITS_STOP_THRESHOLD") ?? config.repeatHitsStopThreshold ?? p.repeatHitsStopThreshold
-        guard (0...1).contains(p.threshold) else { throw ValidationError("the per-token threshold must be between 0 and 1") }
-        guard p.maxAttemptsPerToken >= 1, p.maxLiveRepairs >= 0, p.repeatHitsStopThreshold >= 1 else {
-            throw ValidationError("--max-attempts-per-token and --repeat-hits-stop-threshold must be at least 1, --max-live-repairs at least 0")
-        }
-        return p
+    /// These flags over the config file and the environment.
+    func policy(_ config: Configuration) throws -> RepairPolicy {
+        try RepairPolicy(config: config, mode: repairMode?.rawValue, threshold: perTokenThreshold, maxAttemptsPerToken: maxAttemptsPerToken,
+                         maxLiveRepairs: maxLiveRepairs, serverMinP: serverMinP, repeatHitsStopThreshold: repeatHitsStopThreshold)
     }
 }
 

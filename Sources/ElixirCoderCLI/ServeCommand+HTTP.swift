@@ -1,3 +1,4 @@
+import ElixirCoderApp
 import ElixirCoderCore
 import Engine
 import Foundation
@@ -9,12 +10,8 @@ extension ServeCommand {
     /// `serve --http`: the embedded model behind the OpenAI API until SIGINT or SIGTERM.
     func runHTTP() async throws {
         let config = try Configuration.load()
-        let loaded = try modelOptions.load(config: config)
-        var instanceSettings = InstanceSettings(name: "default")
-        instanceSettings.threads = loaded.threads
-        instanceSettings.kernels = modelOptions.kernels.mode
-        instanceSettings.drafts = loaded.drafts ? PromptLookup() : nil
-        let instance = ModelInstance(model: loaded.model, tokenizer: loaded.tokenizer, settings: instanceSettings)
+        let loaded = try modelOptions.settings(config: config).load()
+        let instance = loaded.instance(name: "default")
         defer { instance.shutdown() }
 
         var settings = OpenAIServer.Settings(modelName: URL(fileURLWithPath: loaded.path).deletingPathExtension().lastPathComponent)

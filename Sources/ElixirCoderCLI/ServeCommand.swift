@@ -1,8 +1,9 @@
 import ArgumentParser
-import ElixirCoderCore
-import Engine
 import Checks
 import Clarification
+import ElixirCoderApp
+import ElixirCoderCore
+import Engine
 import Foundation
 import Pipeline
 import RPC
@@ -66,6 +67,14 @@ struct ServeCommand: AsyncParsableCommand {
         let clean = await server.shutdownRequested
         throw ExitCode(clean ? 0 : 1)
     }
+}
+
+/// The JSON-RPC methods `serve --stdio` answers; `initialize` advertises exactly these.
+enum RPCMethod: String, CaseIterable {
+    case initialize, generate, check, clarify, answerClarification, explain
+    case auditSummary = "audit/summary", auditRecent = "audit/recent", modelsRegistry = "models/registry"
+    case health, shutdown, exit
+    case cancelRequest = "$/cancelRequest"
 }
 
 /// The model and pipeline behind the server, loaded on first use so `initialize` answers at once.
@@ -136,9 +145,11 @@ actor ServerState {
         ])
     }
 
-    /// Generate options from request params (shared by generate and answerClarification).
-    static func generateOptions(_ params: JSONValue) throws -> GenerateOptions {
-        var o = GenerateOptions()
+    /// Generate options for a request: the setup's (config file, environment, gate, grammar),
+    /// then the request's fields. `"gate": false` turns the confidence gate off for this request,
+    /// as `--no-gate` does.
+    static func generateOptions(_ params: JSONValue, setup: GenerationSetup) throws -> GenerateOptions {
+        var o = try setup.options()
         if let v = params["candidates"] { guard let n = v.int, n >= 1, n <= 16 else { throw RPCError(.invalidParams, "candidates must be an integer from 1 to 16") }; o.candidates = n }
         if let v = params["maxAttempts"] { guard let n = v.int, n >= 1, n <= 10 else { throw RPCError(.invalidParams, "maxAttempts must be an integer from 1 to 10") }; o.maxAttempts = n }
         if let v = params["maxTokens"] { guard let n = v.int, n >= 1, n <= 4096 else { throw RPCError(.invalidParams, "maxTokens must be an integer from 1 to 4096") }; o.maxTokens = n }
@@ -147,131 +158,147 @@ actor ServerState {
         if let v = params["tests"] { guard let t = v.string else { throw RPCError(.invalidParams, "tests must be a string of ExUnit test code") }; o.tests = t }
         if let v = params["runExamples"] { guard let b = v.bool else { throw RPCError(.invalidParams, "runExamples must be a boolean") }; o.runExamples = b }
         if let v = params["earlyStop"] { guard let b = v.bool else { throw RPCError(.invalidParams, "earlyStop must be a boolean") }; o.earlyStop = b }
-        if let v = params["gate"], v.bool == nil { throw RPCError(.invalidParams, "gate must be a boolean") }
+        if let v = params["gate"] {
+            guard let b = v.bool else { throw RPCError(.invalidParams, "gate must be a boolean") }
+            if !b { o.gating = nil }
+        }
         return o
     }
 
-    /// Gives `o` the setup's gate and grammar; `"gate": false` turns the confidence gate off for
-    /// this request, as `--no-gate` does.
-    static func adopt(_ setup: GenerationSetup, _ params: JSONValue, into o: inout GenerateOptions) {
-        setup.adopt(&o)
-        if params["gate"]?.bool == false { o.gating = nil }
+    func register(on server: RPCServer) async {
+        for method in RPCMethod.allCases {
+            if let handler = handler(method) { await server.register(method.rawValue, handler) }
+        }
     }
 
-    func register(on server: RPCServer) async {
-        await server.register("initialize") { _ in
-            .object([
-                "serverInfo": .object(["name": .string("elixir-coder"), "version": .string(BuildInfo.version)]),
-                "capabilities": .object([
-                    "methods": .array(["initialize", "generate", "check", "clarify", "answerClarification", "explain", "audit/summary", "audit/recent", "models/registry", "health", "shutdown", "exit",
-                                       "$/cancelRequest"].map { .string($0) }),
-                    "streaming": .bool(true),
-                ]),
-            ])
-        }
-        await server.register("shutdown") { _ in .null }
-        let pool = self.pool
-        await server.register("check") { ctx in
-            guard let code = ctx.params["code"]?.string else { throw RPCError(.invalidParams, "check needs params.code, a string") }
-            guard code.utf8.count <= 1 << 20 else { throw RPCError(.invalidParams, "code is larger than 1 MiB") }
-            guard let pool else { throw RPCError(.internalError, "the Elixir checker is unavailable") }
-            let findings = try await pool.findings(in: code)
-            return .object(["clean": .bool(findings.isEmpty), "findings": try JSONValue.encode(findings)])
-        }
-        await server.register("audit/summary") { [self] _ in try await self.auditSummary() }
-        await server.register("audit/recent") { [self] ctx in
-            var limit = 20
-            if let v = ctx.params["limit"] { guard let n = v.int, n >= 1, n <= 1000 else { throw RPCError(.invalidParams, "limit must be an integer from 1 to 1000") }; limit = n }
-            guard let audit = await self.setup?.observed.audit else { return .array([]) }
-            return try JSONValue.encode(await audit.recent(limit))
-        }
-        await server.register("models/registry") { [self] _ in try await self.registry() }
-        await server.register("clarify") { [self] ctx in
-            guard let task = ctx.params["task"]?.string, !task.isEmpty else { throw RPCError(.invalidParams, "clarify needs params.task, a non-empty string") }
-            let setup = try await self.generationSetup()
-            var settings = ClarifySettings()
-            if let v = ctx.params["samples"] { guard let n = v.int, (2...16).contains(n) else { throw RPCError(.invalidParams, "samples must be an integer from 2 to 16") }; settings.samples = n }
-            let (pending, analysis) = try await setup.clarifier(settings).askClarification(task: task, sessions: self.sessions)
-            guard case .object(var o) = try JSONValue.encode(analysis) else { return .null }
-            o["id"] = pending.map { .string($0.id) } ?? .null
-            o["question"] = try pending.map { try JSONValue.encode($0.question) } ?? .null
-            return .object(o)
-        }
-        await server.register("answerClarification") { [self] ctx in
-            guard let id = ctx.params["id"]?.string else { throw RPCError(.invalidParams, "answerClarification needs params.id, the id clarify returned") }
-            guard let answer = ctx.params["answer"]?.string, !answer.isEmpty else { throw RPCError(.invalidParams, "answerClarification needs params.answer, an option number or text") }
-            var o = try Self.generateOptions(ctx.params)
-            let setup = try await self.generationSetup()
-            Self.adopt(setup, ctx.params, into: &o)
-            do {
-                let result = try await Clarifier.answerClarification(id: id, answer: answer, sessions: self.sessions) { task in
-                    try await setup.observed.generate(task: task, options: o)
-                }
-                return try JSONValue.encode(result)
-            } catch let e as ClarificationError {
-                throw RPCError(.invalidParams, e.description)
+    /// Each method's handler; nil for the two the RPC server answers itself.
+    private func handler(_ method: RPCMethod) -> RPCServer.Handler? {
+        switch method {
+        case .exit, .cancelRequest:
+            return nil
+        case .initialize:
+            return { _ in
+                .object([
+                    "serverInfo": .object(["name": .string("elixir-coder"), "version": .string(BuildInfo.version)]),
+                    "capabilities": .object([
+                        "methods": .array(RPCMethod.allCases.map { .string($0.rawValue) }),
+                        "streaming": .bool(true),
+                    ]),
+                ])
             }
-        }
-        await server.register("explain") { [self] ctx in
-            guard let code = ctx.params["code"]?.string else { throw RPCError(.invalidParams, "explain needs params.code, a string") }
-            guard code.utf8.count <= 1 << 20 else { throw RPCError(.invalidParams, "code is larger than 1 MiB") }
-            var line: Int?
-            if let v = ctx.params["line"] { guard let n = v.int, n >= 1 else { throw RPCError(.invalidParams, "line must be a positive integer") }; line = n }
-            let check = ctx.params["check"]?.string
-            let useModel = ctx.params["model"]?.bool ?? true
-            let setup = try await self.generationSetup()
-            guard let explainer = try setup.explainer(useModel: useModel) else { throw RPCError(.internalError, "the retrieval index is unavailable; run elixir-coder index build") }
-            return try JSONValue.encode(try await explainer.explainAll(code: code, line: line, check: check))
-        }
-        await server.register("health") { [self] _ in await self.health() }
-        await server.register("generate") { [self] ctx in
-            guard let task = ctx.params["task"]?.string, !task.isEmpty else { throw RPCError(.invalidParams, "generate needs params.task, a non-empty string") }
-            var o = try Self.generateOptions(ctx.params)
-            o.context = ctx.params["context"]?.string
-            let stream = ctx.params["stream"]?.bool ?? false
-            let setup = try await self.generationSetup()
-            Self.adopt(setup, ctx.params, into: &o)
-            let id = ctx.id
-            let notify = ctx.notify
-            // Notifications go out in the order they were made, and all before the result: one
-            // sender drains a queue, and the result waits for it.
-            let (outbox, posted) = AsyncStream<(String, JSONValue)>.makeStream()
-            let sender = Task { for await (method, body) in outbox { await notify(method, body) } }
-            let report: @Sendable (String) -> Void = { message in
-                posted.yield(("$/progress", .object(["token": id, "value": .object(["kind": .string("report"), "message": .string(message)])])))
+        case .shutdown:
+            return { _ in .null }
+        case .check:
+            let pool = self.pool
+            return { ctx in
+                guard let code = ctx.params["code"]?.string else { throw RPCError(.invalidParams, "check needs params.code, a string") }
+                guard code.utf8.count <= 1 << 20 else { throw RPCError(.invalidParams, "code is larger than 1 MiB") }
+                guard let pool else { throw RPCError(.internalError, "the Elixir checker is unavailable") }
+                let findings = try await pool.findings(in: code)
+                return .object(["clean": .bool(findings.isEmpty), "findings": try JSONValue.encode(findings)])
             }
-            var live: (@Sendable (Int, Int, LiveDelta) -> Void)?
-            if stream {
-                live = { attempt, candidate, delta in
-                    var o: [String: JSONValue] = ["id": id, "attempt": .number(Double(attempt)), "candidate": .number(Double(candidate))]
-                    switch delta {
-                    case .text(let t): o["delta"] = .string(t)
-                    case .rollback(let t): o["rollback"] = .string(t)
+        case .auditSummary:
+            return { [self] _ in try await self.auditSummary() }
+        case .auditRecent:
+            return { [self] ctx in
+                var limit = 20
+                if let v = ctx.params["limit"] { guard let n = v.int, n >= 1, n <= 1000 else { throw RPCError(.invalidParams, "limit must be an integer from 1 to 1000") }; limit = n }
+                guard let audit = await self.setup?.observed.audit else { return .array([]) }
+                return try JSONValue.encode(await audit.recent(limit))
+            }
+        case .modelsRegistry:
+            return { [self] _ in try await self.registry() }
+        case .health:
+            return { [self] _ in await self.health() }
+        case .clarify:
+            return { [self] ctx in
+                guard let task = ctx.params["task"]?.string, !task.isEmpty else { throw RPCError(.invalidParams, "clarify needs params.task, a non-empty string") }
+                let setup = try await self.generationSetup()
+                var settings = ClarifySettings()
+                if let v = ctx.params["samples"] { guard let n = v.int, (2...16).contains(n) else { throw RPCError(.invalidParams, "samples must be an integer from 2 to 16") }; settings.samples = n }
+                let (pending, analysis) = try await setup.clarifier(settings).askClarification(task: task, sessions: self.sessions)
+                guard case .object(var o) = try JSONValue.encode(analysis) else { return .null }
+                o["id"] = pending.map { .string($0.id) } ?? .null
+                o["question"] = try pending.map { try JSONValue.encode($0.question) } ?? .null
+                return .object(o)
+            }
+        case .answerClarification:
+            return { [self] ctx in
+                guard let id = ctx.params["id"]?.string else { throw RPCError(.invalidParams, "answerClarification needs params.id, the id clarify returned") }
+                guard let answer = ctx.params["answer"]?.string, !answer.isEmpty else { throw RPCError(.invalidParams, "answerClarification needs params.answer, an option number or text") }
+                let setup = try await self.generationSetup()
+                let o = try Self.generateOptions(ctx.params, setup: setup)
+                do {
+                    let result = try await Clarifier.answerClarification(id: id, answer: answer, sessions: self.sessions) { task in
+                        try await setup.generate(task: task, options: o)
                     }
-                    posted.yield(("generate/partial", .object(o)))
+                    return try JSONValue.encode(result)
+                } catch let e as ClarificationError {
+                    throw RPCError(.invalidParams, e.description)
                 }
             }
-            let result: GenerateResult
-            defer { posted.finish() }
-            do {
-                result = try await setup.observed.generate(task: task, options: o, progress: report, onToken: live)
-                posted.finish()
-                await sender.value
-                await self.count(true)
-            } catch let error as PromptTooLong {
-                await self.count(false)
-                throw RPCError(.invalidParams, error.message)
-            } catch {
-                await self.count(false)
-                throw error
+        case .explain:
+            return { [self] ctx in
+                guard let code = ctx.params["code"]?.string else { throw RPCError(.invalidParams, "explain needs params.code, a string") }
+                guard code.utf8.count <= 1 << 20 else { throw RPCError(.invalidParams, "code is larger than 1 MiB") }
+                var line: Int?
+                if let v = ctx.params["line"] { guard let n = v.int, n >= 1 else { throw RPCError(.invalidParams, "line must be a positive integer") }; line = n }
+                let check = ctx.params["check"]?.string
+                let useModel = ctx.params["model"]?.bool ?? true
+                let setup = try await self.generationSetup()
+                guard let explainer = try setup.explainer(useModel: useModel) else { throw RPCError(.internalError, "the retrieval index is unavailable; run elixir-coder index build") }
+                return try JSONValue.encode(try await explainer.explainAll(code: code, line: line, check: check))
             }
-            try Task.checkCancellation()
-            if setup.observed.shadow != nil {
-                // After the answer, never before: the shadow only gets compared.
-                let observed = setup.observed
-                Task.detached(priority: .background) { await observed.compareShadow(task: task, options: o, primary: result) }
-            }
-            return try JSONValue.encode(result)
+        case .generate:
+            return { [self] ctx in try await self.generate(ctx) }
         }
+    }
+
+    private func generate(_ ctx: RPCContext) async throws -> JSONValue {
+        let started = Date()
+        guard let task = ctx.params["task"]?.string, !task.isEmpty else { throw RPCError(.invalidParams, "generate needs params.task, a non-empty string") }
+        let setup = try generationSetup()
+        var o = try Self.generateOptions(ctx.params, setup: setup)
+        o.context = ctx.params["context"]?.string
+        let stream = ctx.params["stream"]?.bool ?? false
+        let id = ctx.id
+        let notify = ctx.notify
+        // Notifications go out in the order they were made, and all before the result: one
+        // sender drains a queue, and the result waits for it.
+        let (outbox, posted) = AsyncStream<(String, JSONValue)>.makeStream()
+        let sender = Task { for await (method, body) in outbox { await notify(method, body) } }
+        let report: @Sendable (String) -> Void = { message in
+            posted.yield(("$/progress", .object(["token": id, "value": .object(["kind": .string("report"), "message": .string(message)])])))
+        }
+        var live: (@Sendable (Int, Int, LiveDelta) -> Void)?
+        if stream {
+            live = { attempt, candidate, delta in
+                var o: [String: JSONValue] = ["id": id, "attempt": .number(Double(attempt)), "candidate": .number(Double(candidate))]
+                switch delta {
+                case .text(let t): o["delta"] = .string(t)
+                case .rollback(let t): o["rollback"] = .string(t)
+                }
+                posted.yield(("generate/partial", .object(o)))
+            }
+        }
+        let result: GenerateResult
+        defer { posted.finish() }
+        do {
+            result = try await setup.generate(task: task, options: o, progress: report, onToken: live)
+            posted.finish()
+            await sender.value
+            count(true)
+        } catch let error as PromptTooLong {
+            count(false)
+            throw RPCError(.invalidParams, error.message)
+        } catch {
+            count(false)
+            throw error
+        }
+        try Task.checkCancellation()
+        if let path = setup.writeRunLog(command: "serve", started: started, results: [result], timings: result.timings) {
+            Stderr.print("run log: \(path.path)")
+        }
+        return try JSONValue.encode(result)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ElixirCoderApp
 import ElixirCoderCore
 import Foundation
 import SQLiteStore

@@ -45,7 +45,7 @@ public struct Configuration: Codable, Sendable, Equatable {
     public var gateReflectBelowAvgLogprob: Double?
     public var gateRetrieveAboveEntropy: Double?
     public var gateAbstainBelowTop1: Double?
-    /// Per-token confidence repair: off, shadow or server (env LLM_REPAIR_MODE and friends are read by the commands).
+    /// Per-token confidence repair: off, shadow or server (env LLM_REPAIR_MODE and the other LLM_* variables).
     public var repairMode: String?
     public var perTokenRepairThreshold: Float?
     public var maxAttemptsPerToken: Int?
@@ -112,6 +112,13 @@ public struct Configuration: Codable, Sendable, Equatable {
         minP = try num("ELIXIR_CODER_MIN_P") ?? minP
         seed = try num("ELIXIR_CODER_SEED") ?? seed
         maxTokens = try num("ELIXIR_CODER_MAX_TOKENS") ?? maxTokens
+        // The confidence-repair design names its variables LLM_*.
+        repairMode = text("LLM_REPAIR_MODE") ?? repairMode
+        perTokenRepairThreshold = try num("LLM_PER_TOKEN_REPAIR_THRESHOLD") ?? perTokenRepairThreshold
+        maxAttemptsPerToken = try num("LLM_MAX_ATTEMPTS_PER_TOKEN") ?? maxAttemptsPerToken
+        maxLiveRepairs = try num("LLM_MAX_LIVE_REPAIRS") ?? maxLiveRepairs
+        serverMinP = try num("LLM_SERVER_MIN_P") ?? serverMinP
+        repeatHitsStopThreshold = try num("LLM_REPEAT_HITS_STOP_THRESHOLD") ?? repeatHitsStopThreshold
     }
 }
 
@@ -119,4 +126,8 @@ public struct Configuration: Codable, Sendable, Equatable {
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public var description: String { message }
+
+    public init(message: String) {
+        self.message = message
+    }
 }

@@ -39,8 +39,10 @@ public struct GenerateOptions: Sendable {
     /// Run the examples the task and context carry against every candidate that compiles (in the
     /// compile worker's sandbox).
     public var runExamples = true
-    /// Seconds after which no new round starts; a round under way finishes.
-    public var timeBudget: Double = 10
+    /// Seconds after which no new round starts; a round under way finishes. On `bench quality`
+    /// (every other task) 6 s instead of 10 s kept every pass, cost 4 of 75 compiling answers and
+    /// brought the median task from 12.3 s to 8.1 s.
+    public var timeBudget: Double = 6
     /// Before sampling, search compositions of library calls that give the task's examples
     /// (needs the compile worker); one that compiles, passes the checks and its examples is the answer.
     public var synthesize = true

@@ -8,11 +8,12 @@ final class StdioClient: @unchecked Sendable {
     private var buffer = Data()
     private let lock = NSLock()
 
-    init(_ extra: [String] = [], home: URL = CLI.sharedHome) throws {
+    init(_ extra: [String] = [], home: URL = CLI.sharedHome, environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: CLI.binary)
         process.arguments = ["serve", "--stdio"] + extra
         var env = ProcessInfo.processInfo.environment
         env["ELIXIR_CODER_HOME"] = home.path
+        for (k, v) in environment { env[k] = v }
         process.environment = env
         process.standardInput = input
         process.standardOutput = output
