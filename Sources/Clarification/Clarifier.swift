@@ -4,6 +4,7 @@ import Engine
 import Foundation
 import Pipeline
 import Serving
+import Tokenizer
 
 /// Settings of the ambiguity detector.
 public struct ClarifySettings: Sendable, Codable {
@@ -317,7 +318,7 @@ public struct Clarifier: Sendable {
         let e = questions.entry(type)
         let instance = generator.instance
         let user = "Task: \(task)\nThe task does not say \(e.ask). Write one short question to ask the user about it."
-        let prompt = "<|im_start|>user\n\(user)<|im_end|>\n<|im_start|>assistant\n"
+        let prompt = ChatTemplate(format: ChatTemplate.forModel(instance.tokenizer.chatTemplate).format).render([.user(user)])
         var s = SamplingParameters()
         s.temperature = 0.3
         s.seed = settings.seed

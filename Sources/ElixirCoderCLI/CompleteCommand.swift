@@ -61,7 +61,7 @@ struct CompleteCommand: AsyncParsableCommand {
         var text = input
         if chat {
             guard let template = ChatTemplate(template: tokenizer.chatTemplate) else {
-                throw ValidationError("this model has no ChatML chat template; run without --chat")
+                throw ValidationError("this model's chat template is none we recognise (ChatML, Llama 3, Gemma, Phi-3, [INST]); run without --chat")
             }
             text = template.render([ChatMessage(role: "user", content: input)])
         }

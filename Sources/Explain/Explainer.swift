@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Pipeline
 import Serving
+import Tokenizer
 
 /// A corrected example for a finding, and whether the checker confirmed it.
 public struct FixExample: Sendable, Codable, Equatable {
@@ -131,7 +132,7 @@ public struct Explainer: Sendable {
         ])
         // The answer is prefilled so the model starts explaining instead of listing or coding.
         let lead = "This matters because"
-        let prompt = "<|im_start|>system\n\(templates.render("system", [:]))<|im_end|>\n<|im_start|>user\n\(user)<|im_end|>\n<|im_start|>assistant\n" + lead
+        let prompt = ChatTemplate.forModel(instance.tokenizer.chatTemplate).render([.system(templates.render("system", [:])), .user(user)]) + lead
         var s = SamplingParameters()
         s.temperature = 0.3
         s.seed = 7

@@ -46,7 +46,7 @@ struct Job: Sendable {
         let prompt: [Int]
         if chat {
             guard let template = routes.template else {
-                throw BadRequest("this model has no ChatML chat template; use /v1/completions", param: "messages")
+                throw BadRequest("this model's chat template is none we recognise (ChatML, Llama 3, Gemma, Phi-3, [INST]); use /v1/completions", param: "messages")
             }
             let messages = try root["messages"].array()
             guard !messages.isEmpty else { throw BadRequest("messages is empty; send at least one message", param: "messages") }

@@ -356,9 +356,9 @@ public struct CodeGenerator: Sendable {
         return chat(user, scaffold: scaffold)
     }
 
+    /// The prompt in the model's own chat markup, the answer prefilled through the scaffold's head.
     private func chat(_ user: String, scaffold: Scaffold) -> String {
-        let system = templates.render("system", [:])
-        return "<|im_start|>system\n\(system)<|im_end|>\n<|im_start|>user\n\(user)<|im_end|>\n<|im_start|>assistant\n```elixir\n" + scaffold.head
+        ChatTemplate.forModel(instance.tokenizer.chatTemplate).render([.system(templates.render("system", [:])), .user(user)]) + "```elixir\n" + scaffold.head
     }
 
     /// The prompt of a self-review pass over `code`.

@@ -30,6 +30,25 @@ struct TokenizerGoldenTests {
         #expect(Shared.tokenizer.encode(text, parseSpecial: true) == expectedIds["tokens"] as! [Int])
     }
 
+    @Test("chat templates are recognised by family and render their own markup; an unknown one falls back to ChatML")
+    func chatFormats() throws {
+        let conversation: [ChatMessage] = [.system("Be brief."), .user("Hi")]
+        let llama3 = try #require(ChatTemplate(template: "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' }}"))
+        #expect(llama3.format == .llama3)
+        #expect(llama3.render(conversation) == "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
+        let gemma = try #require(ChatTemplate(template: "{{ '<start_of_turn>' + role + '\n' }}"))
+        #expect(gemma.render(conversation) == "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n", "no system role: it opens the user's turn")
+        let phi3 = try #require(ChatTemplate(template: "{{ '<|user|>' }}{{ '<|end|>' }}{{ '<|assistant|>' }}"))
+        #expect(phi3.render(conversation) == "<|system|>\nBe brief.<|end|>\n<|user|>\nHi<|end|>\n<|assistant|>\n")
+        let inst = try #require(ChatTemplate(template: "{{ '[INST] ' + content + ' [/INST]' }}"))
+        #expect(inst.render(conversation) == "[INST] Be brief.\n\nHi [/INST]")
+        #expect(ChatTemplate(template: "{{ messages }}") == nil && ChatTemplate.forModel("{{ messages }}").format == .chatML)
+        #expect(ChatTemplate.forModel(nil).render([.user("Hi")]) == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+        // The embedded model's own template is ChatML with a default system prompt.
+        let smol = ChatTemplate.forModel(Shared.tokenizer.chatTemplate)
+        #expect(smol.format == .chatML && smol.defaultSystemPrompt != nil)
+    }
+
     @Test("special tokens are plain text unless parsed")
     func specialTokens() {
         let t = Shared.tokenizer
