@@ -118,11 +118,29 @@ public struct Candidate: Sendable, Codable {
 
 /// One round of sampling (the first, a repair, or a gating action's).
 public struct Attempt: Sendable, Codable {
-    /// `generate`, `repair`, `reflect` or `retrieve`.
-    public var kind: String
+    public var kind: AttemptKind
     /// Candidates best-ranked first (by mean log-probability).
     public var candidates: [Candidate]
     public var seconds: Double
+}
+
+/// How a round of candidates came about.
+public enum AttemptKind: String, Sendable, Codable, CaseIterable {
+    /// A search over library compositions that give the task's examples, before any sampling.
+    case synthesize
+    /// The model's first round.
+    case generate
+    /// A round that repairs the best candidate so far, its findings in the prompt.
+    case repair
+    /// The gate's self-review of an answer with low confidence.
+    case reflect
+    /// The gate's retrieval round: passages from the index or the context in the prompt.
+    case retrieve
+
+    /// The phase the round's sampling is timed under.
+    var samplePhase: String { self == .generate ? "sample" : rawValue }
+    /// The phase its checking is timed under.
+    var checkPhase: String { self == .generate ? "check" : rawValue }
 }
 
 /// What the confidence gate decided and what the pipeline did about it.
@@ -412,7 +430,7 @@ public struct CodeGenerator: Sendable {
             }
             synthesized = attempt
         }
-        var run = try await loop(setting, prompt: first, kinds: ["generate", "repair"], timings: &timings, progress: progress, onToken: onToken)
+        var run = try await loop(setting, prompt: first, kinds: [.generate, .repair], timings: &timings, progress: progress, onToken: onToken)
         if let synthesized {
             // The search comes first in the record, though it gave no answer.
             run.attempts.insert(synthesized, at: 0)
@@ -435,7 +453,7 @@ public struct CodeGenerator: Sendable {
             case .proceed:
                 break
             case .reflect:
-                second = try await loop(once, prompt: { reflectPrompt(task: task, code: run.chosen.code, scaffold: $0) }, kinds: ["reflect"],
+                second = try await loop(once, prompt: { reflectPrompt(task: task, code: run.chosen.code, scaffold: $0) }, kinds: [.reflect],
                                         timings: &timings, progress: progress, onToken: onToken)
             case .retrieve:
                 let query = ([task] + run.chosen.problems.map { "\($0.check) \($0.message)" }).joined(separator: "\n")
@@ -445,7 +463,7 @@ public struct CodeGenerator: Sendable {
                     report.action = "no passages found to retrieve; answered without them"
                 } else {
                     second = try await loop(once, prompt: { firstPrompt(task: task, context: shownContext, scaffold: $0, passages: passages) },
-                                            kinds: ["retrieve"], timings: &timings, progress: progress, onToken: onToken)
+                                            kinds: [.retrieve], timings: &timings, progress: progress, onToken: onToken)
                 }
             case .abstain:
                 result.status = .abstained
@@ -494,9 +512,9 @@ public struct CodeGenerator: Sendable {
         } catch let error as CheckerError {
             // The search is a shortcut: when it fails, the model still writes the code.
             progress("synthesize: \(error.message)")
-            return (Attempt(kind: "synthesize", candidates: [], seconds: Date().timeIntervalSince(start)), nil)
+            return (Attempt(kind: .synthesize, candidates: [], seconds: Date().timeIntervalSince(start)), nil)
         }
-        timings.add("synthesize", Date().timeIntervalSince(start))
+        timings.add(AttemptKind.synthesize.rawValue, Date().timeIntervalSince(start))
         let checkStart = Date()
         var candidates: [Candidate] = []
         var answer: Candidate?
@@ -514,7 +532,7 @@ public struct CodeGenerator: Sendable {
         let outcome = answer.map { "; one is \($0.verdict.rawValue)" }
             ?? (found.programs.isEmpty ? "" : worth.isEmpty ? "; with one example, none also echoes the task's words" : "; none passed the checks")
         progress("synthesize: \(found.programs.count) program(s) give the examples" + outcome)
-        return (Attempt(kind: "synthesize", candidates: candidates, seconds: Date().timeIntervalSince(start)), answer)
+        return (Attempt(kind: .synthesize, candidates: candidates, seconds: Date().timeIntervalSince(start)), answer)
     }
 
     /// What one request's rounds share.
@@ -540,7 +558,7 @@ public struct CodeGenerator: Sendable {
     /// first repairs the best candidate so far.
     /// - Parameter kinds: the attempt kind of the first round, then of the rest; also the timing phases.
     /// - Parameter first: the first round's prompt, ending in a scaffold's head.
-    private func loop(_ setting: Setting, prompt first: @escaping (Scaffold) -> String, kinds: [String], timings: inout PhaseTimings,
+    private func loop(_ setting: Setting, prompt first: @escaping (Scaffold) -> String, kinds: [AttemptKind], timings: inout PhaseTimings,
                       progress: @Sendable (String) -> Void, onToken: (@Sendable (Int, Int, LiveDelta) -> Void)?) async throws -> Outcome {
         let options = setting.options, scaffolds = setting.scaffolds
         var attempts: [Attempt] = []
@@ -571,14 +589,13 @@ public struct CodeGenerator: Sendable {
                 r.monitorEveryDraw = options.grammar == nil
                 return r
             }
-            let samplePhase = kind == "generate" ? "sample" : kind
             let processors: [(any LogitsProcessor)?]? = try options.grammar.map { engine in
                 try requests.indices.map { try GrammarConstraint(engine: engine, prefix: scaffolds[$0 % scaffolds.count].head, maxTokens: requests[$0].maxTokens) }
             }
             let round = try await sampleAndCheck(requests, processors: processors, setting: setting, attempt: n,
                                                  onToken: onToken, progress: { progress("\(kind): \($0)") })
-            timings.add(samplePhase, round.sampleSeconds)
-            timings.add(kind == "generate" ? "check" : kind, round.checkSeconds)
+            timings.add(kind.samplePhase, round.sampleSeconds)
+            timings.add(kind.checkPhase, round.checkSeconds)
             let candidates = round.candidates
             attempts.append(Attempt(kind: kind, candidates: candidates, seconds: Date().timeIntervalSince(start)))
             if let answer = round.answer {

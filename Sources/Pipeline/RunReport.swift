@@ -24,7 +24,7 @@ public struct GenerateRunBody: Encodable, Sendable {
 
     /// Per-attempt figures.
     public struct AttemptStats: Encodable, Sendable {
-        public var kind: String
+        public var kind: AttemptKind
         public var candidates: Int
         public var checked: Int
         /// Candidates that compiled and passed every check (verified or compiled).

@@ -30,7 +30,7 @@ struct ObservabilityTests {
     func proceed() async throws {
         let r = try await Self.generator().generate(task: Self.task, options: Self.options { $0.abstainBelowTop1 = 0; $0.reflectBelowAvgLogprob = -100; $0.retrieveAboveEntropy = 100 })
         #expect(r.gating?.decision == .proceed)
-        #expect(r.attempts.map(\.kind) == ["generate"])
+        #expect(r.attempts.map(\.kind) == [.generate])
         #expect(r.confidence.tokenCount > 0)
         #expect(r.confidence.avgLogprob < 0)
         #expect(r.confidence.entropy.isFinite && r.confidence.entropy > 0)
@@ -43,7 +43,7 @@ struct ObservabilityTests {
     func reflect() async throws {
         let r = try await Self.generator().generate(task: Self.task, options: Self.options { $0.reflectBelowAvgLogprob = 0 })
         #expect(r.gating?.decision == .reflect)
-        #expect(r.attempts.map(\.kind) == ["generate", "reflect"])
+        #expect(r.attempts.map(\.kind) == [.generate, .reflect])
         #expect(r.timings.seconds["reflect"] ?? 0 > 0)
         #expect(r.gating?.action.hasPrefix("reflect:") == true)
     }
@@ -58,7 +58,7 @@ struct ObservabilityTests {
         let r = try await g.generate(task: Self.task, options: Self.options { $0.reflectBelowAvgLogprob = -100; $0.retrieveAboveEntropy = 0 })
         #expect(r.gating?.decision == .retrieve)
         #expect(r.gating?.passages?.first?.source == "notes/lists.md")
-        #expect(r.attempts.map(\.kind) == ["generate", "retrieve"])
+        #expect(r.attempts.map(\.kind) == [.generate, .retrieve])
         let prompt = g.firstPrompt(task: Self.task, context: nil, passages: r.gating?.passages ?? [])
         #expect(prompt.contains("Reference (notes/lists.md):\nTo find the largest number"))
     }
