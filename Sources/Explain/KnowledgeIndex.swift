@@ -15,22 +15,10 @@ public struct KnowledgeSources: Sendable {
         self.cwe = cwe
     }
 
-    /// `$ELIXIR_CODER_RAG_INDEX` or `rag-index/` beside the build, and the CWE file set-up fetched.
+    /// The rag-index/ folder (see `DataFolder`), and the CWE file set-up fetched.
     public static func locate(paths: Paths = Paths()) throws -> KnowledgeSources {
         let fm = FileManager.default
-        var pages: URL?
-        if let env = ProcessInfo.processInfo.environment["ELIXIR_CODER_RAG_INDEX"], !env.isEmpty {
-            pages = URL(fileURLWithPath: env)
-        } else {
-            var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-            for _ in 0..<6 where pages == nil {
-                if fm.fileExists(atPath: dir.appendingPathComponent("rag-index/credo").path) { pages = dir.appendingPathComponent("rag-index") }
-                dir = dir.deletingLastPathComponent()
-            }
-            let cwd = URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("rag-index")
-            if pages == nil, fm.fileExists(atPath: cwd.path) { pages = cwd }
-        }
-        guard let pages else { throw ExplainError("cannot find the rag-index/ folder; set ELIXIR_CODER_RAG_INDEX to it") }
+        guard let pages = DataFolder.ragIndex.locate() else { throw ExplainError(DataFolder.ragIndex.missingMessage) }
         let cwe = paths.data.appendingPathComponent("cwec_v4.14.xml")
         guard fm.fileExists(atPath: cwe.path) else {
             throw ExplainError("the CWE catalogue is missing (\(cwe.path)); fetch it with: make setup (or scripts/setup.sh)")

@@ -14,20 +14,17 @@ public struct GrammarStore: Sendable {
     }
 
     /// The text of a named grammar (`elixir`) or a grammar file path.
-    /// Looks in `$ELIXIR_CODER_GRAMMARS`, `./grammars` and the source checkout's `grammars/`.
+    /// A name is looked up in the grammars folder (see `DataFolder`).
     public static func text(named name: String) throws -> String {
         if name.contains("/") || name.hasSuffix(".ebnf") {
             guard let t = try? String(contentsOfFile: name, encoding: .utf8) else { throw GrammarError(.io, "cannot read grammar file \(name)") }
             return t
         }
-        var dirs: [URL] = []
-        if let d = ProcessInfo.processInfo.environment["ELIXIR_CODER_GRAMMARS"], !d.isEmpty { dirs.append(URL(fileURLWithPath: d)) }
-        dirs.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("grammars"))
-        dirs.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("grammars"))
-        for d in dirs {
-            if let t = try? String(contentsOf: d.appendingPathComponent("\(name).ebnf"), encoding: .utf8) { return t }
+        guard let dir = DataFolder.grammars.locate() else { throw GrammarError(.io, DataFolder.grammars.missingMessage) }
+        guard let t = try? String(contentsOf: dir.appendingPathComponent("\(name).ebnf"), encoding: .utf8) else {
+            throw GrammarError(.io, "no grammar named '\(name)' (no \(name).ebnf in \(dir.path))")
         }
-        throw GrammarError(.io, "no grammar named '\(name)' (looked for \(name).ebnf in \(dirs.map(\.path).joined(separator: ", ")); set ELIXIR_CODER_GRAMMARS)")
+        return t
     }
 
     /// SHA-256 over every token's bytes, so a cache entry never outlives its vocabulary.

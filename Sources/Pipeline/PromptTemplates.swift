@@ -1,3 +1,4 @@
+import ElixirCoderCore
 import Foundation
 import Mustache
 
@@ -8,11 +9,9 @@ public struct PromptTemplates: Sendable {
     /// Few-shot examples: (task, code) from `templates/examples/*.ex`.
     public let examples: [(task: String, code: String)]
 
-    /// Loads from `directory`, or finds `templates/` (see `locate`).
+    /// Loads from `directory`, or finds `templates/` (see `DataFolder`).
     public init(directory: URL? = nil) throws {
-        guard let dir = directory ?? Self.locate() else {
-            throw PipelineError("cannot find the templates directory; set ELIXIR_CODER_TEMPLATES to the repository's templates/ folder")
-        }
+        guard let dir = directory ?? DataFolder.templates.locate() else { throw PipelineError(DataFolder.templates.missingMessage) }
         self.directory = dir
         var library = MustacheLibrary()
         let templateFiles = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasSuffix(".mustache") }
@@ -37,20 +36,6 @@ public struct PromptTemplates: Sendable {
             guard lines.count == 2, lines[0].hasPrefix("# Task: ") else { return nil }
             return (String(lines[0].dropFirst(8)), String(lines[1]).trimmingCharacters(in: .whitespacesAndNewlines))
         }
-    }
-
-    /// `$ELIXIR_CODER_TEMPLATES`, else `templates/` beside the repository the binary was built in, else `./templates`.
-    public static func locate() -> URL? {
-        let fm = FileManager.default
-        if let env = ProcessInfo.processInfo.environment["ELIXIR_CODER_TEMPLATES"], !env.isEmpty { return URL(fileURLWithPath: env) }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<6 {
-            let candidate = dir.appendingPathComponent("templates")
-            if fm.fileExists(atPath: candidate.appendingPathComponent("system.mustache").path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        let cwd = URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("templates")
-        return fm.fileExists(atPath: cwd.appendingPathComponent("system.mustache").path) ? cwd : nil
     }
 
     public func render(_ name: String, _ values: [String: Any]) -> String {

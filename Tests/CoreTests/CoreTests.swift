@@ -80,3 +80,28 @@ struct CoreTests {
         #expect { try store.resolve("no-such-model") } throws: { "\($0)".contains("unknown model") }
     }
 }
+
+@Suite("data folders")
+struct DataFolderTests {
+    @Test("templates, grammars and rag-index are found one way: the variable, above the executable (or its share/elixir-coder), then the checkout")
+    func search() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ec-data-\(UUID().uuidString)")
+        let bin = root.appendingPathComponent("prefix/bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let tool = bin.appendingPathComponent("elixir-coder")
+        let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for folder in DataFolder.allCases {
+            // Nothing near the executable: the checkout's copy.
+            #expect(folder.locate(environment: [:], executable: tool)?.standardizedFileURL == checkout.appendingPathComponent(folder.rawValue).standardizedFileURL)
+            // An install's share/elixir-coder beside bin/ comes first.
+            let installed = root.appendingPathComponent("prefix/share/elixir-coder/\(folder.rawValue)")
+            let marker = ["templates": "system.mustache", "grammars": "elixir.ebnf", "rag-index": "credo"][folder.rawValue]!
+            try FileManager.default.createDirectory(at: installed.appendingPathComponent(marker).deletingLastPathComponent(), withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: installed.appendingPathComponent(marker).path, contents: Data())
+            #expect(folder.locate(environment: [:], executable: tool)?.standardizedFileURL.path == installed.standardizedFileURL.path)
+            // The environment variable wins over both.
+            #expect(folder.locate(environment: [folder.environmentVariable: "/elsewhere"], executable: tool)?.path == "/elsewhere")
+        }
+        #expect(DataFolder.ragIndex.missingMessage.contains("ELIXIR_CODER_RAG_INDEX"))
+    }
+}
