@@ -1,6 +1,14 @@
 /// Where a finding comes from.
 public enum FindingSource: String, Codable, Sendable, CaseIterable {
     case syntax, format, credo, sobelow, builtin
+    /// The Elixir compiler, run in the sandbox.
+    case compiler
+    /// The task's contract: the module or function it names is missing.
+    case contract
+    /// The task's examples, run against the compiled candidate.
+    case examples
+    /// The user's ExUnit tests.
+    case tests
 }
 
 /// One problem in a piece of Elixir code, whoever found it: the parser, the
@@ -24,8 +32,8 @@ public struct Finding: Codable, Sendable, Equatable {
     /// True when our built-in rules produced it rather than the real tool.
     public var builtin: Bool
 
-    public init(source: FindingSource, check: String, ruleID: String? = nil, category: String, priority: Int? = nil, confidence: String? = nil,
-                line: Int, column: Int? = nil, message: String, snippet: String? = nil, cwe: String? = nil, builtin: Bool) {
+    public init(source: FindingSource, check: String, ruleID: String? = nil, category: String = "", priority: Int? = nil, confidence: String? = nil,
+                line: Int, column: Int? = nil, message: String, snippet: String? = nil, cwe: String? = nil, builtin: Bool = false) {
         self.source = source
         self.check = check
         self.ruleID = ruleID
@@ -46,6 +54,7 @@ public struct Finding: Codable, Sendable, Equatable {
         case .syntax: return "error"
         case .sobelow: return confidence == "low" ? "warning" : "error"
         case .format: return "info"
+        case .compiler, .contract, .examples, .tests: return "error"
         default: return (priority ?? 0) >= 10 ? "warning" : "info"
         }
     }

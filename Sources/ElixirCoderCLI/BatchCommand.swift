@@ -54,7 +54,7 @@ struct BatchCommand: AsyncParsableCommand {
         let id: String
         let status: String
         let code: String
-        let problems: [Problem]
+        let problems: [Finding]
         let evidence: Evidence
         let attempt: Int
         let attempts: Int

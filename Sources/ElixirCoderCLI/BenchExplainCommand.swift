@@ -40,13 +40,13 @@ struct BenchExplainCommand: AsyncParsableCommand {
         let sources = try KnowledgeSources.locate()
         let pages = try CheckPage.loadAll(from: sources.pages)
         var f = Figures()
-        var samples: [(code: String, problem: Problem)] = []
+        var samples: [(code: String, problem: Finding)] = []
         var sampled = Set<String>()
         for page in pages {
             guard let bad = page.badExample else { continue }
             let kind = bad.contains("import Config") ? "config" : "code"
             for finding in try await pool.findings(in: bad, only: nil, kind: kind) {
-                let problem = Problem(finding)
+                let problem = finding
                 let id = Explainer.pageID(for: problem)
                 guard id == page.id, let own = try index.page(id) else { continue }
                 f.findings += 1

@@ -57,7 +57,7 @@ public struct Explainer: Sendable {
     }
 
     /// Explains one problem found in `code`.
-    public func explain(code: String, problem: Problem) async throws -> Explanation {
+    public func explain(code: String, problem: Finding) async throws -> Explanation {
         let start = Date()
         let pageID = Self.pageID(for: problem)
         let page = try index.page(pageID)
@@ -90,17 +90,17 @@ public struct Explainer: Sendable {
     public func explainAll(code: String, kind: String = "code", line: Int? = nil, check: String? = nil,
                            progress: @Sendable (String) -> Void = { _ in }) async throws -> [Explanation] {
         let findings = try await pool.findings(in: code, only: nil, kind: kind)
-        let chosen = findings.filter { f in (line == nil || f.line == line) && (check == nil || f.check == check || Self.pageID(for: Problem(f)) == check) }
+        let chosen = findings.filter { f in (line == nil || f.line == line) && (check == nil || f.check == check || Self.pageID(for: f) == check) }
         var out: [Explanation] = []
         for (i, f) in chosen.enumerated() {
             progress("explaining \(i + 1)/\(chosen.count): line \(f.line) \(f.check)")
-            out.append(try await explain(code: code, problem: Problem(f)))
+            out.append(try await explain(code: code, problem: f))
         }
         return out
     }
 
     /// The page a problem maps to: its check id, or the syntax-error kind its message names.
-    public static func pageID(for p: Problem) -> String {
+    public static func pageID(for p: Finding) -> String {
         guard p.check.hasPrefix("SyntaxError") else { return p.check }
         let m = p.message
         if m.contains("missing terminator") {
@@ -125,7 +125,7 @@ public struct Explainer: Sendable {
         return range.map { i in i == target ? lines[i - 1] + "  # <- line \(i)" : lines[i - 1] }.joined(separator: "\n")
     }
 
-    private func generateText(_ instance: any InferenceBackend, problem: Problem, snippet: String, sources: [Passage]) async throws -> String {
+    private func generateText(_ instance: any InferenceBackend, problem: Finding, snippet: String, sources: [Passage]) async throws -> String {
         let user = templates.render("explain", [
             "passages": sources.prefix(2).map { ["title": $0.title, "text": String($0.text.prefix(600))] },
             "snippet": snippet, "line": problem.line, "check": problem.check, "message": problem.message,
@@ -152,7 +152,7 @@ public struct Explainer: Sendable {
     }
 
     /// nil when the text can be shown; otherwise why not (empty, too short, repetitive, off-topic).
-    public static func usability(_ text: String, problem: Problem, sources: [Passage]) -> String? {
+    public static func usability(_ text: String, problem: Finding, sources: [Passage]) -> String? {
         let words = text.lowercased().split { !$0.isLetter && !$0.isNumber && $0 != "_" }.map(String.init)
         if words.isEmpty { return "the model's text was empty" }
         if words.count < 8 { return "the model's text was too short" }
@@ -211,12 +211,5 @@ public struct Explainer: Sendable {
 
     static func cweURL(_ id: String) -> String {
         "https://cwe.mitre.org/data/definitions/\(id.dropFirst(4)).html"
-    }
-}
-
-extension Problem {
-    /// The pipeline's view of a checker finding.
-    public init(_ f: Finding) {
-        self.init(source: f.source.rawValue, check: f.check, line: f.line, column: f.column, message: f.message)
     }
 }

@@ -2,24 +2,6 @@ import Checks
 import Engine
 import Foundation
 
-/// One problem a checker found in a candidate.
-public struct Problem: Sendable, Codable, Equatable {
-    /// `syntax`, `format`, `credo`, `sobelow`, `builtin`, `test`.
-    public var source: String
-    public var check: String
-    public var line: Int
-    public var column: Int?
-    public var message: String
-
-    public init(source: String, check: String, line: Int, column: Int? = nil, message: String) {
-        self.source = source
-        self.check = check
-        self.line = line
-        self.column = column
-        self.message = message
-    }
-}
-
 /// What a candidate was shown to do: the evidence a status rests on.
 public struct Evidence: Sendable, Codable, Equatable {
     /// Whether the compiler accepted it; nil when it was not compiled (it does not parse, or
@@ -41,18 +23,18 @@ public struct Evidence: Sendable, Codable, Equatable {
 
 /// A candidate's problems and the evidence behind its status.
 public struct Evaluation: Sendable {
-    public var problems: [Problem]
+    public var problems: [Finding]
     public var evidence: Evidence
 
-    public init(problems: [Problem], evidence: Evidence) {
+    public init(problems: [Finding], evidence: Evidence) {
         self.problems = problems
         self.evidence = evidence
     }
 }
 
-extension Problem {
+extension Finding {
     /// Without a sandbox nothing is compiled, so no candidate can be called compiled.
-    static let notCompiled = Problem(source: "compiler", check: "Compiler.NotRun", line: 1,
+    static let notCompiled = Finding(source: .compiler, check: "Compiler.NotRun", line: 1,
                                      message: "not compiled: there is no sandbox to compile in (install bubblewrap, or run make setup)")
 }
 
@@ -60,7 +42,7 @@ extension Problem {
 /// Credo or built-in rules, Sobelow, the compiler, examples and tests) plugs into the
 /// generate-check-repair loop.
 public protocol CandidateChecker: Sendable {
-    func problems(in code: String) async throws -> [Problem]
+    func problems(in code: String) async throws -> [Finding]
     /// A meaning-preserving clean-up applied before checking (the formatter).
     func normalize(_ code: String) async -> String
     /// Every check, the compiler and what the task demands (its module, functions, examples, tests).
@@ -72,7 +54,7 @@ extension CandidateChecker {
 
     /// Without a compiler: the static checks only, and nothing claimed about compiling.
     public func evaluate(_ code: String, contract: TaskContract) async throws -> Evaluation {
-        Evaluation(problems: try await problems(in: code) + [Problem.notCompiled], evidence: Evidence())
+        Evaluation(problems: try await problems(in: code) + [Finding.notCompiled], evidence: Evidence())
     }
 }
 
@@ -101,7 +83,7 @@ public struct ElixirCandidateChecker: CandidateChecker {
         return formatted
     }
 
-    public func problems(in code: String) async throws -> [Problem] {
+    public func problems(in code: String) async throws -> [Finding] {
         Self.problems(in: try await pool.report("all", code))
     }
 
@@ -111,7 +93,7 @@ public struct ElixirCandidateChecker: CandidateChecker {
             report = try await pool.report("all", code)
         } catch let error as CheckerError where error.code == .badResponse {
             // The checker could not judge this candidate: a finding for it, never the end of the request.
-            return Evaluation(problems: [Problem(source: "builtin", check: "ElixirCoder.RuleFailed", line: 1, message: "the checker failed on this code: \(error.message)")],
+            return Evaluation(problems: [Finding(source: .builtin, check: "ElixirCoder.RuleFailed", line: 1, message: "the checker failed on this code: \(error.message)")],
                               evidence: Evidence())
         }
         var problems = Self.problems(in: report)
@@ -128,14 +110,14 @@ public struct ElixirCandidateChecker: CandidateChecker {
         evidence.compiled = compiled.compiled
         evidence.compilerWarnings = compiled.warnings.count
         problems += compiled.diagnostics.map {
-            Problem(source: "compiler", check: $0.check, line: $0.line, column: $0.column, message: ($0.severity == .warning ? "warning: " : "") + $0.message)
+            Finding(source: .compiler, check: $0.check, line: $0.line, column: $0.column, message: ($0.severity == .warning ? "warning: " : "") + $0.message)
         }
         guard compiled.compiled else { return Evaluation(problems: problems, evidence: evidence) }
         problems += contract.problems(modules: compiled.modules, functions: compiled.functions)
         evidence.examplesRun = compiled.examples.count
         evidence.examplesPassed = compiled.examples.filter(\.passed).count
         for e in compiled.examples where !e.passed {
-            problems.append(Problem(source: "examples", check: "Example.Failed", line: 1,
+            problems.append(Finding(source: .examples, check: "Example.Failed", line: 1,
                                     message: "`\(e.expression)` gave `\(e.actual)`, expected `\(e.expected)`"))
         }
         // The caller's tests (a fresh Elixir each) run on every candidate that compiles: passing them ranks first.
@@ -144,30 +126,30 @@ public struct ElixirCandidateChecker: CandidateChecker {
             let outcome = try await Task.detached { try runner.run(code: code, tests: tests) }.value
             evidence.testsRun = max(outcome.tests, 1)
             evidence.testsPassed = outcome.error == nil ? outcome.tests - outcome.failures.count : 0
-            if let error = outcome.error { problems.append(Problem(source: "tests", check: "ExUnit.Run", line: 1, message: error)) }
+            if let error = outcome.error { problems.append(Finding(source: .tests, check: "ExUnit.Run", line: 1, message: error)) }
             problems += outcome.failures.map {
-                Problem(source: "tests", check: "ExUnit.Failure", line: 1, message: "\($0.test) failed (test line \($0.line.map(String.init) ?? "?")): \($0.message)")
+                Finding(source: .tests, check: "ExUnit.Failure", line: 1, message: "\($0.test) failed (test line \($0.line.map(String.init) ?? "?")): \($0.message)")
             }
         }
         return Evaluation(problems: problems, evidence: evidence)
     }
 
-    static func problems(in r: CheckReport) -> [Problem] {
+    static func problems(in r: CheckReport) -> [Finding] {
         if r.syntax.status != .ok {
             let token = r.syntax.token.map { $0.isEmpty ? "" : " \($0)" } ?? ""
-            return [Problem(source: "syntax", check: "SyntaxError", line: r.syntax.line ?? 1, column: r.syntax.column,
+            return [Finding(source: .syntax, check: "SyntaxError", line: r.syntax.line ?? 1, column: r.syntax.column,
                             message: (r.syntax.message ?? "syntax error") + token)]
         }
-        var out: [Problem] = []
+        var out: [Finding] = []
         if let facts = r.facts {
             if facts.modules.isEmpty {
-                out.append(Problem(source: "builtin", check: "ElixirCoder.NoModule", line: 1, message: "the code defines no module"))
+                out.append(Finding(source: .builtin, check: "ElixirCoder.NoModule", line: 1, message: "the code defines no module"))
             } else if facts.functions.isEmpty {
-                out.append(Problem(source: "builtin", check: "ElixirCoder.NoFunction", line: 1, message: "the module defines no function"))
+                out.append(Finding(source: .builtin, check: "ElixirCoder.NoFunction", line: 1, message: "the module defines no function"))
             }
         }
         for f in r.findings ?? [] {
-            out.append(Problem(source: f.source.rawValue, check: f.check, line: f.line, column: f.column, message: f.message))
+            out.append(f)
         }
         return out
     }

@@ -74,7 +74,7 @@ public struct Candidate: Sendable, Codable {
     /// Low-confidence tokens the repair policy replaced, and repetitions the anti-loop guard saw.
     public var repairs: Int = 0
     public var repetitionHits: Int = 0
-    public var problems: [Problem]
+    public var problems: [Finding]
     /// What the compiler, the examples and the tests showed; empty until the candidate is checked.
     public var evidence = Evidence()
     public var verdict: Verdict = .problems
@@ -183,7 +183,7 @@ public struct GenerateResult: Sendable, Codable {
     public var requestID: String
     public var status: Status
     public var code: String
-    public var problems: [Problem]
+    public var problems: [Finding]
     /// What the status rests on: compiled or not, warnings, examples and tests run and passed.
     public var evidence: Evidence
     /// What the task demands, as read from it and its context.

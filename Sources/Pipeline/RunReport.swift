@@ -1,3 +1,4 @@
+import Checks
 import Engine
 import Foundation
 import Telemetry
@@ -37,7 +38,7 @@ public struct GenerateRunBody: Encodable, Sendable {
     /// One candidate, at `detailed` (and its tokens at `debug`).
     public struct CandidateRecord: Encodable, Sendable {
         public var code: String
-        public var problems: [Problem]
+        public var problems: [Finding]
         public var meanLogprob: Float
         public var confidence: ConfidenceMetrics
         public var tokens: [TokenRecord]?

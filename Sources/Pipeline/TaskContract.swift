@@ -102,17 +102,17 @@ public struct TaskContract: Sendable, Codable, Equatable {
 
     /// The findings of a candidate that does not define what the task names.
     /// - Parameter functions: the candidate's public functions as `Module.name/arity`.
-    public func problems(modules: [String], functions: [String]) -> [Problem] {
-        var out: [Problem] = []
+    public func problems(modules: [String], functions: [String]) -> [Finding] {
+        var out: [Finding] = []
         if let module, !modules.contains(module) {
-            out.append(Problem(source: "contract", check: "Contract.MissingModule", line: 1,
+            out.append(Finding(source: .contract, check: "Contract.MissingModule", line: 1,
                                message: "the task names the module `\(module)`, which the code does not define" + (modules.isEmpty ? "" : " (it defines \(modules.map { "`\($0)`" }.joined(separator: ", ")))")))
         }
         let defined = Set(functions)
         for f in self.functions {
             let found = module.map { defined.contains("\($0).\(f)") } ?? defined.contains { $0.hasSuffix(".\(f)") }
             if !found {
-                out.append(Problem(source: "contract", check: "Contract.MissingFunction", line: 1,
+                out.append(Finding(source: .contract, check: "Contract.MissingFunction", line: 1,
                                    message: "the task names the function `\(f)`, which \(module.map { "`\($0)`" } ?? "the code") does not define as a public function"))
             }
         }

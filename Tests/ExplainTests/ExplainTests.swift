@@ -94,19 +94,19 @@ struct ExplainTests {
 
     @Test("syntax errors map to their kind's page")
     func syntaxKinds() {
-        func kind(_ m: String) -> String { Explainer.pageID(for: Problem(source: "syntax", check: "SyntaxError", line: 1, message: m)) }
+        func kind(_ m: String) -> String { Explainer.pageID(for: Finding(source: .syntax, check: "SyntaxError", line: 1, message: m)) }
         #expect(kind("missing terminator: end (for \"do\" starting at line 1)") == "SyntaxError.MissingTerminator")
         #expect(kind("missing terminator: \" (for string starting at line 5)") == "SyntaxError.UnterminatedString")
         #expect(kind("unexpected token: ). The \"[\" at line 5 is missing terminator \"]\"") == "SyntaxError.MismatchedDelimiter")
         #expect(kind("unexpected reserved word: end") == "SyntaxError.UnexpectedEnd")
         #expect(kind("syntax error before: \"age\"") == "SyntaxError.UnexpectedToken")
         #expect(kind("unexpected token: \":\" (column 16, code point U+003A)") == "SyntaxError.InvalidToken")
-        #expect(Explainer.pageID(for: Problem(source: "credo", check: "Credo.Check.Warning.IoInspect", line: 1, message: "")) == "Credo.Check.Warning.IoInspect")
+        #expect(Explainer.pageID(for: Finding(source: .credo, check: "Credo.Check.Warning.IoInspect", line: 1, message: "")) == "Credo.Check.Warning.IoInspect")
     }
 
     @Test("usable model text is kept; empty, repetitive or off-topic text is rejected")
     func usability() {
-        let p = Problem(source: "sobelow", check: "DOS.StringToAtom", line: 3, message: "Unsafe `String.to_atom`")
+        let p = Finding(source: .sobelow, check: "DOS.StringToAtom", line: 3, message: "Unsafe `String.to_atom`")
         let sources = [Passage(source: "x", title: "Atom creation from untrusted strings", text: "Atoms are never garbage collected; the atom table fills up.", score: 1)]
         #expect(Explainer.usability("This matters because atoms created from user input are never garbage collected, so the atom table fills up and the node crashes.", problem: p, sources: sources) == nil)
         #expect(Explainer.usability("", problem: p, sources: sources) == "the model's text was empty")

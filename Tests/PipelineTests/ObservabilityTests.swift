@@ -139,17 +139,17 @@ struct TestsAsFindings {
         let g = CodeGenerator(instance: PipelineTests.instance, templates: PipelineTests.templates, checker: PipelineTests.checker)
         // Only candidates that compile are tested; a few seeds make sure one does.
         var result: GenerateResult?
-        var tested: [Problem] = []
+        var tested: [Finding] = []
         for seed in 0..<4 where tested.isEmpty {
             o.sampling.seed = UInt64(seed)
             result = try await g.generate(task: "Write a function that returns the largest number in a list.", options: o)
-            tested = result!.attempts.flatMap(\.candidates).flatMap(\.problems).filter { $0.source == "tests" }
+            tested = result!.attempts.flatMap(\.candidates).flatMap(\.problems).filter { $0.source == .tests }
         }
         let r = try #require(result)
         #expect(r.status == .problems)
         #expect(!tested.isEmpty, "candidates that compiled were tested")
         #expect(tested.allSatisfy { $0.check == "ExUnit.Failure" || $0.check == "ExUnit.Run" })
-        if r.attempts.count == 2, let fed = r.attempts.first?.candidates.first(where: { $0.problems.contains { $0.source == "tests" } }) {
+        if r.attempts.count == 2, let fed = r.attempts.first?.candidates.first(where: { $0.problems.contains { $0.source == .tests } }) {
             #expect(g.repairPrompt(task: "t", candidate: fed).contains("ExUnit."))
         }
     }

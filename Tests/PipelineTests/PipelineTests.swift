@@ -8,8 +8,8 @@ import Checks
 
 /// Counts calls and reports a fixed problem, to drive the loop through repairs.
 struct AlwaysBroken: CandidateChecker {
-    func problems(in code: String) async throws -> [Problem] {
-        [Problem(source: "builtin", check: "Credo.Check.Readability.ModuleDoc", line: 1, message: "Modules should have a @moduledoc tag.")]
+    func problems(in code: String) async throws -> [Finding] {
+        [Finding(source: .builtin, check: "Credo.Check.Readability.ModuleDoc", line: 1, message: "Modules should have a @moduledoc tag.")]
     }
 }
 
@@ -29,7 +29,7 @@ extension GenerateOptions {
 /// Finds nothing wrong and calls everything compiled: the first candidate checked is an answer, so
 /// early stop has it at the quorum.
 struct AlwaysClean: CandidateChecker {
-    func problems(in code: String) async throws -> [Problem] { [] }
+    func problems(in code: String) async throws -> [Finding] { [] }
     func evaluate(_ code: String, contract: TaskContract) async throws -> Evaluation { Evaluation(problems: [], evidence: Evidence(compiled: true)) }
 }
 
@@ -63,7 +63,7 @@ struct PipelineTests {
         #expect(await c.normalize("defmodule A do\ndef f(x),do: x\nend") == "defmodule A do\n  def f(x), do: x\nend\n")
         let p = try await c.problems(in: "defmodule A do\n  def f(x) do\n    x +\nend\n")
         #expect(p.count == 1)
-        #expect(p[0].source == "syntax")
+        #expect(p[0].source == .syntax)
         #expect(p[0].line >= 3)
         #expect(try await c.problems(in: "x = 1\n").first?.check == "ElixirCoder.NoModule")
         #expect(try await c.problems(in: "defmodule A do\n  @x 1\nend\n").first?.check == "ElixirCoder.NoFunction")
@@ -258,7 +258,7 @@ struct CorrectnessTests {
         let r = try await g.generate(task: "Implement `count/1`: return how many items the list holds.", options: o)
         #expect(r.contract.stub?.function.description == "count/1")
         // Closing a cut-off body appends terminators at the end of the file, so only code that parses keeps the tail verbatim.
-        for c in r.attempts.flatMap(\.candidates) where !c.problems.contains(where: { $0.source == "syntax" }) {
+        for c in r.attempts.flatMap(\.candidates) where !c.problems.contains(where: { $0.source == .syntax }) {
             #expect(c.code.hasPrefix("defmodule Shop.Cart do\n  @moduledoc \"Shopping carts.\"\n\n  @doc \"The number of items.\"\n  def count(items) do"))
             #expect(c.code.hasSuffix("  end\n\n  @doc \"An empty cart.\"\n  def empty, do: []\nend\n"), "\(c.code)")
             #expect(!c.code.contains("# TODO") || c.code.components(separatedBy: "def count").count == 2)
