@@ -60,12 +60,12 @@ public final class CheckerPool: Checker, @unchecked Sendable {
 
     /// Parser verdict only.
     public func syntax(_ code: String) async throws -> SyntaxResult {
-        try await report("syntax", code).syntax
+        try await report(.syntax, code).syntax
     }
 
     /// Whether the formatter would change the code.
     public func format(_ code: String) async throws -> FormatResult {
-        guard let f = try await report("format", code).format else { throw CheckerError(.badResponse, "the checker returned no format result") }
+        guard let f = try await report(.format, code).format else { throw CheckerError(.badResponse, "the checker returned no format result") }
         return f
     }
 
@@ -73,12 +73,12 @@ public final class CheckerPool: Checker, @unchecked Sendable {
     /// run on their own thread). Open blocks are closed before parsing, because Elixir reports
     /// an open block before any error inside it.
     public func viabilityBlocking(_ code: String) throws -> SyntaxResult {
-        try blocking("viable", code)
+        try blocking(.viable, code)
     }
 
     /// Parser verdict, blocking the calling thread.
     public func syntaxBlocking(_ code: String) throws -> SyntaxResult {
-        try blocking("syntax", code)
+        try blocking(.syntax, code)
     }
 
     /// The built-in rules on a prefix (closed first), blocking the calling thread: for monitors
@@ -88,16 +88,16 @@ public final class CheckerPool: Checker, @unchecked Sendable {
         let index = acquire()
         defer { release(index) }
         let process = processes[index]
-        let data = try process.queue.sync { try process.request("prefixrules", code: code, kind: "code") }
+        let data = try process.queue.sync { try process.request(.prefixrules, code: code, argument: SourceKind.code.rawValue) }
         return (try JSONDecoder().decode(CheckReport.self, from: data)).findings ?? []
     }
 
-    private func blocking(_ command: String, _ code: String) throws -> SyntaxResult {
+    private func blocking(_ command: CheckerCommand, _ code: String) throws -> SyntaxResult {
         guard code.utf8.count <= maxBytes else { throw CheckerError(.tooLarge, "the code is \(code.utf8.count) bytes; the checker takes at most \(maxBytes)") }
         let index = acquire()
         defer { release(index) }
         let process = processes[index]
-        let data = try process.queue.sync { try process.request(command, code: code, kind: "code") }
+        let data = try process.queue.sync { try process.request(command, code: code, argument: SourceKind.code.rawValue) }
         struct Wire: Decodable { let syntax: SyntaxResult? }
         guard let r = try? JSONDecoder().decode(Wire.self, from: data).syntax else {
             throw CheckerError(.badResponse, "the checker answered something unreadable")
@@ -108,18 +108,18 @@ public final class CheckerPool: Checker, @unchecked Sendable {
     /// Closes a program cut off with constructs open (appending the terminators the parser
     /// names, dropping a last line cut mid-expression); nil when it cannot be closed.
     public func close(_ code: String) async throws -> String? {
-        let data = try await raw("close", code, kind: "code")
+        let data = try await raw(.close, code, argument: SourceKind.code.rawValue)
         struct Wire: Decodable { let closed: String? }
         return try JSONDecoder().decode(Wire.self, from: data).closed
     }
 
     /// Structural facts; nil when the code does not parse.
     public func facts(_ code: String) async throws -> ASTFacts? {
-        try await report("facts", code).facts
+        try await report(.facts, code).facts
     }
 
     /// One request's raw answer, from the least busy process.
-    func raw(_ command: String, _ code: String, kind: String) async throws -> Data {
+    func raw(_ command: CheckerCommand, _ code: String, argument: String) async throws -> Data {
         guard code.utf8.count <= maxBytes else {
             throw CheckerError(.tooLarge, "the code is \(code.utf8.count) bytes; the checker takes at most \(maxBytes) bytes")
         }
@@ -127,14 +127,14 @@ public final class CheckerPool: Checker, @unchecked Sendable {
         defer { release(index) }
         let process = processes[index]
         return try await withCheckedThrowingContinuation { cont in
-            process.queue.async { cont.resume(with: Result { try process.request(command, code: code, kind: kind) }) }
+            process.queue.async { cont.resume(with: Result { try process.request(command, code: code, argument: argument) }) }
         }
     }
 
     /// Syntax, format, facts and built-in findings in one round trip.
     /// - Parameter kind: `code`, or `config` for config files (enables the hard-coded secrets rule).
-    public func report(_ command: String = "all", _ code: String, kind: String = "code") async throws -> CheckReport {
-        let data = try await raw(command, code, kind: kind)
+    public func report(_ command: CheckerCommand = .all, _ code: String, kind: SourceKind = .code) async throws -> CheckReport {
+        let data = try await raw(command, code, argument: kind.rawValue)
         struct Wire: Decodable {
             let syntax: SyntaxResult?
             let format: FormatResult?
@@ -156,8 +156,8 @@ public final class CheckerPool: Checker, @unchecked Sendable {
         try await findings(in: code, only: nil)
     }
 
-    public func findings(in code: String, only: Set<FindingSource>?, kind: String = "code") async throws -> [Finding] {
-        let r = try await report("all", code, kind: kind)
+    public func findings(in code: String, only: Set<FindingSource>?, kind: SourceKind = .code) async throws -> [Finding] {
+        let r = try await report(.all, code, kind: kind)
         var out: [Finding] = []
         if r.syntax.status != .ok {
             out.append(Finding(source: .syntax, check: r.syntax.status == .incomplete ? "SyntaxError.Incomplete" : "SyntaxError",

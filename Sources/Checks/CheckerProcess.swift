@@ -2,7 +2,7 @@ import Foundation
 
 /// One persistent `elixir` process running `checker.exs`, spoken to one request at a time.
 ///
-/// Requests are lines (`id \t command \t base64 code \t kind`); answers are JSON lines.
+/// Requests are lines (`id \t command \t base64 code \t argument`); answers are JSON lines.
 /// A crash or a timeout kills the process; the request that hit it gets an error and
 /// the next request starts a fresh one.
 final class CheckerProcess: @unchecked Sendable {
@@ -33,11 +33,11 @@ final class CheckerProcess: @unchecked Sendable {
     deinit { process?.terminate() }
 
     /// Sends one request; returns the raw JSON answer. Runs on `queue`.
-    func request(_ command: String, code: String, kind: String) throws -> Data {
+    func request(_ command: CheckerCommand, code: String, argument: String) throws -> Data {
         if process?.isRunning != true { try start() }
         guard let input, let output, let process else { throw CheckerError(.unavailable, "the checker process is not running") }
         counter += 1
-        let line = "\(counter)\t\(command)\t\(Data(code.utf8).base64EncodedString())\t\(kind)\n"
+        let line = "\(counter)\t\(command.rawValue)\t\(Data(code.utf8).base64EncodedString())\t\(argument)\n"
         let pid = process.processIdentifier
         var timedOut = false
         let watchdog = DispatchWorkItem { timedOut = true; kill(pid, SIGKILL) }
@@ -98,4 +98,23 @@ final class CheckerProcess: @unchecked Sendable {
         pending = Data()
         starts += 1
     }
+}
+
+/// What a checker or compile-worker process is asked to do: a request line's second field.
+public enum CheckerCommand: String, Sendable, CaseIterable {
+    /// Syntax, format, facts and built-in findings at once.
+    case all, syntax, format, facts
+    /// Whether a prefix can still become a program.
+    case viable
+    /// The built-in rules alone; on a prefix (closed first).
+    case rules, prefixrules
+    /// Close a cut-off program.
+    case close
+    /// The compile worker: compile and run examples; search library compositions.
+    case compile, synth
+}
+
+/// What a piece of code is: a module, or a config file (which turns on the hard-coded-secrets rule).
+public enum SourceKind: String, Sendable, CaseIterable {
+    case code, config
 }

@@ -131,11 +131,11 @@ public final class CompileWorker: Sendable {
         let data: Data
         do {
             do {
-                data = try await pool.raw("compile", code, kind: pairs.joined(separator: ","))
+                data = try await pool.raw(.compile, code, argument: pairs.joined(separator: ","))
             } catch let error as CheckerError where error.code == .crashed {
                 // The worker may have died after its last answer (an earlier candidate's memory):
                 // a fresh one gets the candidate once more before the candidate is blamed.
-                data = try await pool.raw("compile", code, kind: pairs.joined(separator: ","))
+                data = try await pool.raw(.compile, code, argument: pairs.joined(separator: ","))
             }
         } catch let error as CheckerError where error.code == .crashed || error.code == .timedOut {
             // The candidate took the worker down: that is a finding about the candidate.
@@ -225,6 +225,6 @@ extension CompileWorker {
     /// Searches compositions of standard-library functions that give the examples' values, in
     /// the sandbox (the examples' arguments are evaluated there).
     public func synthesize(_ request: SynthesisRequest) async throws -> SynthesisResult {
-        try Self.decode(SynthesisResult.self, from: try await pool.raw("synth", request.spec, kind: ""), answerer: "the synthesizer")
+        try Self.decode(SynthesisResult.self, from: try await pool.raw(.synth, request.spec, argument: ""), answerer: "the synthesizer")
     }
 }

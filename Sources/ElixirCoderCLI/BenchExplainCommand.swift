@@ -44,7 +44,7 @@ struct BenchExplainCommand: AsyncParsableCommand {
         var sampled = Set<String>()
         for page in pages {
             guard let bad = page.badExample else { continue }
-            let kind = bad.contains("import Config") ? "config" : "code"
+            let kind: SourceKind = bad.contains("import Config") ? .config : .code
             for finding in try await pool.findings(in: bad, only: nil, kind: kind) {
                 let problem = finding
                 let id = Explainer.pageID(for: problem)

@@ -41,7 +41,7 @@ struct CheckCommand: AsyncParsableCommand {
             }
             code = String(decoding: data, as: UTF8.self)
         }
-        let kind = name.hasSuffix(".exs") && name.contains("config") ? "config" : "code"
+        let kind: SourceKind = name.hasSuffix(".exs") && name.contains("config") ? .config : .code
         var findings: [Finding]
         do {
             let pool = try CheckerPool(size: 1)
@@ -90,18 +90,18 @@ struct BenchChecksCommand: AsyncParsableCommand {
     func run() async throws {
         let code = Self.sample()
         let pool = try CheckerPool(size: 2)
-        _ = try await pool.report("all", code)  // start the processes
+        _ = try await pool.report(.all, code)  // start the processes
         var figures: [String: Double] = [:]
         func pct(_ xs: [Double], _ p: Double) -> Double { xs.sorted()[min(xs.count - 1, Int(Double(xs.count) * p))] }
-        for command in ["syntax", "format", "facts", "rules", "all"] {
+        for command: CheckerCommand in [.syntax, .format, .facts, .rules, .all] {
             var times: [Double] = []
             for _ in 0..<requests {
                 let t = Date()
                 _ = try await pool.report(command, code)
                 times.append(Date().timeIntervalSince(t) * 1000)
             }
-            figures["\(command)_median_ms"] = pct(times, 0.5)
-            figures["\(command)_p95_ms"] = pct(times, 0.95)
+            figures["\(command.rawValue)_median_ms"] = pct(times, 0.5)
+            figures["\(command.rawValue)_p95_ms"] = pct(times, 0.95)
         }
         // Cold: a fresh elixir process per check, as a naive integration would do.
         var cold: [Double] = []
@@ -121,7 +121,7 @@ struct BenchChecksCommand: AsyncParsableCommand {
         figures["cold_process_syntax_median_ms"] = pct(cold, 0.5)
         let t = Date()
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<10 { group.addTask { for _ in 0..<(requests / 10 + 1) { _ = try await pool.report("all", code) } } }
+            for _ in 0..<10 { group.addTask { for _ in 0..<(requests / 10 + 1) { _ = try await pool.report(.all, code) } } }
             try await group.waitForAll()
         }
         figures["throughput_10_concurrent_per_s"] = Double(10 * (requests / 10 + 1)) / Date().timeIntervalSince(t)

@@ -87,7 +87,7 @@ public struct Explainer: Sendable {
     }
 
     /// Runs the checks on `code` and explains each finding (or those on `line` / of `check`).
-    public func explainAll(code: String, kind: String = "code", line: Int? = nil, check: String? = nil,
+    public func explainAll(code: String, kind: SourceKind = .code, line: Int? = nil, check: String? = nil,
                            progress: @Sendable (String) -> Void = { _ in }) async throws -> [Explanation] {
         let findings = try await pool.findings(in: code, only: nil, kind: kind)
         let chosen = findings.filter { f in (line == nil || f.line == line) && (check == nil || f.check == check || Self.pageID(for: f) == check) }
@@ -173,8 +173,8 @@ public struct Explainer: Sendable {
     /// The page's corrected example, re-checked now: it must parse and not trigger `check`.
     func fixExample(page: CheckPage?, check: String) async throws -> FixExample? {
         guard let page, let good = page.goodExample else { return nil }
-        let kind = page.id.hasPrefix("Config.") && good.contains("import Config") ? "config" : "code"
-        let report = try await pool.report("all", good, kind: kind)
+        let kind: SourceKind = page.id.hasPrefix("Config.") && good.contains("import Config") ? .config : .code
+        let report = try await pool.report(.all, good, kind: kind)
         let parses = report.syntax.status == .ok
         let fires = (report.findings ?? []).contains { $0.check == check || $0.check == page.id }
         let verified = parses && !fires

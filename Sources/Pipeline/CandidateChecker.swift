@@ -84,13 +84,13 @@ public struct ElixirCandidateChecker: CandidateChecker {
     }
 
     public func problems(in code: String) async throws -> [Finding] {
-        Self.problems(in: try await pool.report("all", code))
+        Self.problems(in: try await pool.report(.all, code))
     }
 
     public func evaluate(_ code: String, contract: TaskContract) async throws -> Evaluation {
         let report: CheckReport
         do {
-            report = try await pool.report("all", code)
+            report = try await pool.report(.all, code)
         } catch let error as CheckerError where error.code == .badResponse {
             // The checker could not judge this candidate: a finding for it, never the end of the request.
             return Evaluation(problems: [Finding(source: .builtin, check: "ElixirCoder.RuleFailed", line: 1, message: "the checker failed on this code: \(error.message)")],

@@ -39,7 +39,7 @@ struct BuiltinRuleTests {
             .union((expected["sobelow"] as! [[String: Any]]).map {
                 Pair(check: String(($0["type"] as! String).split(separator: ":")[0]), line: $0["line"] as! Int)
             })
-        let report = try await Fixtures.pool.report("all", code, kind: key.hasSuffix(".exs") ? "config" : "code")
+        let report = try await Fixtures.pool.report(.all, code, kind: key.hasSuffix(".exs") ? .config : .code)
         let ours = Set((report.findings ?? []).map { Pair(check: $0.check, line: $0.line) })
         #expect(real.filter { builtinChecks.contains($0.check) } == ours, "real: \(real.sorted { $0.line < $1.line })")
         #expect((report.findings ?? []).allSatisfy { $0.builtin })
@@ -87,16 +87,16 @@ struct BuiltinRuleTests {
           def c(html), do: raw(html)
         end
         """
-        let f = try await Fixtures.pool.report("all", code).findings ?? []
+        let f = try await Fixtures.pool.report(.all, code).findings ?? []
         let pairs = Set(f.map { Pair(check: $0.check, line: $0.line) })
         #expect(pairs.contains(Pair(check: "Credo.Check.Refactor.UnlessWithElse", line: 4)))
         #expect(pairs.contains(Pair(check: "Credo.Check.Warning.IoInspect", line: 12)))
         #expect(pairs.contains(Pair(check: "Credo.Check.Readability.VariableNames", line: 12)))
         #expect(pairs.contains(Pair(check: "XSS.Raw", line: 16)))
         let config = "import Config\nconfig :app, password: \"hunter2\"\n"
-        #expect(try await Fixtures.pool.report("all", config, kind: "config").findings?.first?.check == "Config.Secrets")
-        #expect(try await Fixtures.pool.report("all", config, kind: "code").findings?.isEmpty == true)
-        let noDoc = try await Fixtures.pool.report("all", "defmodule NoDoc do\n  def f, do: 1\nend\n").findings ?? []
+        #expect(try await Fixtures.pool.report(.all, config, kind: .config).findings?.first?.check == "Config.Secrets")
+        #expect(try await Fixtures.pool.report(.all, config, kind: .code).findings?.isEmpty == true)
+        let noDoc = try await Fixtures.pool.report(.all, "defmodule NoDoc do\n  def f, do: 1\nend\n").findings ?? []
         #expect(noDoc.map(\.check) == ["Credo.Check.Readability.ModuleDoc"])
     }
 
@@ -105,10 +105,10 @@ struct BuiltinRuleTests {
         var seen: Set<String> = []
         for key in Fixtures.snippets {
             let code = try String(contentsOf: Fixtures.root.appendingPathComponent(key), encoding: .utf8)
-            for f in try await Fixtures.pool.report("all", code, kind: key.hasSuffix(".exs") ? "config" : "code").findings ?? [] { seen.insert(f.check) }
+            for f in try await Fixtures.pool.report(.all, code, kind: key.hasSuffix(".exs") ? .config : .code).findings ?? [] { seen.insert(f.check) }
         }
         let extra = "defmodule X do\n  def a(x) do\n    unless x do\n      1\n    else\n      2\n    end\n  end\n  def b(y), do: IO.inspect(y)\n  def c(h) do\n    myVar = raw(h)\n    myVar\n  end\nend\ndefmodule Y do\n  def z, do: 1\nend\n"
-        for f in try await Fixtures.pool.report("all", extra).findings ?? [] { seen.insert(f.check) }
+        for f in try await Fixtures.pool.report(.all, extra).findings ?? [] { seen.insert(f.check) }
         #expect(builtinChecks.subtracting(seen).isEmpty, "never fired: \(builtinChecks.subtracting(seen).sorted())")
         #expect(seen.subtracting(builtinChecks).isEmpty, "undeclared: \(seen.subtracting(builtinChecks).sorted())")
     }
@@ -156,9 +156,9 @@ struct CheckerProcessTests {
         let pool = try CheckerPool(size: 1, maxBytes: 1 << 20)
         let garbage = String(decoding: (0..<4000).map { UInt8(truncatingIfNeeded: $0 &* 97 &+ 13) }, as: UTF8.self)
         #expect(try await pool.syntax(garbage).status != .ok)
-        await #expect(throws: CheckerError.self) { try await pool.report("all", String(repeating: "a = 1\n", count: 900_000)) }
+        await #expect(throws: CheckerError.self) { try await pool.report(.all, String(repeating: "a = 1\n", count: 900_000)) }
         let deep = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
-        _ = try? await pool.report("all", deep)
+        _ = try? await pool.report(.all, deep)
         #expect(try await pool.syntax("x = 1").status == .ok, "still serving after deep nesting")
         pool.killProcess()
         #expect(try await pool.syntax("x = 1").status == .ok, "restarted after a crash")
