@@ -4,6 +4,7 @@ ELIXIR_CODER_CPU ?= $(shell scripts/host-cpu.sh)
 export ELIXIR_CODER_CPU
 SWIFT_FLAGS := -c release -Xswiftc -enable-testing
 BIN := .build/release/elixir-coder
+BENCH := .build/release/elixir-coder-bench
 TASK ?= Write a function that returns the sum of the squares of a list of integers.
 
 .PHONY: setup build run test bench clean
@@ -13,7 +14,7 @@ setup:
 
 build:
 	@echo "==> swift build $(SWIFT_FLAGS) (cpu: $(ELIXIR_CODER_CPU))" >&2
-	@swift build $(SWIFT_FLAGS) --product elixir-coder
+	@swift build $(SWIFT_FLAGS)
 
 # The main job on the embedded default model.
 run: setup build
@@ -27,7 +28,7 @@ test: setup build
 
 bench: setup build
 	@$(BIN) models pull
-	@$(BIN) bench engine
+	@$(BENCH) engine
 
 clean:
 	rm -rf .build

@@ -15,6 +15,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "elixir-coder", targets: ["ElixirCoderCLI"]),
+        .executable(name: "elixir-coder-bench", targets: ["ElixirCoderBench"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
         .library(name: "GGUF", targets: ["GGUF"]),
@@ -57,13 +58,28 @@ let package = Package(
             dependencies: ["ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "RemoteServing", "OpenAIBackend", "Pipeline", "Checks",
                            "Telemetry", "Explain", "Clarification", "Grammar"]
         ),
+        // Flags shared by the two executables: they parse, the application layer resolves.
+        .target(
+            name: "CommandLineOptions",
+            dependencies: ["ElixirCoderApp", "ElixirCoderCore", "Clarification", "Engine", "Grammar", "Pipeline", "Telemetry", "Tokenizer",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "ElixirCoderCLI",
             dependencies: [
-                "ElixirCoderApp", "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks", "Telemetry", "SQLiteStore", "Explain", "Clarification", "RemoteServing", "Grammar",
+                "CommandLineOptions", "ElixirCoderApp", "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks", "Telemetry", "SQLiteStore", "Explain", "Clarification", "RemoteServing", "Grammar",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 "OpenAIServer",
+            ],
+            swiftSettings: cpuFlags
+        ),
+        // The benchmarks, apart from the product's command line.
+        .executableTarget(
+            name: "ElixirCoderBench",
+            dependencies: [
+                "CommandLineOptions", "ElixirCoderApp", "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "Checks", "Telemetry", "SQLiteStore", "Explain", "Clarification", "Grammar",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags
         ),

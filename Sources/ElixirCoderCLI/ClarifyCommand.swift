@@ -1,35 +1,11 @@
 import ArgumentParser
+import CommandLineOptions
 import Checks
 import Clarification
 import ElixirCoderApp
 import ElixirCoderCore
 import Foundation
 import Pipeline
-
-/// Flags of the ambiguity detector, shared by `clarify`, `generate --clarify` and `bench clarify`.
-struct ClarifyOptions: ParsableArguments {
-    @Option(help: "Programs to sample.") var samples = 5
-    @Option(help: "Ask when the semantic entropy (nats) is above this.") var entropyThreshold = 0.5
-    @Option(help: "Ask when there are at least this many clusters.") var clusterThreshold = 3
-    @Option(help: "Programs closer than this weighted Jaccard distance share a cluster.") var linkage = 0.3
-    @Flag(help: "Do not ask the model for a question of its own.") var noModelQuestions = false
-    @Flag(help: "Run each sample on the task's iex> examples (separate process, timeout, no network) and cluster by what they return too. This executes generated code.") var runExamples = false
-
-    var settings: ClarifySettings {
-        var s = ClarifySettings()
-        s.samples = samples
-        s.entropyThreshold = entropyThreshold
-        s.clusterThreshold = clusterThreshold
-        s.linkageThreshold = linkage
-        s.modelQuestions = !noModelQuestions
-        s.executeExamples = runExamples
-        return s
-    }
-
-    func validate() throws {
-        guard samples >= 2 else { throw ValidationError("--samples must be at least 2") }
-    }
-}
 
 /// `elixir-coder clarify "TASK"`: is the task ambiguous, and what should be asked.
 struct ClarifyCommand: AsyncParsableCommand {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineOptions
 import Telemetry
 
 /// The `elixir-coder` command line: a thin layer over the libraries.
@@ -20,18 +21,7 @@ struct ElixirCoder: AsyncParsableCommand {
             ExplainCommand.self,
             IndexCommand.self,
             StatsCommand.self,
-            BenchCommand.self,
             GrammarCommand.self,
         ]
-    )
-}
-
-/// `elixir-coder bench ...`: benchmarks that print figures.
-struct BenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench",
-        abstract: "Measure speed and quality; prints figures.",
-        subcommands: [BenchEngineCommand.self, BenchServeCommand.self, BenchMonitorCommand.self, BenchChecksCommand.self, BenchLogCommand.self, BenchExplainCommand.self, BenchClarifyCommand.self, BenchRepairCommand.self, BenchQualityCommand.self,
-                      BenchGrammarCommand.self]
     )
 }

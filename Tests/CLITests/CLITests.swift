@@ -6,11 +6,15 @@ enum CLI {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// The binary next to the test bundle (same build), else the release build.
-    static let binary: String = {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("elixir-coder").path
+    static let binary = built("elixir-coder")
+    /// The benchmarks' own executable.
+    static let benchBinary = built("elixir-coder-bench")
+
+    static func built(_ name: String) -> String {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
         if FileManager.default.isExecutableFile(atPath: beside) { return beside }
-        return repo.appendingPathComponent(".build/release/elixir-coder").path
-    }()
+        return repo.appendingPathComponent(".build/release/\(name)").path
+    }
 
     struct Result {
         let status: Int32
@@ -18,10 +22,12 @@ enum CLI {
         let stderr: String
     }
 
+    /// Runs `elixir-coder ARGS`; `bench ...` runs `elixir-coder-bench ...`.
     static func run(_ args: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
+        let bench = args.first == "bench"
+        p.executableURL = URL(fileURLWithPath: bench ? benchBinary : binary)
+        p.arguments = bench ? Array(args.dropFirst()) : args
         var env = ProcessInfo.processInfo.environment
         // Logs and state of test runs stay out of the user's own state directory.
         env["ELIXIR_CODER_HOME"] = sharedHome.path

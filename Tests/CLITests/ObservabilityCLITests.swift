@@ -56,8 +56,8 @@ struct ObservabilityCLITests {
         defer { try? FileManager.default.removeItem(at: home) }
         let db = home.appendingPathComponent("crash.sqlite").path
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = ["bench", "log", "--events", "50000000", "--database", db, "--no-generate"]
+        p.executableURL = URL(fileURLWithPath: CLI.benchBinary)
+        p.arguments = ["log", "--events", "50000000", "--database", db, "--no-generate"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()

@@ -10,52 +10,56 @@ import Serving
 import Tokenizer
 
 /// Which model to load, shared by every command that needs one.
-struct ModelOptions: ParsableArguments {
+public struct ModelOptions: ParsableArguments, Sendable {
+    public init() {}
+
     @Option(name: .long, help: "A GGUF file or a known model name (default: the embedded SmolLM2-135M-Instruct; config key `model`, env ELIXIR_CODER_MODEL).")
-    var model: String?
+    public var model: String?
 
     @Option(name: .long, help: "CPU threads for inference (default: all cores; config `threads`, env ELIXIR_CODER_THREADS).")
-    var threads: Int?
+    public var threads: Int?
 
     @Option(help: "Generate with a model behind an OpenAI-compatible server at this URL (e.g. http://127.0.0.1:8080/v1) instead of the embedded one; the embedded model's tokenizer still builds the prompts (config `backendURL`, env ELIXIR_CODER_BACKEND_URL).")
-    var backend: String?
-    @Option(help: "Model name to ask the backend for (config `backendModel`, env ELIXIR_CODER_BACKEND_MODEL).") var backendModel: String?
-    @Option(help: "Environment variable with the backend's API key (config `backendAPIKeyEnv`).") var apiKeyEnv: String?
+    public var backend: String?
+    @Option(help: "Model name to ask the backend for (config `backendModel`, env ELIXIR_CODER_BACKEND_MODEL).") public var backendModel: String?
+    @Option(help: "Environment variable with the backend's API key (config `backendAPIKeyEnv`).") public var apiKeyEnv: String?
 
     @Option(help: "Kernel set: fast (float tiles for batches, the default) or exact (llama.cpp's x86 arithmetic op for op: its logits bit for bit, slower batches).")
-    var kernels: KernelChoice = .fast
+    public var kernels: KernelChoice = .fast
 
     @Flag(help: "Decode without prompt-lookup drafts (config `drafts`, env ELIXIR_CODER_DRAFTS); drafts change speed, not what is sampled.")
-    var noDrafts = false
+    public var noDrafts = false
 
     /// These flags over the config file and the environment.
-    func settings(config: Configuration) -> ModelSettings {
+    public func settings(config: Configuration) -> ModelSettings {
         ModelSettings(config: config, model: model, threads: threads, backendURL: backend, backendModel: backendModel, apiKeyEnv: apiKeyEnv,
                       kernels: kernels.mode, noDrafts: noDrafts)
     }
 }
 
 /// `--kernels` values.
-enum KernelChoice: String, ExpressibleByArgument, CaseIterable {
+public enum KernelChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
     case fast, exact
-    var mode: KernelMode { self == .fast ? .fast : .exact }
+    public var mode: KernelMode { self == .fast ? .fast : .exact }
 }
 
 /// Sampling flags; unset ones fall back to config, then to llama.cpp's defaults.
-struct SamplingOptions: ParsableArguments {
-    @Option(help: "Tokens to generate at most.") var maxTokens: Int?
-    @Option(help: "Sampling temperature; 0 is greedy (default 0.8).") var temperature: Float?
-    @Option(help: "Keep the K most likely tokens; 0 disables (default 40).") var topK: Int?
-    @Option(help: "Nucleus sampling mass (default 0.95).") var topP: Float?
-    @Option(help: "Drop tokens below this fraction of the best one's probability (default 0.05).") var minP: Float?
-    @Option(help: "Penalty for recently repeated tokens; 1 disables.") var repeatPenalty: Float?
-    @Option(help: "Subtracted per earlier occurrence of a token.") var frequencyPenalty: Float?
-    @Option(help: "Subtracted once if a token occurred.") var presencePenalty: Float?
-    @Option(help: "Random seed (default 0): the same seed gives the same output.") var seed: UInt64?
-    @Option(help: "Stop before this text (repeatable).") var stop: [String] = []
-    @Option(help: "Report the K most likely alternatives for every token.") var topLogprobs: Int = 0
+public struct SamplingOptions: ParsableArguments, Sendable {
+    public init() {}
 
-    func parameters(config: Configuration) throws -> SamplingParameters {
+    @Option(help: "Tokens to generate at most.") public var maxTokens: Int?
+    @Option(help: "Sampling temperature; 0 is greedy (default 0.8).") public var temperature: Float?
+    @Option(help: "Keep the K most likely tokens; 0 disables (default 40).") public var topK: Int?
+    @Option(help: "Nucleus sampling mass (default 0.95).") public var topP: Float?
+    @Option(help: "Drop tokens below this fraction of the best one's probability (default 0.05).") public var minP: Float?
+    @Option(help: "Penalty for recently repeated tokens; 1 disables.") public var repeatPenalty: Float?
+    @Option(help: "Subtracted per earlier occurrence of a token.") public var frequencyPenalty: Float?
+    @Option(help: "Subtracted once if a token occurred.") public var presencePenalty: Float?
+    @Option(help: "Random seed (default 0): the same seed gives the same output.") public var seed: UInt64?
+    @Option(help: "Stop before this text (repeatable).") public var stop: [String] = []
+    @Option(help: "Report the K most likely alternatives for every token.") public var topLogprobs: Int = 0
+
+    public func parameters(config: Configuration) throws -> SamplingParameters {
         var p = SamplingParameters()
         p.temperature = temperature ?? config.temperature ?? p.temperature
         p.topK = topK ?? config.topK ?? p.topK
@@ -74,7 +78,7 @@ struct SamplingOptions: ParsableArguments {
 }
 
 /// Reads a positional argument, or all of standard input byte for byte for `-`.
-func readInput(_ arg: String?) throws -> String {
+public func readInput(_ arg: String?) throws -> String {
     guard let arg, arg != "-" else {
         let data = FileHandle.standardInput.readDataToEndOfFile()
         guard let s = String(data: data, encoding: .utf8) else { throw ValidationError("standard input is not valid UTF-8") }
@@ -84,13 +88,13 @@ func readInput(_ arg: String?) throws -> String {
 }
 
 /// Writes JSON to stdout, one document.
-func printJSON<T: Encodable>(_ value: T) throws {
+public func printJSON<T: Encodable>(_ value: T) throws {
     let enc = JSONEncoder()
     enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     FileHandle.standardOutput.write(try enc.encode(value) + Data("\n".utf8))
 }
 
 /// Writes text to stdout without buffering, for streaming.
-func writeOut(_ s: String) {
+public func writeOut(_ s: String) {
     FileHandle.standardOutput.write(Data(s.utf8))
 }

@@ -1,9 +1,10 @@
 import ArgumentParser
+import CommandLineOptions
 import ElixirCoderCore
 import Engine
 import Foundation
 
-/// `elixir-coder bench serve`: throughput and latency through the stdio server, batched against sequential.
+/// `elixir-coder-bench serve`: throughput and latency through the stdio server, batched against sequential.
 struct BenchServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -32,7 +33,8 @@ struct BenchServeCommand: AsyncParsableCommand {
         let input = Pipe(), output = Pipe()
         var buffer = Data()
         init() throws {
-            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            // The product's binary, built beside this one.
+            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("elixir-coder")
             process.arguments = ["serve", "--stdio"]
             process.standardInput = input
             process.standardOutput = output
@@ -207,7 +209,7 @@ struct BenchServeCommand: AsyncParsableCommand {
                                      forward_ratio_at_10: ratio(gate: true, \.forwardRate), decode_ratio_at_10: ratio(gate: true, \.decodeRate), e2e_p50: pct(e2e.latencies, 0.5),
                                      e2e_p95: pct(e2e.latencies, 0.95), e2e_max: e2e.latencies.last ?? 0, quality: quality))
         }
-        print("elixir-coder bench serve (through serve --stdio, 1 candidate per request, \(maxTokens) tokens, 1 attempt)")
+        print("elixir-coder-bench serve (through serve --stdio, 1 candidate per request, \(maxTokens) tokens, 1 attempt)")
         print("mode        conc  gate  pair  tok/s    p50 s   p95 s  rows/pass  tok/pass  ms/pass  prompt rows  sampling  busy")
         for r in runs {
             var line = String(format: "%-11@ %4d  %@  %4d  %7.1f  %6.2f  %6.2f", r.mode, r.concurrency, r.gate ? "on " : "off", r.pair + 1, r.tokensPerSecond, r.p50, r.p95)

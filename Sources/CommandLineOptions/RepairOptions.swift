@@ -6,17 +6,19 @@ import Pipeline
 
 /// Per-token confidence repair flags. Precedence: flag, then the `LLM_*` environment variables
 /// (the names of the confidence-repair design), then the config file, then the defaults.
-struct RepairOptions: ParsableArguments {
+public struct RepairOptions: ParsableArguments, Sendable {
+    public init() {}
+
     @Option(help: "off, shadow (redraw low-confidence tokens with stricter sampling) or server (min-p) (env LLM_REPAIR_MODE, config `repairMode`; default off).")
-    var repairMode: RepairPolicy.Mode?
-    @Option(help: "Repair tokens whose probability is below this (env LLM_PER_TOKEN_REPAIR_THRESHOLD; default 0.5).") var perTokenThreshold: Float?
-    @Option(help: "Draws per repaired token (env LLM_MAX_ATTEMPTS_PER_TOKEN; default 8).") var maxAttemptsPerToken: Int?
-    @Option(help: "Repairs per candidate at most (env LLM_MAX_LIVE_REPAIRS; default 8).") var maxLiveRepairs: Int?
-    @Option(name: .customLong("repair-min-p"), help: "min-p of the server repair mode (env LLM_SERVER_MIN_P; default: the threshold). Not the sampling --min-p of complete.") var serverMinP: Float?
-    @Option(help: "Stop a candidate after this many repetition hits (env LLM_REPEAT_HITS_STOP_THRESHOLD; default 3).") var repeatHitsStopThreshold: Int?
+    public var repairMode: RepairPolicy.Mode?
+    @Option(help: "Repair tokens whose probability is below this (env LLM_PER_TOKEN_REPAIR_THRESHOLD; default 0.5).") public var perTokenThreshold: Float?
+    @Option(help: "Draws per repaired token (env LLM_MAX_ATTEMPTS_PER_TOKEN; default 8).") public var maxAttemptsPerToken: Int?
+    @Option(help: "Repairs per candidate at most (env LLM_MAX_LIVE_REPAIRS; default 8).") public var maxLiveRepairs: Int?
+    @Option(name: .customLong("repair-min-p"), help: "min-p of the server repair mode (env LLM_SERVER_MIN_P; default: the threshold). Not the sampling --min-p of complete.") public var serverMinP: Float?
+    @Option(help: "Stop a candidate after this many repetition hits (env LLM_REPEAT_HITS_STOP_THRESHOLD; default 3).") public var repeatHitsStopThreshold: Int?
 
     /// These flags over the config file and the environment.
-    func policy(_ config: Configuration) throws -> RepairPolicy {
+    public func policy(_ config: Configuration) throws -> RepairPolicy {
         try RepairPolicy(config: config, mode: repairMode?.rawValue, threshold: perTokenThreshold, maxAttemptsPerToken: maxAttemptsPerToken,
                          maxLiveRepairs: maxLiveRepairs, serverMinP: serverMinP, repeatHitsStopThreshold: repeatHitsStopThreshold)
     }
@@ -26,7 +28,7 @@ extension RepairPolicy.Mode: ExpressibleByArgument {}
 
 extension LiveDelta {
     /// For a terminal: text as it comes; rolled-back text erased with backspaces when it is on one line.
-    static func terminalText(_ d: LiveDelta) -> String {
+    public static func terminalText(_ d: LiveDelta) -> String {
         switch d {
         case .text(let t): return t
         case .rollback(let t):

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineOptions
 import Clarification
 import ElixirCoderApp
 import ElixirCoderCore
