@@ -1,3 +1,4 @@
+import ArgumentParser
 import ElixirCoderApp
 import ElixirCoderCore
 import Engine
@@ -23,6 +24,14 @@ extension ServeCommand {
         sampling.minP = config.minP ?? sampling.minP
         sampling.seed = config.seed ?? sampling.seed
         settings.defaultSampling = sampling
+        settings.limits.maxConnections = maxConnections
+        settings.limits.requestDeadline = requestDeadline
+        if let tokenEnv {
+            guard let token = ProcessInfo.processInfo.environment[tokenEnv], !token.isEmpty else {
+                throw ValidationError("--token-env \(tokenEnv): that environment variable is not set")
+            }
+            settings.limits.bearerToken = token
+        }
 
         let logger = Logger(label: "elixir-coder.http") { StreamLogHandler.standardError(label: $0) }
         let server = try OpenAIServer(instance: instance, settings: settings, port: port, logger: logger)

@@ -22,6 +22,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Speak JSON-RPC over standard input and output.") var stdio = false
     @Flag(help: "Instead, serve the OpenAI API on 127.0.0.1 only: POST /v1/completions, POST /v1/chat/completions (stream: true for server-sent events), GET /v1/models, GET /health.") var http = false
     @Option(help: "The port for --http (0 picks a free one).") var port: Int = 8080
+    @Option(help: "With --http, connections served at once; more get a 503.") var maxConnections: Int = 64
+    @Option(help: "With --http, seconds a request may take to arrive in full; slower ones get a 408.") var requestDeadline: Double = 30
+    @Option(help: "With --http, require `Authorization: Bearer <token>` on every request but GET /health, the token read from this environment variable (not from the command line, where other users could see it).")
+    var tokenEnv: String?
     @Option(help: "With --stdio, the largest message body accepted, in MiB; a larger Content-Length is answered with an error and its body skipped.") var maxFrameMib: Int = 64
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var observability: ObservabilityOptions
@@ -31,6 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard stdio != http else { throw ValidationError("say how to serve: --stdio or --http") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard (1...4096).contains(maxFrameMib) else { throw ValidationError("--max-frame-mib must be between 1 and 4096") }
+        guard maxConnections >= 1, requestDeadline > 0 else { throw ValidationError("--max-connections must be at least 1 and --request-deadline more than 0") }
     }
 
     func run() async throws {

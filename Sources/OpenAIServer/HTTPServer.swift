@@ -35,15 +35,30 @@ public final class HTTPServer: Sendable {
     static let maxHeaderBytes = 64 << 10
     static let maxBodyBytes = 16 << 20
 
+    /// What the server accepts: how many connections at once, how long a request may take to
+    /// arrive, and who may call it.
+    public struct Limits: Sendable {
+        /// Connections served at once; more are answered 503 at once and closed.
+        public var maxConnections = 64
+        /// Seconds from accepting a connection until its whole request has arrived, so a client
+        /// that sends a byte now and then cannot hold a connection (and a thread) for ever.
+        public var requestDeadline: Double = 30
+        /// When set, every request but `GET /health` must carry `Authorization: Bearer <token>`.
+        public var bearerToken: String?
+
+        public init() {}
+    }
+
     /// The bound port (useful when asked for port 0).
     public let port: Int
     private let socket: Int32
     private let handler: Handler
     private let logger: Logger
+    private let limits: Limits
 
     /// Binds 127.0.0.1 (only) and starts listening; `run()` starts answering.
     /// - Throws: `HTTPServerError` naming the port, e.g. when it is in use.
-    public init(port: Int, logger: Logger, handler: @escaping Handler) throws {
+    public init(port: Int, limits: Limits = Limits(), logger: Logger, handler: @escaping Handler) throws {
         let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HTTPServerError(code: .socket, message: "cannot create a socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
@@ -69,6 +84,7 @@ public final class HTTPServer: Sendable {
         self.socket = fd
         self.handler = handler
         self.logger = logger
+        self.limits = limits
     }
 
     /// Accepts connections until the calling task is cancelled, then closes the socket.
@@ -77,6 +93,8 @@ public final class HTTPServer: Sendable {
         let fd = socket
         let handler = handler
         let logger = logger
+        let limits = limits
+        let open = Mutex(0)
         // The socket is closed only once stopping is set and shut down, so a late shutdown can
         // never hit a descriptor number the process has since reused.
         let stopping = Mutex(false)
@@ -86,7 +104,16 @@ public final class HTTPServer: Sendable {
                     while true {
                         let c = accept(fd, nil, nil)
                         if c >= 0 {
-                            Thread { Connection(fd: c, logger: logger).serve(handler) }.start()
+                            let admitted = open.withLock { n -> Bool in
+                                guard n < limits.maxConnections else { return false }
+                                n += 1
+                                return true
+                            }
+                            guard admitted else {
+                                Connection.refuse(c, status: 503, message: "the server already has \(limits.maxConnections) connections open; retry shortly")
+                                continue
+                            }
+                            Thread { Connection(fd: c, logger: logger, limits: limits).serve(handler) { open.withLock { $0 -= 1 } } }.start()
                             continue
                         }
                         let error = errno
@@ -117,25 +144,93 @@ public final class HTTPServer: Sendable {
 private struct Connection: Sendable {
     let fd: Int32
     let logger: Logger
+    let limits: HTTPServer.Limits
 
-    func serve(_ handler: @escaping HTTPServer.Handler) {
+    /// Answers a connection the server will not serve, without reading from it.
+    static func refuse(_ fd: Int32, status: Int, message: String) {
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let writer = HTTPResponseWriter(fd: fd)
+        writer.respond(status: status, json: OpenAIErrorBody.json(message, type: "server_error"))
+        writer.close()
+    }
+
+    /// Reads and answers the request; `finished` runs once the connection is closed.
+    func serve(_ handler: @escaping HTTPServer.Handler, finished: @escaping @Sendable () -> Void) {
         var timeout = timeval(tv_sec: 30, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let writer = HTTPResponseWriter(fd: fd)
         switch readRequest(writer) {
         case .request(let request):
+            if let problem = admission(request) {
+                reject(problem, writer)
+                finished()
+                return
+            }
             Task {
                 await handler(request, writer)
                 writer.close()
+                finished()
             }
         case .problem(let problem):
-            logger.info("rejected a request: \(problem.message)")
-            writer.respond(status: problem.status, json: OpenAIErrorBody.json(problem.message, type: "invalid_request_error"))
-            writer.close()
+            reject(problem, writer)
+            finished()
         case .gone:
             writer.close()
+            finished()
         }
+    }
+
+    private func reject(_ problem: Problem, _ writer: HTTPResponseWriter) {
+        logger.info("rejected a request: \(problem.message)")
+        let type = problem.status == 401 ? "authentication_error" : problem.status == 403 ? "permission_error" : "invalid_request_error"
+        writer.respond(status: problem.status, json: OpenAIErrorBody.json(problem.message, type: type),
+                       extraHeaders: problem.status == 401 ? "WWW-Authenticate: Bearer\r\n" : "")
+        writer.close()
+    }
+
+    /// Who may call: a loopback Host and Origin only, so a web page cannot reach the server
+    /// through DNS rebinding or a cross-site request; the bearer token when one is set.
+    func admission(_ request: HTTPRequest) -> Problem? {
+        if let host = request.headers["host"], !Self.isLoopback(host: host) {
+            return Problem(status: 403, message: "Host '\(host.prefix(100))' is not a loopback name; this server answers only localhost, 127.0.0.1 and [::1]")
+        }
+        if let origin = request.headers["origin"] {
+            let hostPart = origin.hasPrefix("http://") ? origin.dropFirst(7) : origin.hasPrefix("https://") ? origin.dropFirst(8) : nil
+            guard let hostPart, Self.isLoopback(host: String(hostPart)) else {
+                return Problem(status: 403, message: "Origin '\(origin.prefix(100))' is not a loopback origin; pages from other sites may not call this server")
+            }
+        }
+        if let token = limits.bearerToken, !(request.method == "GET" && request.path == "/health") {
+            let given = request.headers["authorization"] ?? ""
+            guard Self.sameBytes(given, "Bearer " + token) else {
+                return Problem(status: 401, message: given.isEmpty ? "this server needs Authorization: Bearer <token>" : "the bearer token is not the server's")
+            }
+        }
+        return nil
+    }
+
+    /// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
+    static func isLoopback(host: String) -> Bool {
+        var name = host.lowercased()
+        if name.hasPrefix("[") {
+            guard let close = name.firstIndex(of: "]") else { return false }
+            return name[name.index(after: name.startIndex)..<close] == "::1"
+        }
+        if let colon = name.lastIndex(of: ":") {
+            guard name[name.index(after: colon)...].allSatisfy(\.isNumber) else { return false }
+            name = String(name[..<colon])
+        }
+        if name == "localhost" { return true }
+        let octets = name.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+
+    /// Compares in time that does not depend on where the texts differ.
+    static func sameBytes(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
     /// A status and message for a request that cannot be read.
@@ -154,12 +249,25 @@ private struct Connection: Sendable {
     private func readRequest(_ writer: HTTPResponseWriter) -> ReadOutcome {
         var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
+        let deadline = ContinuousClock.now + .milliseconds(Int(limits.requestDeadline * 1000))
+        var late = false
+        // Each read waits only for what is left of the whole request's time.
         func fill() -> Bool {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else {
+                late = true
+                return false
+            }
+            let micros = max(1000, Int(left.components.seconds) * 1_000_000 + Int(left.components.attoseconds / 1_000_000_000_000))
+            var timeout = timeval(tv_sec: micros / 1_000_000, tv_usec: Int(micros % 1_000_000))
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             let n = read(fd, &chunk, chunk.count)
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { late = true }
             guard n > 0 else { return false }
             buffer += chunk[0..<n]
             return true
         }
+        let tooSlow = Problem(status: 408, message: "the request did not arrive within \(Int(limits.requestDeadline)) s")
         let separator: [UInt8] = [13, 10, 13, 10]
         var headEnd = 0
         while true {
@@ -168,7 +276,7 @@ private struct Connection: Sendable {
                 break
             }
             if buffer.count > HTTPServer.maxHeaderBytes { return .problem(Problem(status: 431, message: "the request headers are larger than 64 KiB")) }
-            if !fill() { return buffer.isEmpty ? .gone : .problem(Problem(status: 400, message: "the request ended before its headers did")) }
+            if !fill() { return late ? .problem(tooSlow) : buffer.isEmpty ? .gone : .problem(Problem(status: 400, message: "the request ended before its headers did")) }
         }
         let lines = String(decoding: buffer[..<(headEnd - 4)], as: UTF8.self).components(separatedBy: "\r\n")
         let parts = lines[0].split(separator: " ", omittingEmptySubsequences: true)
@@ -192,7 +300,7 @@ private struct Connection: Sendable {
         // curl asks before sending a large body and waits a second otherwise.
         if headers["expect"]?.lowercased() == "100-continue", buffer.count == headEnd { writer.write(Data("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }
         while buffer.count - headEnd < length {
-            if !fill() { return .problem(Problem(status: 400, message: "the request body ended after \(buffer.count - headEnd) of \(length) bytes")) }
+            if !fill() { return .problem(late ? tooSlow : Problem(status: 400, message: "the request body ended after \(buffer.count - headEnd) of \(length) bytes")) }
         }
         let target = parts[1]
         let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? "/"
@@ -216,14 +324,14 @@ public final class HTTPResponseWriter: @unchecked Sendable {
     public var clientGone: Bool { lock.withLock { failed } }
 
     /// Sends a whole response.
-    public func respond(status: Int, contentType: String = "application/json", body: Data) {
-        let head = "HTTP/1.1 \(status) \(Self.reason(status))\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+    public func respond(status: Int, contentType: String = "application/json", body: Data, extraHeaders: String = "") {
+        let head = "HTTP/1.1 \(status) \(Self.reason(status))\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n\(extraHeaders)Connection: close\r\n\r\n"
         write(Data(head.utf8) + body)
     }
 
     /// Sends a whole JSON response.
-    public func respond(status: Int, json: Any) {
-        respond(status: status, body: encodeJSON(json))
+    public func respond(status: Int, json: Any, extraHeaders: String = "") {
+        respond(status: status, body: encodeJSON(json), extraHeaders: extraHeaders)
     }
 
     /// Starts a chunked response (server-sent events, say).
@@ -276,6 +384,9 @@ public final class HTTPResponseWriter: @unchecked Sendable {
         switch status {
         case 200: "OK"
         case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 408: "Request Timeout"
         case 404: "Not Found"
         case 405: "Method Not Allowed"
         case 411: "Length Required"

@@ -15,6 +15,8 @@ public struct OpenAIServer: Sendable {
         public var modelName: String
         public var defaultMaxTokens = 256
         public var defaultSampling = SamplingParameters()
+        /// Connections, request deadline and bearer token.
+        public var limits = HTTPServer.Limits()
 
         public init(modelName: String) {
             self.modelName = modelName
@@ -30,7 +32,7 @@ public struct OpenAIServer: Sendable {
     /// - Throws: `HTTPServerError` when the port cannot be bound.
     public init(instance: ModelInstance, settings: Settings, port: Int, logger: Logger) throws {
         let routes = Routes(instance: instance, settings: settings, logger: logger)
-        http = try HTTPServer(port: port, logger: logger) { request, writer in await routes.handle(request, writer) }
+        http = try HTTPServer(port: port, limits: settings.limits, logger: logger) { request, writer in await routes.handle(request, writer) }
     }
 
     /// Serves until the calling task is cancelled.
