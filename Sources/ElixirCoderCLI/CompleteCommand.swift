@@ -97,6 +97,9 @@ struct CompleteCommand: AsyncParsableCommand {
             constraint?.engine.persistMasks()
         }
         let end = Date()
+        if result.finishReason == .invalidLogits {
+            throw ValidationError("the model produced NaN or infinite logits after \(result.tokens.count) token(s); its weights are likely corrupt (\(settings.model ?? "the default model"))")
+        }
         if streaming, !result.text.hasSuffix("\n") { writeOut("\n") }
         let promptSeconds = (firstTokenAt ?? end).timeIntervalSince(start)
         let decodeSeconds = end.timeIntervalSince(firstTokenAt ?? end)

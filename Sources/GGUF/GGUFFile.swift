@@ -138,6 +138,28 @@ public final class GGUFFile: @unchecked Sendable {
     }
 
     /// A required tensor, or an error naming it.
+    /// The index of the first block whose value (F32, F16) or scales (the F16 `d`, and `m` of
+    /// Q4_1, that open each quantized block) are NaN or infinite; nil when all are finite.
+    /// Quantized matrices turn a NaN into plausible garbage, so broken weights are caught here.
+    public func firstNonFinite(_ tensor: GGUFTensorInfo) -> Int? {
+        let p = pointer(to: tensor)
+        let type = tensor.type
+        let blocks = tensor.byteCount / type.blockBytes
+        // An F16 is NaN or infinite when its exponent bits are all set; an F32 likewise.
+        func badHalf(_ offset: Int) -> Bool { p.loadUnaligned(fromByteOffset: offset, as: UInt16.self) & 0x7c00 == 0x7c00 }
+        for b in 0..<blocks {
+            let at = b * type.blockBytes
+            let bad: Bool
+            switch type {
+            case .f32: bad = p.loadUnaligned(fromByteOffset: at, as: UInt32.self) & 0x7f80_0000 == 0x7f80_0000
+            case .f16, .q4_0, .q8_0: bad = badHalf(at)
+            case .q4_1: bad = badHalf(at) || badHalf(at + 2)
+            }
+            if bad { return b }
+        }
+        return nil
+    }
+
     public func tensor(_ name: String) throws -> GGUFTensorInfo {
         guard let t = tensors[name] else { throw GGUFError(.missingTensor, path: path, "tensor \(name) is missing") }
         return t

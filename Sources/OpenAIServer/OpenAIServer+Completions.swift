@@ -169,6 +169,10 @@ extension Routes {
                 writer.respond(status: 500, json: OpenAIErrorBody.json("generation ended without a result", type: "server_error"))
                 return (500, "no result")
             }
+            if result.finishReason == .invalidLogits {
+                writer.respond(status: 500, json: OpenAIErrorBody.json(Self.invalidLogits, type: "server_error"))
+                return (500, "invalid logits")
+            }
             var choice: [String: Any] = ["index": 0, "finish_reason": Self.finishReason(result.finishReason)]
             if job.chat {
                 choice["message"] = ["role": "assistant", "content": result.text]
@@ -219,6 +223,9 @@ extension Routes {
                 case .repair:
                     // The replaced draw was never sent, so there is nothing to take back.
                     break
+                case .finished(let result) where result.finishReason == .invalidLogits:
+                    _ = writer.writeChunk(Data("data: ".utf8) + encodeJSON(OpenAIErrorBody.json(Self.invalidLogits, type: "server_error")) + Data("\n\n".utf8))
+                    summary = "invalid logits, streamed"
                 case .finished(let result):
                     // Text released only at the end (held for a possible stop sequence) has not been sent yet.
                     let all = Array(result.text.utf8)
@@ -243,8 +250,11 @@ extension Routes {
         switch f {
         case .length: "length"
         case .endOfText, .stop, .complete, .cancelled, .repetition: "stop"
+        case .invalidLogits: "error"
         }
     }
+
+    static let invalidLogits = "the model produced NaN or infinite logits; its weights are likely corrupt"
 
     static func usage(_ r: GenerationResult) -> [String: Any] {
         ["prompt_tokens": r.promptTokens, "completion_tokens": r.tokens.count, "total_tokens": r.promptTokens + r.tokens.count]

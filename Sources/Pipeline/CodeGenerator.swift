@@ -642,6 +642,8 @@ public struct CodeGenerator: Sendable {
                         }
                     }
                     if result == nil && !Task.isCancelled { throw PipelineError("candidate \(i + 1) ended without a result") }
+                    // Broken weights: no candidate from them means anything, and repair cannot help.
+                    if result?.finishReason == .invalidLogits { throw PipelineError("the model produced NaN or infinite logits; its weights are likely corrupt") }
                     return result.map { (i, $0) }
                 }
             }

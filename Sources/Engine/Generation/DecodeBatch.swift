@@ -354,6 +354,17 @@ public final class DecodeBatch {
         return (results.flatMap { $0 }, prefilled)
     }
 
+    /// NaN or +infinity anywhere (-infinity is a banned token, which is fine). Branch-free over
+    /// the bits so it vectorises: it runs on every row of every step.
+    static func hasInvalid(_ logits: UnsafeMutableBufferPointer<Float>) -> Bool {
+        var bad: UInt32 = 0
+        for v in logits {
+            let bits = v.bitPattern
+            bad |= (bits & 0x7fff_ffff >= 0x7f80_0000 && bits != 0xff80_0000) ? 1 : 0
+        }
+        return bad != 0
+    }
+
     /// Drops every slot (after a failure); returns them so callers can be told.
     public func removeAll() -> [Slot] {
         defer { slots.removeAll() }
@@ -402,6 +413,10 @@ public final class DecodeBatch {
     }
 
     private func advance(_ s: Slot, logits: UnsafeMutableBufferPointer<Float>) -> Event {
+        if Self.hasInvalid(logits) {
+            s.finish = .invalidLogits
+            return Event(slot: s, token: nil, delta: s.text.flush())
+        }
         if let b = s.banned, b.at == s.tokens.count {
             for t in b.tokens where t < logits.count { logits[t] = -.infinity }
         }

@@ -59,6 +59,9 @@ public enum FinishReason: String, Sendable, Codable {
     case cancelled
     /// The anti-loop guard saw the text repeat too often.
     case repetition
+    /// The forward pass gave NaN or +infinity logits: the weights are broken, and no token drawn
+    /// from them means anything.
+    case invalidLogits = "invalid_logits"
 }
 
 /// The outcome of one request.

@@ -28,8 +28,16 @@ public final class LlamaModel: @unchecked Sendable {
         self.config = config
         path = file.path
         var owned: [UnsafeMutablePointer<Float>] = []
+        // Every weight the model reads is checked once here: a NaN would otherwise give finite
+        // garbage through the quantized matrix kernels, not an error.
+        func finite(_ t: GGUFTensorInfo) throws {
+            if let block = file.firstNonFinite(t) {
+                throw GGUFError(.corrupt, path: file.path, "tensor \(t.name) holds a NaN or infinite value (block \(block)); the file is damaged")
+            }
+        }
         func vector(_ name: String, _ n: Int) throws -> UnsafeMutablePointer<Float> {
             let t = try file.tensor(name)
+            try finite(t)
             guard t.elementCount == n, t.type == .f32 || t.type == .f16 else {
                 throw GGUFError(.corrupt, path: file.path, "tensor \(name) should hold \(n) F32 values, has \(t.elementCount) of \(t.type.name)")
             }
@@ -47,6 +55,7 @@ public final class LlamaModel: @unchecked Sendable {
             guard t.shape.count == 2, t.shape[0] == cols, t.shape[1] == rows else {
                 throw GGUFError(.corrupt, path: file.path, "tensor \(name) has shape \(t.shape), expected [\(cols), \(rows)]")
             }
+            try finite(t)
             return try WeightMatrix(t, in: file)
         }
         let e = config.embeddingLength, kv = config.kvDimension, ff = config.feedForwardLength
