@@ -6,6 +6,25 @@ import Foundation
 
 /// `elixir-coder check`: the parser, formatter and built-in Credo/Sobelow rules on a file.
 struct CheckCommand: AsyncParsableCommand {
+    /// A syntax finding at the first byte that is not UTF-8.
+    static func invalidUTF8(_ data: Data) -> Finding {
+        let bytes = Array(data)
+        // Walk character by character (the lead byte says how long each is) to the first bad one.
+        var valid = 0
+        while valid < bytes.count {
+            let b = bytes[valid]
+            let n = b < 0x80 ? 1 : b >> 5 == 0b110 ? 2 : b >> 4 == 0b1110 ? 3 : b >> 3 == 0b11110 ? 4 : 0
+            guard n > 0, valid + n <= bytes.count, String(validating: bytes[valid..<(valid + n)], as: UTF8.self) != nil else { break }
+            valid += n
+        }
+        let before = bytes[0..<valid]
+        let line = before.count { $0 == 10 } + 1
+        // Columns count characters, as Elixir's do.
+        let column = String(decoding: before[(before.lastIndex(of: 10).map { $0 + 1 } ?? 0)...], as: UTF8.self).unicodeScalars.count + 1
+        return Finding(source: .syntax, check: "SyntaxError.InvalidUTF8", category: "syntax", line: line, column: column,
+                       message: "byte \(valid) (0x\(String(bytes[min(valid, bytes.count - 1)], radix: 16))) is not UTF-8; Elixir source files must be UTF-8")
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Check Elixir code: syntax, formatting, Credo and Sobelow rules (built in; real tools via ELIXIR_CODER_MIX_PROJECT).",
@@ -32,15 +51,22 @@ struct CheckCommand: AsyncParsableCommand {
             sources = nil
         }
         let name = file ?? "-"
-        let code: String
+        let data: Data
         if name == "-" {
-            code = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
-            guard let data = FileManager.default.contents(atPath: name) else {
+            guard let d = FileManager.default.contents(atPath: name) else {
                 Stderr.print("error: cannot read \(name)")
                 throw ExitCode(2)
             }
-            code = String(decoding: data, as: UTF8.self)
+            data = d
+        }
+        // Elixir reads source as UTF-8 and rejects anything else; decoding with replacement
+        // characters would check a different file than the compiler sees.
+        guard let code = String(validating: data, as: UTF8.self) else {
+            let finding = Self.invalidUTF8(data)
+            if json { try printJSON([finding]) } else { print("\(name):\(finding.line):\(finding.column ?? 1): error \(finding.check): \(finding.message)") }
+            throw ExitCode(1)
         }
         let kind: SourceKind = name.hasSuffix(".exs") && name.contains("config") ? .config : .code
         var findings: [Finding]

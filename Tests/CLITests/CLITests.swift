@@ -178,6 +178,19 @@ struct CheckCLITests {
         #expect(missing.stderr.contains("cannot read"))
     }
 
+    @Test("a file that is not UTF-8 is a syntax finding at the first bad byte, as elixirc rejects it, not checked with replacement characters")
+    func invalidUTF8() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ec-utf8-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let file = dir.appendingPathComponent("bad.ex")
+        try (Data("defmodule A do\n  def f, do: \"é".utf8) + Data([0xff, 0xfe]) + Data("\"\nend\n".utf8)).write(to: file)
+        let r = try CLI.run(["check", file.path])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("bad.ex:2:16: error SyntaxError.InvalidUTF8: byte 31 (0xff) is not UTF-8"), "\(r.stdout)")
+        let json = try CLI.run(["check", "--json", file.path])
+        #expect(json.status == 1 && json.stdout.contains("\"check\":\"SyntaxError.InvalidUTF8\""))
+    }
+
     @Test("--json prints an array of findings; --only filters by source")
     func jsonAndOnly() throws {
         let file = Self.snippets.appendingPathComponent("c08_map_join.ex").path
