@@ -82,6 +82,12 @@ final class CheckerProcess: @unchecked Sendable {
     }
 
     private func start() throws {
+        // The ends of the last process's pipes stay open until closed (one descriptor leaked
+        // per restart otherwise).
+        try? input?.close()
+        try? output?.close()
+        input = nil
+        output = nil
         let p = Process()
         p.executableURL = URL(fileURLWithPath: launcher[0])
         p.arguments = Array(launcher.dropFirst()) + ["elixir", script]
