@@ -44,21 +44,21 @@ defmodule ECFacts do
 
   defp add(acc, key, v), do: Map.update!(acc, key, &[v | &1])
 
-  defp visit_node({:defmodule, _, [{:__aliases__, _, parts} | _]} = n, acc), do: {n, add(acc, :modules, Enum.join(parts, "."))}
+  defp visit_node({:defmodule, _, [{:__aliases__, _, parts} | _]} = n, acc), do: {n, add(acc, :modules, alias_name(parts))}
   defp visit_node({kind, _, [head | _]} = n, acc) when kind in [:def, :defp] do
     {name, args} = fun_head(head)
     vis = if kind == :def, do: "public", else: "private"
     {n, if(name, do: add(acc, :functions, "#{name}/#{length(args)} #{vis}"), else: acc)}
   end
-  defp visit_node({:alias, _, [{:__aliases__, _, p} | _]} = n, acc), do: {n, add(acc, :aliases, Enum.join(p, "."))}
-  defp visit_node({:import, _, [{:__aliases__, _, p} | _]} = n, acc), do: {n, add(acc, :imports, Enum.join(p, "."))}
+  defp visit_node({:alias, _, [{:__aliases__, _, p} | _]} = n, acc), do: {n, add(acc, :aliases, alias_name(p))}
+  defp visit_node({:import, _, [{:__aliases__, _, p} | _]} = n, acc), do: {n, add(acc, :imports, alias_name(p))}
   defp visit_node({:use, _, [{:__aliases__, _, p} | _]} = n, acc) do
-    acc = add(acc, :uses, Enum.join(p, "."))
+    acc = add(acc, :uses, alias_name(p))
     acc = if p in [[:GenServer], [:Agent], [:Supervisor]], do: add(acc, :concurrency, Enum.join(p, ".")), else: acc
     {n, acc}
   end
   defp visit_node({{:., _, [{:__aliases__, _, mod}, fun]}, _, args} = n, acc) when is_atom(fun) do
-    name = Enum.join(mod, ".")
+    name = alias_name(mod)
     acc = add(acc, :remote_calls, "#{name}.#{fun}/#{length(args)}")
     acc = case Map.get(@concurrency, Enum.take(mod, 1)) do
       nil -> acc
@@ -115,6 +115,12 @@ defmodule ECFacts do
   end
   defp literal_list(_, acc), do: acc
 
+  # `__MODULE__.Sub` and `mod.Sub` are aliases whose first part is an expression, not an atom.
+  def alias_name(parts) when is_list(parts) do
+    if Enum.all?(parts, &is_atom/1), do: Enum.join(parts, "."), else: Macro.to_string({:__aliases__, [], parts})
+  end
+  def alias_name(other), do: Macro.to_string(other)
+
   def fun_head({:when, _, [head | _]}), do: fun_head(head)
   def fun_head({name, _, args}) when is_atom(name), do: {name, if(is_list(args), do: args, else: [])}
   def fun_head(_), do: {nil, []}
@@ -130,14 +136,37 @@ defmodule ECRules do
   def run(code, ast, kind) do
     lines = String.split(code, "\n")
     controller = controller?(ast)
-    ast_findings = walk(ast, %{module: nil, fun: nil, depth: 0, controller: controller, config: kind == "config", lines: lines})
-    text_findings = text_rules(lines)
-    number_findings = large_numbers(code)
-    (ast_findings ++ text_findings ++ number_findings)
-    |> Enum.uniq_by(&{&1.check, &1.line})
+    ctx = %{module: nil, fun: nil, depth: 0, controller: controller, config: kind == "config", lines: lines}
+    # Every rule is guarded on its own (see guard/3); these outer guards only catch a traversal itself failing.
+    [{"AST rules", fn -> walk(ast, ctx) end},
+     {"Misc.ModuleBodySideEffect", fn -> module_body(ast, ctx) end},
+     {"text rules", fn -> text_rules(lines) end},
+     {"Credo.Check.Readability.LargeNumbers", fn -> large_numbers(code) end}]
+    |> Enum.flat_map(fn {name, fun} -> guard(name, 1, fun) end)
+    |> dedupe()
     |> Enum.sort_by(&{&1.line, &1.check})
     |> Enum.map(fn f -> Map.put(f, :snippet, String.trim(Enum.at(lines, f.line - 1) || "")) end)
   end
+
+  # One finding per check and line; one RuleFailed per failing rule (a rule that fails on every node says so once).
+  def dedupe(findings),
+    do: Enum.uniq_by(findings, fn f -> if f.check == "ElixirCoder.RuleFailed", do: {f.check, f.rule}, else: {f.check, f.line} end)
+
+  # Runs one rule (on one node). An exception on odd but parseable code becomes that rule's
+  # RuleFailed finding, so the other rules, and this rule on other nodes, still report.
+  def guard(name, line, fun) do
+    List.wrap(fun.())
+  rescue
+    e -> [failed(name, line, Exception.message(e))]
+  catch
+    kind, value -> [failed(name, line, "#{kind}: #{inspect(value, limit: 5)}")]
+  end
+
+  def failed(name, line, why),
+    do: %{source: "builtin", check: "ElixirCoder.RuleFailed", rule: name, category: "internal", line: line, column: nil, builtin: true, snippet: "",
+          message: "the built-in #{name} check failed on this code (#{String.slice(why, 0, 160)}), so it cannot be called clean"}
+
+  defp rules(meta, named), do: Enum.flat_map(named, fn {name, fun} -> guard(name, line(meta), fun) end)
 
   # --- finding constructors ---
   defp credo(check, category, priority, line, col, msg),
@@ -147,96 +176,124 @@ defmodule ECRules do
     do: %{source: "sobelow", check: type, rule_id: rule, cwe: cwe, category: "security", line: line, column: nil, message: msg,
           confidence: conf || if(ctx.controller, do: "high", else: "low"), builtin: true}
 
-  defp line(meta), do: Keyword.get(meta, :line, 1)
+  defp line(meta) when is_list(meta), do: Keyword.get(meta, :line, 1)
+  defp line(_), do: 1
   defp col(meta), do: Keyword.get(meta, :column)
 
   # --- the AST walk with context ---
   defp walk({:defmodule, meta, [{:__aliases__, _, parts}, [do: body]]}, ctx) do
-    name = Enum.join(parts, ".")
-    own = if moduledoc?(body) or Regex.match?(@credo_ignore_moduledoc, name) or String.ends_with?(name, "Test"),
-            do: [], else: [credo("Readability.ModuleDoc", "readability", 1, line(meta), col(meta), "Modules should have a @moduledoc tag.")]
+    name = ECFacts.alias_name(parts)
+    own = rules(meta, [
+      {"Credo.Check.Readability.ModuleDoc", fn ->
+        unless moduledoc?(body) or Regex.match?(@credo_ignore_moduledoc, name) or String.ends_with?(name, "Test"),
+          do: credo("Readability.ModuleDoc", "readability", 1, line(meta), col(meta), "Modules should have a @moduledoc tag.")
+      end}])
     own ++ walk(body, %{ctx | module: name})
   end
 
   defp walk({kind, meta, [head | rest]} = node, ctx) when kind in [:def, :defp] do
     {name, args} = ECFacts.fun_head(head)
     sname = to_string(name)
-    own =
-      [
-        if(name && not snake_case?(String.trim_trailing(sname, "?") |> String.trim_trailing("!")),
-          do: credo("Readability.FunctionNames", "readability", 2, line(meta), col(meta), "Function/macro/guard names should be written in snake_case.")),
-        if(name && String.starts_with?(sname, "is_") && String.ends_with?(sname, "?"),
-          do: credo("Readability.PredicateFunctionNames", "readability", 2, line(meta), col(meta), "Predicate function names should not start with 'is', and should end in a question mark.")),
-        if(length(args) > 8,
-          do: credo("Refactor.FunctionArity", "refactor", 2, line(meta), col(meta), "Function takes too many parameters (arity is #{length(args)}, max is 8).")),
-        complexity(node, meta)
-      ]
-      |> Enum.reject(&is_nil/1)
     body = case rest do
       [[do: b] | _] -> b
       [kw | _] when is_list(kw) -> Keyword.get(kw, :do)
       _ -> nil
     end
-    own ++ nesting(body, meta) ++ walk(body, %{ctx | fun: sname, depth: 0}) ++ walk(head, ctx)
+    own = rules(meta, [
+      {"Credo.Check.Readability.FunctionNames", fn ->
+        if(name && not snake_case?(String.trim_trailing(sname, "?") |> String.trim_trailing("!")),
+          do: credo("Readability.FunctionNames", "readability", 2, line(meta), col(meta), "Function/macro/guard names should be written in snake_case."))
+      end},
+      {"Credo.Check.Readability.PredicateFunctionNames", fn ->
+        if(name && String.starts_with?(sname, "is_") && String.ends_with?(sname, "?"),
+          do: credo("Readability.PredicateFunctionNames", "readability", 2, line(meta), col(meta), "Predicate function names should not start with 'is', and should end in a question mark."))
+      end},
+      {"Credo.Check.Refactor.FunctionArity", fn ->
+        if(length(args) > 8,
+          do: credo("Refactor.FunctionArity", "refactor", 2, line(meta), col(meta), "Function takes too many parameters (arity is #{length(args)}, max is 8)."))
+      end},
+      {"Credo.Check.Refactor.CyclomaticComplexity", fn -> complexity(node, meta) end},
+      {"Credo.Check.Refactor.Nesting", fn -> nesting(body, meta) end}])
+    own ++ walk(body, %{ctx | fun: sname, depth: 0}) ++ walk(head, ctx)
   end
 
   defp walk({:@, meta, [{attr, _, _} | _]} = node, ctx) when is_atom(attr) do
-    own = if snake_case?(Atom.to_string(attr)), do: [],
-            else: [credo("Readability.ModuleAttributeNames", "readability", 2, line(meta), col(meta), "Module attribute names should be written in snake_case.")]
+    own = rules(meta, [
+      {"Credo.Check.Readability.ModuleAttributeNames", fn ->
+        unless snake_case?(Atom.to_string(attr)),
+          do: credo("Readability.ModuleAttributeNames", "readability", 2, line(meta), col(meta), "Module attribute names should be written in snake_case.")
+      end}])
     own ++ walk(elem(node, 2), ctx)
   end
 
-  defp walk({:__block__, _, stmts}, ctx) do
+  defp walk({:__block__, _, stmts}, ctx) when is_list(stmts) do
     unused =
       stmts
       |> Enum.drop(-1)
       |> Enum.flat_map(fn
         {{:., _, [{:__aliases__, _, [m]}, _]}, meta, _} when m in [:String, :Enum, :Keyword, :Map, :List] ->
-          [credo("Warning.Unused#{m}Operation", "warning", 10, line(meta), col(meta), "There should be no unused return values for #{m} functions.")]
+          rules(meta, [{"Credo.Check.Warning.Unused#{m}Operation", fn ->
+            credo("Warning.Unused#{m}Operation", "warning", 10, line(meta), col(meta), "There should be no unused return values for #{m} functions.")
+          end}])
         _ -> []
       end)
     unused ++ Enum.flat_map(stmts, &walk(&1, ctx))
   end
 
   defp walk({:|>, meta, [left, right]} = node, ctx) do
-    own = if map_call?(left) and join_call?(right, 1),
-            do: [credo("Refactor.MapJoin", "refactor", 2, line(meta) |> max(line_of(right)), nil, "`Enum.map_join/3` is more efficient than `Enum.map/2 |> Enum.join/2`")], else: []
+    own = rules(meta, [
+      {"Credo.Check.Refactor.MapJoin", fn ->
+        if map_call?(left) and join_call?(right, 1),
+          do: credo("Refactor.MapJoin", "refactor", 2, line(meta) |> max(line_of(right)), nil, "`Enum.map_join/3` is more efficient than `Enum.map/2 |> Enum.join/2`")
+      end}])
     own ++ walk_children(node, ctx)
   end
 
   defp walk({{:., meta, [mod, fun]}, cmeta, args} = node, ctx) do
-    own = remote(mod, fun, args || [], meta, cmeta, ctx)
+    own = remote(mod, fun, if(is_list(args), do: args, else: []), meta, cmeta, ctx)
     own ++ walk_children(node, ctx)
   end
 
   defp walk({op, meta, [cond_expr | [opts]]} = node, ctx) when op in [:if, :unless] and is_list(opts) do
     has_else = Keyword.has_key?(opts, :else)
     negated = match?({:!, _, _}, cond_expr) or match?({:not, _, _}, cond_expr)
-    own =
-      cond do
-        op == :unless and has_else -> [credo("Refactor.UnlessWithElse", "refactor", 2, line(meta), col(meta), "Unless conditions should avoid having an `else` block.")]
-        op == :unless and negated -> [credo("Refactor.NegatedConditionsInUnless", "refactor", 2, line(meta), col(meta), "Unless conditions should not contain a negated expression.")]
-        op == :if and negated and has_else -> [credo("Refactor.NegatedConditionsWithElse", "refactor", 2, line(meta), col(meta), "Avoid negated conditions in if-else blocks.")]
-        true -> []
-      end
+    own = rules(meta, [
+      {"Credo.Check.Refactor.UnlessWithElse", fn ->
+        if op == :unless and has_else,
+          do: credo("Refactor.UnlessWithElse", "refactor", 2, line(meta), col(meta), "Unless conditions should avoid having an `else` block.")
+      end},
+      {"Credo.Check.Refactor.NegatedConditionsInUnless", fn ->
+        if op == :unless and negated and not has_else,
+          do: credo("Refactor.NegatedConditionsInUnless", "refactor", 2, line(meta), col(meta), "Unless conditions should not contain a negated expression.")
+      end},
+      {"Credo.Check.Refactor.NegatedConditionsWithElse", fn ->
+        if op == :if and negated and has_else,
+          do: credo("Refactor.NegatedConditionsWithElse", "refactor", 2, line(meta), col(meta), "Avoid negated conditions in if-else blocks.")
+      end}])
     own ++ walk_children(node, ctx)
   end
 
-  defp walk({:dbg, meta, _} = node, ctx),
-    do: [credo("Warning.Dbg", "warning", 12, line(meta), col(meta), "There should be no calls to `dbg/1`.")] ++ walk_children(node, ctx)
+  defp walk({:dbg, meta, _} = node, ctx) do
+    own = rules(meta, [{"Credo.Check.Warning.Dbg", fn -> credo("Warning.Dbg", "warning", 12, line(meta), col(meta), "There should be no calls to `dbg/1`.") end}])
+    own ++ walk_children(node, ctx)
+  end
 
   defp walk({:=, meta, [{name, _, ctxv} | _]} = node, ctx) when is_atom(name) and is_atom(ctxv) do
-    s = Atom.to_string(name)
-    own = if snake_case?(String.trim_leading(s, "_")), do: [],
-            else: [credo("Readability.VariableNames", "readability", 2, line(meta), col(meta), "Variable names should be written in snake_case.")]
+    own = rules(meta, [
+      {"Credo.Check.Readability.VariableNames", fn ->
+        unless snake_case?(String.trim_leading(Atom.to_string(name), "_")),
+          do: credo("Readability.VariableNames", "readability", 2, line(meta), col(meta), "Variable names should be written in snake_case.")
+      end}])
     own ++ walk_children(node, ctx)
   end
 
   defp walk({:config, meta, args} = node, %{config: true} = ctx) when is_list(args) do
-    secrets =
-      for kw <- args, is_list(kw), {key, val} <- kw, is_atom(key), is_binary(val), secret_key?(key) do
-        sobelow("Config.Secrets", "SBLW010", "CWE-798", find_key_line(ctx.lines, key, line(meta)), "Hardcoded Secret", ctx, "high")
-      end
+    secrets = rules(meta, [
+      {"Config.Secrets", fn ->
+        for kw <- args, is_list(kw), {key, val} <- kw, is_atom(key), is_binary(val), secret_key?(key) do
+          sobelow("Config.Secrets", "SBLW010", "CWE-798", find_key_line(ctx.lines, key, line(meta)), "Hardcoded Secret", ctx, "high")
+        end
+      end}])
     secrets ++ walk_children(node, ctx)
   end
 
@@ -250,73 +307,210 @@ defmodule ECRules do
   defp walk_children(_, _), do: []
 
   # --- remote calls: debugging, unsafe operations ---
-  defp remote({:__aliases__, _, mod}, fun, args, meta, cmeta, ctx) do
+  defp remote({:__aliases__, _, mod}, fun, args, meta, cmeta, ctx) when is_list(mod) do
     l = line(cmeta)
-    m = Enum.join(mod, ".")
+    m = ECFacts.alias_name(mod)
     nonlit = Enum.any?(Enum.take(args, 1), &(not literal?(&1)))
-    [
-      if(m == "IO" and fun == :inspect, do: credo("Warning.IoInspect", "warning", 12, l, col(meta), "There should be no calls to `IO.inspect/1`.")),
-      if(m == "IEx" and fun == :pry, do: credo("Warning.IExPry", "warning", 12, l, col(meta), "There should be no calls to `IEx.pry/0`.")),
-      if(length(mod) >= 2 and hd(mod) not in [:Elixir, :Kernel, :IO] and not ctx.config,
-        do: credo("Design.AliasUsage", "design", 1, l, col(meta), "Nested modules could be aliased at the top of the invoking module.")),
-      if(m == "Enum" and fun == :join and match?([_ | _], args) and map_call?(hd(args)),
-        do: credo("Refactor.MapJoin", "refactor", 2, l, col(meta), "`Enum.map_join/3` is more efficient than `Enum.map/2 |> Enum.join/2`")),
-      if(m == "String" and fun == :to_atom and (args == [] or nonlit),
-        do: sobelow("DOS.StringToAtom", "SBLW013", "CWE-400", l, "Unsafe `String.to_atom`", ctx)),
-      if(m == "List" and fun == :to_atom and (args == [] or nonlit),
-        do: sobelow("DOS.ListToAtom", "SBLW012", "CWE-400", l, "Unsafe `List.to_atom`", ctx)),
-      if(m == "Code" and fun in [:eval_string, :eval_file, :eval_quoted],
-        do: sobelow("RCE.CodeModule", "SBLW015", "CWE-94", l, "Code execution in eval function", ctx)),
-      if(m == "EEx" and fun in [:eval_string, :eval_file],
-        do: sobelow("RCE.EEx", "SBLW016", "CWE-94", l, "Code Execution in EEx template eval", ctx)),
-      if(m == "System" and fun == :cmd and nonlit,
-        do: sobelow("CI.System", "SBLW002", "CWE-78", l, "Command Injection in `System.cmd`", ctx)),
-      if(m == "File" and fun in @file_funs and nonlit,
-        do: sobelow("Traversal.FileModule", "SBLW019", "CWE-22", l, "Directory Traversal in `File` function", ctx)),
-      if(fun in [:query, :query!] and (m == "Ecto.Adapters.SQL" or String.ends_with?(m, "Repo")) and Enum.any?(args, &interpolated?/1),
-        do: sobelow("SQL.Query", "SBLW017", "CWE-89", l, "SQL injection", ctx)),
-      if(fun == :stream and m == "Ecto.Adapters.SQL" and Enum.any?(args, &interpolated?/1),
-        do: sobelow("SQL.Stream", "SBLW018", "CWE-89", l, "SQL injection", ctx))
-    ]
-    |> Enum.reject(&is_nil/1)
+    rules(cmeta, [
+      {"Credo.Check.Warning.IoInspect", fn ->
+        if(m == "IO" and fun == :inspect, do: credo("Warning.IoInspect", "warning", 12, l, col(meta), "There should be no calls to `IO.inspect/1`."))
+      end},
+      {"Credo.Check.Warning.IExPry", fn ->
+        if(m == "IEx" and fun == :pry, do: credo("Warning.IExPry", "warning", 12, l, col(meta), "There should be no calls to `IEx.pry/0`."))
+      end},
+      {"Credo.Check.Design.AliasUsage", fn ->
+        # Like Credo, `__MODULE__.Sub` and `mod.Sub` are not aliasable names.
+        if(length(mod) >= 2 and Enum.all?(mod, &is_atom/1) and hd(mod) not in [:Elixir, :Kernel, :IO] and not ctx.config,
+          do: credo("Design.AliasUsage", "design", 1, l, col(meta), "Nested modules could be aliased at the top of the invoking module."))
+      end},
+      {"Credo.Check.Refactor.MapJoin", fn ->
+        if(m == "Enum" and fun == :join and match?([_ | _], args) and map_call?(hd(args)),
+          do: credo("Refactor.MapJoin", "refactor", 2, l, col(meta), "`Enum.map_join/3` is more efficient than `Enum.map/2 |> Enum.join/2`"))
+      end},
+      {"DOS.StringToAtom", fn ->
+        if(m == "String" and fun == :to_atom and (args == [] or nonlit), do: sobelow("DOS.StringToAtom", "SBLW013", "CWE-400", l, "Unsafe `String.to_atom`", ctx))
+      end},
+      {"DOS.ListToAtom", fn ->
+        if(m == "List" and fun == :to_atom and (args == [] or nonlit), do: sobelow("DOS.ListToAtom", "SBLW012", "CWE-400", l, "Unsafe `List.to_atom`", ctx))
+      end},
+      {"RCE.CodeModule", fn ->
+        if(m == "Code" and fun in [:eval_string, :eval_file, :eval_quoted], do: sobelow("RCE.CodeModule", "SBLW015", "CWE-94", l, "Code execution in eval function", ctx))
+      end},
+      {"RCE.EEx", fn ->
+        if(m == "EEx" and fun in [:eval_string, :eval_file], do: sobelow("RCE.EEx", "SBLW016", "CWE-94", l, "Code Execution in EEx template eval", ctx))
+      end},
+      {"CI.System", fn ->
+        if(m == "System" and fun == :cmd and nonlit, do: sobelow("CI.System", "SBLW002", "CWE-78", l, "Command Injection in `System.cmd`", ctx))
+      end},
+      {"Traversal.FileModule", fn ->
+        if(m == "File" and fun in @file_funs and nonlit,
+          do: sobelow("Traversal.FileModule", "SBLW019", "CWE-22", l, "Directory Traversal in `File` function", ctx))
+      end},
+      {"SQL.Query", fn ->
+        if(fun in [:query, :query!] and (m == "Ecto.Adapters.SQL" or String.ends_with?(m, "Repo")) and Enum.any?(args, &interpolated?/1),
+          do: sobelow("SQL.Query", "SBLW017", "CWE-89", l, "SQL injection", ctx))
+      end},
+      {"SQL.Stream", fn ->
+        if(fun == :stream and m == "Ecto.Adapters.SQL" and Enum.any?(args, &interpolated?/1), do: sobelow("SQL.Stream", "SBLW018", "CWE-89", l, "SQL injection", ctx))
+      end}])
   end
 
   defp remote(erl, fun, args, meta, cmeta, ctx) when is_atom(erl) do
     l = line(cmeta)
     nonlit = Enum.any?(Enum.take(args, 1), &(not literal?(&1)))
-    [
-      if(erl == :erlang and fun == :binary_to_term,
-        do: sobelow("Misc.BinToTerm", "SBLW014", "CWE-502", l, "Unsafe `binary_to_term`", ctx, "high")),
-      if(erl == :os and fun == :cmd and nonlit,
-        do: sobelow("CI.OS", "SBLW001", "CWE-78", l, "Command Injection in `:os.cmd`", ctx)),
-      if(erl == :os and fun == :cmd and nonlit,
-        do: credo("Warning.UnsafeExec", "warning", 12, l, col(meta), "Prefer System.cmd/2,3 over :os.cmd/1 to prevent command injection."))
-    ]
-    |> Enum.reject(&is_nil/1)
+    rules(cmeta, [
+      {"Misc.BinToTerm", fn ->
+        if(erl == :erlang and fun == :binary_to_term, do: sobelow("Misc.BinToTerm", "SBLW014", "CWE-502", l, "Unsafe `binary_to_term`", ctx, "high"))
+      end},
+      {"CI.OS", fn -> if(erl == :os and fun == :cmd and nonlit, do: sobelow("CI.OS", "SBLW001", "CWE-78", l, "Command Injection in `:os.cmd`", ctx)) end},
+      {"Credo.Check.Warning.UnsafeExec", fn ->
+        if(erl == :os and fun == :cmd and nonlit,
+          do: credo("Warning.UnsafeExec", "warning", 12, l, col(meta), "Prefer System.cmd/2,3 over :os.cmd/1 to prevent command injection."))
+      end}])
   end
 
   defp remote(_, _, _, _, _, _), do: []
 
   # Local calls Sobelow knows from Phoenix controllers.
   def local_calls(ast, ctx) do
-    {_, acc} =
-      Macro.prewalk(ast, [], fn
-        {:send_resp, meta, args} = n, acc when is_list(args) and length(args) in [2, 3] ->
-          # Called directly or at the end of a pipe: the body is the last argument.
-          {n, if(literal?(List.last(args)), do: acc, else: [sobelow("XSS.SendResp", "SBLW031", "CWE-79", line(meta), "XSS in `send_resp`", ctx, "high") | acc])}
-        {:send_download, meta, [_, arg | _]} = n, acc ->
-          {n, if(literal?(arg), do: acc, else: [sobelow("Traversal.SendDownload", "SBLW020", "CWE-22", line(meta), "Directory Traversal in `send_download`", ctx) | acc])}
-        {:send_file, meta, [_, _, path | _]} = n, acc ->
-          {n, if(literal?(path), do: acc, else: [sobelow("Traversal.SendFile", "SBLW021", "CWE-22", line(meta), "Directory Traversal in `send_file`", ctx) | acc])}
-        {:html, meta, [_, body]} = n, acc ->
-          {n, if(literal?(body), do: acc, else: [sobelow("XSS.HTML", "SBLW029", "CWE-79", line(meta), "XSS in `html`", ctx) | acc])}
-        {:raw, meta, [arg]} = n, acc ->
-          {n, if(literal?(arg), do: acc, else: [sobelow("XSS.Raw", "SBLW030", "CWE-79", line(meta), "XSS", ctx) | acc])}
-        {{:., _, [:erlang, :binary_to_atom]}, meta, _} = n, acc ->
-          {n, [sobelow("DOS.BinToAtom", "SBLW011", "CWE-400", line(meta), "Unsafe atom interpolation", ctx) | acc]}
-        n, acc -> {n, acc}
-      end)
+    {_, acc} = Macro.prewalk(ast, [], fn n, acc -> {n, local(n, ctx) ++ acc} end)
     Enum.reverse(acc)
+  end
+
+  # Called directly or at the end of a pipe: send_resp's body is the last argument.
+  defp local({:send_resp, meta, args}, ctx) when is_list(args) and length(args) in [2, 3],
+    do: rules(meta, [{"XSS.SendResp", fn -> unless literal?(List.last(args)), do: sobelow("XSS.SendResp", "SBLW031", "CWE-79", line(meta), "XSS in `send_resp`", ctx, "high") end}])
+  defp local({:send_download, meta, [_, arg | _]}, ctx),
+    do: rules(meta, [{"Traversal.SendDownload", fn -> unless literal?(arg), do: sobelow("Traversal.SendDownload", "SBLW020", "CWE-22", line(meta), "Directory Traversal in `send_download`", ctx) end}])
+  defp local({:send_file, meta, [_, _, path | _]}, ctx),
+    do: rules(meta, [{"Traversal.SendFile", fn -> unless literal?(path), do: sobelow("Traversal.SendFile", "SBLW021", "CWE-22", line(meta), "Directory Traversal in `send_file`", ctx) end}])
+  defp local({:html, meta, [_, body]}, ctx),
+    do: rules(meta, [{"XSS.HTML", fn -> unless literal?(body), do: sobelow("XSS.HTML", "SBLW029", "CWE-79", line(meta), "XSS in `html`", ctx) end}])
+  defp local({:raw, meta, [arg]}, ctx),
+    do: rules(meta, [{"XSS.Raw", fn -> unless literal?(arg), do: sobelow("XSS.Raw", "SBLW030", "CWE-79", line(meta), "XSS", ctx) end}])
+  defp local({{:., _, [:erlang, :binary_to_atom]}, meta, _}, ctx),
+    do: rules(meta, [{"DOS.BinToAtom", fn -> sobelow("DOS.BinToAtom", "SBLW011", "CWE-400", line(meta), "Unsafe atom interpolation", ctx) end}])
+  defp local(_, _), do: []
+
+  # --- Misc.ModuleBodySideEffect: calls in a module body run when the module compiles ---
+  # Compiling runs a module's body (attribute values and unquote fragments included) on whatever machine
+  # compiles it: a developer's, CI, every project that depends on it. CWE-829 (inclusion of functionality
+  # from an untrusted control sphere): compiling the code pulls its commands, fetches and file changes into
+  # every build. No rule id: the SBLW numbers are Sobelow's own and it has no such rule.
+  # Reads are "low", and not reported in attribute values or in a module that declares @external_resource:
+  # `@external_resource path` with `@x File.read!(path)` is Elixir's own idiom for compile-time data.
+  @file_reads ~w(read read! stream! ls ls! exists? dir? regular? stat stat! lstat lstat! read_link read_link!)a
+  @file_effects ~w(write write! rm rm! rm_rf rm_rf! rmdir rmdir! mkdir mkdir! mkdir_p mkdir_p! cp cp! cp_r cp_r! copy copy! ln ln! ln_s ln_s!
+                   rename rename! touch touch! chmod chmod! chown chown! chgrp chgrp! write_stat write_stat! cd cd! open open!)a
+  @system_effects ~w(cmd shell halt stop restart put_env delete_env)a
+  @spawns ~w(spawn spawn_link spawn_monitor)a
+  @net_aliases [[:HTTPoison], [:Req], [:Finch], [:Tesla], [:Mint, :HTTP], [:Mint, :HTTP1], [:Mint, :HTTP2]]
+  @net_erlang ~w(gen_tcp gen_udp gen_sctp httpc ssl hackney ftp ssh socket)a
+  # Function bodies run when called: only their unquote fragments run at compile time (quote's too).
+  @deferred ~w(def defp defguard defguardp defn defnp quote)a
+  # Run at macro expansion or test time, never while this module compiles; type attributes never run.
+  @not_compile_time ~w(defmacro defmacrop test setup setup_all)a
+  @type_attrs ~w(spec type typep opaque callback macrocallback)a
+  # Plug.Router's routes take a do-block that becomes a function.
+  @routes ~w(get post put patch delete options head match)a
+
+  defp module_body(ast, ctx), do: outside(ast, ctx)
+
+  defp outside({kind, _, args} = node, ctx) when kind in [:defmodule, :defimpl, :defprotocol] do
+    case do_block(args) do
+      {:ok, body} -> top(body, %{ctx: ctx, attr: nil, in_fn: false, resources: external_resource?(body)})
+      :error -> outside_children(node, ctx)
+    end
+  end
+  defp outside({_, _, _} = node, ctx), do: outside_children(node, ctx)
+  defp outside(list, ctx) when is_list(list), do: Enum.flat_map(list, &outside(&1, ctx))
+  defp outside({a, b}, ctx), do: outside(a, ctx) ++ outside(b, ctx)
+  defp outside(_, _), do: []
+
+  defp outside_children({a, _, args}, ctx), do: outside(a, ctx) ++ if(is_list(args), do: outside(args, ctx), else: [])
+
+  defp top({kind, _, _} = node, st) when kind in [:defmodule, :defimpl, :defprotocol], do: outside(node, st.ctx)
+  defp top({:@, _, [{name, _, [value]}]}, st) when is_atom(name),
+    do: if(name in @type_attrs, do: [], else: top(value, %{st | attr: name}))
+  defp top({kind, _, _}, _) when kind in @not_compile_time, do: []
+  defp top({kind, _, args}, st) when kind in @deferred and is_list(args), do: unquotes(args, st)
+  defp top({kind, _, args} = node, st) when kind in @routes and is_list(args) do
+    if match?({:ok, _}, do_block(args)), do: [], else: top_children(node, st)
+  end
+  defp top({:fn, _, clauses}, st), do: top(clauses, %{st | in_fn: true})
+  defp top({{:., dmeta, [mod, fun]}, meta, args} = node, st) when is_atom(fun) and is_list(args) do
+    own =
+      case mod do
+        {:__aliases__, ameta, parts} -> side_effect(effect_kind(parts, fun), ECFacts.alias_name(parts) <> ".#{fun}", meta, col(ameta), st)
+        erl when is_atom(erl) -> side_effect(effect_kind(erl, fun), inspect(erl) <> ".#{fun}", meta, erlang_col(dmeta, erl), st)
+        _ -> nil
+      end
+    List.wrap(own) ++ top_children(node, st)
+  end
+  defp top({fun, meta, args} = node, st) when fun in @spawns and is_list(args),
+    do: List.wrap(side_effect(:effect, "#{fun}", meta, col(meta), st)) ++ top_children(node, st)
+  defp top({_, _, _} = node, st), do: top_children(node, st)
+  defp top(list, st) when is_list(list), do: Enum.flat_map(list, &top(&1, st))
+  defp top({a, b}, st), do: top(a, st) ++ top(b, st)
+  defp top(_, _), do: []
+
+  defp top_children({a, _, args}, st), do: top(a, st) ++ if(is_list(args), do: top(args, st), else: [])
+
+  defp unquotes({u, _, [arg]}, st) when u in [:unquote, :unquote_splicing], do: top(arg, st)
+  defp unquotes({:quote, _, _}, _), do: []
+  defp unquotes({a, _, args}, st), do: unquotes(a, st) ++ if(is_list(args), do: unquotes(args, st), else: [])
+  defp unquotes(list, st) when is_list(list), do: Enum.flat_map(list, &unquotes(&1, st))
+  defp unquotes({a, b}, st), do: unquotes(a, st) ++ unquotes(b, st)
+  defp unquotes(_, _), do: []
+
+  defp effect_kind([:File], fun) when fun in @file_reads, do: :read
+  defp effect_kind([:File], fun) when fun in @file_effects, do: :effect
+  defp effect_kind([:System], fun) when fun in @system_effects, do: :effect
+  defp effect_kind([:Port], :open), do: :effect
+  defp effect_kind([m], fun) when m in [:Kernel, :Process, :Node] and fun in @spawns, do: :effect
+  defp effect_kind([:Task], fun) when fun in [:async, :start, :start_link], do: :effect
+  defp effect_kind(parts, _) when parts in @net_aliases, do: :effect
+  defp effect_kind(:file, fun) when fun in [:read_file, :list_dir, :consult, :read_file_info], do: :read
+  defp effect_kind(:file, fun) when fun in [:write_file, :delete, :del_dir, :del_dir_r, :make_dir, :rename, :open, :copy], do: :effect
+  defp effect_kind(:os, fun) when fun in [:cmd, :putenv, :unsetenv], do: :effect
+  defp effect_kind(:erlang, fun) when fun in [:open_port, :halt | @spawns], do: :effect
+  defp effect_kind(erl, _) when erl in @net_erlang, do: :effect
+  defp effect_kind(_, _), do: nil
+
+  defp side_effect(nil, _, _, _, _), do: nil
+  defp side_effect(:read, _, _, _, %{attr: attr, resources: res}) when attr != nil or res, do: nil
+  defp side_effect(kind, call, meta, column, st) do
+    conf = cond do
+      kind == :read -> "low"
+      # A fn may be stored and called later (at run time) rather than called while compiling.
+      st.in_fn -> "medium"
+      true -> "high"
+    end
+    where = if st.attr, do: "in the value of @#{st.attr}", else: "in the module body"
+    sobelow("Misc.ModuleBodySideEffect", nil, "CWE-829", line(meta), "`#{call}` #{where} runs when the module compiles", st.ctx, conf)
+    |> Map.put(:column, column)
+  end
+
+  # Erlang module calls carry the dot's column; the call starts at the `:`.
+  defp erlang_col(meta, erl) do
+    case col(meta) do
+      c when is_integer(c) -> max(1, c - String.length(inspect(erl)))
+      _ -> nil
+    end
+  end
+
+  defp do_block(args) when is_list(args) and args != [] do
+    last = List.last(args)
+    if is_list(last) and Keyword.keyword?(last), do: Keyword.fetch(last, :do), else: :error
+  end
+  defp do_block(_), do: :error
+
+  defp external_resource?(body) do
+    {_, found} = Macro.prewalk(body, false, fn
+      {:@, _, [{:external_resource, _, _}]} = n, _ -> {n, true}
+      n, acc -> {n, acc}
+    end)
+    found
   end
 
   # --- helpers ---
@@ -399,15 +593,17 @@ defmodule ECRules do
     lines
     |> Enum.with_index(1)
     |> Enum.flat_map(fn {text, n} ->
-      [
-        if(Regex.match?(~r/#\s*TODO\b/, text), do: credo("Design.TagTODO", "design", 0, n, nil, "Found a TODO tag in a comment.")),
-        if(Regex.match?(~r/#\s*FIXME\b/, text), do: credo("Design.TagFIXME", "design", 1, n, nil, "Found a FIXME tag in a comment.")),
-        if(Regex.match?(~r/[ \t]+$/, text), do: credo("Readability.TrailingWhiteSpace", "readability", 1, n, nil, "There should be no trailing white-space at the end of a line.")),
+      rules([line: n], [
+        {"Credo.Check.Design.TagTODO", fn -> if(Regex.match?(~r/#\s*TODO\b/, text), do: credo("Design.TagTODO", "design", 0, n, nil, "Found a TODO tag in a comment.")) end},
+        {"Credo.Check.Design.TagFIXME", fn -> if(Regex.match?(~r/#\s*FIXME\b/, text), do: credo("Design.TagFIXME", "design", 1, n, nil, "Found a FIXME tag in a comment.")) end},
+        {"Credo.Check.Readability.TrailingWhiteSpace", fn ->
+          if(Regex.match?(~r/[ \t]+$/, text), do: credo("Readability.TrailingWhiteSpace", "readability", 1, n, nil, "There should be no trailing white-space at the end of a line."))
+        end},
         # Like Credo, string contents do not count towards the length.
-        if(String.length(Regex.replace(~r/"(?:[^"\\]|\\.)*"/, text, "\"\"")) > 120,
-          do: credo("Readability.MaxLineLength", "readability", 1, n, 121, "Line is too long (max is 120, was #{String.length(text)})."))
-      ]
-      |> Enum.reject(&is_nil/1)
+        {"Credo.Check.Readability.MaxLineLength", fn ->
+          if(String.length(Regex.replace(~r/"(?:[^"\\]|\\.)*"/, text, "\"\"")) > 120,
+            do: credo("Readability.MaxLineLength", "readability", 1, n, 121, "Line is too long (max is 120, was #{String.length(text)})."))
+        end}])
     end)
   end
 
@@ -518,7 +714,7 @@ defmodule ECServer do
           end
         if cmd in ["rules", "all"] do
           ctx = %{module: nil, fun: nil, depth: 0, controller: false, config: kind == "config"}
-          # A rule set that raises on odd code becomes a finding for this code, never the end of the request.
+          # Each rule is guarded in ECRules.guard/3; these guards are the last net, for a whole rule set failing.
           findings =
             [{"rules", fn -> ECRules.run(code, ast, kind) end},
              {"local calls", fn -> ECRules.local_calls(ast, %{ctx | controller: controller?(ast)}) |> Enum.map(&Map.put(&1, :snippet, "")) end},
@@ -529,7 +725,7 @@ defmodule ECServer do
                 {:failed, finding} -> [finding]
               end
             end)
-          Map.put(base, :findings, Enum.sort_by(Enum.uniq_by(findings, &{&1.check, &1.line}), &{&1.line, &1.check}))
+          Map.put(base, :findings, Enum.sort_by(ECRules.dedupe(findings), &{&1.line, &1.check}))
         else
           base
         end
@@ -540,9 +736,9 @@ defmodule ECServer do
   defp safely(name, fun) do
     {:ok, fun.()}
   rescue
-    e ->
-      {:failed, %{source: "builtin", check: "ElixirCoder.RuleFailed", category: "internal", line: 1, column: nil, builtin: true, snippet: "",
-                  message: "the built-in #{name} check failed on this code (#{String.slice(Exception.message(e), 0, 160)}), so it cannot be called clean"}}
+    e -> {:failed, ECRules.failed(name, 1, Exception.message(e))}
+  catch
+    kind, value -> {:failed, ECRules.failed(name, 1, "#{kind}: #{inspect(value, limit: 5)}")}
   end
 
   defp controller?(ast) do
