@@ -68,7 +68,8 @@ struct ServeCommand: AsyncParsableCommand {
             }
             if await server.shouldExit { break }
         }
-        await server.drain()
+        // After `exit` or the end of input nobody reads answers: cancel, don't wait (a generate can take minutes).
+        await server.cancelAll()
         await state.close()
         let clean = await server.shutdownRequested
         throw ExitCode(clean ? 0 : 1)

@@ -36,13 +36,30 @@ public struct RPCContext: Sendable {
 /// A JSON-RPC server over any byte streams: requests run concurrently, responses
 /// and notifications are written one whole frame at a time, malformed input gets
 /// the standard error codes and never stops the server.
+///
+/// A batch is answered with one array once all its requests are done. After `shutdown`
+/// only `exit` is served (LSP); `exit` and `cancelAll()` cancel what runs and end all output.
 public actor RPCServer {
     public typealias Handler = @Sendable (RPCContext) async throws -> JSONValue
 
+    /// Where an answer goes: out on its own, or into the batch (by key) it came in.
+    private enum Reply { case single, batch(Int) }
+
+    /// A batch still waiting for some of its entries.
+    private struct PendingBatch {
+        var waiting: Int
+        var responses: [JSONValue] = []
+    }
+
     private var handlers: [String: Handler] = [:]
-    private var running: [JSONValue: Task<Void, Never>] = [:]
+    /// Running work by serial number, not by id: a client may reuse an id; nil id: a notification.
+    private var running: [Int: (id: JSONValue?, task: Task<Void, Never>)] = [:]
+    private var batches: [Int: PendingBatch] = [:]
+    private var nextSerial = 0
     private let write: @Sendable (Data) -> Void
     private var exitRequested = false
+    /// Set by `exit` or `cancelAll()`: nothing more is read or written.
+    private var closed = false
     public private(set) var shutdownRequested = false
 
     /// - Parameter write: receives whole frames; must not interleave them (called from this actor only).
@@ -58,17 +75,22 @@ public actor RPCServer {
 
     /// Handles one framed message body.
     public func receive(_ body: [UInt8]) {
+        guard !closed else { return }
         guard let message = try? JSONDecoder().decode(JSONValue.self, from: Data(body)) else {
             send(error: RPCError(.parseError, "the message is not valid JSON"), id: .null)
             return
         }
-        if case .array(let batch) = message {
-            // Batches are answered message by message; an empty one is invalid.
-            if batch.isEmpty { send(error: RPCError(.invalidRequest, "an empty batch is not a request"), id: .null) }
-            for m in batch { dispatch(m) }
+        guard case .array(let entries) = message else {
+            dispatch(message, .single)
             return
         }
-        dispatch(message)
+        guard !entries.isEmpty else {
+            send(error: RPCError(.invalidRequest, "an empty batch is not a request"), id: .null)
+            return
+        }
+        let key = serial()
+        batches[key] = PendingBatch(waiting: entries.count)
+        for entry in entries { dispatch(entry, .batch(key)) }
     }
 
     /// Reports a frame whose header could not be read.
@@ -81,39 +103,67 @@ public actor RPCServer {
         send(error: RPCError(.parseError, "a message of \(length) bytes is over the limit of \(limit) bytes (serve --max-frame-mib); it was skipped"), id: .null)
     }
 
-    private func dispatch(_ message: JSONValue) {
+    /// JSON-RPC ids are strings, integers or null; others (and integers past 64 bits) cannot be echoed exactly.
+    private static func isValidID(_ id: JSONValue) -> Bool {
+        switch id {
+        case .string, .integer, .null: return true
+        default: return false
+        }
+    }
+
+    /// Handles one request or notification; every path but `exit` (which ends everything) calls `complete` once, so batches finish.
+    private func dispatch(_ message: JSONValue, _ reply: Reply) {
+        guard !closed else { return }
         guard case .object(let obj) = message, obj["jsonrpc"]?.string == "2.0", let method = obj["method"]?.string else {
-            let id = message["id"] ?? .null
-            send(error: RPCError(.invalidRequest, "not a JSON-RPC 2.0 request (needs \"jsonrpc\": \"2.0\" and a string \"method\")"), id: id)
+            let id = message["id"].flatMap { Self.isValidID($0) ? $0 : nil } ?? .null
+            complete(Self.response(error: RPCError(.invalidRequest, "not a JSON-RPC 2.0 request (needs \"jsonrpc\": \"2.0\" and a string \"method\")"), id: id), reply)
             return
         }
         let id = obj["id"]
+        if let id, !Self.isValidID(id) {
+            complete(Self.response(error: RPCError(.invalidRequest, "an id must be a string, an integer (64 bits at most) or null"), id: .null), reply)
+            return
+        }
+        if shutdownRequested, method != "exit" {
+            complete(id.map { Self.response(error: RPCError(.invalidRequest, "the server is shutting down"), id: $0) }, reply)
+            return
+        }
         let params = obj["params"] ?? .object([:])
         switch method {
         case "$/cancelRequest":
-            if let target = params["id"], let task = running[target] { task.cancel() }
+            if let target = params["id"] {
+                for (_, r) in running where r.id == target { r.task.cancel() }
+            }
+            complete(nil, reply)
             return
         case "exit":
             exitRequested = true
+            cancelAll()
             return
         default: break
         }
         guard let handler = handlers[method] else {
-            if let id { send(error: RPCError(.methodNotFound, "no method named '\(method)'"), id: id) }
+            complete(id.map { Self.response(error: RPCError(.methodNotFound, "no method named '\(method)'"), id: $0) }, reply)
             return
         }
         guard let id else {
             // A notification: run it, answer nothing.
-            Task { _ = try? await handler(RPCContext(id: .null, params: params, notify: { _, _ in })) }
+            let key = serial()
+            running[key] = (nil, Task {
+                _ = try? await handler(RPCContext(id: .null, params: params, notify: { _, _ in }))
+                self.running[key] = nil
+            })
+            complete(nil, reply)
             return
         }
         if case .object = params {} else if case .array = params {} else {
-            send(error: RPCError(.invalidParams, "params must be an object or an array"), id: id)
+            complete(Self.response(error: RPCError(.invalidParams, "params must be an object or an array"), id: id), reply)
             return
         }
         if method == "shutdown" { shutdownRequested = true }
         let notify: @Sendable (String, JSONValue) async -> Void = { [weak self] m, p in await self?.notify(m, p) }
-        running[id] = Task {
+        let key = serial()
+        running[key] = (id, Task {
             let response: Result<JSONValue, RPCError>
             do {
                 let value = try await handler(RPCContext(id: id, params: params, notify: notify))
@@ -125,39 +175,78 @@ public actor RPCServer {
             } catch {
                 response = .failure(RPCError(.internalError, "\(error)"))
             }
-            self.finish(id, response)
-        }
+            self.finish(key, id, response, reply)
+        })
     }
 
-    private func finish(_ id: JSONValue, _ response: Result<JSONValue, RPCError>) {
-        running[id] = nil
+    private func serial() -> Int {
+        defer { nextSerial += 1 }
+        return nextSerial
+    }
+
+    private func finish(_ key: Int, _ id: JSONValue, _ response: Result<JSONValue, RPCError>, _ reply: Reply) {
+        // Gone already: cancelled by `cancelAll()`, whose client wants no answer.
+        guard running.removeValue(forKey: key) != nil else { return }
         switch response {
-        case .success(let v): send(.object(["jsonrpc": .string("2.0"), "id": id, "result": v]))
-        case .failure(let e): send(error: e, id: id)
+        case .success(let v): complete(.object(["jsonrpc": .string("2.0"), "id": id, "result": v]), reply)
+        case .failure(let e): complete(Self.response(error: e, id: id), reply)
         }
     }
 
-    /// Requests still running.
+    /// Sends an answer (nil: none, for a notification), or adds it to its batch and sends the
+    /// batch when it is the last; a batch of notifications only sends nothing.
+    private func complete(_ response: JSONValue?, _ reply: Reply) {
+        switch reply {
+        case .single:
+            if let response { send(response) }
+        case .batch(let key):
+            guard var batch = batches[key] else { return }
+            if let response { batch.responses.append(response) }
+            batch.waiting -= 1
+            if batch.waiting > 0 {
+                batches[key] = batch
+                return
+            }
+            batches[key] = nil
+            if !batch.responses.isEmpty { send(.array(batch.responses)) }
+        }
+    }
+
+    /// Requests and notifications still running.
     public var inFlight: Int { running.count }
 
     public func notify(_ method: String, _ params: JSONValue) {
         send(.object(["jsonrpc": .string("2.0"), "method": .string(method), "params": params]))
     }
 
+    private static func response(error: RPCError, id: JSONValue) -> JSONValue {
+        .object(["jsonrpc": .string("2.0"), "id": id,
+                 "error": .object(["code": .integer(Int64(error.code.rawValue)), "message": .string(error.message)])])
+    }
+
     private func send(error: RPCError, id: JSONValue) {
-        send(.object(["jsonrpc": .string("2.0"), "id": id,
-                      "error": .object(["code": .number(Double(error.code.rawValue)), "message": .string(error.message)])]))
+        send(Self.response(error: error, id: id))
     }
 
     private func send(_ value: JSONValue) {
+        guard !closed else { return }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard let body = try? enc.encode(value) else { return }
         write(MessageFramer.frame(body))
     }
 
-    /// Waits for running requests (after `exit` or end of input).
+    /// Waits for running requests.
     public func drain() async {
-        while let (_, t) = running.first { await t.value }
+        while let r = running.first?.value { await r.task.value }
+    }
+
+    /// Cancels everything running without waiting for it, and ends all input and output:
+    /// for `exit`, and for a client that is gone (end of input), which will read no answers.
+    public func cancelAll() {
+        closed = true
+        for (_, r) in running { r.task.cancel() }
+        running.removeAll()
+        batches.removeAll()
     }
 }
