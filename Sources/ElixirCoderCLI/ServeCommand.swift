@@ -161,7 +161,8 @@ actor ServerState {
         if let v = params["maxAttempts"] { guard let n = v.int, n >= 1, n <= 10 else { throw RPCError(.invalidParams, "maxAttempts must be an integer from 1 to 10") }; o.maxAttempts = n }
         if let v = params["maxTokens"] { guard let n = v.int, n >= 1, n <= 4096 else { throw RPCError(.invalidParams, "maxTokens must be an integer from 1 to 4096") }; o.maxTokens = n }
         if let v = params["seed"] { guard let n = v.int, n >= 0 else { throw RPCError(.invalidParams, "seed must be a non-negative integer") }; o.sampling.seed = UInt64(n) }
-        if let v = params["temperature"] { guard let t = v.double, t >= 0 else { throw RPCError(.invalidParams, "temperature must be a number, 0 or more") }; o.sampling.temperature = Float(t) }
+        if let v = params["temperature"] { guard let t = v.double, (0...2).contains(t) else { throw RPCError(.invalidParams, "temperature must be a number from 0 to 2") }; o.sampling.temperature = Float(t) }
+        if let v = params["context"] { guard let c = v.string else { throw RPCError(.invalidParams, "context must be a string of Elixir code") }; o.context = c }
         if let v = params["tests"] { guard let t = v.string else { throw RPCError(.invalidParams, "tests must be a string of ExUnit test code") }; o.tests = t }
         if let v = params["runExamples"] { guard let b = v.bool else { throw RPCError(.invalidParams, "runExamples must be a boolean") }; o.runExamples = b }
         if let v = params["earlyStop"] { guard let b = v.bool else { throw RPCError(.invalidParams, "earlyStop must be a boolean") }; o.earlyStop = b }
@@ -170,6 +171,13 @@ actor ServerState {
             if !b { o.gating = nil }
         }
         return o
+    }
+
+    /// An optional parameter of one type: absent is nil, anything else of the wrong type -32602.
+    static func optional<T>(_ params: JSONValue, _ name: String, as read: (JSONValue) -> T?, _ expected: String) throws -> T? {
+        guard let v = params[name] else { return nil }
+        guard let t = read(v) else { throw RPCError(.invalidParams, "\(name) must be \(expected)") }
+        return t
     }
 
     func register(on server: RPCServer) async {
@@ -250,8 +258,8 @@ actor ServerState {
                 guard code.utf8.count <= 1 << 20 else { throw RPCError(.invalidParams, "code is larger than 1 MiB") }
                 var line: Int?
                 if let v = ctx.params["line"] { guard let n = v.int, n >= 1 else { throw RPCError(.invalidParams, "line must be a positive integer") }; line = n }
-                let check = ctx.params["check"]?.string
-                let useModel = ctx.params["model"]?.bool ?? true
+                let check = try Self.optional(ctx.params, "check", as: \.string, "a check id such as DOS.StringToAtom")
+                let useModel = try Self.optional(ctx.params, "model", as: \.bool, "a boolean") ?? true
                 let setup = try await self.generationSetup()
                 guard let explainer = try setup.explainer(useModel: useModel) else { throw RPCError(.internalError, "the retrieval index is unavailable; run elixir-coder index build") }
                 return try JSONValue.encode(try await explainer.explainAll(code: code, line: line, check: check))
@@ -266,8 +274,7 @@ actor ServerState {
         guard let task = ctx.params["task"]?.string, !task.isEmpty else { throw RPCError(.invalidParams, "generate needs params.task, a non-empty string") }
         let setup = try generationSetup()
         var o = try Self.generateOptions(ctx.params, setup: setup)
-        o.context = ctx.params["context"]?.string
-        let stream = ctx.params["stream"]?.bool ?? false
+        let stream = try Self.optional(ctx.params, "stream", as: \.bool, "a boolean") ?? false
         let id = ctx.id
         let notify = ctx.notify
         // Notifications go out in the order they were made, and all before the result: one

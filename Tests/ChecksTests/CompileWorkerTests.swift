@@ -65,6 +65,13 @@ struct CompileWorkerTests {
         let after = try await Self.worker.compile("defmodule Probe do\n  if Process.whereis(:ec_lingering), do: raise(\"a process survived\")\n  if Code.ensure_loaded?(Lingers), do: raise(\"a module survived\")\n  def f, do: 1\nend\n")
         #expect(after.compiled, "\(after.diagnostics)")
 
+        // Nor does an OS process it started and detached (it would outlive the request's limits).
+        _ = try await Self.worker.compile("defmodule Detach do\n  System.cmd(\"sh\", [\"-c\", \"sleep 59 & echo\"])\n  def f, do: 1\nend\n")
+        let survivors = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { pid in
+            Int(pid) != nil && (FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0, as: UTF8.self).contains("sleep\u{0}59") } ?? false)
+        }
+        #expect(survivors.isEmpty, "a detached sleep survived: \(survivors)")
+
         // Output on stdout cannot pass for an answer.
         let forged = try await Self.worker.compile("defmodule F do\n  IO.puts(\"EC\\t1\\t{}\")\n  :erlang.display(:noise)\n  def f, do: 1\nend\n")
         #expect(forged.compiled && forged.functions == ["F.f/0"])

@@ -90,11 +90,37 @@ defmodule ECCompile do
   # Processes the candidate started inherit its output device: stop them all, then unload its modules.
   defp cleanup(device, modules_before) do
     for p <- Process.list(), p != self(), Process.info(p, :group_leader) == {:group_leader, device}, do: Process.exit(p, :kill)
+    kill_new_os_processes()
     StringIO.close(device)
     for {m, _} <- :code.all_loaded(), not MapSet.member?(modules_before, m) do
       :code.purge(m)
       :code.delete(m)
       :code.purge(m)
+    end
+  end
+
+  # OS processes a candidate started and left running (`sh -c 'sleep 60 &'`) would outlive its
+  # request's limits: anything in the sandbox's own process namespace that was not there when
+  # the worker started is killed. Only inside bubblewrap, whose namespace holds nothing else.
+  def os_baseline do
+    if sandboxed?(), do: :persistent_term.put({__MODULE__, :os_baseline}, os_pids())
+  end
+
+  defp kill_new_os_processes do
+    with baseline when is_list(baseline) <- :persistent_term.get({__MODULE__, :os_baseline}, nil),
+         [_ | _] = extra <- os_pids() -- baseline do
+      :os.cmd(String.to_charlist("kill -9 " <> Enum.join(extra, " ") <> " 2>/dev/null"))
+    end
+  end
+
+  defp sandboxed? do
+    match?({:ok, cmd} when is_binary(cmd), File.read("/proc/1/cmdline")) and String.contains?(elem(File.read("/proc/1/cmdline"), 1), "bwrap")
+  end
+
+  defp os_pids do
+    case File.ls("/proc") do
+      {:ok, names} -> for n <- names, match?({_, ""}, Integer.parse(n)), do: n
+      _ -> []
     end
   end
 
@@ -316,4 +342,5 @@ defmodule ECCompile do
   end
 end
 
+ECCompile.os_baseline()
 ECCompile.loop()
