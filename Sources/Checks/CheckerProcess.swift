@@ -48,14 +48,19 @@ final class CheckerProcess: @unchecked Sendable {
             throw CheckerError(.crashed, "the Elixir checker stopped accepting requests; it restarts on the next one")
         }
         let tag = Data("EC\t\(counter)\t".utf8)
+        // Where the search for the line's end resumes: rescanning from the start after every
+        // chunk made a 6 MB answer (a large file's findings) take most of a minute.
+        var searched = 0
         while true {
-            if let nl = pending.firstIndex(of: 10) {
+            if let nl = pending[(pending.startIndex + searched)...].firstIndex(of: 10) {
                 let answer = Data(pending[pending.startIndex..<nl])
                 pending = Data(pending[(nl + 1)...])
+                searched = 0
                 guard taggedAnswers else { return answer }
                 if answer.starts(with: tag) { return answer.dropFirst(tag.count) }
                 continue
             }
+            searched = pending.count
             let chunk = output.availableData
             if chunk.isEmpty {
                 self.process = nil

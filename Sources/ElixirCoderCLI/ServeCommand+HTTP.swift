@@ -24,8 +24,8 @@ extension ServeCommand {
         sampling.minP = config.minP ?? sampling.minP
         sampling.seed = config.seed ?? sampling.seed
         settings.defaultSampling = sampling
-        settings.limits.maxConnections = maxConnections
-        settings.limits.requestDeadline = requestDeadline
+        settings.limits.maxConnections = maxConnections ?? settings.limits.maxConnections
+        settings.limits.requestDeadline = requestDeadline ?? settings.limits.requestDeadline
         if let tokenEnv {
             guard let token = ProcessInfo.processInfo.environment[tokenEnv], !token.isEmpty else {
                 throw ValidationError("--token-env \(tokenEnv): that environment variable is not set")

@@ -6,6 +6,7 @@ import ElixirCoderApp
 import ElixirCoderCore
 import Engine
 import Foundation
+import OpenAIServer
 import Pipeline
 import RPC
 import Serving
@@ -22,8 +23,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Speak JSON-RPC over standard input and output.") var stdio = false
     @Flag(help: "Instead, serve the OpenAI API on 127.0.0.1 only: POST /v1/completions, POST /v1/chat/completions (stream: true for server-sent events), GET /v1/models, GET /health.") var http = false
     @Option(help: "The port for --http (0 picks a free one).") var port: Int = 8080
-    @Option(help: "With --http, connections served at once; more get a 503.") var maxConnections: Int = 64
-    @Option(help: "With --http, seconds a request may take to arrive in full; slower ones get a 408.") var requestDeadline: Double = 30
+    @Option(help: "With --http, connections served at once; more get a 503 (default \(HTTPServer.Limits().maxConnections)).") var maxConnections: Int?
+    @Option(help: "With --http, seconds a request may take to arrive in full; slower ones get a 408 (default \(Int(HTTPServer.Limits().requestDeadline))).") var requestDeadline: Double?
     @Option(help: "With --http, require `Authorization: Bearer <token>` on every request but GET /health, the token read from this environment variable (not from the command line, where other users could see it).")
     var tokenEnv: String?
     @Option(help: "With --stdio, the largest message body accepted, in MiB; a larger Content-Length is answered with an error and its body skipped.") var maxFrameMib: Int = 64
@@ -35,18 +36,23 @@ struct ServeCommand: AsyncParsableCommand {
         guard stdio != http else { throw ValidationError("say how to serve: --stdio or --http") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard (1...4096).contains(maxFrameMib) else { throw ValidationError("--max-frame-mib must be between 1 and 4096") }
-        guard maxConnections >= 1, requestDeadline > 0 else { throw ValidationError("--max-connections must be at least 1 and --request-deadline more than 0") }
+        guard (maxConnections ?? 1) >= 1, (requestDeadline ?? 1) > 0 else { throw ValidationError("--max-connections must be at least 1 and --request-deadline more than 0") }
     }
 
     func run() async throws {
         if http { return try await runHTTP() }
+        // A reader thread turns stdin into frames; requests run concurrently on the server.
+        let (frames, continuation) = AsyncStream<MessageFramer.Frame>.makeStream()
+        // A client that closed its end of stdout has gone as surely as one that closed stdin: the
+        // failed write (not a SIGPIPE, which would kill the server mid-request) ends the reading.
+        signal(SIGPIPE, SIG_IGN)
         let out = FileHandle.standardOutput
-        let server = RPCServer(write: { out.write($0) })
+        let server = RPCServer(write: { data in
+            do { try out.write(contentsOf: data) } catch { continuation.finish() }
+        })
         let state = ServerState(modelOptions: modelOptions, observability: observability, grammarOptions: grammarOptions)
         await state.register(on: server)
 
-        // A reader thread turns stdin into frames; requests run concurrently on the server.
-        let (frames, continuation) = AsyncStream<MessageFramer.Frame>.makeStream()
         let limit = maxFrameMib << 20
         let reader = Thread {
             var framer = MessageFramer(maxFrameBytes: limit)
@@ -68,7 +74,8 @@ struct ServeCommand: AsyncParsableCommand {
             }
             if await server.shouldExit { break }
         }
-        // After `exit` or the end of input nobody reads answers: cancel, don't wait (a generate can take minutes).
+        // After `exit`, the end of input or a closed output nobody reads answers: cancel, don't wait
+        // (a generate can take minutes).
         await server.cancelAll()
         await state.close()
         let clean = await server.shutdownRequested

@@ -76,6 +76,11 @@ final class StdioClient: @unchecked Sendable {
         return try finish()
     }
 
+    /// The client stops reading: its end of the server's output closes.
+    func closeOutput() throws {
+        try output.fileHandleForReading.close()
+    }
+
     func finish() throws -> Int32 {
         try input.fileHandleForWriting.close()
         process.waitUntilExit()
@@ -102,6 +107,21 @@ struct ServeTests {
             }
         }
         #expect(try client.finish() == 0, "shutdown then exit ends with status 0")
+    }
+
+    @Test("a client that stops reading (its end of stdout closed) ends the server with an exit status, not a SIGPIPE")
+    func clientGone() throws {
+        let client = try StdioClient()
+        try client.send(["jsonrpc": "2.0", "id": 1, "method": "health"])
+        _ = try client.read()
+        try client.closeOutput()
+        // The answer to this one has nowhere to go; the failed write ends the session. (Nothing
+        // more is sent: the server's stdin may be closed by then.)
+        try client.send(["jsonrpc": "2.0", "id": 2, "method": "health"])
+        let deadline = Date().addingTimeInterval(15)
+        while client.process.isRunning && Date() < deadline { usleep(50_000) }
+        #expect(!client.process.isRunning, "the server still runs after its client went away")
+        #expect(client.process.terminationReason == .exit, "ended by a signal: \(client.process.terminationStatus)")
     }
 
     @Test("after bad frames (wrong lengths, no header, an oversized length) every later message is answered")

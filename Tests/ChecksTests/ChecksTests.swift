@@ -166,6 +166,18 @@ struct CheckerProcessTests {
         await #expect(throws: CheckerError.self) { try await slow.syntax("x = 1") }
     }
 
+    @Test("a large file with a finding on every line is checked, not timed out (lines were looked up in a list, the answer rescanned per chunk)")
+    func largeFile() async throws {
+        // About 420 KB: 12,000 functions, each with trailing whitespace and an IO.inspect.
+        let body = (0..<12_000).map { "  def f\($0)(x), do: IO.inspect(x) \n" }.joined()
+        let code = "defmodule Big do\n  @moduledoc \"Big.\"\n" + body + "end\n"
+        #expect(code.utf8.count > 400_000)
+        let report = try await CheckerPool(size: 1, timeout: 30).report(.all, code)
+        let findings = report.findings ?? []
+        #expect(findings.filter { $0.check == "Credo.Check.Warning.IoInspect" }.count == 12_000)
+        #expect(findings.first { $0.check == "Credo.Check.Warning.IoInspect" }?.snippet == "def f0(x), do: IO.inspect(x)")
+    }
+
     @Test("restarting a checker process leaves no file descriptor behind")
     func noDescriptorLeak() async throws {
         func open() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0 }

@@ -145,7 +145,16 @@ defmodule ECRules do
     |> Enum.flat_map(fn {name, fun} -> guard(name, 1, fun) end)
     |> dedupe()
     |> Enum.sort_by(&{&1.line, &1.check})
-    |> Enum.map(fn f -> Map.put(f, :snippet, String.trim(Enum.at(lines, f.line - 1) || "")) end)
+    |> with_snippets(List.to_tuple(lines))
+  end
+
+  # Each finding's line, looked up in a tuple: `Enum.at` on the list made a 1 MB file with
+  # thousands of findings quadratic (it timed out).
+  defp with_snippets(findings, lines) do
+    Enum.map(findings, fn f ->
+      text = if f.line in 1..tuple_size(lines)//1, do: elem(lines, f.line - 1), else: ""
+      Map.put(f, :snippet, String.trim(text))
+    end)
   end
 
   # One finding per check and line; one RuleFailed per failing rule (a rule that fails on every node says so once).
