@@ -318,7 +318,7 @@ public struct Clarifier: Sendable {
         let e = questions.entry(type)
         let instance = generator.instance
         let user = "Task: \(task)\nThe task does not say \(e.ask). Write one short question to ask the user about it."
-        let prompt = ChatTemplate(format: ChatTemplate.forModel(instance.tokenizer.chatTemplate).format).render([.user(user)])
+        let prompt = ChatTemplate.forModel(instance.tokenizer.chatTemplate).render([.user(user)], defaultSystem: false)
         var s = SamplingParameters()
         s.temperature = 0.3
         s.seed = settings.seed

@@ -68,10 +68,11 @@ public struct ChatTemplate: Sendable {
     }
 
     /// The prompt text, ending with the assistant turn opened when `addGenerationPrompt`; a
-    /// conversation without a system message gets the template's default one, if any.
-    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) -> String {
+    /// conversation without a system message gets the template's default one, if any, unless
+    /// `defaultSystem` is false.
+    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool = true, defaultSystem: Bool = true) -> String {
         var messages = messages
-        if messages.first?.role != "system", let sys = defaultSystemPrompt { messages.insert(.system(sys), at: 0) }
+        if defaultSystem, messages.first?.role != "system", let sys = defaultSystemPrompt { messages.insert(.system(sys), at: 0) }
         switch format {
         case .chatML:
             return messages.map { "<|im_start|>\($0.role)\n\($0.content)<|im_end|>\n" }.joined() + (addGenerationPrompt ? "<|im_start|>assistant\n" : "")

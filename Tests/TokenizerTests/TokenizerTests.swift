@@ -47,6 +47,8 @@ struct TokenizerGoldenTests {
         // The embedded model's own template is ChatML with a default system prompt.
         let smol = ChatTemplate.forModel(Shared.tokenizer.chatTemplate)
         #expect(smol.format == .chatML && smol.defaultSystemPrompt != nil)
+        #expect(smol.render([.user("Hi")]).hasPrefix("<|im_start|>system\n"))
+        #expect(smol.render([.user("Hi")], defaultSystem: false) == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
     }
 
     @Test("special tokens are plain text unless parsed")
