@@ -27,13 +27,16 @@ public struct ModelOptions: ParsableArguments, Sendable {
     @Option(help: "Kernel set: fast (float tiles for batches, the default) or exact (llama.cpp's x86 arithmetic op for op: its logits bit for bit, slower batches).")
     public var kernels: KernelChoice = .fast
 
+    @Option(help: "Instruction set of the engine's kernels: auto (the CPU's best), avx512vnni, avx2 or portable; a lower one than the CPU's best reproduces that path here (config `instructionSet`, env ELIXIR_CODER_ISA).")
+    public var isa: String?
+
     @Flag(help: "Decode without prompt-lookup drafts (config `drafts`, env ELIXIR_CODER_DRAFTS); drafts change speed, not what is sampled.")
     public var noDrafts = false
 
     /// These flags over the config file and the environment.
     public func settings(config: Configuration) -> ModelSettings {
         ModelSettings(config: config, model: model, threads: threads, backendURL: backend, backendModel: backendModel, apiKeyEnv: apiKeyEnv,
-                      kernels: kernels.mode, noDrafts: noDrafts)
+                      kernels: kernels.mode, instructionSet: isa, noDrafts: noDrafts)
     }
 }
 

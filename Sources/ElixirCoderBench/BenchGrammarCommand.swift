@@ -69,7 +69,7 @@ struct BenchGrammarCommand: AsyncParsableCommand {
         Stderr.print(String(format: "grammar: %d terminals, %d parser states, %d lexer states; compiled cold in %.0f ms, loaded from cache in %.1f ms (%@)",
                             compiled.terminalCount, compiled.stateCount, compiled.lexStateCount, cold * 1000, cached.seconds * 1000, cached.source.rawValue))
 
-        let generator = Generator(context: InferenceContext(model: loaded.model, threads: loaded.settings.threads, kernels: loaded.settings.kernels), tokenizer: tokenizer)
+        let generator = Generator(context: loaded.context(), tokenizer: tokenizer)
         let timings = MaskTimings()
         var results: [(name: String, rows: [Row], seconds: Double)] = []
         let pool = arms.contains { $0.monitors } ? try CheckerPool(size: 2) : nil

@@ -86,7 +86,7 @@ struct CompleteCommand: AsyncParsableCommand {
             result = try await remote.instance(name: "backend", tokenizer: tokenizer).generate([request])[0]
             if streaming { writeOut(result.text) }
         } else {
-            let generator = Generator(context: InferenceContext(model: loaded.model, threads: loaded.settings.threads, kernels: loaded.settings.kernels), tokenizer: tokenizer)
+            let generator = Generator(context: loaded.context(), tokenizer: tokenizer)
             generator.batch.speculation = loaded.settings.drafts ? PromptLookup() : nil
             let constraint = try grammarOptions.constraint(prompt: chat ? "" : input, tokenizer: tokenizer, maxTokens: request.maxTokens)
             result = generator.generate([request], processors: [constraint]) { _, _, delta in

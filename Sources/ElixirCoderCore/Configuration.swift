@@ -42,6 +42,8 @@ public struct Configuration: Codable, Sendable, Equatable {
     public var gating: Bool?
     /// Prompt-lookup drafts for small batches (default true); they change speed, not what is sampled.
     public var drafts: Bool?
+    /// The kernels' instruction set: auto (the CPU's best), portable, avx2 or avx512vnni.
+    public var instructionSet: String?
     public var gateReflectBelowAvgLogprob: Double?
     public var gateRetrieveAboveEntropy: Double?
     public var gateAbstainBelowTop1: Double?
@@ -104,6 +106,7 @@ public struct Configuration: Codable, Sendable, Equatable {
         abstainAlertRate = try num("ELIXIR_CODER_ABSTAIN_ALERT_RATE") ?? abstainAlertRate
         gating = try flag("ELIXIR_CODER_GATING") ?? gating
         drafts = try flag("ELIXIR_CODER_DRAFTS") ?? drafts
+        instructionSet = text("ELIXIR_CODER_ISA") ?? instructionSet
         grammar = text("ELIXIR_CODER_GRAMMAR") ?? grammar
         threads = try num("ELIXIR_CODER_THREADS") ?? threads
         temperature = try num("ELIXIR_CODER_TEMPERATURE") ?? temperature

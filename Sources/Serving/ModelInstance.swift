@@ -31,6 +31,8 @@ public struct InstanceSettings: Sendable {
     public var maxBatch: Int = 16
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     public var kernels: KernelMode = .fast
+    /// The instruction set whose kernels run (the CPU's best unless a lower one is asked for).
+    public var instructionSet: InstructionSet = .host
     /// Prompt-lookup drafts for small batches; nil decodes without them.
     public var drafts: PromptLookup? = PromptLookup()
 
@@ -181,7 +183,7 @@ public final class ModelInstance: @unchecked Sendable {
     }
 
     private func makeBatch() -> DecodeBatch {
-        let batch = DecodeBatch(context: InferenceContext(model: model, threads: settings.threads, kernels: settings.kernels), tokenizer: tokenizer)
+        let batch = DecodeBatch(context: InferenceContext(model: model, threads: settings.threads, kernels: settings.kernels, instructionSet: settings.instructionSet), tokenizer: tokenizer)
         batch.speculation = settings.drafts
         return batch
     }

@@ -75,10 +75,11 @@ struct EngineBehaviourTests {
         #expect(together.passes < alone.passes, "\(together.passes) passes together, \(alone.passes) alone")
     }
 
-    /// Elsewhere batches round differently from single rows; the float tiles and the exact
+    /// Elsewhere batches round differently from single rows (on AVX2 the matmuls agree, the
+    /// Swift attention sums a shared range's tiles in another order than one row's keys); the
     /// kernels those CPUs run are checked against the integer kernels in `WeightKernelTests`.
     @Test("fast kernels with VNNI and AVX-512: a request samples the same tokens, bit for bit, alone or in any batch",
-          .enabled(if: IntegerPanels.supported && InferenceContext(model: Shared.model, kernels: .fast).wideKeyByKey, "this CPU has no AVX-512 VNNI and AVX-512F"))
+          .enabled(if: InstructionSet.host >= .avx512vnni, "this CPU has no AVX-512 VNNI and AVX-512F"))
     func batchInvariance() throws {
         let preamble = "# Shared examples.\n" + String(repeating: "defmodule A do\n  def a(x), do: x + 1\nend\n", count: 4)
         let prompts = ["def one do", "def one do", "def two(x) do", "defmodule Three do"].map { Shared.tokenizer.encode(preamble + $0) }

@@ -53,19 +53,51 @@ struct WeightKernelTests {
     @Test("float tiles agree with the integer kernels for every batch width and matrix kind",
           arguments: [("q4_1", 2), ("q4_1", 3), ("q4_1", 4), ("q4_1", 5), ("q4_1", 8), ("q4_1", 10), ("q4_1", 13), ("q4_1", 16), ("q8_0", 3), ("q8_0", 10)])
     func tilesAgree(kind: String, batch: Int) {
-        Self.compareWithExact(kind: kind, batch: batch, integerPanels: false)
+        Self.compareWithExact(kind: kind, batch: batch, panels: nil)
     }
 
     @Test("VNNI panels agree with the integer kernels for every batch width and matrix kind",
-          .enabled(if: IntegerPanels.supported, "this CPU has no AVX-512 VNNI"),
+          .enabled(if: InstructionSet.host >= .avx512vnni, "this CPU has no AVX-512 VNNI"),
           arguments: [("q4_1", 1), ("q4_1", 2), ("q4_1", 3), ("q4_1", 5), ("q4_1", 8), ("q4_1", 10), ("q4_1", 13), ("q4_1", 16), ("q8_0", 1), ("q8_0", 3), ("q8_0", 10)])
     func integerPanelsAgree(kind: String, batch: Int) {
-        Self.compareWithExact(kind: kind, batch: batch, integerPanels: true)
+        Self.compareWithExact(kind: kind, batch: batch, panels: .vnni512)
+    }
+
+    @Test("AVX2 panels agree with the integer kernels for every batch width and matrix kind",
+          .enabled(if: InstructionSet.host >= .avx2, "this CPU has no AVX2 with FMA and F16C"),
+          arguments: [("q4_1", 1), ("q4_1", 2), ("q4_1", 3), ("q4_1", 4), ("q4_1", 5), ("q4_1", 7), ("q4_1", 10), ("q4_1", 16), ("q8_0", 1), ("q8_0", 2), ("q8_0", 5), ("q8_0", 10)])
+    func avx2PanelsAgree(kind: String, batch: Int) {
+        Self.compareWithExact(kind: kind, batch: batch, panels: .avx2)
+    }
+
+    /// The two panel kernels form the same integer sums and the same float steps per lane, so
+    /// a model decodes the same tokens with the same probabilities on AVX2 and VNNI machines.
+    @Test("AVX2 panels write the VNNI panels' bits, for both matrix kinds and extreme weights",
+          .enabled(if: InstructionSet.host >= .avx512vnni, "this CPU has no AVX-512 VNNI to compare with (the AVX2 panels are checked against the integer kernels above)"),
+          arguments: ["q4_1", "q8_0"])
+    func avx2PanelsMatchVNNI(kind: String) {
+        let w = kind == "q4_1" ? Shared.model.layers[5].gate : Shared.model.output
+        for batch in [1, 3, 8, 11] {
+            let (xq, x) = Self.activations(rows: batch, cols: w.cols)
+            // Activation blocks at the quantizer's extremes, where 16-bit pair sums come closest
+            // to saturating.
+            for j in 0..<32 { xq.q[j] = j % 2 == 0 ? 127 : -127 }
+            xq.sums[0] = 0
+            let vnni = UnsafeMutablePointer<Float>.allocate(capacity: batch * w.rows)
+            let avx2 = UnsafeMutablePointer<Float>.allocate(capacity: batch * w.rows)
+            defer { vnni.deallocate(); avx2.deallocate() }
+            x.withUnsafeBufferPointer { xf in
+                matmul(w, xq, xf.baseAddress!, batch: batch, into: vnni, rowRange: 0..<w.rows, kernels: .fast, panels: .vnni512)
+                matmul(w, xq, xf.baseAddress!, batch: batch, into: avx2, rowRange: 0..<w.rows, kernels: .fast, panels: .avx2)
+            }
+            let differing = (0..<(batch * w.rows)).filter { vnni[$0].bitPattern != avx2[$0].bitPattern }
+            #expect(differing.isEmpty, "batch \(batch): \(differing.count) outputs differ, first at \(differing.first ?? -1)")
+        }
     }
 
     /// The fast kernels' products (over shares as the engine splits them, whole panels, and
     /// one that starts mid-panel) against the exact integer kernels on the same activations.
-    static func compareWithExact(kind: String, batch: Int, integerPanels: Bool) {
+    static func compareWithExact(kind: String, batch: Int, panels: IntegerPanels.Kernel?) {
         let w = kind == "q4_1" ? Shared.model.layers[3].down : Shared.model.output
         let (xq, x) = Self.activations(rows: batch, cols: w.cols)
         let exact = UnsafeMutablePointer<Float>.allocate(capacity: batch * w.rows)
@@ -76,7 +108,7 @@ struct WeightKernelTests {
         x.withUnsafeBufferPointer { xf in
             matmul(w, xq, xf.baseAddress!, batch: batch, into: exact, rowRange: 0..<w.rows, kernels: .exact)
             for range in [0..<middle, middle..<(w.rows - 21), (w.rows - 21)..<w.rows] {
-                matmul(w, xq, xf.baseAddress!, batch: batch, into: fast, rowRange: range, kernels: .fast, integerPanels: integerPanels)
+                matmul(w, xq, xf.baseAddress!, batch: batch, into: fast, rowRange: range, kernels: .fast, panels: panels)
             }
         }
         var worst: Float = 0, scale: Float = 0, unwritten = 0

@@ -17,6 +17,16 @@ void ec_dot_panels(const uint8_t *q, const float *d, const float *m, int blocks,
                    const int8_t *x, const float *xd, const float *xs, const int32_t *xsum, int batch,
                    float *out, int out_stride);
 
+/// Nonzero when the CPU runs AVX2 with FMA and F16C, which ec_dot_panels_avx2 needs.
+int ec_dot_panels_avx2_supported(void);
+
+/// ec_dot_panels in 256-bit lanes, for the same layouts and the same output bits: integer sums
+/// with vpmaddubsw, so it needs no activation sums (Q8_0's offset is undone on the weights).
+void ec_dot_panels_avx2(const uint8_t *q, const float *d, const float *m, int blocks, int nibbles,
+                        int first, int last, int rows,
+                        const int8_t *x, const float *xd, const float *xs, int batch,
+                        float *out, int out_stride);
+
 /// Nonzero when the CPU runs AVX2 with FMA and F16C, which the vector kernels below need.
 int ec_vector_kernels_supported(void);
 

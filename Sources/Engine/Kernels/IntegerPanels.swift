@@ -6,11 +6,16 @@ import CKernels
 /// nibbles packed (a byte's high nibble is the position sixteen later, as in `BlockOrder`);
 /// Q8_0's signed bytes are stored plus 128, unsigned, so the activations go in as they are
 /// (the kernel takes 128 times their sum back out). Built on the first fast forward pass;
-/// where the CPU has VNNI it takes the place of `Panels` and of the single-row integer dot
-/// products.
+/// where the CPU has VNNI or AVX2 it takes the place of `Panels` and of the single-row integer
+/// dot products. Both kernels read this one layout and write the same bits.
 final class IntegerPanels: @unchecked Sendable {
-    /// Whether this CPU runs the kernel.
-    static let supported = ec_dot_panels_supported() != 0
+    /// The kernels that multiply these panels.
+    enum Kernel: Sendable {
+        /// 512-bit vpdpbusd, sixteen rows per instruction.
+        case vnni512
+        /// 256-bit vpmaddubsw, eight rows at a time.
+        case avx2
+    }
 
     let count: Int
     let blocksPerRow: Int
@@ -60,9 +65,17 @@ final class IntegerPanels: @unchecked Sendable {
     }
 
     /// out[b * rows + r] for the rows of `panels` (rows past `rows` are not written).
-    func multiply(_ xq: QuantizedActivations, batch: Int, rows: Int, into out: UnsafeMutablePointer<Float>, panels: Range<Int>) {
-        ec_dot_panels(q.assumingMemoryBound(to: UInt8.self), d, m, Int32(blocksPerRow), nibbles ? 1 : 0,
-                      Int32(panels.lowerBound), Int32(panels.upperBound), Int32(rows),
-                      xq.q, xq.d, xq.s, xq.sums, Int32(batch), out, Int32(rows))
+    func multiply(_ xq: QuantizedActivations, batch: Int, rows: Int, into out: UnsafeMutablePointer<Float>, panels: Range<Int>, kernel: Kernel) {
+        let bytes = q.assumingMemoryBound(to: UInt8.self)
+        switch kernel {
+        case .vnni512:
+            ec_dot_panels(bytes, d, m, Int32(blocksPerRow), nibbles ? 1 : 0,
+                          Int32(panels.lowerBound), Int32(panels.upperBound), Int32(rows),
+                          xq.q, xq.d, xq.s, xq.sums, Int32(batch), out, Int32(rows))
+        case .avx2:
+            ec_dot_panels_avx2(bytes, d, m, Int32(blocksPerRow), nibbles ? 1 : 0,
+                               Int32(panels.lowerBound), Int32(panels.upperBound), Int32(rows),
+                               xq.q, xq.d, xq.s, Int32(batch), out, Int32(rows))
+        }
     }
 }

@@ -3,23 +3,24 @@
 /// Each weight block is read once and applied to every activation row while it
 /// is in L1, which is what makes batched decode cheaper per token than single.
 ///
-/// `integerPanels` picks the VNNI panel kernel where the CPU has it (tests turn it off to
-/// check the other fast kernels on the same machine).
+/// `panels` is the integer panel kernel of the instruction set in use (nil: the Swift kernels;
+/// tests pick each one to check them on the same machine).
 func matmul(_ w: WeightMatrix, _ xq: QuantizedActivations, _ xf: UnsafePointer<Float>, batch: Int,
             into out: UnsafeMutablePointer<Float>, rowRange: Range<Int>, kernels: KernelMode,
-            integerPanels: Bool = IntegerPanels.supported) {
+            panels kernel: IntegerPanels.Kernel? = InstructionSet.host.panelKernel) {
     let nb = w.blocksPerRow
     let cols = w.cols
     if kernels == .fast && w.layout != .f32 {
         let n = Panels.rows
-        // VNNI panels win from one row on (a single sequence decodes about twice as fast as
-        // with the integer dot products below); the float tiles only from four.
-        if (integerPanels || batch >= panelMinimumBatch) && rowRange.lowerBound % n == 0 {
+        // Integer panels win from one row on (a single sequence decodes about twice as fast as
+        // with the integer dot products below, VNNI or AVX2); the float tiles only from four.
+        // One kernel for every batch size also makes a row's result independent of its batch.
+        if (kernel != nil || batch >= panelMinimumBatch) && rowRange.lowerBound % n == 0 {
             // Whole panels here, the rows past the last one (if any) below.
             let whole = rowRange.upperBound == w.rows ? (w.rows + n - 1) / n : rowRange.upperBound / n
             let panels = (rowRange.lowerBound / n)..<max(rowRange.lowerBound / n, whole)
-            if integerPanels {
-                w.integerPanels().multiply(xq, batch: batch, rows: w.rows, into: out, panels: panels)
+            if let kernel {
+                w.integerPanels().multiply(xq, batch: batch, rows: w.rows, into: out, panels: panels, kernel: kernel)
             } else {
                 matmulPanels(w, xq.dequantized, batch: batch, into: out, panels: panels)
             }

@@ -25,6 +25,12 @@ public final class InferenceContext {
     public let model: LlamaModel
     public var threads: Int { pool.threads }
     public let kernels: KernelMode
+    /// The instruction set whose kernels this context runs.
+    public let instructionSet: InstructionSet
+    /// Per-stage timings of the forward passes, when a benchmark asks for them.
+    public var profile: ForwardProfile?
+    private let panels: IntegerPanels.Kernel?
+    private let vectorKernels: Bool
     private let pool: WorkerPool
     private var capacity = 0
     private var x, xn, q, k, v, att, o, gate, up: UnsafeMutablePointer<Float>
@@ -37,14 +43,22 @@ public final class InferenceContext {
     var tiledAttentionMinimum = 32
     /// Whether shared-range tiles run in 512-bit lanes (C kernels) where the CPU has them;
     /// they give the Swift tiles' bits. (Tests turn it off to compare the two.)
-    var wideTiles = ec_attention_tiles_supported() != 0
+    var wideTiles: Bool
     /// Whether each row's positions past the shared range go through the 512-bit kernels too
     /// (they sum in another order than the Swift loop). (Tests turn it off to compare.)
-    var wideKeyByKey = ec_attention_tiles_supported() != 0
+    var wideKeyByKey: Bool
 
-    public init(model: LlamaModel, threads: Int = ProcessInfo.processInfo.activeProcessorCount, kernels: KernelMode = .fast) {
+    /// `instructionSet` must be one the CPU runs (`InstructionSet.requested` checks that).
+    public init(model: LlamaModel, threads: Int = ProcessInfo.processInfo.activeProcessorCount, kernels: KernelMode = .fast,
+                instructionSet: InstructionSet = .host) {
+        precondition(instructionSet <= .host, "this CPU does not run \(instructionSet.rawValue)")
         self.model = model
         self.kernels = kernels
+        self.instructionSet = instructionSet
+        panels = instructionSet.panelKernel
+        vectorKernels = instructionSet >= .avx2
+        wideTiles = instructionSet == .avx512vnni
+        wideKeyByKey = instructionSet == .avx512vnni
         pool = WorkerPool(threads: threads)
         x = .allocate(capacity: 1); xn = .allocate(capacity: 1); q = .allocate(capacity: 1)
         k = .allocate(capacity: 1); v = .allocate(capacity: 1); att = .allocate(capacity: 1)
@@ -94,10 +108,18 @@ public final class InferenceContext {
         precondition(n > 0, "forward needs at least one row")
         ensure(rows: n)
         let e = c.embeddingLength, kvd = c.kvDimension, ff = c.feedForwardLength, hd = c.headDimension
-        for (i, r) in rows.enumerated() {
-            precondition(r.token >= 0 && r.token < c.vocabularySize, "token \(r.token) outside the vocabulary")
-            model.tokenEmbedding.dequantizeRow(r.token, into: x + i * e)
-            r.sequence.reserve(upTo: r.position + 1)
+        profile?.count(rows: n)
+        // One nil check per stage when nobody profiles.
+        func stage<T>(_ s: ForwardProfile.Stage, _ body: () -> T) -> T {
+            guard let profile else { return body() }
+            return profile.time(s, body)
+        }
+        stage(.embedding) {
+            for (i, r) in rows.enumerated() {
+                precondition(r.token >= 0 && r.token < c.vocabularySize, "token \(r.token) outside the vocabulary")
+                model.tokenEmbedding.dequantizeRow(r.token, into: x + i * e)
+                r.sequence.reserve(upTo: r.position + 1)
+            }
         }
         // RoPE angles per row, computed once for all layers.
         let half = hd / 2
@@ -120,52 +142,60 @@ public final class InferenceContext {
 
         let eBlocks = e / 32, ffBlocks = ff / 32
         for (l, layer) in model.layers.enumerated() {
-            normalizeAndQuantize(n, layer.attnNorm)
-            run([(layer.wq, q), (layer.wk, k), (layer.wv, v)], qEmbed, xn, n)
+            stage(.normalize) { normalizeAndQuantize(n, layer.attnNorm) }
+            stage(.qkv) { run([(layer.wq, q), (layer.wk, k), (layer.wv, v)], qEmbed, xn, n) }
             // Rows write their own cache positions: shared out, so no thread waits on the rest.
-            shareRows(n, n) { range in
-                for i in range {
-                    let r = rows[i]
-                    rope(q + i * e, heads: c.headCount, headDim: hd, cos: cosT + i * half, sin: sinT + i * half)
-                    rope(k + i * kvd, heads: c.kvHeadCount, headDim: hd, cos: cosT + i * half, sin: sinT + i * half)
-                    r.sequence.storeKey(l, r.position, k + i * kvd)
-                    let vp = r.sequence.value(l, r.position)
-                    for j in 0..<kvd { vp[j] = Float16(v[i * kvd + j]) }
+            stage(.ropeAndCache) {
+                shareRows(n, n) { range in
+                    for i in range {
+                        let r = rows[i]
+                        rope(q + i * e, heads: c.headCount, headDim: hd, cos: cosT + i * half, sin: sinT + i * half)
+                        rope(k + i * kvd, heads: c.kvHeadCount, headDim: hd, cos: cosT + i * half, sin: sinT + i * half)
+                        r.sequence.storeKey(l, r.position, k + i * kvd)
+                        let vp = r.sequence.value(l, r.position)
+                        for j in 0..<kvd { vp[j] = Float16(v[i * kvd + j]) }
+                    }
                 }
             }
-            if kernels == .exact {
-                attention(layer: l, rows: rows, segments: segments)
-            } else {
-                groupedAttention(layer: l, rows: rows, segments: segments, pieces: pieces)
+            stage(.attention) {
+                if kernels == .exact {
+                    attention(layer: l, rows: rows, segments: segments)
+                } else {
+                    groupedAttention(layer: l, rows: rows, segments: segments, pieces: pieces)
+                }
             }
-            shareRows(n, n * eBlocks) { qEmbed.quantize(att, blocks: $0) }
-            run([(layer.wo, o)], qEmbed, att, n)
-            for i in 0..<(n * e) { x[i] += o[i] }
+            stage(.quantize) { shareRows(n, n * eBlocks) { qEmbed.quantize(att, blocks: $0, vectorKernel: vectorKernels) } }
+            stage(.outputProjection) { run([(layer.wo, o)], qEmbed, att, n) }
+            stage(.residual) { for i in 0..<(n * e) { x[i] += o[i] } }
 
-            normalizeAndQuantize(n, layer.ffnNorm)
-            run([(layer.gate, gate), (layer.up, up)], qEmbed, xn, n)
+            stage(.normalize) { normalizeAndQuantize(n, layer.ffnNorm) }
+            stage(.gateUp) { run([(layer.gate, gate), (layer.up, up)], qEmbed, xn, n) }
             // The activation is thousands of exponentials per row: worth sharing even for one row.
-            pool.chunks(n * ffBlocks) { blocks in
-                swiglu(gate + blocks.lowerBound * 32, up + blocks.lowerBound * 32, blocks.count * 32)
-                qFFN.quantize(gate, blocks: blocks)
+            stage(.activation) {
+                pool.chunks(n * ffBlocks) { blocks in
+                    swiglu(gate + blocks.lowerBound * 32, up + blocks.lowerBound * 32, blocks.count * 32)
+                    qFFN.quantize(gate, blocks: blocks, vectorKernel: vectorKernels)
+                }
             }
-            run([(layer.down, o)], qFFN, gate, n)
-            for i in 0..<(n * e) { x[i] += o[i] }
+            stage(.down) { run([(layer.down, o)], qFFN, gate, n) }
+            stage(.residual) { for i in 0..<(n * e) { x[i] += o[i] } }
         }
         for r in rows { r.sequence.commit(length: r.position + 1) }
 
         // Only rows that need logits pay for the vocabulary-sized head.
         let wanted = rows.indices.filter { rows[$0].wantsLogits }
         guard !wanted.isEmpty else { return UnsafeBufferPointer(start: logitsBuffer, count: 0) }
-        for (j, i) in wanted.enumerated() { rmsNorm(x + i * e, model.outputNorm, xn + j * e, e, eps: c.rmsEpsilon) }
-        qEmbed.quantize(xn, rows: wanted.count)
         let need = wanted.count * c.vocabularySize
         if need > logitsCapacity {
             logitsBuffer.deallocate()
             logitsBuffer = .allocate(capacity: need)
             logitsCapacity = need
         }
-        run([(model.output, logitsBuffer)], qEmbed, xn, wanted.count)
+        stage(.head) {
+            for (j, i) in wanted.enumerated() { rmsNorm(x + i * e, model.outputNorm, xn + j * e, e, eps: c.rmsEpsilon) }
+            qEmbed.quantize(xn, blocks: 0..<(wanted.count * e / 32), vectorKernel: vectorKernels)
+            run([(model.output, logitsBuffer)], qEmbed, xn, wanted.count)
+        }
         return UnsafeBufferPointer(start: logitsBuffer, count: need)
     }
 
@@ -174,7 +204,7 @@ public final class InferenceContext {
         let e = model.config.embeddingLength, eps = model.config.rmsEpsilon
         shareRows(n, n) { rows in
             for i in rows { rmsNorm(x + i * e, weight, xn + i * e, e, eps: eps) }
-            qEmbed.quantize(xn, blocks: (rows.lowerBound * e / 32)..<(rows.upperBound * e / 32))
+            qEmbed.quantize(xn, blocks: (rows.lowerBound * e / 32)..<(rows.upperBound * e / 32), vectorKernel: vectorKernels)
         }
     }
 
@@ -199,7 +229,7 @@ public final class InferenceContext {
         }
         pool.dynamic(pieces.count) { i in
             let (w, out) = jobs[pieces[i].job]
-            matmul(w, xq, xf, batch: batch, into: out, rowRange: pieces[i].rows, kernels: kernels)
+            matmul(w, xq, xf, batch: batch, into: out, rowRange: pieces[i].rows, kernels: kernels, panels: panels)
         }
     }
 
@@ -328,7 +358,7 @@ public final class InferenceContext {
                             n += 1
                         }
                     }
-                    for g in 0..<group { softmax(rowScores + g * stride, count: n) }
+                    for g in 0..<group { softmax(rowScores + g * stride, count: n, vectorKernel: vectorKernels) }
                 }
                 // Every row's weights first, so the value tiles can take rows in pairs.
                 accs.initialize(repeating: 0, count: piece.rows.count * group * hd)
