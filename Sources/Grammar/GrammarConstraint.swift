@@ -22,7 +22,7 @@ public final class MaskTimings: @unchecked Sendable {
 /// A logits processor that keeps decoding inside the grammar: tokens that cannot follow
 /// get -inf, end-of-text only where the program is complete, and near the end of the
 /// token budget only the tokens that close what is open.
-public struct GrammarConstraint: LogitsProcessor, CompletionAware, ClosingAware, Sendable {
+public struct GrammarConstraint: LogitsProcessor, Sendable {
     public let engine: GrammarEngine
     public private(set) var state: GrammarState
     /// Tokens this request may still generate (nil: no budget-aware closing).
@@ -150,7 +150,7 @@ public struct GrammarConstraint: LogitsProcessor, CompletionAware, ClosingAware,
 
 /// Follows the text through the grammar without masking anything, so an unconstrained
 /// generation gets the same stop rule (stop where the program is complete) as a constrained one.
-public struct GrammarObserver: LogitsProcessor, CompletionAware, Sendable {
+public struct GrammarObserver: LogitsProcessor, Sendable {
     public let engine: GrammarEngine
     public private(set) var state: GrammarState
     /// The text left the grammar; from then on it is never complete.

@@ -189,9 +189,19 @@ public final class ModelInstance: @unchecked Sendable {
     }
 
     private func loop() {
+        var tickets: [Int: Ticket] = [:]
+        // A cancelled request's prompt stops prefilling at the next pass.
+        let makeBatch = { [self] () -> DecodeBatch in
+            let batch = self.makeBatch()
+            batch.isCancelled = { id in
+                self.lock.lock()
+                defer { self.lock.unlock() }
+                return tickets[id]?.cancelled ?? false
+            }
+            return batch
+        }
         var batch = makeBatch()
         var earlier = EngineActivity()
-        var tickets: [Int: Ticket] = [:]
         var nextID = 0
         while true {
             lock.lock()

@@ -112,6 +112,30 @@ struct ServingTests {
         #expect(inst.load == 0)
     }
 
+    @Test("a request cancelled while its long prompt prefills stops prefilling at the next pass")
+    func cancellationDuringPrefill() async throws {
+        var settings = InstanceSettings(name: "prefill")
+        settings.kernels = .exact
+        let inst = ModelInstance(model: Shared.model, tokenizer: Shared.tokenizer, settings: settings)
+        defer { inst.shutdown() }
+        // About 3,000 tokens: dozens of 64-row passes, seconds of prefill.
+        let text = (0..<160).map { "def f\($0)(x), do: x * \($0) + \($0 % 7)\n" }.joined()
+        let prompt = Shared.tokenizer.encode("defmodule Long do\n" + text)
+        #expect(prompt.count > 2_500)
+        let stream = inst.stream([GenerationRequest(prompt: prompt, maxTokens: 4, sampling: .greedy)])[0]
+        let task = Task { () -> Int in
+            var tokens = 0
+            do { for try await e in stream { if case .token = e { tokens += 1 } } } catch {}
+            return tokens
+        }
+        try await Task.sleep(for: .milliseconds(150))
+        task.cancel()
+        #expect(await task.value == 0)
+        // The instance is free again at once, and computed only part of the prompt.
+        #expect(try await inst.generate([request(0, tokens: 2)])[0].tokens.count == 2)
+        #expect(inst.activity.promptRows < prompt.count / 2, "\(inst.activity.promptRows) prompt rows computed of \(prompt.count)")
+    }
+
     @Test("an injected failure fails in-flight requests with an error, never a hang, and the instance recovers")
     func failure() async throws {
         let inst = instance("e")

@@ -27,6 +27,10 @@ public final class DecodeBatch {
     public var reusedPromptTokens: Int { activity.cachedPromptRows }
     /// Forward passes spent prefilling prompts (for benchmarks and tests).
     public private(set) var prefillPasses = 0
+    /// Asked between prefill passes whether a request was cancelled: a prompt whose requests
+    /// all were stops prefilling there, so a long prompt does not hold the CPU for seconds
+    /// after its caller left.
+    public var isCancelled: ((Int) -> Bool)?
 
     public init(context: InferenceContext, tokenizer: Tokenizer) {
         self.context = context
@@ -42,7 +46,7 @@ public final class DecodeBatch {
         var processor: (any LogitsProcessor)?
         var text: TextAccumulator
         public private(set) var tokens: [GeneratedToken] = []
-        public fileprivate(set) var finish: FinishReason?
+        public internal(set) var finish: FinishReason?
         var last = 0
         /// Set from outside to end the sequence at the next step.
         public var cancelled = false
@@ -51,14 +55,19 @@ public final class DecodeBatch {
         var checkpoint: (tokens: Int, kv: Int, last: Int, bytes: Int, processor: (any LogitsProcessor)?)?
         /// Tokens banned at one position after a rollback there.
         var banned: (at: Int, tokens: Set<Int>)?
-        public fileprivate(set) var rollbacks = 0
-        public fileprivate(set) var rejected = 0
-        public fileprivate(set) var repairs: [TokenRepair] = []
-        fileprivate var lastRepairAt = -1_000_000
-        fileprivate var repetition = RepetitionDetector()
-        public fileprivate(set) var repetitionHits = 0
+        public internal(set) var rollbacks = 0
+        public internal(set) var rejected = 0
+        public internal(set) var repairs: [TokenRepair] = []
+        var lastRepairAt = -1_000_000
+        var repetition = RepetitionDetector()
+        public internal(set) var repetitionHits = 0
         /// The monitor judged the text where the grammar started closing (closing itself is not vetted).
-        fileprivate var judgedBeforeClosing = false
+        var judgedBeforeClosing = false
+
+        /// The request's monitor while it may still roll back (after the last rollback it stays quiet).
+        var monitor: (any PrefixMonitor)? {
+            rollbacks < request.maxRollbacks ? request.monitor : nil
+        }
 
         init(id: Int, request: GenerationRequest, sequence: KVSequence, processor: (any LogitsProcessor)?) {
             self.id = id
@@ -80,12 +89,12 @@ public final class DecodeBatch {
             return r
         }
 
-        fileprivate func append(_ t: GeneratedToken) { tokens.append(t) }
+        func append(_ t: GeneratedToken) { tokens.append(t) }
 
-        fileprivate var canRollBack: Bool { checkpoint.map { $0.tokens < tokens.count } ?? false }
+        var canRollBack: Bool { checkpoint.map { $0.tokens < tokens.count } ?? false }
 
         /// Returns to the checkpoint and bans the token that led out of it.
-        fileprivate func rollBack() {
+        func rollBack() {
             guard let c = checkpoint, c.tokens < tokens.count else { return }
             judgedBeforeClosing = false
             let culprit = tokens[c.tokens].id
@@ -140,7 +149,7 @@ public final class DecodeBatch {
     /// read it together (ten requests with the same few-shot examples: one pass per 64 rows).
     public func add(_ groups: [PromptGroup]) -> (slots: [Slot], events: [Event]) {
         var staged = stage(groups)
-        admit(&staged, logits: staged.pending.isEmpty ? [] : prefill(staged.jobs))
+        admit(&staged, logits: staged.pending.isEmpty ? [] : prefill(staged.jobs, abandoned: abandoned(staged)))
         return (staged.made, staged.events)
     }
 
@@ -159,10 +168,18 @@ public final class DecodeBatch {
         var jobs: [(tokens: [Int], sequence: KVSequence)] { pending.map { (Array($0.group.prompt[$0.reused...]), $0.base) } }
     }
 
-    /// Starts the pending prompts' slots from the logits after each one's last token.
+    /// Whether pending prompt `j`'s requests were all cancelled (see `isCancelled`).
+    private func abandoned(_ staged: Staging) -> (Int) -> Bool {
+        guard let isCancelled else { return { _ in false } }
+        let ids = staged.pending.map { $0.group.requests.map(\.id) }
+        return { ids[$0].allSatisfy(isCancelled) }
+    }
+
+    /// Starts the pending prompts' slots from the logits after each one's last token; a prompt
+    /// without logits was abandoned while prefilling, and its slots end cancelled.
     private func flush(_ staged: inout Staging, logits: [[Float]]) {
         for (p, l) in zip(staged.pending, logits) {
-            let started = start(p.group, base: p.base, logits: l)
+            let started = l.isEmpty ? cancelled(p.group) : start(p.group, base: p.base, logits: l)
             staged.made += started.slots
             staged.events += started.events
         }
@@ -189,7 +206,7 @@ public final class DecodeBatch {
             let waiting = staged.pending.map { commonPrefix($0.group.prompt, group.prompt) }.max() ?? 0
             var cached = cachedPrefix(of: group.prompt)
             if waiting > cached.length + 16 {
-                flush(&staged, logits: prefill(staged.jobs))
+                flush(&staged, logits: prefill(staged.jobs, abandoned: abandoned(staged)))
                 cached = cachedPrefix(of: group.prompt)
             }
             let (reuse, from) = cached
@@ -217,6 +234,16 @@ public final class DecodeBatch {
         // Point at the oldest sequence that holds all reused positions, so chains stay short.
         while let f = from, f.start >= reuse, let older = f.prefix { from = older }
         return (reuse, from)
+    }
+
+    /// Slots for a group whose prefill was abandoned: ended, and its prompt not cached.
+    private func cancelled(_ group: PromptGroup) -> (slots: [Slot], events: [Event]) {
+        let slots = group.requests.map { r -> Slot in
+            let s = Slot(id: r.id, request: r.request, sequence: context.model.makeSequence(), processor: r.processor)
+            s.finish = .cancelled
+            return s
+        }
+        return (slots, slots.map { Event(slot: $0, token: nil, delta: "") })
     }
 
     /// Caches a prefilled prompt, forks a slot per request and samples their first tokens.
@@ -272,7 +299,7 @@ public final class DecodeBatch {
         let prefillRows = jobs.reduce(0) { $0 + $1.tokens.count }
         if slots.isEmpty || prefillRows > prefillChunk {
             // Nothing to ride with, or too much to ride: prefill on its own, then step.
-            admit(&staged, logits: jobs.isEmpty ? [] : prefill(jobs))
+            admit(&staged, logits: jobs.isEmpty ? [] : prefill(jobs, abandoned: abandoned(staged)))
             return events + staged.events + (slots.isEmpty ? [] : decode(joining: []).events)
         }
         let stepped = decode(joining: jobs)
@@ -377,8 +404,9 @@ public final class DecodeBatch {
     }
 
     /// Prefills several prompts, each into its own sequence, in shared forward passes of
-    /// `prefillChunk` rows; returns the logits after each one's last token.
-    func prefill(_ jobs: [(tokens: [Int], sequence: KVSequence)]) -> [[Float]] {
+    /// `prefillChunk` rows; returns the logits after each one's last token. Between passes,
+    /// the rest of a job that is `abandoned` is dropped, and its logits stay empty.
+    func prefill(_ jobs: [(tokens: [Int], sequence: KVSequence)], abandoned: (Int) -> Bool = { _ in false }) -> [[Float]] {
         let vocab = context.model.config.vocabularySize
         var rows: [(job: Int, row: BatchRow)] = []
         for (j, job) in jobs.enumerated() {
@@ -388,15 +416,24 @@ public final class DecodeBatch {
             }
         }
         var logits = [[Float]](repeating: [], count: jobs.count)
-        var i = 0
-        while i < rows.count {
-            let chunk = rows[i..<min(rows.count, i + prefillChunk)]
+        var remaining = rows[...]
+        var dropped = Set<Int>()
+        while !remaining.isEmpty {
+            if remaining.count < rows.count {
+                let newly = Set(remaining.map(\.job)).filter { !dropped.contains($0) && abandoned($0) }
+                if !newly.isEmpty {
+                    dropped.formUnion(newly)
+                    remaining = remaining.filter { !dropped.contains($0.job) }[...]
+                    continue
+                }
+            }
+            let chunk = remaining.prefix(prefillChunk)
             let out = forward(chunk.map(\.row), promptRows: chunk.count)
             prefillPasses += 1
             for (n, r) in chunk.filter(\.row.wantsLogits).enumerated() {
                 logits[r.job] = Array(out[(n * vocab)..<((n + 1) * vocab)])
             }
-            i += chunk.count
+            remaining = remaining.dropFirst(chunk.count)
         }
         return logits
     }
@@ -412,92 +449,10 @@ public final class DecodeBatch {
         return context.forward(rows)
     }
 
-    private func advance(_ s: Slot, logits: UnsafeMutableBufferPointer<Float>) -> Event {
-        if Self.hasInvalid(logits) {
-            s.finish = .invalidLogits
-            return Event(slot: s, token: nil, delta: s.text.flush())
-        }
-        if let b = s.banned, b.at == s.tokens.count {
-            for t in b.tokens where t < logits.count { logits[t] = -.infinity }
-        }
-        let policy = s.request.repair
-        // A repair branch redraws from the same distribution, so keep it and the sampler's state.
-        let before = policy.mode == .shadow ? (raw: Array(logits), sampler: s.sampler, processor: s.processor) : nil
-        let processorBefore = s.processor
-        var token = s.sampler.sample(logits, processor: &s.processor)
-        // The monitor vets each draw: a token that kills the prefix (or ends the text while it
-        // is incomplete) is struck out and the next draw taken from the same distribution.
-        let closing = (s.processor as? any ClosingAware)?.isClosing ?? false
-        if let monitor = s.request.monitor, s.rollbacks < s.request.maxRollbacks, !closing {
-            var tries = 0
-            while tries < s.request.maxRejectionsPerToken {
-                let ending = tokenizer.eosTokens.contains(token.id)
-                guard ending || s.request.monitorEveryDraw else { break }
-                let candidate = s.text.text + (ending ? "" : String(decoding: tokenizer.tokenBytes[token.id], as: UTF8.self))
-                guard case .dead = monitor.verdict(for: candidate, final: ending) else { break }
-                logits[token.id] = -.infinity
-                s.sampler.truncateHistory(to: s.sampler.history.count - 1)
-                // The processor saw the rejected draw; it must not keep it.
-                s.processor = processorBefore
-                s.rejected += 1
-                tries += 1
-                token = s.sampler.sample(logits, processor: &s.processor)
-            }
-        }
-        // Closing writes the rest of the program without the monitor, so the line it will finish
-        // is judged once, before the first closing token; a dead one goes back to its start.
-        if closing, !s.judgedBeforeClosing, let monitor = s.request.monitor, s.rollbacks < s.request.maxRollbacks, s.canRollBack {
-            s.judgedBeforeClosing = true
-            if case .dead = monitor.verdict(for: s.text.text, final: false) {
-                s.rollBack()
-                return Event(slot: s, token: nil, delta: "")
-            }
-        }
-        var repair: TokenRepair?
-        if let before, expf(token.logprob) < policy.threshold, !tokenizer.eosTokens.contains(token.id), s.repairs.count < policy.maxLiveRepairs,
-           s.tokens.count - s.lastRepairAt > policy.cooldownTokens {
-            repair = self.repair(s, token: &token, raw: before.raw, sampler: before.sampler, processor: before.processor)
-        }
-        s.last = token.id
-        if tokenizer.eosTokens.contains(token.id) {
-            s.finish = .endOfText
-            return Event(slot: s, token: token, delta: s.text.flush())
-        }
-        s.append(token)
-        var delta = s.text.append(tokenizer.tokenBytes[token.id])
-        if let monitor = s.request.monitor, s.rollbacks < s.request.maxRollbacks, s.text.stoppedAt == nil, !closing,
-           tokenizer.tokenBytes[token.id].contains(10) {
-            if case .dead = monitor.verdict(for: s.text.text, final: false) {
-                s.rollBack()
-                return Event(slot: s, token: nil, delta: "")
-            }
-        }
-        if policy.mode != .off, s.repetition.hit(text: s.text.bytes, tokens: s.tokens.map(\.id)) {
-            s.repetitionHits += 1
-            s.sampler.parameters.frequencyPenalty += policy.penaltyStep
-            s.sampler.parameters.presencePenalty += policy.penaltyStep
-            if s.repetitionHits >= policy.repeatHitsStopThreshold { s.finish = .repetition }
-        }
-        if s.checkpoint == nil || tokenizer.tokenBytes[token.id].contains(10) {
-            s.checkpoint = (s.tokens.count, s.sequence.length, token.id, s.text.bytes.count, s.processor)
-        }
-        if s.finish != nil {
-            // The anti-loop guard ended it.
-        } else if s.text.stoppedAt != nil {
-            s.finish = .stop
-        } else if s.tokens.count >= s.request.maxTokens || s.sequence.length + 1 >= context.model.config.contextLength {
-            s.finish = .length
-        } else if let c = s.processor as? any CompletionAware, c.isComplete {
-            s.finish = .complete
-        }
-        if s.finish != nil { delta += s.text.flush() }
-        return Event(slot: s, token: token, delta: delta, repair: repair)
-    }
-
     /// Shadow repair of a low-confidence draw: redraw with stricter sampling from the same
     /// distribution (the grammar or monitor still applies) until a draw clears the threshold;
     /// after the last attempt the most confident draw wins.
-    private func repair(_ s: Slot, token: inout GeneratedToken, raw: [Float], sampler: Sampler, processor: (any LogitsProcessor)?) -> TokenRepair? {
+    func repair(_ s: Slot, token: inout GeneratedToken, raw: [Float], sampler: Sampler, processor: (any LogitsProcessor)?) -> TokenRepair? {
         let policy = s.request.repair
         var strict = sampler
         strict.parameters.temperature *= policy.temperatureFactor
@@ -514,7 +469,7 @@ public final class DecodeBatch {
             strict = draw
             strict.truncateHistory(to: sampler.history.count)
             if tokenizer.eosTokens.contains(candidate.id) { continue }
-            if let monitor = s.request.monitor, s.rollbacks < s.request.maxRollbacks,
+            if let monitor = s.monitor,
                case .dead = monitor.verdict(for: s.text.text + String(decoding: tokenizer.tokenBytes[candidate.id], as: UTF8.self), final: false) {
                 continue
             }

@@ -46,8 +46,3 @@ public final class Generator {
         batch.prefill(prompt, into: sequence)
     }
 }
-
-/// A logits processor that knows when the output is complete (a finished program).
-public protocol CompletionAware {
-    var isComplete: Bool { get }
-}
