@@ -79,7 +79,7 @@ struct AuditPanelBrowserTests {
 
         // Polling picks a new request up in the same document.
         _ = try browser.evaluate("window.sameDocument = true")
-        let third = try await api.post("/api/v1/generate", AuditTasks.request(AuditTasks.doubler))
+        let third = try await api.post("/api/v1/generate", AuditTasks.request(AuditTasks.listSum))
         let thirdID = try #require(third.object["requestID"] as? String)
         try await browser.wait(for: "document.querySelector('#recent tbody tr').dataset.requestId === '\(thirdID)'", within: 10, "the new request at the top")
         #expect(try browser.evaluate("window.sameDocument === true && document.querySelectorAll('#recent tbody tr').length === 3") as? Bool == true)
