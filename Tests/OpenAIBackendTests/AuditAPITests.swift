@@ -162,6 +162,7 @@ struct AuditAPITests {
         }
         let page = try await anonymous.get("/")
         #expect(page.status == 200 && page.contentType.hasPrefix("text/html") && page.text.contains("id=\"histogram\""))
+        #expect(try await anonymous.get("/audit?interval=2").status == 200)
         #expect(try await anonymous.get("/health").status == 200)
         // Still serving after all that.
         #expect(try await api.get("/api/v2/models/health").status == 200)
