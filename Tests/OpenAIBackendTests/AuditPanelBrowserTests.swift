@@ -84,9 +84,15 @@ struct AuditPanelBrowserTests {
         try await browser.wait(for: "document.querySelector('#recent tbody tr').dataset.requestId === '\(thirdID)'", within: 10, "the new request at the top")
         #expect(try browser.evaluate("window.sameDocument === true && document.querySelectorAll('#recent tbody tr').length === 3") as? Bool == true)
 
-        // Stop and start.
+        // Stopped, the page leaves a new request out until Refresh; then polling starts again.
         _ = try browser.evaluate("document.getElementById('poll-toggle').click()")
         #expect(try browser.evaluate("document.getElementById('poll-indicator').className + ' ' + document.getElementById('poll-toggle').textContent") as? String == "stopped Start")
+        let fourth = try await api.post("/api/v1/generate", AuditTasks.request(AuditTasks.digitSum))
+        let fourthID = try #require(fourth.object["requestID"] as? String)
+        try await Task.sleep(for: .milliseconds(2500))
+        #expect(try browser.evaluate("document.querySelector('#recent tbody tr').dataset.requestId") as? String == thirdID, "no polling while stopped")
+        _ = try browser.evaluate("document.getElementById('refresh').click()")
+        try await browser.wait(for: "document.querySelector('#recent tbody tr').dataset.requestId === '\(fourthID)'", within: 10, "Refresh to show the request")
         _ = try browser.evaluate("document.getElementById('poll-toggle').click()")
         #expect(try browser.evaluate("document.getElementById('poll-indicator').className") as? String == "polling")
 
