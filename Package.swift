@@ -51,12 +51,14 @@ let package = Package(
         .target(name: "Checks", dependencies: [.product(name: "Logging", package: "swift-log")], resources: [.copy("Resources")]),
         .target(name: "OpenAIBackend", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(name: "RemoteServing", dependencies: ["OpenAIBackend", "Serving", "Engine", "Tokenizer"]),
-        .target(name: "OpenAIServer", dependencies: ["OpenAIBackend", "Serving", "Engine", "Tokenizer", .product(name: "Logging", package: "swift-log")]),
+        // The HTTP server: the OpenAI API, ElixirCoder's own API over the application layer, and the audit panel.
+        .target(name: "OpenAIServer", dependencies: ["OpenAIBackend", "Serving", "Engine", "Tokenizer", "ElixirCoderApp", "RPC", .product(name: "Logging", package: "swift-log")],
+                resources: [.copy("Resources")]),
         // The application layer: settings resolved once and the parts every front end shares.
         .target(
             name: "ElixirCoderApp",
             dependencies: ["ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "RemoteServing", "OpenAIBackend", "Pipeline", "Checks",
-                           "Telemetry", "Explain", "Clarification", "Grammar"]
+                           "Telemetry", "Explain", "Clarification", "Grammar", "RPC"]
         ),
         // Flags shared by the two executables: they parse, the application layer resolves.
         .target(

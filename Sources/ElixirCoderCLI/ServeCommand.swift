@@ -21,11 +21,12 @@ struct ServeCommand: AsyncParsableCommand {
     )
 
     @Flag(help: "Speak JSON-RPC over standard input and output.") var stdio = false
-    @Flag(help: "Instead, serve the OpenAI API on 127.0.0.1 only: POST /v1/completions, POST /v1/chat/completions (stream: true for server-sent events), GET /v1/models, GET /health.") var http = false
+    @Flag(help: "Instead, serve HTTP on 127.0.0.1: the audit panel at GET /, the OpenAI API (POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health), POST /api/v1/generate|check|explain|clarify, GET /api/v2/models/audit/summary|audit/recent|registry|health and GET /metrics.") var http = false
     @Option(help: "The port for --http (0 picks a free one).") var port: Int = 8080
+    @Option(help: "With --http, the IPv4 address to listen on; anything but loopback (127.0.0.1) serves other machines and prints a warning.") var host: String = "127.0.0.1"
     @Option(help: "With --http, connections served at once; more get a 503 (default \(HTTPServer.Limits().maxConnections)).") var maxConnections: Int?
     @Option(help: "With --http, seconds a request may take to arrive in full; slower ones get a 408 (default \(Int(HTTPServer.Limits().requestDeadline))).") var requestDeadline: Double?
-    @Option(help: "With --http, require `Authorization: Bearer <token>` on every request but GET /health, the token read from this environment variable (not from the command line, where other users could see it).")
+    @Option(help: "With --http, require `Authorization: Bearer <token>` on every request but GET /health and the panel's page (which asks for the token), the token read from this environment variable (not from the command line, where other users could see it).")
     var tokenEnv: String?
     @Option(help: "With --stdio, the largest message body accepted, in MiB; a larger Content-Length is answered with an error and its body skipped.") var maxFrameMib: Int = 64
     @OptionGroup var modelOptions: ModelOptions
@@ -98,16 +99,20 @@ actor ServerState {
     let grammarOptions: PipelineGrammarOptions
     private var setup: GenerationSetup?
     private let pool: CheckerPool?
-    private let started = Date()
     private let sessions = ClarificationSessions()
-    private var served = 0
-    private var failed = 0
+    /// The audit methods' answers, shared with `serve --http`.
+    private let audit: AuditService
 
     init(modelOptions: ModelOptions, observability: ObservabilityOptions, grammarOptions: PipelineGrammarOptions) {
         self.modelOptions = modelOptions
         self.observability = observability
         self.grammarOptions = grammarOptions
-        pool = try? CheckerPool()
+        let pool = try? CheckerPool()
+        self.pool = pool
+        audit = AuditService(checker: pool) {
+            let config = try Configuration.load()
+            return try ModelRegistry.resolve(active: modelOptions.model ?? config.model, shadow: observability.shadowModel ?? config.shadowModel).0
+        }
     }
 
     func close() {
@@ -118,46 +123,11 @@ actor ServerState {
         if let setup { return setup }
         let s = try GenerationSetup.make(modelOptions: modelOptions, observability: observability, grammarOptions: grammarOptions)
         setup = s
+        audit.attach(s)
         return s
     }
 
-    private func count(_ ok: Bool) { if ok { served += 1 } else { failed += 1 } }
-
-    /// The live audit buffer's summary, with the abstain alert when it fires.
-    private func auditSummary() async throws -> JSONValue {
-        guard let setup else { return try JSONValue.encode(AuditSummary([])) }
-        let recent = await setup.observed.audit.recent(setup.observed.audit.capacity)
-        var summary = try JSONValue.encode(AuditSummary(recent))
-        if case .object(var o) = summary {
-            o["activeModel"] = .string(setup.registry.activeVersion)
-            o["shadowModel"] = setup.registry.shadowVersion.map { .string($0) } ?? .null
-            o["alert"] = AbstainAlert.check(recent, threshold: setup.config.abstainAlertRate ?? 0.3).map { .string($0.message) } ?? .null
-            summary = .object(o)
-        }
-        return summary
-    }
-
-    private func registry() throws -> JSONValue {
-        if let setup { return try JSONValue.encode(setup.registry) }
-        let config = try Configuration.load()
-        return try JSONValue.encode(ModelRegistry.resolve(active: modelOptions.model ?? config.model, shadow: observability.shadowModel ?? config.shadowModel).0)
-    }
-
-    private func health() async -> JSONValue {
-        let checkerOK: Bool
-        if let pool { checkerOK = (try? await pool.syntax("x = 1")) != nil } else { checkerOK = false }
-        return .object([
-            "status": .string(checkerOK ? "ok" : "degraded"),
-            "uptimeSeconds": .number(Date().timeIntervalSince(started)),
-            "modelLoaded": .bool(setup != nil),
-            "checker": .string(checkerOK ? "ok" : "unavailable"),
-            "requestsServed": .number(Double(served)),
-            "requestsFailed": .number(Double(failed)),
-            "inferenceLog": setup?.observed.log.map { .string($0.path) } ?? .null,
-            "inferenceLogDropped": .number(Double(setup?.observed.log?.dropped ?? 0)),
-            "engine": (setup?.observed.primary.instance as? ModelInstance).flatMap { try? JSONValue.encode($0.activity) } ?? .null,
-        ])
-    }
+    private func count(_ ok: Bool) { audit.count(ok: ok) }
 
     /// Generate options for a request: the setup's (config file, environment, gate, grammar),
     /// then the request's fields. `"gate": false` turns the confidence gate off for this request,
@@ -220,18 +190,16 @@ actor ServerState {
                 return .object(["clean": .bool(findings.isEmpty), "findings": try JSONValue.encode(findings)])
             }
         case .auditSummary:
-            return { [self] _ in try await self.auditSummary() }
+            return { [audit] _ in try JSONValue.encode(await audit.summary()) }
         case .auditRecent:
-            return { [self] ctx in
-                var limit = 20
-                if let v = ctx.params["limit"] { guard let n = v.int, n >= 1, n <= 1000 else { throw RPCError(.invalidParams, "limit must be an integer from 1 to 1000") }; limit = n }
-                guard let audit = await self.setup?.observed.audit else { return .array([]) }
-                return try JSONValue.encode(await audit.recent(limit))
+            return { [audit] ctx in
+                let limit = try Self.optional(ctx.params, "limit", as: \.int, "an integer from 1 to 1000") ?? 20
+                do { return try JSONValue.encode(try await audit.recent(limit: limit)) } catch let e as ServiceError { throw RPCError(.invalidParams, e.message) }
             }
         case .modelsRegistry:
-            return { [self] _ in try await self.registry() }
+            return { [audit] _ in try JSONValue.encode(try audit.registry()) }
         case .health:
-            return { [self] _ in await self.health() }
+            return { [audit] _ in try JSONValue.encode(await audit.health()) }
         case .clarify:
             return { [self] ctx in
                 guard let task = ctx.params["task"]?.string, !task.isEmpty else { throw RPCError(.invalidParams, "clarify needs params.task, a non-empty string") }

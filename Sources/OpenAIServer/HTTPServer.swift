@@ -9,6 +9,8 @@ public struct HTTPRequest: Sendable {
     public var method: String
     /// The path without the query string.
     public var path: String
+    /// The query string's parameters, percent-decoded (the last of a repeated name wins).
+    public var query: [String: String] = [:]
     /// Header values by lower-cased name.
     public var headers: [String: String]
     public var body: Data
@@ -43,8 +45,14 @@ public final class HTTPServer: Sendable {
         /// Seconds from accepting a connection until its whole request has arrived, so a client
         /// that sends a byte now and then cannot hold a connection (and a thread) for ever.
         public var requestDeadline: Double = 30
-        /// When set, every request but `GET /health` must carry `Authorization: Bearer <token>`.
+        /// When set, every request but `GET /health` and the panel's page (which holds no data and
+        /// asks for the token) must carry `Authorization: Bearer <token>`.
         public var bearerToken: String?
+        /// A host name besides the loopback ones that `Host` and `Origin` may name: the address
+        /// the server was bound to with `--host`; `*` (a wildcard bind) accepts any.
+        public var acceptedHost: String?
+        /// Paths any client may `GET` without the token.
+        public var openPaths: Set<String> = ["/health"]
 
         public init() {}
     }
@@ -56,27 +64,31 @@ public final class HTTPServer: Sendable {
     private let logger: Logger
     private let limits: Limits
 
-    /// Binds 127.0.0.1 (only) and starts listening; `run()` starts answering.
+    /// Binds `host` (an IPv4 address; 127.0.0.1 unless told otherwise) and starts listening;
+    /// `run()` starts answering.
     /// - Throws: `HTTPServerError` naming the port, e.g. when it is in use.
-    public init(port: Int, limits: Limits = Limits(), logger: Logger, handler: @escaping Handler) throws {
+    public init(host: String = "127.0.0.1", port: Int, limits: Limits = Limits(), logger: Logger, handler: @escaping Handler) throws {
         let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HTTPServerError(code: .socket, message: "cannot create a socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        guard inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &addr.sin_addr) == 1 else {
+            close(fd)
+            throw HTTPServerError(code: .bind, message: "--host '\(host)' is not an IPv4 address such as 127.0.0.1 or 0.0.0.0")
+        }
         addr.sin_port = UInt16(clamping: port).bigEndian
         let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         guard bound == 0 else {
             let reason = String(cString: strerror(errno))
             close(fd)
-            throw HTTPServerError(code: .bind, message: "cannot listen on 127.0.0.1:\(port): \(reason); pick another --port")
+            throw HTTPServerError(code: .bind, message: "cannot listen on \(host):\(port): \(reason); pick another --port")
         }
         guard listen(fd, 64) == 0 else {
             let reason = String(cString: strerror(errno))
             close(fd)
-            throw HTTPServerError(code: .listen, message: "cannot listen on 127.0.0.1:\(port): \(reason)")
+            throw HTTPServerError(code: .listen, message: "cannot listen on \(host):\(port): \(reason)")
         }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
@@ -192,22 +204,31 @@ private struct Connection: Sendable {
     /// Who may call: a loopback Host and Origin only, so a web page cannot reach the server
     /// through DNS rebinding or a cross-site request; the bearer token when one is set.
     func admission(_ request: HTTPRequest) -> Problem? {
-        if let host = request.headers["host"], !Self.isLoopback(host: host) {
+        if let host = request.headers["host"], !accepts(host: host) {
             return Problem(status: 403, message: "Host '\(host.prefix(100))' is not a loopback name; this server answers only localhost, 127.0.0.1 and [::1]")
         }
         if let origin = request.headers["origin"] {
             let hostPart = origin.hasPrefix("http://") ? origin.dropFirst(7) : origin.hasPrefix("https://") ? origin.dropFirst(8) : nil
-            guard let hostPart, Self.isLoopback(host: String(hostPart)) else {
+            guard let hostPart, accepts(host: String(hostPart)) else {
                 return Problem(status: 403, message: "Origin '\(origin.prefix(100))' is not a loopback origin; pages from other sites may not call this server")
             }
         }
-        if let token = limits.bearerToken, !(request.method == "GET" && request.path == "/health") {
+        if let token = limits.bearerToken, !(request.method == "GET" && limits.openPaths.contains(request.path)) {
             let given = request.headers["authorization"] ?? ""
             guard Self.sameBytes(given, "Bearer " + token) else {
                 return Problem(status: 401, message: given.isEmpty ? "this server needs Authorization: Bearer <token>" : "the bearer token is not the server's")
             }
         }
         return nil
+    }
+
+    /// A loopback name, or the host the server was bound to.
+    func accepts(host: String) -> Bool {
+        if Self.isLoopback(host: host) { return true }
+        guard let accepted = limits.acceptedHost else { return false }
+        if accepted == "*" { return true }
+        let name = host.lowercased()
+        return name == accepted || name.hasPrefix(accepted + ":") && name.dropFirst(accepted.count + 1).allSatisfy(\.isNumber)
     }
 
     /// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
@@ -302,9 +323,17 @@ private struct Connection: Sendable {
         while buffer.count - headEnd < length {
             if !fill() { return .problem(late ? tooSlow : Problem(status: 400, message: "the request body ended after \(buffer.count - headEnd) of \(length) bytes")) }
         }
-        let target = parts[1]
-        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? "/"
-        return .request(HTTPRequest(method: String(parts[0]), path: path, headers: headers, body: Data(buffer[headEnd..<(headEnd + length)])))
+        let target = parts[1].split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let path = target.first.map(String.init) ?? "/"
+        var query: [String: String] = [:]
+        if target.count == 2 {
+            for pair in target[1].split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let decode = { (s: Substring) in s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s) }
+                query[decode(kv[0])] = kv.count == 2 ? decode(kv[1]) : ""
+            }
+        }
+        return .request(HTTPRequest(method: String(parts[0]), path: path, query: query, headers: headers, body: Data(buffer[headEnd..<(headEnd + length)])))
     }
 }
 

@@ -19,10 +19,14 @@ final class HTTPServeProcess {
         return TestPaths.repo.appendingPathComponent(".build/release/elixir-coder").path
     }()
 
-    init(_ extra: [String]) throws {
-        port = try LoopbackServer.closedPort()
+    /// - Parameters:
+    ///   - port: the port to serve on (a restart reuses its predecessor's); a free one when nil.
+    ///   - environment: variables added to this process's.
+    init(_ extra: [String], port: Int? = nil, environment: [String: String] = [:]) throws {
+        self.port = try port ?? LoopbackServer.closedPort()
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["serve", "--http", "--port", "\(port)"] + extra
+        process.arguments = ["serve", "--http", "--port", "\(self.port)"] + extra
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -40,9 +44,9 @@ final class HTTPServeProcess {
         throw POSIXError(.ETIMEDOUT)
     }
 
-    /// SIGTERM, then the exit status.
+    /// SIGTERM (unless it has ended), then the exit status.
     func stop() -> Int32 {
-        process.terminate()
+        if process.isRunning { process.terminate() }
         process.waitUntilExit()
         return process.terminationStatus
     }
