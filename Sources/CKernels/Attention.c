@@ -3,7 +3,7 @@
 // value dimensions; each sum runs in the same order as the Swift tiles (AttentionKernels.swift),
 // so the results are the same bits. They read the cache's fp16 keys and values and widen them
 // in registers (exactly): half the bytes of an fp32 copy, which a batch's rows re-read from
-// memory every layer. Callers check ec_attention_tiles_supported first.
+// memory every layer. Callers check ec_attention_tiles_supported (or the AVX2 variant) first.
 #include "CKernels.h"
 
 #if defined(__x86_64__)
@@ -157,6 +157,112 @@ AVX512 void ec_own_values64(const float *w, int stride, const void *values, int 
         for (int l = 0; l < 4; l++) _mm512_storeu_ps(acc + g * 64 + 16 * l, a[g][l]);
 }
 
+
+// The same four kernels in 256-bit lanes for CPUs with AVX2 (and F16C, FMA). Each lane runs
+// the very chain of fused multiply-adds that the 512-bit lane of the same key or dimension
+// runs, so both write the same bits; the tiles are cut narrower (eight keys or 32 value
+// dimensions at a time) to fit sixteen registers.
+#define AVX2_TILES __attribute__((target("avx2,fma,f16c")))
+
+int ec_attention_tiles_avx2_supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+AVX2_TILES static inline __attribute__((always_inline)) __m256 widen8(const uint16_t *p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+AVX2_TILES void ec_tile_scores64_avx2(const float *q, const int32_t *rows, int count, int row_stride,
+                                      const void *key_blocks, int block_stride, int positions, float scale,
+                                      float *out, int stride) {
+    const __m256 s = _mm256_set1_ps(scale);
+    const uint16_t *keys = (const uint16_t *)key_blocks;
+    for (int j0 = 0; j0 < count; j0 += 3) {
+        const int n = count - j0 < 3 ? count - j0 : 3;
+        const float *qs[9];
+        for (int t = 0; t < 9; t++) {
+            const int j = j0 + (t / 3 < n ? t / 3 : n - 1);
+            qs[t] = q + (size_t)rows[j] * row_stride + (t % 3) * 64;
+        }
+        for (int p0 = 0; p0 < positions; p0 += 16) {
+            for (int half = 0; half < 2; half++) {
+                __m256 acc[9];
+                for (int t = 0; t < 9; t++) acc[t] = _mm256_setzero_ps();
+                const uint16_t *kb = keys + (size_t)(p0 / 16) * block_stride + half * 8;
+                for (int d = 0; d < 64; d++) {
+                    const __m256 k = widen8(kb + d * 16);
+                    for (int t = 0; t < 9; t++) acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(qs[t][d]), k, acc[t]);
+                }
+                for (int t = 0; t < 3 * n; t++)
+                    _mm256_storeu_ps(out + (size_t)((j0 + t / 3) * 3 + t % 3) * stride + p0 + 8 * half, _mm256_mul_ps(acc[t], s));
+            }
+        }
+    }
+}
+
+// Three heads' sums over 32 of the 64 value dimensions for one row.
+AVX2_TILES static void values_half(const float *w, int stride, const uint16_t *values, int value_stride, int count,
+                                   float *acc, int dims, int from_acc) {
+    __m256 a[3][4];
+    for (int g = 0; g < 3; g++)
+        for (int l = 0; l < 4; l++) a[g][l] = from_acc ? _mm256_loadu_ps(acc + g * 64 + dims + 8 * l) : _mm256_setzero_ps();
+    for (int p = 0; p < count; p++) {
+        const uint16_t *vp = values + (size_t)p * value_stride + dims;
+        __m256 v[4];
+        for (int l = 0; l < 4; l++) v[l] = widen8(vp + 8 * l);
+        _mm_prefetch((const char *)(vp + (size_t)8 * value_stride), _MM_HINT_T0);
+        for (int g = 0; g < 3; g++) {
+            const __m256 b = _mm256_set1_ps(w[(size_t)g * stride + p]);
+            for (int l = 0; l < 4; l++) a[g][l] = _mm256_fmadd_ps(b, v[l], a[g][l]);
+        }
+    }
+    for (int g = 0; g < 3; g++)
+        for (int l = 0; l < 4; l++) {
+            float *dst = acc + g * 64 + dims + 8 * l;
+            // A tile's chain starts from zero and is added to the accumulator at the end; a
+            // row's own positions continue the accumulator's chain (as the 512-bit kernels do).
+            _mm256_storeu_ps(dst, from_acc ? a[g][l] : _mm256_add_ps(_mm256_loadu_ps(dst), a[g][l]));
+        }
+}
+
+AVX2_TILES void ec_tile_values64_avx2(const float *w, int stride, const void *values, int value_stride, int count, float *acc, int rows) {
+    const uint16_t *v = (const uint16_t *)values;
+    for (int r = 0; r < (rows >= 2 ? 2 : 1); r++)
+        for (int dims = 0; dims < 64; dims += 32)
+            values_half(w + (size_t)r * 3 * stride, stride, v, value_stride, count, acc + r * 3 * 64, dims, 0);
+}
+
+AVX2_TILES void ec_own_scores64_avx2(const float *q, const void *blocks, int block_stride, int first, int count, float scale,
+                                     float *out, int stride) {
+    const __m256 s = _mm256_set1_ps(scale);
+    const uint16_t *block = (const uint16_t *)blocks;
+    for (int lane0 = -first; lane0 < count; lane0 += 16, block += block_stride) {
+        __m256 acc[2][3];
+        for (int h = 0; h < 2; h++)
+            for (int g = 0; g < 3; g++) acc[h][g] = _mm256_setzero_ps();
+        for (int d = 0; d < 64; d++) {
+            const __m256 qd[3] = {_mm256_set1_ps(q[d]), _mm256_set1_ps(q[64 + d]), _mm256_set1_ps(q[128 + d])};
+            for (int h = 0; h < 2; h++) {
+                const __m256 k = widen8(block + d * 16 + 8 * h);
+                for (int g = 0; g < 3; g++) acc[h][g] = _mm256_fmadd_ps(qd[g], k, acc[h][g]);
+            }
+        }
+        // Lane i is position lane0 + i of the span; only lanes inside it are stored.
+        const int lo = lane0 < 0 ? -lane0 : 0, hi = count - lane0 < 16 ? count - lane0 : 16;
+        for (int g = 0; g < 3; g++) {
+            float lanes[16];
+            _mm256_storeu_ps(lanes, _mm256_mul_ps(acc[0][g], s));
+            _mm256_storeu_ps(lanes + 8, _mm256_mul_ps(acc[1][g], s));
+            for (int i = lo; i < hi; i++) out[(size_t)g * stride + lane0 + i] = lanes[i];
+        }
+    }
+}
+
+AVX2_TILES void ec_own_values64_avx2(const float *w, int stride, const void *values, int value_stride, int count, float *acc) {
+    for (int dims = 0; dims < 64; dims += 32) values_half(w, stride, (const uint16_t *)values, value_stride, count, acc, dims, 1);
+}
+
 #else
 
 int ec_attention_tiles_supported(void) { return 0; }
@@ -174,6 +280,21 @@ void ec_tile_scores64(const float *q, const int32_t *rows, int count, int row_st
 }
 void ec_tile_values64(const float *w, int stride, const void *values, int value_stride, int count, float *acc, int rows) {
     (void)w; (void)stride; (void)values; (void)value_stride; (void)count; (void)acc; (void)rows;
+}
+int ec_attention_tiles_avx2_supported(void) { return 0; }
+void ec_own_scores64_avx2(const float *q, const void *blocks, int block_stride, int first, int count, float scale, float *out, int stride) {
+    ec_own_scores64(q, blocks, block_stride, first, count, scale, out, stride);
+}
+void ec_own_values64_avx2(const float *w, int stride, const void *values, int value_stride, int count, float *acc) {
+    ec_own_values64(w, stride, values, value_stride, count, acc);
+}
+void ec_tile_scores64_avx2(const float *q, const int32_t *rows, int count, int row_stride,
+                           const void *key_blocks, int block_stride, int positions, float scale,
+                           float *out, int stride) {
+    ec_tile_scores64(q, rows, count, row_stride, key_blocks, block_stride, positions, scale, out, stride);
+}
+void ec_tile_values64_avx2(const float *w, int stride, const void *values, int value_stride, int count, float *acc, int rows) {
+    ec_tile_values64(w, stride, values, value_stride, count, acc, rows);
 }
 
 #endif

@@ -78,6 +78,51 @@ struct AttentionTests {
         for p in 0..<count { #expect(a[p].bitPattern == b[p].bitPattern, "position \(p) of \(count)") }
     }
 
+    /// Each 256-bit lane runs the chain of the 512-bit lane of the same key or dimension.
+    @Test("AVX2 attention kernels write the 512-bit kernels' bits, tiled and key by key",
+          .enabled(if: InstructionSet.host >= .avx512vnni, "this CPU has no AVX-512 to compare with (the AVX2 kernels are checked against the Swift tiles in the test below)"))
+    func avx2AttentionMatches512() {
+        let prompt = Shared.tokenizer.encode("# Shared.\n" + String(repeating: "defmodule Example do\n  def run(x), do: x * 2\nend\n", count: 5))
+        let wide = InferenceContext(model: Shared.model, kernels: .fast, instructionSet: .avx512vnni)
+        let avx2 = InferenceContext(model: Shared.model, kernels: .fast, instructionSet: .avx2)
+        let base = Shared.model.makeSequence()
+        _ = wide.forward(prompt.indices.map { BatchRow(sequence: base, token: prompt[$0], position: $0, wantsLogits: false) })
+        var rows: [BatchRow] = []
+        for f in 0..<4 {
+            let seq = Shared.model.makeSequence(prefix: base)
+            _ = wide.forward([BatchRow(sequence: seq, token: 100 + f, position: prompt.count, wantsLogits: false)])
+            rows.append(BatchRow(sequence: seq, token: 100 + f, position: prompt.count, wantsLogits: true))
+        }
+        // Rows whose own positions start mid-block, as a prefill chunk's do.
+        rows += (37..<58).map { BatchRow(sequence: base, token: prompt[$0], position: $0, wantsLogits: false) }
+        var rng = SystemRandomNumberGenerator()
+        let queries = (0..<(rows.count * Shared.model.config.embeddingLength)).map { _ in Float.random(in: -2...2, using: &rng) }
+        for layer in [0, 13, 29] {
+            for tiled in [false, true] {
+                let a = wide.fastAttention(layer: layer, rows: rows, queries: queries, tiled: tiled)
+                let b = avx2.fastAttention(layer: layer, rows: rows, queries: queries, tiled: tiled)
+                #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "layer \(layer), tiled \(tiled)")
+            }
+        }
+    }
+
+    @Test("a whole model decodes the same tokens, bit for bit, with AVX2 kernels as with AVX-512 VNNI",
+          .enabled(if: InstructionSet.host >= .avx512vnni, "this CPU has no AVX-512 VNNI to compare with"))
+    func avx2DecodesLikeVNNI() {
+        let prompt = Shared.tokenizer.encode("defmodule Math do\n  def add(a, b) do")
+        func run(_ set: InstructionSet) -> [GeneratedToken] {
+            let generator = Generator(context: InferenceContext(model: Shared.model, kernels: .fast, instructionSet: set), tokenizer: Shared.tokenizer)
+            var sampling = SamplingParameters()
+            sampling.temperature = 0.8
+            sampling.seed = 11
+            return generator.generate([GenerationRequest(prompt: prompt, maxTokens: 24, sampling: sampling)])[0].tokens
+        }
+        let vnni = run(.avx512vnni), avx2 = run(.avx2)
+        #expect(vnni.count == 24)
+        #expect(vnni.map(\.id) == avx2.map(\.id))
+        #expect(vnni.map(\.logprob.bitPattern) == avx2.map(\.logprob.bitPattern))
+    }
+
     @Test("rows sharing cached positions get the same attention with tiles as key by key", arguments: [1, 3, 10])
     func tiledMatchesKeyByKey(forks: Int) {
         let text = "# Shared instructions for every task.\n" + String(repeating: "defmodule Example do\n  def run(x), do: x * 2\nend\n", count: 6)
@@ -108,7 +153,7 @@ struct AttentionTests {
             #expect(largest <= range * 1e-5, "layer \(layer): largest difference \(largest) of \(range)")
         }
         #expect(base.mirror == nil)
-        // The mirror is the Swift tiles' (the 512-bit tiles widen the cache's fp16 entries in registers).
+        // The mirror is the Swift tiles' (the C tiles widen the cache's fp16 entries in registers).
         let wideTiles = context.wideTiles
         context.wideTiles = false
         for layer in [0, 17, 29] {
@@ -120,7 +165,7 @@ struct AttentionTests {
         #expect(base.mirror?.count == prompt.count)
         context.wideTiles = wideTiles
         if context.wideTiles {
-            // The 512-bit C tiles, reading fp16, sum in the Swift tiles' order: the same bits as the
+            // The C tiles, reading fp16, sum in the Swift tiles' order: the same bits as the
             // Swift tiles converting the keys or reading the mirror.
             for layer in [0, 17, 29] {
                 for mirrored in [false, true] {
@@ -133,7 +178,7 @@ struct AttentionTests {
             }
         }
         if context.wideKeyByKey {
-            // Positions past the shared range in 512-bit lanes: the same products, summed in another order.
+            // Positions past the shared range in the C kernels: the same products, summed in another order.
             // Tiled, a row's own positions start inside a key block; untiled, at its start.
             for layer in [0, 17, 29] {
                 for tiled in [false, true] {

@@ -75,12 +75,21 @@ struct EngineBehaviourTests {
         #expect(together.passes < alone.passes, "\(together.passes) passes together, \(alone.passes) alone")
     }
 
-    /// Elsewhere batches round differently from single rows (on AVX2 the matmuls agree, the
-    /// Swift attention sums a shared range's tiles in another order than one row's keys); the
-    /// kernels those CPUs run are checked against the integer kernels in `WeightKernelTests`.
+    /// The portable kernels' batches round differently from single rows; they are checked
+    /// against the integer kernels in `WeightKernelTests`.
     @Test("fast kernels with VNNI and AVX-512: a request samples the same tokens, bit for bit, alone or in any batch",
           .enabled(if: InstructionSet.host >= .avx512vnni, "this CPU has no AVX-512 VNNI and AVX-512F"))
-    func batchInvariance() throws {
+    func batchInvarianceVNNI() throws {
+        try batchInvariance(.avx512vnni)
+    }
+
+    @Test("fast kernels with AVX2: a request samples the same tokens, bit for bit, alone or in any batch",
+          .enabled(if: InstructionSet.host >= .avx2, "this CPU has no AVX2 with FMA and F16C"))
+    func batchInvarianceAVX2() throws {
+        try batchInvariance(.avx2)
+    }
+
+    func batchInvariance(_ instructionSet: InstructionSet) throws {
         let preamble = "# Shared examples.\n" + String(repeating: "defmodule A do\n  def a(x), do: x + 1\nend\n", count: 4)
         let prompts = ["def one do", "def one do", "def two(x) do", "defmodule Three do"].map { Shared.tokenizer.encode(preamble + $0) }
         let requests = prompts.enumerated().map { i, p in
@@ -98,7 +107,7 @@ struct EngineBehaviourTests {
             while !batch.isEmpty { collect(batch.step()) }
             return out
         }
-        func fresh() -> DecodeBatch { DecodeBatch(context: InferenceContext(model: Shared.model, kernels: .fast), tokenizer: Shared.tokenizer) }
+        func fresh() -> DecodeBatch { DecodeBatch(context: InferenceContext(model: Shared.model, kernels: .fast, instructionSet: instructionSet), tokenizer: Shared.tokenizer) }
         let together = run(fresh(), Array(prompts.indices))
         for i in prompts.indices {
             // Alone: its own batch of one, prefilled alone, decoding with prompt-lookup drafts.

@@ -74,4 +74,16 @@ void ec_own_scores64(const float *q, const void *blocks, int block_stride, int f
 /// starts from acc, so it continues ec_tile_values64's chains.
 void ec_own_values64(const float *w, int stride, const void *values, int value_stride, int count, float *acc);
 
+/// Nonzero when the CPU runs AVX2 with FMA and F16C, which the `_avx2` attention kernels need.
+int ec_attention_tiles_avx2_supported(void);
+
+/// The four attention kernels above in 256-bit lanes: the same arguments, the same bits.
+void ec_tile_scores64_avx2(const float *q, const int32_t *rows, int count, int row_stride,
+                           const void *key_blocks, int block_stride, int positions, float scale,
+                           float *out, int stride);
+void ec_tile_values64_avx2(const float *w, int stride, const void *values, int value_stride, int count, float *acc, int rows);
+void ec_own_scores64_avx2(const float *q, const void *blocks, int block_stride, int first, int count, float scale,
+                          float *out, int stride);
+void ec_own_values64_avx2(const float *w, int stride, const void *values, int value_stride, int count, float *acc);
+
 #endif

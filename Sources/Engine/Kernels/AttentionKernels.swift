@@ -117,3 +117,30 @@ func softmax(_ s: UnsafeMutablePointer<Float>, count n: Int, vectorKernel: Bool 
     let inv = 1 / sums.sum()
     for p in 0..<n { s[p] *= inv }
 }
+
+/// The C attention kernels of one instruction set: 512-bit or 256-bit lanes, the same bits.
+struct AttentionTiles {
+    typealias Scores = @convention(c) (UnsafePointer<Float>?, UnsafePointer<Int32>?, Int32, Int32, UnsafeRawPointer?, Int32, Int32, Float,
+                                       UnsafeMutablePointer<Float>?, Int32) -> Void
+    typealias Values = @convention(c) (UnsafePointer<Float>?, Int32, UnsafeRawPointer?, Int32, Int32, UnsafeMutablePointer<Float>?, Int32) -> Void
+    typealias OwnScores = @convention(c) (UnsafePointer<Float>?, UnsafeRawPointer?, Int32, Int32, Int32, Float, UnsafeMutablePointer<Float>?, Int32) -> Void
+    typealias OwnValues = @convention(c) (UnsafePointer<Float>?, Int32, UnsafeRawPointer?, Int32, Int32, UnsafeMutablePointer<Float>?) -> Void
+
+    /// A shared range's scores for up to three rows at a time (`ec_tile_scores64`).
+    let scores: Scores
+    /// A shared range's value sums for one or two rows (`ec_tile_values64`).
+    let values: Values
+    /// One row's own positions' scores (`ec_own_scores64`).
+    let ownScores: OwnScores
+    /// One row's own positions' value sums (`ec_own_values64`).
+    let ownValues: OwnValues
+
+    /// The kernels `set` runs; nil for the portable set (the Swift tiles run instead).
+    init?(_ set: InstructionSet) {
+        switch set {
+        case .portable: return nil
+        case .avx2: (scores, values, ownScores, ownValues) = (ec_tile_scores64_avx2, ec_tile_values64_avx2, ec_own_scores64_avx2, ec_own_values64_avx2)
+        case .avx512vnni: (scores, values, ownScores, ownValues) = (ec_tile_scores64, ec_tile_values64, ec_own_scores64, ec_own_values64)
+        }
+    }
+}

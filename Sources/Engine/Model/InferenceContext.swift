@@ -27,6 +27,8 @@ public final class InferenceContext {
     public let kernels: KernelMode
     /// The instruction set whose kernels this context runs.
     public let instructionSet: InstructionSet
+    /// The C attention kernels, where the instruction set has them.
+    private let tiles: AttentionTiles?
     /// Per-stage timings of the forward passes, when a benchmark asks for them.
     public var profile: ForwardProfile?
     private let panels: IntegerPanels.Kernel?
@@ -41,10 +43,10 @@ public final class InferenceContext {
     /// Below this many shared cache positions, attention goes key by key: converting and
     /// tiling them costs more than it saves. (Tests raise it to compare the two paths.)
     var tiledAttentionMinimum = 32
-    /// Whether shared-range tiles run in 512-bit lanes (C kernels) where the CPU has them;
+    /// Whether shared-range tiles run in the C kernels (512- or 256-bit lanes) where the CPU has them;
     /// they give the Swift tiles' bits. (Tests turn it off to compare the two.)
     var wideTiles: Bool
-    /// Whether each row's positions past the shared range go through the 512-bit kernels too
+    /// Whether each row's positions past the shared range go through the C kernels too
     /// (they sum in another order than the Swift loop). (Tests turn it off to compare.)
     var wideKeyByKey: Bool
 
@@ -57,8 +59,9 @@ public final class InferenceContext {
         self.instructionSet = instructionSet
         panels = instructionSet.panelKernel
         vectorKernels = instructionSet >= .avx2
-        wideTiles = instructionSet == .avx512vnni
-        wideKeyByKey = instructionSet == .avx512vnni
+        tiles = AttentionTiles(instructionSet)
+        wideTiles = tiles != nil
+        wideKeyByKey = tiles != nil
         pool = WorkerPool(threads: threads)
         x = .allocate(capacity: 1); xn = .allocate(capacity: 1); q = .allocate(capacity: 1)
         k = .allocate(capacity: 1); v = .allocate(capacity: 1); att = .allocate(capacity: 1)
@@ -314,7 +317,7 @@ public final class InferenceContext {
                         // Lanes past `shared` in the last block are scored too; the row's own
                         // positions and the softmax padding overwrite them.
                         pieceRows[task / kvHeads].withUnsafeBufferPointer {
-                            ec_tile_scores64(q + kvh * group * hd, $0.baseAddress, Int32(piece.rows.count), Int32(e),
+                            tiles!.scores(q + kvh * group * hd, $0.baseAddress, Int32(piece.rows.count), Int32(e),
                                              root.keyBlock(l, 0, offset: kvOff), Int32(16 * kvDim), Int32(tiled), scale, scores, Int32(stride))
                         }
                     } else {
@@ -346,7 +349,7 @@ public final class InferenceContext {
                         if wideOwn {
                             let lo = max(span.lowerBound, shared)
                             guard lo < span.upperBound else { continue }
-                            ec_own_scores64(q0, seq.keyBlock(l, lo, offset: kvOff), Int32(16 * kvDim), Int32((lo - seq.start) % 16),
+                            tiles!.ownScores(q0, seq.keyBlock(l, lo, offset: kvOff), Int32(16 * kvDim), Int32((lo - seq.start) % 16),
                                             Int32(span.upperBound - lo), scale, rowScores + n, Int32(stride))
                             n += span.upperBound - lo
                             continue
@@ -367,7 +370,7 @@ public final class InferenceContext {
                     while j < piece.rows.count {
                         let pair = wide ? min(2, piece.rows.count - j) : 1
                         if wide {
-                            ec_tile_values64(scores + j * group * stride, Int32(stride), root.value(l, 0) + kvOff, Int32(kvDim), Int32(shared),
+                            tiles!.values(scores + j * group * stride, Int32(stride), root.value(l, 0) + kvOff, Int32(kvDim), Int32(shared),
                                              accs + j * group * hd, Int32(pair))
                         } else {
                             valueTile(weights: scores + j * group * stride, stride: stride, values: values, count: shared, dim: hd, into: accs + j * group * hd)
@@ -383,7 +386,7 @@ public final class InferenceContext {
                         if wideOwn {
                             let lo = max(span.lowerBound, shared)
                             guard lo < span.upperBound else { continue }
-                            ec_own_values64(rowScores + n, Int32(stride), seq.value(l, lo) + kvOff, Int32(kvDim), Int32(span.upperBound - lo), acc)
+                            tiles!.ownValues(rowScores + n, Int32(stride), seq.value(l, lo) + kvOff, Int32(kvDim), Int32(span.upperBound - lo), acc)
                             n += span.upperBound - lo
                             continue
                         }
@@ -406,18 +409,18 @@ public final class InferenceContext {
         }
     }
 
-    /// Whether the model's attention has the shape of the 512-bit kernels: three query heads of
-    /// 64 per KV head.
+    /// Whether the model's attention has the shape of the C kernels: three query heads of 64 per
+    /// KV head.
     private var wideShapes: Bool {
         let c = model.config
         return c.headCount == 3 * c.kvHeadCount && c.headDimension == 64
     }
 
-    /// Whether the shared-range tiles run in 512-bit lanes, widening the cache's fp16 entries in
-    /// registers (no fp32 mirror, no conversion per piece).
+    /// Whether the shared-range tiles run in C (512- or 256-bit lanes), widening the cache's fp16
+    /// entries in registers (no fp32 mirror, no conversion per piece).
     private var widensInRegisters: Bool { wideShapes && wideTiles }
 
-    /// Gives the roots that the Swift tiles read a mirror (the 512-bit tiles widen the cache's
+    /// Gives the roots that the Swift tiles read a mirror (the C tiles widen the cache's
     /// fp16 entries themselves). A root this pass does not extend is frozen: its mirror is
     /// built once and kept.
     private func buildMirrors(_ segments: [[(KVSequence, Range<Int>)]], _ pieces: [(rows: [Int], shared: Int)]) {
@@ -473,7 +476,7 @@ public final class InferenceContext {
             // A lone row reads its keys once anyway: tiles would only add the transposition.
             let shared = tiles && members.count >= 2 && first.allSatisfy({ $0.lowerBound == 0 }) ? first.map(\.upperBound).min()! : 0
             let tiled = shared >= tiledAttentionMinimum ? shared : 0
-            // Where no piece converts keys (the 512-bit tiles widen fp16 in registers; the Swift
+            // Where no piece converts keys (the C tiles widen fp16 in registers; the Swift
             // tiles read a frozen root's fp32 mirror), pieces of one tile's three rows, which the
             // threads share out evenly. Otherwise each piece converts the keys again: halves of
             // large groups.
