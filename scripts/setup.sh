@@ -4,7 +4,7 @@ set -euo pipefail
 home="${ELIXIR_CODER_HOME:-$HOME/.cache/elixir-coder}"
 say() { echo "==> $*" >&2; }
 
-packages=(elixir bubblewrap libsqlite3-dev zlib1g-dev libxml2 libpcre2-dev libcurl4-openssl-dev python3-pip unzip)
+packages=(elixir bubblewrap libsqlite3-dev zlib1g-dev libxml2 libpcre2-dev libcurl4-openssl-dev python3-pip unzip neovim)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
