@@ -73,6 +73,13 @@ local function main()
   out.progress_began = vim.wait(60000, progress_running, 10)
   out.cancelled = ec.cancel()
   out.cancel_answered = vim.wait(30000, function() return finished end, 20)
+  -- The server's side: the generate's progress ends, as cancelled.
+  out.progress_end = vim.wait(30000, function()
+    for _, p in pairs(ec.progress) do
+      if p.kind == "end" and p.message == "cancelled" then return true end
+    end
+    return false
+  end, 20)
   vim.wait(1000)
   out.unchanged = vim.deep_equal(before, vim.api.nvim_buf_get_lines(stub, 0, -1, false))
 end
@@ -82,7 +89,7 @@ local function disconnect()
   local buf = vim.api.nvim_get_current_buf()
   vim.wait(30000, function() return ec.client(buf) ~= nil end, 20)
   ec.generate(long_task)
-  vim.wait(60000, progress_running, 10)
+  out.progress_began = vim.wait(60000, progress_running, 10)
   out.server_pid = ec.client(buf).rpc.pid
   save()
   -- Gone mid-request, without shutdown or exit: as a crashed or killed editor leaves.

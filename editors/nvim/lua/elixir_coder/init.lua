@@ -103,7 +103,11 @@ function M.execute(command, argument, done)
     return nil
   end
   local ok, id
-  ok, id = client.request("workspace/executeCommand", { command = command, arguments = { argument } }, function(err, result)
+  local finished = false
+  local function finish(err, result)
+    -- Once: after a cancel, a late answer from the server is not news.
+    if finished then return end
+    finished = true
     M.pending[id] = nil
     M.last_error, M.last_result = err, result
     if err then
@@ -112,8 +116,9 @@ function M.execute(command, argument, done)
       notify(command:gsub("^elixirCoder%.", "") .. ": " .. result.status .. (result.applied == false and " (edit not applied)" or ""))
     end
     if done then done(err, result) end
-  end, bufnr)
-  if ok then M.pending[id] = { client = client, bufnr = bufnr } end
+  end
+  ok, id = client.request("workspace/executeCommand", { command = command, arguments = { argument } }, finish, bufnr)
+  if ok then M.pending[id] = { client = client, bufnr = bufnr, finish = finish } end
   return ok and id or nil
 end
 
@@ -152,12 +157,13 @@ function M.clarify(task, done)
   return M.execute("elixirCoder.clarify", { uri = uri, line = line - 1, task = task }, done)
 end
 
---- Cancels every ElixirCoder request still running.
+--- Cancels every ElixirCoder request still running. Neovim drops the server's "cancelled"
+--- answer, so the request's callback is told here.
 function M.cancel()
   local n = 0
   for id, p in pairs(M.pending) do
     p.client.cancel_request(id)
-    M.pending[id] = nil
+    p.finish({ code = -32800, message = "cancelled" }, nil)
     n = n + 1
   end
   notify(n > 0 and ("cancelled " .. n .. " request(s)") or "nothing to cancel")
