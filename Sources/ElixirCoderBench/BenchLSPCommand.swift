@@ -59,7 +59,7 @@ struct BenchLSPCommand: AsyncParsableCommand {
         var times: [Double] = []
         for i in 0..<edits {
             let version = i + 2
-            // Alternates `> 1` and `> 10` on line 150, so every edit changes the text.
+            // Alternately inserts a comment line before line 151 and removes it: a real edit each time.
             let change: [String: Any] = i % 2 == 0
                 ? ["range": ["start": ["line": 150, "character": 0], "end": ["line": 150, "character": 0]], "text": "    # edit \(i)\n"]
                 : ["range": ["start": ["line": 150, "character": 0], "end": ["line": 151, "character": 0]], "text": ""]

@@ -45,9 +45,13 @@ public actor EditorServices {
     /// Credo and Sobelow rules and, when the file parses, the compiler's errors and warnings.
     public func diagnose(_ text: String) async throws -> [Finding] {
         let checker = try candidateChecker()
+        // The checker pool and the compile worker are separate processes: run both at once, and
+        // drop the compiler's answer when the parser already failed (it would say the same).
+        let compiler = compile ? checker.compiler : nil
+        async let compiled: CompileReport? = compiler?.compile(text)
         var findings = try await checker.pool.findings(in: text)
-        if compile, let compiler = checker.compiler, !findings.contains(where: { $0.source == .syntax }) {
-            let report = try await compiler.compile(text)
+        let report = try await compiled
+        if let report, !findings.contains(where: { $0.source == .syntax }) {
             findings += report.diagnostics.map {
                 Finding(source: .compiler, check: $0.check, line: $0.line, column: $0.column, message: ($0.severity == .warning ? "warning: " : "") + $0.message)
             }

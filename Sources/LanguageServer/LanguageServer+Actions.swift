@@ -110,6 +110,7 @@ extension LanguageServer {
         o.context = context
         if let n = options["candidates"]?.int, (1...16).contains(n) { o.candidates = n }
         if let n = options["maxAttempts"]?.int, (1...10).contains(n) { o.maxAttempts = n }
+        if let n = options["maxTokens"]?.int, (1...4096).contains(n) { o.maxTokens = n }
         if let s = options["seed"]?.int, s >= 0 { o.sampling.seed = UInt64(s) }
         let options = o
         return try await withProgress(title, token: token) { report in

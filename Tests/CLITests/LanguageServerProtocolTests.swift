@@ -299,4 +299,40 @@ struct LanguageServerProtocolTests {
         #expect(!c.serverRequests.contains { $0["method"] as? String == "workspace/applyEdit" })
         #expect(try c.stdio.shutdown(id: 900) == 0)
     }
+
+    @Test("commands: explain shows the model's explanation, fix of the formatter's finding applies mix format, generate on a comment inserts code below it")
+    func commands() throws {
+        let c = try LSPClient()
+        _ = try c.initialize()
+        try c.open("greeter.ex", text: try fixture("greeter.ex"))
+        _ = try c.diagnostics("greeter.ex", version: 1)
+        let explained = try c.request("workspace/executeCommand", ["command": "elixirCoder.explain",
+                                                                   "arguments": [["uri": LSPClient.uri("greeter.ex"), "line": 5, "check": "DOS.StringToAtom"]]])
+        let markdown = try #require((explained["result"] as? [String: Any])?["markdown"] as? String, "\(explained)")
+        #expect(markdown.contains("## ") && markdown.contains("### How to fix"))
+        let shown = try c.wait(for: "window/showMessage")
+        #expect(shown["message"] as? String == markdown)
+        #expect(errorCode(try c.request("workspace/executeCommand", ["command": "elixirCoder.explain", "arguments": [["uri": LSPClient.uri("greeter.ex"), "line": 2]]])) == -32602,
+                "no finding on line 2")
+
+        try c.open("messy.ex", text: "defmodule Messy do\n  @moduledoc \"M.\"\n  def f(x),   do: x\nend\n")
+        _ = try c.diagnostics("messy.ex", version: 1)
+        let fixed = try c.request("workspace/executeCommand", ["command": "elixirCoder.fix", "arguments": [["uri": LSPClient.uri("messy.ex"), "line": 1, "check": "Formatter"]]])
+        #expect((fixed["result"] as? [String: Any])?["applied"] as? Bool == true, "\(fixed)")
+        let formatEdit = try #require(c.serverRequests.last { $0["method"] as? String == "workspace/applyEdit" })
+        #expect("\(formatEdit)".contains("def f(x), do: x"))
+
+        try c.open("notes.ex", text: "defmodule Notes do\n  @moduledoc \"Notes.\"\n\n  # return the sum of a list of numbers\nend\n")
+        _ = try c.diagnostics("notes.ex", version: 1)
+        c.serverRequests = []
+        let generated = try c.request("workspace/executeCommand", ["command": "elixirCoder.generate", "arguments": [["uri": LSPClient.uri("notes.ex"), "line": 3, "candidates": 1, "maxAttempts": 1, "maxTokens": 96]]])
+        let result = try #require(generated["result"] as? [String: Any], "\(generated)")
+        let code = try #require(result["code"] as? String)
+        let insert = try #require(c.serverRequests.first { $0["method"] as? String == "workspace/applyEdit" }, "no edit for status \(result["status"] ?? "")")
+        let edit = try #require(((((insert["params"] as? [String: Any])?["edit"] as? [String: Any])?["documentChanges"] as? [[String: Any]])?.first?["edits"] as? [[String: Any]])?.first)
+        #expect(range(edit) == [4, 0, 4, 0], "inserted below the comment: \(edit)")
+        #expect((edit["newText"] as? String)?.hasPrefix(code) == true)
+        #expect(result["applied"] as? Bool == true)
+        #expect(try c.stdio.shutdown(id: 900) == 0)
+    }
 }
