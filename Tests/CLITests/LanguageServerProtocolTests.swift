@@ -12,6 +12,8 @@ final class LSPClient {
     var serverRequests: [[String: Any]] = []
     /// The answer to a server request, by method (default: null).
     var answers: [String: Any] = ["workspace/applyEdit": ["applied": true]]
+    /// Answers `window/showMessageRequest` (its params in, the result out); default: dismissed.
+    var choose: ([String: Any]) -> Any = { _ in NSNull() }
 
     init() throws { stdio = try StdioClient() }
 
@@ -35,7 +37,8 @@ final class LSPClient {
         if let method = m["method"] as? String {
             if let id = m["id"] {
                 serverRequests.append(m)
-                try stdio.send(["jsonrpc": "2.0", "id": id, "result": answers[method] ?? NSNull()])
+                let result = method == "window/showMessageRequest" ? choose(m["params"] as? [String: Any] ?? [:]) : answers[method] ?? NSNull()
+                try stdio.send(["jsonrpc": "2.0", "id": id, "result": result])
             } else {
                 notifications.append(m)
             }
@@ -333,6 +336,25 @@ struct LanguageServerProtocolTests {
         #expect(range(edit) == [4, 0, 4, 0], "inserted below the comment: \(edit)")
         #expect((edit["newText"] as? String)?.hasPrefix(code) == true)
         #expect(result["applied"] as? Bool == true)
+        #expect(try c.stdio.shutdown(id: 900) == 0)
+    }
+
+    @Test("clarify asks with window/showMessageRequest, generates from the chosen answer, and stops when the question is dismissed")
+    func clarify() throws {
+        let c = try LSPClient()
+        _ = try c.initialize()
+        let task = "Write a function that divides two numbers safely."
+        let small: [String: Any] = ["task": task, "samples": 2, "candidates": 2, "maxAttempts": 1, "maxTokens": 32]
+        c.choose = { params in ["title": ((params["actions"] as? [[String: Any]])?.first?["title"] as? String) ?? ""] }
+        let answered = try c.request("workspace/executeCommand", ["command": "elixirCoder.clarify", "arguments": [small]])
+        let asked = try #require(c.serverRequests.first { $0["method"] as? String == "window/showMessageRequest" }?["params"] as? [String: Any])
+        let options = asked["actions"] as? [[String: Any]] ?? []
+        #expect(!(asked["message"] as? String ?? "").isEmpty && options.count >= 2, "\(asked)")
+        let result = try #require(answered["result"] as? [String: Any], "\(answered)")
+        #expect((result["code"] as? String)?.hasPrefix("defmodule") == true || result["status"] as? String == "abstained", "\(result)")
+        c.choose = { _ in NSNull() }
+        let dismissed = try c.request("workspace/executeCommand", ["command": "elixirCoder.clarify", "arguments": [small]])
+        #expect((dismissed["result"] as? [String: Any])?["answered"] as? Bool == false, "\(dismissed)")
         #expect(try c.stdio.shutdown(id: 900) == 0)
     }
 }
