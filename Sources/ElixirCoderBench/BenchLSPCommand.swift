@@ -6,14 +6,14 @@ import Foundation
 struct BenchLSPCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lsp",
-        abstract: "Language server: diagnostics latency after an edit on a 300-line file (p50/p95, with and without the compiler) and memory with 50 open documents."
+        abstract: "Language server: diagnostics latency after an edit on a 298-line file (p50/p95, with and without the compiler) and memory with 50 open documents."
     )
 
     @Option(help: "Edits timed per figure.") var edits = 40
     @Option(help: "Documents held open for the memory figure.") var documents = 50
     @Flag(help: "Print JSON.") var json = false
 
-    /// A 300-line module with a few findings (String.to_atom) among plain functions.
+    /// A 298-line module with a few findings (String.to_atom) among plain functions.
     static func sample(_ seed: Int) -> String {
         var lines = ["defmodule Bench.Doc\(seed) do", "  @moduledoc \"A generated module for timing.\"", ""]
         var n = 0
@@ -102,7 +102,7 @@ struct BenchLSPCommand: AsyncParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: figures, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print("diagnostics after an edit, 300-line file, \(edits) edits (keystroke to publishDiagnostics over stdio, 50 ms debounce included):")
+            print("diagnostics after an edit, 298-line file, \(edits) edits (keystroke to publishDiagnostics over stdio, 50 ms debounce included):")
             print(String(format: "  checks + compiler: p50 %.0f ms, p95 %.0f ms", figures["checks_and_compiler_p50_ms"]!, figures["checks_and_compiler_p95_ms"]!))
             print(String(format: "  checks only:       p50 %.0f ms, p95 %.0f ms", figures["checks_only_p50_ms"]!, figures["checks_only_p95_ms"]!))
             print(String(format: "server memory (RSS): %.1f MiB with 1 document, %.1f MiB with %d", figures["rss_1_document_mib"]!, figures["rss_\(documents)_documents_mib"]!, documents))
