@@ -60,6 +60,8 @@ let package = Package(
             dependencies: ["ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "RemoteServing", "OpenAIBackend", "Pipeline", "Checks",
                            "Telemetry", "Explain", "Clarification", "Grammar", "RPC"]
         ),
+        // The language server on `serve --stdio`: documents, diagnostics, hovers, code actions.
+        .target(name: "LanguageServer", dependencies: ["RPC", "Checks", "Pipeline", "Explain", "Clarification", "ElixirCoderApp", "ElixirCoderCore"]),
         // Flags shared by the two executables: they parse, the application layer resolves.
         .target(
             name: "CommandLineOptions",
@@ -72,7 +74,7 @@ let package = Package(
                 "CommandLineOptions", "ElixirCoderApp", "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "RPC", "Checks", "Telemetry", "SQLiteStore", "Explain", "Clarification", "RemoteServing", "Grammar",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                "OpenAIServer",
+                "OpenAIServer", "LanguageServer",
             ],
             swiftSettings: cpuFlags
         ),
@@ -81,6 +83,7 @@ let package = Package(
             name: "ElixirCoderBench",
             dependencies: [
                 "CommandLineOptions", "ElixirCoderApp", "ElixirCoderCore", "GGUF", "Engine", "Tokenizer", "Serving", "Pipeline", "Checks", "Telemetry", "SQLiteStore", "Explain", "Clarification", "Grammar",
+                "LanguageServer", "RPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags
@@ -93,6 +96,7 @@ let package = Package(
         .testTarget(name: "ServingTests", dependencies: ["TestSupport", "Serving", "Engine", "Tokenizer", "GGUF"]),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Checks", "Serving", "Engine", "Tokenizer", "GGUF", "Telemetry", "SQLiteStore", "Grammar"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC"]),
+        .testTarget(name: "LanguageServerTests", dependencies: ["LanguageServer", "RPC", "Checks"]),
         .testTarget(name: "OpenAIBackendTests", dependencies: ["Checks", "RemoteServing", "OpenAIBackend", "OpenAIServer", "TestSupport", "Serving", "Engine", "Tokenizer", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CoreTests", dependencies: ["ElixirCoderCore"]),
         .testTarget(name: "AppTests", dependencies: ["ElixirCoderApp", "ElixirCoderCore", "Pipeline", "Engine", "Telemetry"]),

@@ -4,8 +4,8 @@ set -euo pipefail
 home="${ELIXIR_CODER_HOME:-$HOME/.cache/elixir-coder}"
 say() { echo "==> $*" >&2; }
 
-# chromium: the audit panel's browser tests drive it headless.
-packages=(elixir bubblewrap libsqlite3-dev zlib1g-dev libxml2 libpcre2-dev libcurl4-openssl-dev python3-pip unzip chromium)
+# chromium and neovim: the audit panel's and the editor plugin's tests drive them headless.
+packages=(elixir bubblewrap libsqlite3-dev zlib1g-dev libxml2 libpcre2-dev libcurl4-openssl-dev python3-pip unzip chromium neovim)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

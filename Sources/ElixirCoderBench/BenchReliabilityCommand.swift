@@ -285,6 +285,9 @@ final class RawServer: @unchecked Sendable {
 
     var alive: Bool { process.isRunning }
 
+    /// The server's process id (for its memory in /proc).
+    var pid: Int32 { process.processIdentifier }
+
     func sendRaw(_ bytes: Data) {
         try? input.fileHandleForWriting.write(contentsOf: bytes)
     }

@@ -10,6 +10,6 @@ struct ElixirCoderBench: AsyncParsableCommand {
         abstract: "Measure speed and quality of elixir-coder; prints figures.",
         version: BuildInfo.version,
         subcommands: [BenchEngineCommand.self, BenchServeCommand.self, BenchMonitorCommand.self, BenchChecksCommand.self, BenchLogCommand.self, BenchExplainCommand.self,
-                      BenchClarifyCommand.self, BenchRepairCommand.self, BenchQualityCommand.self, BenchGrammarCommand.self, BenchReliabilityCommand.self]
+                      BenchClarifyCommand.self, BenchRepairCommand.self, BenchQualityCommand.self, BenchGrammarCommand.self, BenchReliabilityCommand.self, BenchLSPCommand.self]
     )
 }

@@ -6,6 +6,7 @@ import ElixirCoderApp
 import ElixirCoderCore
 import Engine
 import Foundation
+import LanguageServer
 import OpenAIServer
 import Pipeline
 import RPC
@@ -17,7 +18,7 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve JSON-RPC 2.0 over stdio with Content-Length framing (for editor plugins).",
-        discussion: "Methods: initialize, generate, check, clarify, answerClarification, explain, audit/summary, audit/recent, models/registry, health, shutdown, exit, $/cancelRequest. While a request runs the server sends $/progress notifications; generate with \"stream\": true also sends generate/partial notifications. stdout carries protocol messages only; logs go to stderr."
+        discussion: "It is also a language server (LSP over the same stream: document sync, diagnostics from the checks, hover explanations, code actions and commands that generate; see docs/protocol.md and docs/editors.md). Methods: initialize, generate, check, clarify, answerClarification, explain, audit/summary, audit/recent, models/registry, health, shutdown, exit, $/cancelRequest. While a request runs the server sends $/progress notifications; generate with \"stream\": true also sends generate/partial notifications. stdout carries protocol messages only; logs go to stderr."
     )
 
     @Flag(help: "Speak JSON-RPC over standard input and output.") var stdio = false
@@ -52,7 +53,9 @@ struct ServeCommand: AsyncParsableCommand {
             do { try out.write(contentsOf: data) } catch { continuation.finish() }
         })
         let state = ServerState(modelOptions: modelOptions, observability: observability, grammarOptions: grammarOptions)
-        await state.register(on: server)
+        let lsp = LanguageServer(server: server, services: EditorServices(setup: { try await state.generationSetup() }))
+        await lsp.register()
+        await state.register(on: server, languageServer: lsp)
 
         let limit = maxFrameMib << 20
         let reader = Thread {
@@ -119,7 +122,7 @@ actor ServerState {
         setup?.close()
     }
 
-    private func generationSetup() throws -> GenerationSetup {
+    func generationSetup() throws -> GenerationSetup {
         if let setup { return setup }
         let s = try GenerationSetup.make(modelOptions: modelOptions, observability: observability, grammarOptions: grammarOptions)
         setup = s
@@ -157,29 +160,34 @@ actor ServerState {
         return t
     }
 
-    func register(on server: RPCServer) async {
+    /// Registers every method; `initialize` and `shutdown` are shared with the language server.
+    func register(on server: RPCServer, languageServer: LanguageServer) async {
         for method in RPCMethod.allCases {
-            if let handler = handler(method) { await server.register(method.rawValue, handler) }
+            if let handler = handler(method, languageServer) { await server.register(method.rawValue, handler) }
         }
     }
 
     /// Each method's handler; nil for the two the RPC server answers itself.
-    private func handler(_ method: RPCMethod) -> RPCServer.Handler? {
+    private func handler(_ method: RPCMethod, _ lsp: LanguageServer) -> RPCServer.Handler? {
         switch method {
         case .exit, .cancelRequest:
             return nil
         case .initialize:
-            return { _ in
-                .object([
+            return { ctx in
+                // The language server's capabilities, and this protocol's own methods beside them.
+                var capabilities = try await lsp.initialize(ctx.params)
+                capabilities["methods"] = .array(RPCMethod.allCases.map { .string($0.rawValue) })
+                capabilities["streaming"] = .bool(true)
+                return .object([
                     "serverInfo": .object(["name": .string("elixir-coder"), "version": .string(BuildInfo.version)]),
-                    "capabilities": .object([
-                        "methods": .array(RPCMethod.allCases.map { .string($0.rawValue) }),
-                        "streaming": .bool(true),
-                    ]),
+                    "capabilities": .object(capabilities),
                 ])
             }
         case .shutdown:
-            return { _ in .null }
+            return { _ in
+                lsp.shutdown()
+                return .null
+            }
         case .check:
             let pool = self.pool
             return { ctx in

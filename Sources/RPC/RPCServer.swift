@@ -41,6 +41,8 @@ public struct RPCContext: Sendable {
 /// only `exit` is served (LSP); `exit` and `cancelAll()` cancel what runs and end all output.
 public actor RPCServer {
     public typealias Handler = @Sendable (RPCContext) async throws -> JSONValue
+    /// A notification handled before the next message is read (document sync, where order is meaning).
+    public typealias NotificationHandler = @Sendable (JSONValue) -> Void
 
     /// Where an answer goes: out on its own, or into the batch (by key) it came in.
     private enum Reply { case single, batch(Int) }
@@ -52,6 +54,9 @@ public actor RPCServer {
     }
 
     private var handlers: [String: Handler] = [:]
+    private var orderedNotifications: [String: NotificationHandler] = [:]
+    /// Requests this server sent to the client, waiting for its answer, by their (string) id.
+    private var outgoing: [String: CheckedContinuation<JSONValue, any Error>] = [:]
     /// Running work by serial number, not by id: a client may reuse an id; nil id: a notification.
     private var running: [Int: (id: JSONValue?, task: Task<Void, Never>)] = [:]
     private var batches: [Int: PendingBatch] = [:]
@@ -69,6 +74,48 @@ public actor RPCServer {
 
     public func register(_ method: String, _ handler: @escaping Handler) {
         handlers[method] = handler
+    }
+
+    /// Registers a notification that runs in arrival order, on this actor, before the next
+    /// message is handled; other handlers run concurrently and may be reordered. A request for
+    /// such a method gets -32600.
+    public func registerNotification(_ method: String, _ handler: @escaping NotificationHandler) {
+        orderedNotifications[method] = handler
+    }
+
+    /// Sends a request to the client (`window/showMessageRequest`, `workspace/applyEdit`, ...) and
+    /// waits for its answer; cancelling the calling task stops the wait (the client's late answer
+    /// is then dropped).
+    public func request(_ method: String, _ params: JSONValue) async throws -> JSONValue {
+        let id = "elixir-coder-\(serial())"
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<JSONValue, any Error>) in
+                guard !closed else {
+                    cont.resume(throwing: CancellationError())
+                    return
+                }
+                outgoing[id] = cont
+                send(.object(["jsonrpc": .string("2.0"), "id": .string(id), "method": .string(method), "params": params]))
+            }
+        } onCancel: {
+            Task { await self.abandon(id) }
+        }
+    }
+
+    private func abandon(_ id: String) {
+        outgoing.removeValue(forKey: id)?.resume(throwing: CancellationError())
+    }
+
+    /// A client's answer to one of `request`'s: resumes the waiting caller; an answer nobody
+    /// waits for (late, or to an id never sent) is dropped, as JSON-RPC answers are never answered.
+    private func receiveAnswer(_ obj: [String: JSONValue]) {
+        guard let id = obj["id"]?.string, let cont = outgoing.removeValue(forKey: id) else { return }
+        if let error = obj["error"] {
+            let code = error["code"]?.int.map(String.init) ?? "?"
+            cont.resume(throwing: RPCError(.internalError, "the client answered with error \(code): \(error["message"]?.string ?? "")"))
+        } else {
+            cont.resume(returning: obj["result"] ?? .null)
+        }
     }
 
     public var shouldExit: Bool { exitRequested }
@@ -114,6 +161,11 @@ public actor RPCServer {
     /// Handles one request or notification; every path but `exit` (which ends everything) calls `complete` once, so batches finish.
     private func dispatch(_ message: JSONValue, _ reply: Reply) {
         guard !closed else { return }
+        if case .object(let obj) = message, obj["method"] == nil, obj["id"] != nil, obj["result"] != nil || obj["error"] != nil {
+            receiveAnswer(obj)
+            complete(nil, reply)
+            return
+        }
         guard case .object(let obj) = message, obj["jsonrpc"]?.string == "2.0", let method = obj["method"]?.string else {
             let id = message["id"].flatMap { Self.isValidID($0) ? $0 : nil } ?? .null
             complete(Self.response(error: RPCError(.invalidRequest, "not a JSON-RPC 2.0 request (needs \"jsonrpc\": \"2.0\" and a string \"method\")"), id: id), reply)
@@ -141,6 +193,15 @@ public actor RPCServer {
             cancelAll()
             return
         default: break
+        }
+        if let ordered = orderedNotifications[method] {
+            if let id {
+                complete(Self.response(error: RPCError(.invalidRequest, "'\(method)' is a notification: send it without an id"), id: id), reply)
+            } else {
+                ordered(params)
+                complete(nil, reply)
+            }
+            return
         }
         guard let handler = handlers[method] else {
             complete(id.map { Self.response(error: RPCError(.methodNotFound, "no method named '\(method)'"), id: $0) }, reply)
@@ -247,6 +308,8 @@ public actor RPCServer {
         closed = true
         for (_, r) in running { r.task.cancel() }
         running.removeAll()
+        for (_, cont) in outgoing { cont.resume(throwing: CancellationError()) }
+        outgoing.removeAll()
         batches.removeAll()
     }
 }
