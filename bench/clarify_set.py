@@ -170,6 +170,85 @@ AMBIGUOUS = {
  ],
 }
 
+# Written after the first cross-validation on the development part (kind accuracy 65% out of fold
+# with 8 ambiguous tasks per kind): more development tasks only; the held-out part is unchanged.
+EXTRA_CLEAR = [
+ "Write a function square_all(list) that returns a new list with every integer of the list squared, in the same order.",
+ "Write a function join_names(names) that joins a list of strings with \", \" and returns \"\" for an empty list.",
+ "Write a function count_words(string) that returns the number of words, where words are separated by one or more spaces; an empty string has 0 words.",
+ "Write a function max_of(list) that returns Enum.max(list) for a non-empty list and nil for an empty one.",
+ "Write a function get_json(url) that calls Req.get!(url) and returns the decoded body (Req decodes JSON itself); it raises on network errors.",
+ "Write a function save_user(attrs) that inserts attrs into the SQLite table users through Exqlite and returns {:ok, id} or {:error, reason}.",
+ "Write a GenServer RateLimiter that allows at most 10 calls per client id per minute, keeping counts in a map in its state and answering allow?(id) with true or false.",
+ "Write a function parallel_map(list, fun) that applies fun to every element with Task.async_stream/3, max_concurrency System.schedulers_online(), and returns the results in order.",
+ "Write a function ms_to_string(ms) that takes a non-negative integer of milliseconds and returns \"Xs\" with one decimal, for example 1530 gives \"1.5s\".",
+ "Write a function parse_kv(string) that splits \"a=1;b=2\" on \";\" and \"=\" and returns a map of string keys to string values, ignoring empty pairs.",
+ "Write a function safe_get(list, i) that returns {:ok, element} for 0 <= i < length and {:error, :out_of_range} otherwise.",
+ "Write a function temperature_label(c) that returns :cold below 10, :mild from 10 to 25 inclusive and :hot above 25.",
+ "Write a module Stack as a plain list: push(stack, x) prepends, pop([]) returns {:error, :empty} and pop([x | rest]) returns {:ok, x, rest}.",
+ "Write a function sum_digits(n) for a non-negative integer that returns the sum of its decimal digits, with sum_digits(0) = 0.",
+ "Write a function send_sms(to, body) that posts form fields To, From (\"+15550000000\") and Body to Twilio's Messages endpoint with Req.post/2 and basic auth from the TWILIO_SID and TWILIO_TOKEN environment variables, returning {:ok, sid} on 201 and {:error, status} otherwise.",
+ "Write a function schedule_reminder(user) that starts Reminder.send(user) under MyApp.TaskSupervisor with Task.Supervisor.start_child/2 after sleeping 60 seconds in the task, returning {:ok, pid}.",
+ "Write a function to_iso(datetime) that returns DateTime.to_iso8601(datetime) for a DateTime in UTC.",
+ "Write a function initials(name) that returns the uppercase first letters of the space-separated words of name, for example \"ada lovelace\" gives \"AL\"; an empty name gives \"\".",
+ "Write a function zip_sum(a, b) that adds two lists of integers element by element and stops at the shorter list, like Enum.zip_with/3.",
+ "Write a function clamp(x, lo, hi) that returns lo when x < lo, hi when x > hi and x otherwise, for numbers with lo <= hi.",
+ "Write a function ets_count(table) that returns :ets.info(table, :size) for an existing ETS table and 0 when :ets.info returns :undefined.",
+ "Write a function read_config(path) that reads the file with File.read!/1 and decodes it with Jason.decode!/1, raising on either failure.",
+ "Write a function evens(list) that returns the even integers of the list in their original order, [] when there are none.",
+ "Write a function percent(part, total) that returns part / total * 100 rounded to one decimal with Float.round/2, and 0.0 when total is 0.",
+]
+EXTRA_AMBIGUOUS = {
+ "error_handling": [
+  ("Write a function that converts a user-supplied string into an atom.", "what to do with strings that are not existing atoms: String.to_existing_atom raising, {:error, _}, or nil"),
+  ("Write a function that parses a JSON string into a map.", "what invalid JSON gives: raise (Jason.decode!), {:error, reason} (Jason.decode), or nil"),
+  ("Write a function that deletes a file at a given path.", "whether a missing file or a permission problem raises or returns an error tuple"),
+  ("Write a function that fetches a key from a keyword list of options.", "what a missing key does: raise KeyError (Keyword.fetch!), return a default, or {:error, :missing}"),
+  ("Write a function that transfers an amount between two accounts.", "what happens on insufficient funds or unknown accounts: error tuples, exceptions, or a partial transfer"),
+  ("Write a function that parses a port number from an environment variable.", "what to do when the variable is unset or not a valid port: default, raise, or {:error, reason}"),
+ ],
+ "concurrency": [
+  ("Write a function that sends a notification to each of 10,000 users with Notifier.send/1.", "whether sends run concurrently (Task.async_stream, with what limit) or one by one"),
+  ("Write a module that runs a cleanup job every hour.", "what schedules it: a GenServer with Process.send_after, :timer, or a scheduler library such as Quantum"),
+  ("Write a function that searches several search engines for a query and returns the first answer that arrives.", "how the searches race: Task.async with Task.yield_many, and what timeout"),
+  ("Write a module that lets many clients update the same document without losing edits.", "which process serialises the edits: one GenServer per document, a lock, or ETS with transactions"),
+  ("Write a function that transcodes a batch of videos with Transcoder.run/1 as fast as the machine allows.", "how many transcodes run at once and with what: Task.async_stream with max_concurrency, a pool, or a queue"),
+  ("Write a module that consumes messages from a RabbitMQ queue and processes them.", "what consumes the queue: Broadway with a RabbitMQ producer, a GenServer consumer, or GenStage, and with how many workers"),
+ ],
+ "data_structure": [
+  ("Write a module that keeps a to-do list where items can be added, completed and listed.", "how the items are kept: a list of maps, a map by id, structs, or a process holding them"),
+  ("Write a module that stores user preferences that the whole application reads often.", "where the preferences live: :persistent_term, ETS, an Agent, or application config"),
+  ("Write a module that holds an LRU cache with a maximum size.", "which structures back it: a map plus a :queue or :gb_trees, ETS tables, or a GenServer"),
+  ("Write a module that keeps a history of undoable edits to a document.", "how the history is represented: a list as a stack, a zipper, or a process holding it"),
+  ("Write a module that indexes documents by the words they contain for fast search.", "how the index is stored: a map from word to MapSet of ids, ETS bag tables, or a list"),
+  ("Write a module that tracks the inventory of a warehouse across many requests.", "where the stock lives: a GenServer with a map, ETS with update_counter, or a database table"),
+ ],
+ "external_dependency": [
+  ("Write a function that uploads a file to cloud storage.", "which storage service (S3, GCS) and which library (ExAws, Req with signing)"),
+  ("Write a function that translates a sentence into French.", "which translation service or model, and which HTTP client"),
+  ("Write a function that resizes an image.", "which image library: Image (libvips), Mogrify (ImageMagick), or System.cmd with a tool"),
+  ("Write a function that reads data from an Excel spreadsheet.", "which library: Xlsxir, Elixlsx, or converting to CSV first"),
+  ("Write a function that validates an email address by checking its domain's mail servers.", "which DNS facility: :inet_res from OTP or a library, and any external service"),
+  ("Write a function that publishes an event to a message broker.", "which broker and client: RabbitMQ with AMQP, Kafka with brod, or Redis with Redix"),
+ ],
+ "io_format": [
+  ("Write a function that returns the distance between two places.", "the input (coordinates, names) and the output unit (km, miles) and type (float, rounded string)"),
+  ("Write a function that describes a file's size.", "the input (bytes) and the output (integer, \"1.2 MB\" string, binary or decimal units)"),
+  ("Write a function that returns a user's profile.", "which fields and in what shape: a map, a struct, or JSON"),
+  ("Write a function that loads a matrix from text.", "the text layout (spaces, commas, rows per line) and the result (list of lists, tuple of tuples)"),
+  ("Write a function that gives the result of a poll.", "the input votes' shape and the output: counts, percentages, the winner only"),
+  ("Write a function that turns a list of events into a calendar.", "the event fields and the output (map by date, iCalendar text, printed grid)"),
+ ],
+ "edge_cases": [
+  ("Write a function that returns the second largest number in a list.", "what a list with fewer than two distinct values returns, and whether duplicates count"),
+  ("Write a function that computes the greatest common divisor of two integers.", "what gcd(0, 0) and negative inputs give"),
+  ("Write a function that checks whether a string is a palindrome.", "whether case, spaces and punctuation are ignored, and what the empty string gives"),
+  ("Write a function that returns the range between the smallest and the largest value of a list.", "what an empty or one-element list returns"),
+  ("Write a function that splits a string into sentences.", "how abbreviations, missing final punctuation and empty strings are handled"),
+  ("Write a function that computes the mode of a list of numbers.", "what ties and an empty list return"),
+ ],
+}
+
 def main():
     rows = []
     for i, task in enumerate(CLEAR):
@@ -177,6 +256,11 @@ def main():
     for kind, items in AMBIGUOUS.items():
         for i, (task, ask) in enumerate(items):
             rows.append({"id": "%s%02d" % (kind[:2], i + 1), "split": "heldout" if i % 3 == 2 else "dev", "ambiguous": True, "type": kind, "ask": ask, "task": task})
+    for i, task in enumerate(EXTRA_CLEAR):
+        rows.append({"id": "c%02d" % (len(CLEAR) + i + 1), "split": "dev", "ambiguous": False, "type": None, "ask": None, "task": task})
+    for kind, items in EXTRA_AMBIGUOUS.items():
+        for i, (task, ask) in enumerate(items):
+            rows.append({"id": "%s%02d" % (kind[:2], len(AMBIGUOUS[kind]) + i + 1), "split": "dev", "ambiguous": True, "type": kind, "ask": ask, "task": task})
     for r in rows:
         print(json.dumps(r, ensure_ascii=False))
 
