@@ -136,13 +136,23 @@ public struct Clarifier: Sendable {
         self.classifier = classifier
     }
 
-    /// The model's embedding of a task, as the classifier was trained on it.
+    /// The model's embedding of a task, as the classifier was trained on it: the task inside a
+    /// question about what it leaves open (`embeddingFrame`); the mean of the final hidden states
+    /// over the task's own tokens, then the state at the frame's last token, where the model is
+    /// about to name what is unspecified.
     public func embedding(of task: String) -> [Float]? {
-        embedder?.embed(generator.instance.tokenizer.encode(Self.embeddingText(task), parseSpecial: false))
+        guard let embedder else { return nil }
+        let tok = generator.instance.tokenizer
+        let head = tok.encode(Self.embeddingFrame.head, parseSpecial: false)
+        let body = tok.encode(task.trimmingCharacters(in: .whitespacesAndNewlines), parseSpecial: false)
+        let tail = tok.encode(Self.embeddingFrame.tail, parseSpecial: false)
+        let states = embedder.hiddenStates(head + body + tail)
+        guard let last = states.last else { return nil }
+        return TextEmbedder.mean(states[head.count..<(head.count + body.count)], dimension: embedder.dimension) + last
     }
 
-    /// What gets embedded: the task's text, trimmed (training and use must agree).
-    static func embeddingText(_ task: String) -> String { task.trimmingCharacters(in: .whitespacesAndNewlines) }
+    /// Text around the task when embedding it (training and use must agree).
+    static let embeddingFrame = (head: "Programming task:\n", tail: "\nWhat does this task leave unspecified (error handling, concurrency, data structure, library, input/output format, edge cases, or nothing)? It leaves unspecified")
 
     /// The learned signal for a task, nil without an embedder and classifier.
     public func learnedSignal(_ task: String) throws -> ClarifyAnalysis.LearnedSignal? {

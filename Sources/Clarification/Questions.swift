@@ -137,7 +137,8 @@ public struct QuestionTemplates: Sendable {
         let e = entry(type)
         let scored = e.catalogue.enumerated().map { n, t in (n, t, t.when.filter { Self.mentions(task, $0) }) }
         guard let best = scored.max(by: { ($0.2.count, -$0.0) < ($1.2.count, -$1.0) }), !best.1.options.isEmpty else { return nil }
-        let noun = best.2.lazy.compactMap { Self.phrase(in: task, around: $0) }.first ?? best.1.noun
+        // The phrase whose head comes last: "online weather service" rather than "online".
+        let noun = best.2.compactMap { Self.phrase(in: task, around: $0) }.max { $0.head < $1.head }?.text ?? best.1.noun
         let text = (try? MustacheTemplate(string: best.1.question).render(["subject": subject, "noun": noun])) ?? best.1.question
         let k = Double(best.1.options.count)
         let options = best.1.options.enumerated().map { AnswerOption(label: $0.offset + 1, text: $0.element, key: $0.element, probability: 1 / k, clusters: []) }
@@ -152,15 +153,18 @@ public struct QuestionTemplates: Sendable {
 
     /// "the online weather service" for `service` in "... from an online weather service": the word
     /// holding `term` and up to two words before it that are not `phraseStops`; nil when absent.
-    static func phrase(in task: String, around term: String) -> String? {
+    static func phrase(in task: String, around term: String) -> (text: String, head: Int)? {
         let words = task.split(whereSeparator: { $0.isWhitespace }).map { $0.trimmingCharacters(in: .punctuationCharacters) }
         guard let head = words.firstIndex(where: { mentions($0, term) }) else { return nil }
+        // "PaymentGateway.charge(customer" names `PaymentGateway`.
+        let headWord = String(words[head].prefix { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
         var lo = head
-        while lo > 0, head - lo < 2, !words[lo - 1].isEmpty, !phraseStops.contains(words[lo - 1].lowercased()),
-              words[lo - 1].first?.isLetter == true || words[lo - 1].first?.isNumber == true {
+        // Verbs ("calling") and code end the phrase as stop words do.
+        while lo > 0, head - lo < 2, let w = Optional(words[lo - 1]), !w.isEmpty, !phraseStops.contains(w.lowercased()), !w.hasSuffix("ing"),
+              w.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) {
             lo -= 1
         }
-        return "the " + words[lo...head].joined(separator: " ")
+        return ("the " + (words[lo..<head] + [headWord]).joined(separator: " "), head)
     }
 
     /// Aspects the task mentions without settling them, most mentioned first, with the words that matched.

@@ -43,8 +43,8 @@ struct CatalogueAndClassifierTests {
 
     @Test("noun phrases come from the task: the head word and up to two words before it")
     func phrases() {
-        #expect(QuestionTemplates.phrase(in: "Fetch it from an online weather service.", around: "service") == "the online weather service")
-        #expect(QuestionTemplates.phrase(in: "Post to a Slack channel.", around: "slack") == "the Slack")
+        #expect(QuestionTemplates.phrase(in: "Fetch it from an online weather service.", around: "service")?.text == "the online weather service")
+        #expect(QuestionTemplates.phrase(in: "Post to a Slack channel.", around: "slack")?.text == "the Slack")
         #expect(QuestionTemplates.phrase(in: "Sum a list.", around: "queue") == nil)
     }
 
@@ -113,7 +113,7 @@ struct LearnedSignalModelTests {
     func embedding() {
         let embedder = TextEmbedder(model: Shared.model, threads: 2)
         let a = embedder.embed(Shared.tokenizer.encode("Write a function that divides two numbers."))
-        #expect(a.count == Shared.model.config.embeddingLength && a.count == Self.classifier.dimension)
+        #expect(a.count == Shared.model.config.embeddingLength)
         #expect(a == embedder.embed(Shared.tokenizer.encode("Write a function that divides two numbers.")))
         #expect(a != embedder.embed(Shared.tokenizer.encode("Write a module that keeps a cache.")))
         #expect(a.allSatisfy(\.isFinite) && embedder.embed([]).allSatisfy { $0 == 0 })
@@ -135,6 +135,6 @@ struct LearnedSignalModelTests {
             if (p >= Self.classifier.threshold) == ambiguous && (!ambiguous || kind?.rawValue == r["type"] as? String) { right += 1 }
         }
         // The whole held-out part, read as the bench reads it: most tasks are judged right, ask and kind.
-        #expect(Double(right) / Double(rows.count) >= 0.6, "\(right)/\(rows.count)")
+        #expect(Double(right) / Double(rows.count) >= 0.7, "\(right)/\(rows.count)")
     }
 }

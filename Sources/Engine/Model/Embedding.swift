@@ -25,24 +25,39 @@ public final class TextEmbedder: @unchecked Sendable {
     /// - Returns: `dimension` floats; zeros for no tokens.
     /// - Complexity: one prefill of `tokens.count` positions.
     public func embed(_ tokens: [Int]) -> [Float] {
+        Self.mean(hiddenStates(tokens), dimension: dimension)
+    }
+
+    /// The final hidden state (after the final RMSNorm) at every position of `tokens`, for callers
+    /// that pool a span of them or read the last.
+    /// - Complexity: one prefill of `tokens.count` positions.
+    public func hiddenStates(_ tokens: [Int]) -> [[Float]] {
         let e = dimension
-        var sum = [Double](repeating: 0, count: e)
-        guard !tokens.isEmpty else { return sum.map(Float.init) }
+        guard !tokens.isEmpty else { return [] }
         lock.lock()
         defer { lock.unlock() }
         let sequence = model.makeSequence()
-        let normed = UnsafeMutablePointer<Float>.allocate(capacity: e)
-        defer { normed.deallocate() }
+        var out: [[Float]] = []
+        out.reserveCapacity(tokens.count)
         for lo in stride(from: 0, to: tokens.count, by: chunk) {
             let rows = (lo..<min(tokens.count, lo + chunk)).map { BatchRow(sequence: sequence, token: tokens[$0], position: $0, wantsLogits: false) }
             _ = context.forward(rows)
             let h = context.hiddenStates
             for i in rows.indices {
-                rmsNorm(h + i * e, model.outputNorm, normed, e, eps: model.config.rmsEpsilon)
-                for j in 0..<e { sum[j] += Double(normed[j]) }
+                out.append([Float](unsafeUninitializedCapacity: e) { buffer, count in
+                    rmsNorm(h + i * e, model.outputNorm, buffer.baseAddress!, e, eps: model.config.rmsEpsilon)
+                    count = e
+                })
             }
         }
-        let n = Double(tokens.count)
+        return out
+    }
+
+    /// The mean of `states` (zeros when there are none).
+    public static func mean(_ states: some Collection<[Float]>, dimension: Int) -> [Float] {
+        var sum = [Double](repeating: 0, count: dimension)
+        for s in states { for j in 0..<dimension { sum[j] += Double(s[j]) } }
+        let n = Double(max(1, states.count))
         return sum.map { Float($0 / n) }
     }
 }
