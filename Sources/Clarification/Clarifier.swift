@@ -141,14 +141,16 @@ public struct Clarifier: Sendable {
     /// over the task's own tokens, then the state at the frame's last token, where the model is
     /// about to name what is unspecified.
     public func embedding(of task: String) -> [Float]? {
-        guard let embedder else { return nil }
-        let tok = generator.instance.tokenizer
+        embedder.map { Self.embedding(of: task, embedder: $0, tokenizer: generator.instance.tokenizer) }
+    }
+
+    /// `embedding(of:)` with the parts given.
+    public static func embedding(of task: String, embedder: TextEmbedder, tokenizer tok: Tokenizer) -> [Float] {
         let head = tok.encode(Self.embeddingFrame.head, parseSpecial: false)
         let body = tok.encode(task.trimmingCharacters(in: .whitespacesAndNewlines), parseSpecial: false)
         let tail = tok.encode(Self.embeddingFrame.tail, parseSpecial: false)
         let states = embedder.hiddenStates(head + body + tail)
-        guard let last = states.last else { return nil }
-        return TextEmbedder.mean(states[head.count..<(head.count + body.count)], dimension: embedder.dimension) + last
+        return TextEmbedder.mean(states[head.count..<(head.count + body.count)], dimension: embedder.dimension) + states[states.count - 1]
     }
 
     /// Text around the task when embedding it (training and use must agree).
