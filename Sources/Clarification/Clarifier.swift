@@ -8,7 +8,9 @@ import Tokenizer
 
 /// Settings of the ambiguity detector.
 public struct ClarifySettings: Sendable, Codable {
-    public var samples = 5
+    /// Programs to sample for the spread signal. Off by default: on the development part the
+    /// learned text signal decides alone (see docs/clarification.md), and sampling costs ~10 s.
+    public var samples = 0
     public var temperature: Float = 0.8
     public var maxTokens = 160
     /// Ask when the semantic entropy (nats, from cluster frequencies) is above this.
@@ -24,6 +26,11 @@ public struct ClarifySettings: Sendable, Codable {
     /// Run every sample on the task's `iex>` examples (separate process, timeout, no network) and
     /// cluster by what they return as well. Executes generated code, so only when asked.
     public var executeExamples = false
+    /// Count only samples the compiler accepts (the sandboxed compile worker) in the spread; with
+    /// this model most samples do not compile, and those spread on every task, clear or not.
+    public var compiledOnly = true
+    /// Read the model's embedding of the task with the trained classifier (`templates/clarify_classifier.json`).
+    public var useLearnedSignal = true
     public var seed: UInt64 = 0
     public init() {}
 }
@@ -51,7 +58,8 @@ public struct ClusterSummary: Sendable, Codable {
 public struct ClarifyAnalysis: Sendable, Codable {
     public enum Verdict: String, Sendable, Codable { case ask, proceed }
     public var verdict: Verdict
-    /// Largest cluster's share when proceeding; otherwise 1 minus the entropy's share of its maximum.
+    /// With the learned signal and no samples, P(ambiguous) when asking and 1 - P when proceeding; otherwise the
+    /// largest cluster's share when proceeding, and 1 minus the entropy's share of its maximum when asking.
     public var confidence: Double
     /// Semantic entropy over cluster frequencies (nats).
     public var entropy: Double
@@ -73,6 +81,23 @@ public struct ClarifyAnalysis: Sendable, Codable {
     public var textAspects: [TextAspect]
     /// Examples each sample was run on (0 when none were run).
     public var examplesRun = 0
+    /// The learned text signal: the classifier's reading of the model's embedding of the task.
+    public var learned: LearnedSignal?
+    /// Samples the compiler accepted (nil when none were compiled).
+    public var compiledSamples: Int?
+
+    /// What the classifier over the task's embedding said.
+    public struct LearnedSignal: Sendable, Codable, Equatable {
+        /// P(ambiguous).
+        public var ambiguity: Double
+        /// The classifier's threshold for asking.
+        public var threshold: Double
+        public var saysAsk: Bool
+        /// The most likely kind, and each kind's probability given that the task is ambiguous.
+        public var kind: AmbiguityType
+        public var kinds: [String: Double]
+        public var seconds: Double
+    }
 
     /// An aspect the task mentions without settling it, and the words that showed it.
     public struct TextAspect: Sendable, Codable, Equatable {
@@ -97,12 +122,51 @@ public struct Clarifier: Sendable {
     public let pool: CheckerPool
     public let questions: QuestionTemplates
     public var settings: ClarifySettings
+    /// The learned text signal's parts; without them the detector falls back to the word list.
+    public let embedder: TextEmbedder?
+    public let classifier: TaskClassifier?
 
-    public init(generator: CodeGenerator, pool: CheckerPool, questions: QuestionTemplates, settings: ClarifySettings = ClarifySettings()) {
+    public init(generator: CodeGenerator, pool: CheckerPool, questions: QuestionTemplates, settings: ClarifySettings = ClarifySettings(),
+                embedder: TextEmbedder? = nil, classifier: TaskClassifier? = nil) {
         self.generator = generator
         self.pool = pool
         self.questions = questions
         self.settings = settings
+        self.embedder = embedder
+        self.classifier = classifier
+    }
+
+    /// The model's embedding of a task, as the classifier was trained on it: the task inside a
+    /// question about what it leaves open (`embeddingFrame`); the mean of the final hidden states
+    /// over the task's own tokens, then the state at the frame's last token, where the model is
+    /// about to name what is unspecified.
+    public func embedding(of task: String) -> [Float]? {
+        embedder.map { Self.embedding(of: task, embedder: $0, tokenizer: generator.instance.tokenizer) }
+    }
+
+    /// `embedding(of:)` with the parts given.
+    public static func embedding(of task: String, embedder: TextEmbedder, tokenizer tok: Tokenizer) -> [Float] {
+        let head = tok.encode(Self.embeddingFrame.head, parseSpecial: false)
+        let body = tok.encode(task.trimmingCharacters(in: .whitespacesAndNewlines), parseSpecial: false)
+        let tail = tok.encode(Self.embeddingFrame.tail, parseSpecial: false)
+        let states = embedder.hiddenStates(head + body + tail)
+        return TextEmbedder.mean(states[head.count..<(head.count + body.count)], dimension: embedder.dimension) + states[states.count - 1]
+    }
+
+    /// Text around the task when embedding it (training and use must agree).
+    static let embeddingFrame = (head: "Programming task:\n", tail: "\nWhat does this task leave unspecified (error handling, concurrency, data structure, library, input/output format, edge cases, or nothing)? It leaves unspecified")
+
+    /// The learned signal for a task, nil without an embedder and classifier.
+    public func learnedSignal(_ task: String) throws -> ClarifyAnalysis.LearnedSignal? {
+        guard settings.useLearnedSignal, let classifier, let start = Optional(Date()), let x = embedding(of: task) else { return nil }
+        guard x.count == classifier.dimension else {
+            throw ClarificationError("the clarification classifier expects embeddings of width \(classifier.dimension), this model gives \(x.count); retrain it with `elixir-coder-bench clarify --train`")
+        }
+        let p = classifier.ambiguity(x)
+        let kinds = classifier.kindProbabilities(x)
+        let kind = kinds.max { ($0.value, $1.key.rawValue) < ($1.value, $0.key.rawValue) }!.key
+        return .init(ambiguity: p, threshold: classifier.threshold, saysAsk: p >= classifier.threshold, kind: kind,
+                     kinds: Dictionary(uniqueKeysWithValues: kinds.map { ($0.key.rawValue, $0.value) }), seconds: Date().timeIntervalSince(start))
     }
 
     /// Samples, clusters, measures the entropy, decides, and ranks questions.
@@ -114,6 +178,12 @@ public struct Clarifier: Sendable {
                                        splitScores: [:], questions: [], reason: "", seconds: 0,
                                        samplesSayAsk: false, sampleAmbiguity: nil, textAspects: text.map { .init(type: $0.type, words: $0.hits) })
         var reasons: [String] = []
+        let learned = try learnedSignal(task)
+        analysis.learned = learned
+        if let learned {
+            reasons.append(String(format: "learned: P(ambiguous) %.2f %@ %.2f, kind %@ (%.0f%%)", learned.ambiguity, learned.saysAsk ? ">=" : "<",
+                                  learned.threshold, learned.kind.rawValue, (learned.kinds[learned.kind.rawValue] ?? 0) * 100))
+        }
         var signatures: [ClusterSignature] = []
         var freq: [Double] = []
         var scores: [FactGroup: Double] = [:]
@@ -121,10 +191,26 @@ public struct Clarifier: Sendable {
             progress("clarify: sampling \(settings.samples) programs")
             let samples = try await sample(task: task)
             analysis.samples = samples.map { SampleSummary(code: $0.code, meanLogprob: $0.meanLogprob, parsed: $0.facts != nil, cluster: nil) }
-            let parsed = samples.indices.filter { samples[$0].facts != nil }
+            var parsed = samples.indices.filter { samples[$0].facts != nil }
+            var probed: [Int: Set<String>] = [:]
+            if settings.compiledOnly, let compiler = (generator.checker as? ElixirCandidateChecker)?.compiler {
+                // Compiled and called on probe inputs: only programs that run can disagree in meaning.
+                let probes = Self.examples(task: task, module: CodeGenerator.moduleName(for: task))
+                    + Probes.calls(module: CodeGenerator.moduleName(for: task), functions: parsed.map { FactProfile(samples[$0].facts!)[.functions] })
+                progress("clarify: compiling \(parsed.count) parsed samples with \(probes.count) probe call(s)")
+                var kept: [Int] = []
+                for i in parsed {
+                    guard let report = try? await compiler.compile(samples[i].code, examples: probes), report.compiled else { continue }
+                    kept.append(i)
+                    probed[i] = Set(report.examples.enumerated().map { "\($0.offset)=\($0.element.actual)" })
+                }
+                analysis.compiledSamples = kept.count
+                parsed = kept
+            }
             if parsed.count >= 2 {
                 var profiles = parsed.map { FactProfile(samples[$0].facts!) }
-                let examples = settings.executeExamples ? Self.examples(task: task, module: CodeGenerator.moduleName(for: task)) : []
+                for (k, i) in parsed.enumerated() where probed[i].map({ !$0.isEmpty }) == true { profiles[k].values[.behaviour] = probed[i] }
+                let examples = settings.executeExamples && probed.isEmpty ? Self.examples(task: task, module: CodeGenerator.moduleName(for: task)) : []
                 if !examples.isEmpty {
                     progress("clarify: running \(examples.count) example(s) on \(parsed.count) samples")
                     for (k, i) in parsed.enumerated() {
@@ -153,7 +239,7 @@ public struct Clarifier: Sendable {
                                       analysis.entropy > settings.entropyThreshold ? ">" : "<=", settings.entropyThreshold, local.count,
                                       local.count >= settings.clusterThreshold ? ">=" : "<", settings.clusterThreshold))
             } else {
-                reasons.append("samples: only \(parsed.count) of \(samples.count) parsed, too few to compare")
+                reasons.append("samples: only \(parsed.count) of \(samples.count) \(analysis.compiledSamples == nil ? "parsed" : "compiled"), too few to compare")
             }
         }
         if let first = text.first {
@@ -162,16 +248,30 @@ public struct Clarifier: Sendable {
             reasons.append("task text: no open aspect")
         }
         analysis.reason = reasons.joined(separator: "; ")
-        let ask = analysis.samplesSayAsk || !text.isEmpty
+        let ask = Self.decide(learned: learned, samples: analysis.samplesSayAsk, words: !text.isEmpty)
         analysis.verdict = ask ? .ask : .proceed
-        analysis.confidence = ask ? max(0, 1 - analysis.entropy / log(Double(max(2, settings.samples)))) : (freq.max() ?? 1)
+        if let learned, freq.isEmpty {
+            analysis.confidence = ask ? learned.ambiguity : 1 - learned.ambiguity
+        } else {
+            analysis.confidence = ask ? max(0, 1 - analysis.entropy / log(Double(max(2, settings.samples)))) : (freq.max() ?? 1)
+        }
         if ask {
-            analysis.ambiguity = text.first?.type ?? analysis.sampleAmbiguity
+            analysis.ambiguity = learned?.kind ?? text.first?.type ?? analysis.sampleAmbiguity
             analysis.questions = try await rankedQuestions(task: task, signatures: signatures, probabilities: freq, scores: scores,
-                                                           text: text.map(\.type), top: analysis.ambiguity)
+                                                           text: text.map(\.type), top: analysis.ambiguity, learned: learned)
+            // The kind asked about is the best question's.
+            analysis.ambiguity = analysis.questions.first?.type ?? analysis.ambiguity
         }
         analysis.seconds = Date().timeIntervalSince(start)
         return analysis
+    }
+
+    /// The documented rule (docs/clarification.md), calibrated on the development part: with the
+    /// learned signal, ask when it says so, or when the compiled samples spread and the task's words
+    /// leave an aspect open (two weak signals agreeing); without it, when either weak signal says so.
+    public static func decide(learned: ClarifyAnalysis.LearnedSignal?, samples: Bool, words: Bool) -> Bool {
+        guard let learned else { return samples || words }
+        return learned.saysAsk || (samples && words)
     }
 
     /// Either the question to ask first or, when the task is clear, the generated code.
@@ -282,21 +382,33 @@ public struct Clarifier: Sendable {
 
     // MARK: - Questions
 
+    /// Catalogue questions for the kinds likely open (weighted by the classifier's kind probabilities,
+    /// or shared equally among the words' aspects and `top` without it), and template questions for
+    /// the groups the samples split on (EVPI over their clusters); best first.
     func rankedQuestions(task: String, signatures: [ClusterSignature], probabilities p: [Double], scores: [FactGroup: Double],
-                         text: [AmbiguityType], top: AmbiguityType?) async throws -> [RankedQuestion] {
+                         text: [AmbiguityType], top: AmbiguityType?, learned: ClarifyAnalysis.LearnedSignal?) async throws -> [RankedQuestion] {
         let subject = Self.subject(of: task)
-        var qs: [RankedQuestion] = text.map { questions.textQuestion($0, subject: subject) }
-        for t in AmbiguityType.allCases where (scores[t.group] ?? 0) > 0 && !text.contains(t) {
+        var weight: [AmbiguityType: Double] = [:]
+        if let learned {
+            for (k, v) in learned.kinds { if let t = AmbiguityType(rawValue: k) { weight[t] = v } }
+        } else {
+            let kinds = Set(text + (top.map { [$0] } ?? []))
+            for t in kinds { weight[t] = 1 / Double(kinds.count) }
+        }
+        // Kinds under a tenth are not worth the user's time, unless the verdict named them.
+        var qs: [RankedQuestion] = weight.filter { $0.value >= 0.1 || $0.key == top }.sorted { $0.key.rawValue < $1.key.rawValue }
+            .compactMap { questions.catalogueQuestion($0.key, task: task, subject: subject, weight: $0.value) }
+        for t in AmbiguityType.allCases where (scores[t.group] ?? 0) > 0 {
             var q = questions.question(t, subject: subject, clusters: signatures, probabilities: p)
             guard q.options.count >= 2 else { continue }
             (q.expectedEntropyDrop, q.expectedAccuracyGain) = EVPI.score(q, probabilities: p)
             qs.append(q)
         }
-        if settings.modelQuestions, let top, let template = qs.first(where: { $0.type == top && $0.origin == "template" }),
-           let text = try await modelQuestion(task: task, type: top) {
-            // A free answer resolves the same split as the template, less reliably.
-            qs.append(RankedQuestion(type: top, text: text, options: [], origin: "model", expectedEntropyDrop: template.expectedEntropyDrop * 0.8,
-                                     expectedAccuracyGain: template.expectedAccuracyGain * 0.8))
+        qs = EVPI.rank(qs)
+        if settings.modelQuestions, let first = qs.first, let text = try await modelQuestion(task: task, type: first.type) {
+            // A free answer resolves the same doubt as the best question, less reliably.
+            qs.append(RankedQuestion(type: first.type, text: text, options: [], origin: "model", expectedEntropyDrop: first.expectedEntropyDrop * 0.8,
+                                     expectedAccuracyGain: first.expectedAccuracyGain * 0.8))
         }
         return EVPI.rank(qs)
     }

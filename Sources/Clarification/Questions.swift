@@ -7,8 +7,15 @@ public enum AmbiguityType: String, Sendable, Codable, CaseIterable {
     case concurrency
     case dataStructure = "data_structure"
     case externalDependency = "external_dependency"
+    /// What the inputs and outputs look like (types, shapes, units, formats).
+    case inputOutput = "io_format"
+    /// What boundary inputs give: empty collections, ties, zero, negative numbers.
+    case edgeCases = "edge_cases"
     /// Names and arities of the public functions differ, nothing else does.
     case interface
+
+    /// The kinds the labelled set and the classifier know (all but `interface`, which only samples reveal).
+    public static let labelled: [AmbiguityType] = [.errorHandling, .concurrency, .dataStructure, .externalDependency, .inputOutput, .edgeCases]
 
     /// The fact group whose split reveals this ambiguity.
     public var group: FactGroup {
@@ -17,7 +24,8 @@ public enum AmbiguityType: String, Sendable, Codable, CaseIterable {
         case .concurrency: .concurrency
         case .dataStructure: .dataStructures
         case .externalDependency: .dependencies
-        case .interface: .functions
+        case .inputOutput, .interface: .functions
+        case .edgeCases: .behaviour
         }
     }
 }
@@ -39,7 +47,7 @@ public struct RankedQuestion: Sendable, Codable, Equatable {
     public var type: AmbiguityType
     public var text: String
     public var options: [AnswerOption]
-    /// `template` (filled from the task and the clusters) or `model`.
+    /// `catalogue` (a kind's real choices, filled with the task's nouns), `template` (filled from the task and the clusters) or `model`.
     public var origin: String
     /// Expected drop of the semantic entropy once the answer is known (nats).
     public var expectedEntropyDrop: Double
@@ -64,6 +72,20 @@ public struct QuestionTemplates: Sendable {
         public var specific: [String]
         /// Options to offer when the samples did not split on this aspect.
         public var defaultOptions: [String]
+        /// The choices an Elixir developer actually faces for this kind, by topic.
+        public var catalogue: [Topic]
+    }
+
+    /// One topic of a kind's catalogue ("HTTP client", "JSON library"): when it applies, what to ask, the real choices.
+    public struct Topic: Sendable, Decodable {
+        public var name: String
+        /// Words that show the task is about this topic (matched as `mentions` matches); empty for the kind's fallback.
+        public var when: [String]
+        /// What the question is about when the task names nothing ("invalid input or failures").
+        public var noun: String
+        /// Mustache: `{{subject}}` and `{{noun}}`.
+        public var question: String
+        public var options: [String]
     }
 
     public let entries: [String: Entry]
@@ -105,6 +127,44 @@ public struct QuestionTemplates: Sendable {
             AnswerOption(label: $0.offset + 1, text: optionText($0.element, entry: e, type: type), key: $0.element, probability: 1 / k, clusters: [])
         }
         return RankedQuestion(type: type, text: text, options: options, origin: "template", expectedEntropyDrop: log(k), expectedAccuracyGain: 1 - 1 / k)
+    }
+
+    /// The catalogue question of `type` for `task`: the topic whose words the task uses most (the
+    /// kind's first topic when none), about the task's own noun phrase, with that topic's choices
+    /// equally likely. Its value is `weight` (the probability that this kind is what the task leaves
+    /// open) times the entropy of the choices: the information an answer is expected to give.
+    public func catalogueQuestion(_ type: AmbiguityType, task: String, subject: String, weight: Double) -> RankedQuestion? {
+        let e = entry(type)
+        let scored = e.catalogue.enumerated().map { n, t in (n, t, t.when.filter { Self.mentions(task, $0) }) }
+        guard let best = scored.max(by: { ($0.2.count, -$0.0) < ($1.2.count, -$1.0) }), !best.1.options.isEmpty else { return nil }
+        // The phrase whose head comes last: "online weather service" rather than "online".
+        let noun = best.2.compactMap { Self.phrase(in: task, around: $0) }.max { $0.head < $1.head }?.text ?? best.1.noun
+        let text = (try? MustacheTemplate(string: best.1.question).render(["subject": subject, "noun": noun])) ?? best.1.question
+        let k = Double(best.1.options.count)
+        let options = best.1.options.enumerated().map { AnswerOption(label: $0.offset + 1, text: $0.element, key: $0.element, probability: 1 / k, clusters: []) }
+        return RankedQuestion(type: type, text: text, options: options, origin: "catalogue", expectedEntropyDrop: weight * log(k),
+                              expectedAccuracyGain: weight * (1 - 1 / k))
+    }
+
+    /// Words that end a noun phrase when walking back from its head.
+    static let phraseStops: Set<String> = ["a", "an", "the", "of", "to", "from", "in", "on", "with", "by", "for", "and", "or", "that", "which", "as",
+                                           "into", "at", "is", "are", "be", "it", "its", "their", "each", "every", "write", "function", "module",
+                                           "returns", "gets", "takes", "uses", "using", "calls", "reads", "sends", "posts", "stores", "keeps"]
+
+    /// "the online weather service" for `service` in "... from an online weather service": the word
+    /// holding `term` and up to two words before it that are not `phraseStops`; nil when absent.
+    static func phrase(in task: String, around term: String) -> (text: String, head: Int)? {
+        let words = task.split(whereSeparator: { $0.isWhitespace }).map { $0.trimmingCharacters(in: .punctuationCharacters) }
+        guard let head = words.firstIndex(where: { mentions($0, term) }) else { return nil }
+        // "PaymentGateway.charge(customer" names `PaymentGateway`.
+        let headWord = String(words[head].prefix { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+        var lo = head
+        // Verbs ("calling") and code end the phrase as stop words do.
+        while lo > 0, head - lo < 2, let w = Optional(words[lo - 1]), !w.isEmpty, !phraseStops.contains(w.lowercased()), !w.hasSuffix("ing"),
+              w.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) {
+            lo -= 1
+        }
+        return ("the " + (words[lo..<head] + [headWord]).joined(separator: " "), head)
     }
 
     /// Aspects the task mentions without settling them, most mentioned first, with the words that matched.
@@ -155,10 +215,10 @@ public enum EVPI {
         return (max(0, before - after), max(0, accuracy - (p.max() ?? 0)))
     }
 
-    /// Best first: entropy drop, then accuracy gain, then template before model.
+    /// Best first: entropy drop, then accuracy gain, then catalogue or template before model.
     public static func rank(_ qs: [RankedQuestion]) -> [RankedQuestion] {
         qs.sorted {
-            ($0.expectedEntropyDrop, $0.expectedAccuracyGain, $0.origin == "template" ? 1 : 0) > ($1.expectedEntropyDrop, $1.expectedAccuracyGain, $1.origin == "template" ? 1 : 0)
+            ($0.expectedEntropyDrop, $0.expectedAccuracyGain, $0.origin != "model" ? 1 : 0) > ($1.expectedEntropyDrop, $1.expectedAccuracyGain, $1.origin != "model" ? 1 : 0)
         }
     }
 }

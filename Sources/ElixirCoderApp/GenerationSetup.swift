@@ -1,4 +1,5 @@
 import Clarification
+import Engine
 import ElixirCoderCore
 import Explain
 import Foundation
@@ -67,6 +68,8 @@ public struct GenerationSetup: Sendable {
     public let gbnf: String?
     /// Shadow comparisons started after answers, still running.
     let shadows = ShadowRuns()
+    /// One embedder per setup, made on first use: its context's buffers and threads are not free.
+    let embedders = EmbedderSlot()
 
     /// The one way every front end generates: the answer, then (when a shadow model is
     /// configured) the shadow on the same task in the background, so it never delays the answer.
@@ -161,12 +164,17 @@ public struct GenerationSetup: Sendable {
         return Explainer(index: index, pool: pool, instance: useModel ? observed.primary.instance : nil, templates: observed.primary.templates)
     }
 
-    /// A clarifier that samples with the primary model.
+    /// A clarifier that samples with the primary model and reads its embedding of the task with the
+    /// trained classifier (`templates/clarify_classifier.json`); without a local model or that file,
+    /// it falls back to the word list.
     public func clarifier(_ settings: ClarifySettings) throws -> Clarifier {
         guard let pool = observed.primary.monitorPool else { throw ConfigurationError(message: "clarification needs the Elixir checker") }
+        let directory = observed.primary.templates.directory
+        let classifierFile = directory.appendingPathComponent(TaskClassifier.fileName)
+        let classifier = FileManager.default.fileExists(atPath: classifierFile.path) ? try TaskClassifier(file: classifierFile) : nil
         return Clarifier(generator: observed.primary, pool: pool,
-                         questions: try QuestionTemplates(file: observed.primary.templates.directory.appendingPathComponent("clarify.json")),
-                         settings: settings)
+                         questions: try QuestionTemplates(file: directory.appendingPathComponent("clarify.json")),
+                         settings: settings, embedder: embedders.embedder(for: observed.primary.instance), classifier: classifier)
     }
 
     /// Stops the models and writes what the inference log has queued.
@@ -219,5 +227,20 @@ actor ShadowRuns {
         var outcomes: [ShadowOutcome] = []
         for t in tasks { if let o = await t.value { outcomes.append(o) } }
         return outcomes
+    }
+}
+
+/// Makes the clarifier's embedder once, on the primary model's weights (none for a remote backend).
+final class EmbedderSlot: @unchecked Sendable {
+    private let lock = NSLock()
+    private var made: TextEmbedder??
+
+    func embedder(for backend: any InferenceBackend) -> TextEmbedder? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let made { return made }
+        let e = (backend as? ModelInstance).map { TextEmbedder(model: $0.model, threads: $0.settings.threads, kernels: $0.settings.kernels) }
+        made = .some(e)
+        return e
     }
 }

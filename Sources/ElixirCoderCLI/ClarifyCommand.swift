@@ -11,8 +11,8 @@ import Pipeline
 struct ClarifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clarify",
-        abstract: "Sample programs for a task, cluster them by their AST facts, and say whether to ask a clarifying question (and which).",
-        discussion: "Prints the verdict, the semantic entropy (from cluster frequencies and weighted by likelihood), the clusters with what distinguishes them, and the questions ranked by expected value of information. Exit 0 either way."
+        abstract: "Say whether a task is ambiguous and what to ask: a classifier over the model's embedding of the task decides, and the questions offer the real Elixir choices of the kind in doubt.",
+        discussion: "Prints the verdict and why (the learned signal's P(ambiguous), the word list, and with --samples N the spread of the samples the compiler accepts), and the questions ranked by expected value of information, each with numbered options. With --samples, also the semantic entropy and the clusters. Exit 0 either way."
     )
 
     @Argument(help: "The task, or - for standard input.") var task: String
@@ -30,11 +30,14 @@ struct ClarifyCommand: AsyncParsableCommand {
     }
 
     static func describe(_ a: ClarifyAnalysis) -> String {
-        var out = String(format: "verdict: %@ (entropy %.2f nats, likelihood-weighted %.2f; %d cluster(s) from %d/%d parsed samples; %@)\n",
-                         a.verdict.rawValue, a.entropy, a.likelihoodEntropy, a.clusters.count, a.samples.filter(\.parsed).count, a.samples.count, a.reason)
+        var out = "verdict: \(a.verdict.rawValue) (\(a.reason))\n"
+        if !a.samples.isEmpty {
+            out += String(format: "samples: entropy %.2f nats, likelihood-weighted %.2f; %d cluster(s) from %d/%d parsed samples%@\n", a.entropy, a.likelihoodEntropy,
+                          a.clusters.count, a.samples.filter(\.parsed).count, a.samples.count, a.compiledSamples.map { ", \($0) compiled" } ?? "")
+        }
         if let t = a.ambiguity { out += "ambiguity: \(t.rawValue)\n" }
         if a.verdict == .proceed { out += String(format: "confidence: %.0f%%\n", a.confidence * 100) }
-        out += "clusters:\n"
+        if !a.clusters.isEmpty { out += "clusters:\n" }
         for (i, c) in a.clusters.enumerated() {
             let what = c.distinguishing.sorted { $0.key < $1.key }.map { "\($0.key) [\($0.value.joined(separator: ", "))]" }.joined(separator: "; ")
             out += String(format: "  #%d  %d sample(s), %.0f%% (%.0f%% by likelihood)  %@\n", i + 1, c.size, c.frequency * 100, c.likelihood * 100,

@@ -147,7 +147,7 @@ struct GenerateCommand: AsyncParsableCommand {
     static func clarifyFirst(task: String, answer: String?, setup: GenerationSetup, json: Bool) async throws -> String? {
         let analysis = try await setup.clarifier(ClarifySettings()).analyze(task: task, progress: { Stderr.print($0) })
         guard analysis.verdict == .ask, let q = analysis.questions.first else {
-            Stderr.print(String(format: "clarify: proceeding (entropy %.2f; %@)", analysis.entropy, analysis.reason))
+            Stderr.print("clarify: proceeding (\(analysis.reason))")
             return task
         }
         if let answer { return Clarifier.fold(task: task, question: q, answer: answer) }

@@ -94,6 +94,10 @@ public final class InferenceContext {
         capacity = rows
     }
 
+    /// The residual stream of the last forward pass's rows, `embeddingLength` apart, after the
+    /// last layer: what `TextEmbedder` pools. Valid until the next call.
+    var hiddenStates: UnsafePointer<Float> { UnsafePointer(x) }
+
     /// Runs `body(i)` once for every i in `0..<count` on this context's threads: per-row work
     /// between forward passes (sampling) without waking other threads while these spin.
     func shareOut(_ count: Int, _ body: (Int) -> Void) {
