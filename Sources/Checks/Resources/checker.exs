@@ -21,8 +21,10 @@ defmodule ECSyntax do
                    (Keyword.get(meta, :column) || 0) >= String.length(List.last(lines))
         incomplete = String.starts_with?(message, "missing terminator") or String.contains?(text, "unexpected end of") or
                        (message == "syntax error before: " and token == "") or at_end
+        # Elixir puts the token between a tuple's prefix and suffix, and after a plain message.
+        composed = if is_tuple(msg), do: elem(msg, 0) <> to_string(token) <> elem(msg, 1), else: msg <> to_string(token)
         {:error, %{line: Keyword.get(meta, :line, 1), column: Keyword.get(meta, :column), message: message,
-                   token: to_string(token), verdict: if(incomplete, do: "incomplete", else: "invalid")}}
+                   token: to_string(token), composed: composed, verdict: if(incomplete, do: "incomplete", else: "invalid")}}
     end
   rescue
     e -> {:error, %{line: 1, column: nil, message: Exception.message(e), token: "", verdict: "invalid"}}
@@ -589,6 +591,9 @@ defmodule ECServer do
               end
             end)
           findings = ECSobelowFilter.apply(findings, ast, code, sobelow_config, opts["path"])
+          # Credo without --strict hides issues below priority 0 (its low checks); no option: every finding.
+          strict = opts["strict"] != "0" or credo_config.strict == true
+          findings = if strict, do: findings, else: Enum.reject(findings, &(&1[:source] == "credo" and (&1[:priority] || 0) < 0))
           base
           |> Map.put(:findings, Enum.sort_by(ECRules.dedupe(findings), &{&1.line, &1.check}))
           |> Map.put(:notes, credo_config.notes ++ sobelow_config.notes)

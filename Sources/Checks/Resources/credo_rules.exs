@@ -494,23 +494,25 @@ defmodule ECCredo do
 
   # --- text and token checks ---
   defp text_checks(code, lines, ast, ctx) do
-    blanked = Src.clean(code, :spaces, :keep)
-    blanked_lines = String.split(blanked, "\n")
+    blanked_lines = Src.clean(code, :spaces, :keep) |> String.split("\n")
+    dotted = Src.clean(code, {:fill, "."}, :keep) |> String.split("\n")
     no_comments = Src.clean(code, :spaces, :remove) |> String.split("\n")
+    emptied = Src.clean(code, :empty, :keep) |> String.split("\n")
     def_lines = def_start_lines(ast)
     mll = params("Readability.MaxLineLength", ctx.config)
     rbl = params("Readability.RedundantBlankLines", ctx.config).max_blank_lines
-    indexed = Enum.zip([Stream.iterate(1, &(&1 + 1)), lines, blanked_lines, no_comments])
-    per_line = Enum.flat_map(indexed, fn {n, text, blank, nocomment} ->
+    indexed = Enum.zip([Stream.iterate(1, &(&1 + 1)), lines, blanked_lines, no_comments, emptied, dotted])
+    per_line = Enum.flat_map(indexed, fn {n, text, blank, nocomment, empty, dots} ->
       tags(n, text, blank) ++
-        List.wrap(if Regex.match?(~r/[ \t]+$/, blank),
+        List.wrap(if Regex.match?(~r/[ \t]+$/, dots),
           do: issue("Readability.TrailingWhiteSpace", n, "There should be no trailing white-space at the end of a line.", String.replace(text, ~r/^.*?(\s+)$/, "\\1"),
                     String.length(String.trim_trailing(text)) + 1)) ++
-        List.wrap(max_line(n, text, blank, mll, def_lines)) ++
+        List.wrap(max_line(n, text, empty, mll, def_lines)) ++
         List.wrap(space_after_commas(n, nocomment))
     end)
     blank_issues =
-      blanked_lines
+      Src.clean(code, {:fill, "="}, :keep)
+      |> String.split("\n")
       |> Enum.with_index(1)
       |> Enum.chunk_while([], fn {l, n}, run -> if l == "", do: {:cont, [n | run]}, else: {:cont, Enum.reverse(run), []} end, fn run -> {:cont, Enum.reverse(run), []} end)
       |> Enum.flat_map(fn run -> Enum.drop(run, rbl) end)
@@ -536,11 +538,13 @@ defmodule ECCredo do
     end
   end
 
-  defp max_line(n, text, blank, p, def_lines) do
-    compared = if p.ignore_strings, do: blank, else: text
-    compared = if p.ignore_urls, do: String.replace(compared, ~r/https?:\/\/\S+/, ""), else: compared
-    len = String.length(compared)
-    if len > p.max_length and not (p.ignore_definitions and MapSet.member?(def_lines, n)) do
+  # Like Credo: string contents do not count, and a line with anything URL-like (which includes
+  # `Module.function` calls) is not judged at all.
+  @url ~r/[-a-zA-Z0-9@:%._\+~#=]{2,256}\.[a-z]{2,6}\b([-a-zA-Z0-9@:%_\+.~#?&\/\/=]*)/
+  defp max_line(n, text, emptied, p, def_lines) do
+    compared = if p.ignore_strings, do: emptied, else: text
+    url = p.ignore_urls and Regex.match?(@url, compared)
+    if String.length(compared) > p.max_length and not url and not (p.ignore_definitions and MapSet.member?(def_lines, n)) do
       issue("Readability.MaxLineLength", n, "Line is too long (max is #{p.max_length}, was #{String.length(text)}).",
             String.slice(text, p.max_length, String.length(text)), p.max_length + 1)
     end
@@ -560,17 +564,22 @@ defmodule ECCredo do
     acc
   end
 
-  # Credo reads strings that are a call's first argument (heredocs blanked out first).
+  # Credo reads strings that are a call's first argument (heredocs blanked out first); a sigil's
+  # contents are skipped, and so is the string once read.
   defp string_sigils(ast, ctx) do
     max = params("Readability.StringSigils", ctx.config).maximum_allowed_quotes
     {_, acc} = Macro.prewalk(ast, [], fn
-      {name, meta, [str | _]} = n, acc when is_binary(str) and is_list(meta) ->
-        heredoc = line(meta) in 1..tuple_size(ctx.lines)//1 and String.contains?(elem(ctx.lines, line(meta) - 1), ~s("""))
-        sigil = is_atom(name) and String.starts_with?(Atom.to_string(name), "sigil_")
-        quotes = str |> String.graphemes() |> Enum.count(&(&1 == "\""))
-        if not sigil and not heredoc and quotes > max,
-          do: {n, [issue("Readability.StringSigils", line(meta), "More than #{max} quotes found inside string literal, consider using a sigil instead.", str) | acc]},
-          else: {n, acc}
+      {name, meta, [first | rest]} = n, acc when is_list(meta) ->
+        cond do
+          is_atom(name) and String.starts_with?(Atom.to_string(name), "sigil_") -> {rest, acc}
+          is_binary(first) ->
+            heredoc = line(meta) in 1..tuple_size(ctx.lines)//1 and String.contains?(elem(ctx.lines, line(meta) - 1), ~s("""))
+            quotes = first |> String.graphemes() |> Enum.count(&(&1 == "\""))
+            if not heredoc and quotes > max,
+              do: {rest, [issue("Readability.StringSigils", line(meta), "More than #{max} quotes found inside string literal, consider using a sigil instead.", first) | acc]},
+              else: {rest, acc}
+          true -> {n, acc}
+        end
       n, acc -> {n, acc}
     end)
     acc

@@ -5,7 +5,8 @@ defmodule ECCredoSource do
 
   # Replaces the insides of strings, charlists, sigils and heredocs (and, when asked, comments):
   # `:spaces` keeps every column where it was, `:empty` drops the insides as Credo's own
-  # cleaner does for the spacing consistency checks. Delimiters stay.
+  # cleaner does for the spacing consistency checks, `{:fill, c}` puts `c` in every place,
+  # empty lines included (so a blank line or trailing space inside a string is not one). Delimiters stay.
   def clean(code, mode \\ :spaces, comments \\ :keep),
     do: code |> scan(mode, comments, []) |> IO.iodata_to_binary()
 
@@ -51,6 +52,8 @@ defmodule ECCredoSource do
 
   defp blank(body, :spaces), do: String.replace(body, ~r/[^\n]/u, " ")
   defp blank(body, :empty), do: String.replace(body, ~r/[^\n]/u, "")
+  defp blank(body, {:fill, c}),
+    do: body |> String.replace(~r/[^\n]/u, c) |> String.split("\n") |> Enum.map_join("\n", &if(&1 == "", do: c, else: &1))
 
   defp until_triple(<<>>, _q, acc), do: {IO.iodata_to_binary(Enum.reverse(acc)), ""}
   defp until_triple(<<"\\", c::utf8, rest::binary>>, q, acc), do: until_triple(rest, q, [<<"\\", c::utf8>> | acc])

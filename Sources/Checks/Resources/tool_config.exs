@@ -48,7 +48,7 @@ defmodule ECToolConfig do
       case entry do
         {mod, false} when is_atom(mod) -> {MapSet.put(dis, short(mod)), params, prios, notes}
         {mod, opts} when is_atom(mod) and is_list(opts) ->
-          {p, prio} = Keyword.pop(Enum.filter(opts, &match?({k, _} when is_atom(k), &1)), :priority)
+          {prio, p} = Keyword.pop(Enum.filter(opts, &match?({k, _} when is_atom(k), &1)), :priority)
           p = p |> Keyword.delete(:exit_status) |> Keyword.delete(:tags) |> Map.new()
           prios = if prio != nil, do: Map.put(prios, short(mod), priority(prio)), else: prios
           {MapSet.delete(dis, short(mod)), Map.update(params, short(mod), p, &Map.merge(&1, p)), prios, notes}
@@ -144,9 +144,10 @@ defmodule ECToolConfig do
   end
   defp literal({:-, _, [n]}, notes) when is_number(n), do: {-n, notes}
   defp literal(x, notes) when is_atom(x) or is_number(x) or is_binary(x), do: {x, notes}
-  defp literal({name, meta, _} = other, notes) do
-    what = if is_atom(name), do: "`#{Macro.to_string(other) |> String.slice(0, 60)}`", else: "an expression"
-    {:unreadable, notes ++ ["line #{Keyword.get(meta, :line, 1)} of .credo.exs: #{what} is code, not data, and was skipped (the file is read, never run)"]}
+  defp literal({_, meta, _} = other, notes) do
+    line = if is_list(meta), do: Keyword.get(meta, :line, 1), else: 1
+    what = other |> Macro.to_string() |> String.slice(0, 60)
+    {:unreadable, notes ++ ["line #{line} of .credo.exs: `#{what}` is code, not data, and was skipped (the file is read, never run)"]}
   end
 
   defp literals(items, notes) do
