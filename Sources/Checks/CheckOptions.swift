@@ -14,15 +14,18 @@ public struct CheckOptions: Sendable, Equatable {
     public var sobelowConfig: String?
     /// Honour `@sobelow_skip` / `# sobelow_skip` annotations, as `mix sobelow --skip`.
     public var sobelowSkip: Bool
+    /// The file's path as given, when there is a file: Sobelow's HTTPS check reads only `config/prod.exs`.
+    public var filePath: String?
 
     public init(kind: SourceKind = .code, strict: Bool? = nil, credoConfig: String? = nil, credoPath: String? = nil,
-                sobelowConfig: String? = nil, sobelowSkip: Bool = false) {
+                sobelowConfig: String? = nil, sobelowSkip: Bool = false, filePath: String? = nil) {
         self.kind = kind
         self.strict = strict
         self.credoConfig = credoConfig
         self.credoPath = credoPath
         self.sobelowConfig = sobelowConfig
         self.sobelowSkip = sobelowSkip
+        self.filePath = filePath
     }
 
     /// The request's argument field: the kind, then `;key=base64` options.
@@ -36,6 +39,7 @@ public struct CheckOptions: Sendable, Equatable {
         add("sobelow", sobelowConfig)
         add("strict", strict.map { $0 ? "1" : "0" })
         add("skip", sobelowSkip ? "1" : nil)
+        add("file", filePath)
         return parts.joined(separator: ";")
     }
 
@@ -44,7 +48,7 @@ public struct CheckOptions: Sendable, Equatable {
     public static func forFile(_ path: String, strict: Bool?, sobelowSkip: Bool = false) -> CheckOptions {
         let file = URL(fileURLWithPath: path).standardizedFileURL
         let kind: SourceKind = path.hasSuffix(".exs") && path.contains("config") ? .config : .code
-        var options = CheckOptions(kind: kind, strict: strict, sobelowSkip: sobelowSkip)
+        var options = CheckOptions(kind: kind, strict: strict, sobelowSkip: sobelowSkip, filePath: file.path)
         let fm = FileManager.default
         var dir = file.deletingLastPathComponent()
         while true {

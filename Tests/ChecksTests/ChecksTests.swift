@@ -14,6 +14,7 @@ enum Fixtures {
 let builtinChecks: Set<String> = Set(credoCases.map(\.check)).union([
     "CI.OS", "CI.System", "Config.Secrets", "DOS.BinToAtom", "DOS.ListToAtom", "DOS.StringToAtom", "Misc.BinToTerm", "Misc.ModuleBodySideEffect", "RCE.CodeModule",
     "RCE.EEx", "SQL.Query", "SQL.Stream", "Traversal.FileModule", "Traversal.SendDownload", "Traversal.SendFile", "XSS.HTML", "XSS.Raw", "XSS.SendResp",
+    "Config.CSRF", "Config.CSP", "Config.CSRFRoute", "Config.CSWH", "Config.HTTPS", "Config.HSTS", "Config.Headers", "XSS.ContentType",
 ])
 
 struct Pair: Hashable, CustomStringConvertible {
@@ -101,8 +102,13 @@ struct BuiltinRuleTests {
             for f in try await Fixtures.pool.report(.all, code, kind: key.hasSuffix(".exs") ? .config : .code).findings ?? [] { seen.insert(f.check) }
         }
         let extra = "defmodule X do\n  def a(x) do\n    unless x do\n      1\n    else\n      2\n    end\n  end\n  def b(y), do: IO.inspect(y)\n  def c(h) do\n    myVar = raw(h)\n    myVar\n  end\nend\ndefmodule Y do\n  File.rm_rf(\"tmp\")\n  def z, do: 1\nend\n"
-        for code in [extra] + credoCases.map(\.bad) {
+        for code in [extra, SobelowProjectTests.noHeaders, SobelowProjectTests.contentTypeController] + credoCases.map(\.bad) {
             for f in try await Fixtures.pool.report(.all, code).findings ?? [] { seen.insert(f.check) }
+        }
+        for file in ["lib/router.ex", "lib/endpoint.ex", "config/prod.exs", "config/dev.exs"] {
+            let path = SobelowProjectTests.project.appendingPathComponent(file).path
+            let options = CheckOptions.forFile(path, strict: true)
+            for f in try await Fixtures.pool.report(.all, try String(contentsOfFile: path, encoding: .utf8), options: options).findings ?? [] { seen.insert(f.check) }
         }
         #expect(builtinChecks.subtracting(seen).isEmpty, "never fired: \(builtinChecks.subtracting(seen).sorted())")
         #expect(seen.subtracting(builtinChecks).isEmpty, "undeclared: \(seen.subtracting(builtinChecks).sorted())")

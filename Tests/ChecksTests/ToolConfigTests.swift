@@ -67,3 +67,40 @@ struct ToolConfigTests {
         #expect(try await Fixtures.pool.findings(in: code, only: [.sobelow], options: CheckOptions(strict: true)).count == 2, "without --skip both")
     }
 }
+
+@Suite("Sobelow's configuration findings on a small Phoenix project on disk")
+struct SobelowProjectTests {
+    static let project = ToolConfigTests.configs.appendingPathComponent("phoenix_project")
+
+    @Test("router, endpoint and config files: CSRF, CSP, action reuse, websocket origin, HTTPS and HSTS, with Sobelow's ids, confidence and CWEs",
+          arguments: [
+              ("lib/router.ex", ["Config.CSRF@4 high SBLW005 CWE-352", "Config.CSP@7 high SBLW003 CWE-693", "Config.CSRFRoute@16 high SBLW004 CWE-352"]),
+              ("lib/endpoint.ex", ["Config.CSWH@3 high SBLW006 CWE-1385"]),
+              ("config/prod.exs", ["Config.HTTPS@0 high SBLW009 CWE-319"]),
+              ("config/dev.exs", ["Config.HSTS@0 medium SBLW008 CWE-319"]),
+              ("lib/safe_router.ex", []),
+          ])
+    func configFindings(_ file: String, _ expected: [String]) async throws {
+        let path = Self.project.appendingPathComponent(file).path
+        let code = try String(contentsOfFile: path, encoding: .utf8)
+        let found = try await Fixtures.pool.findings(in: code, only: [.sobelow], options: CheckOptions.forFile(path, strict: true))
+        #expect(found.map { "\($0.check)@\($0.line) \($0.confidence ?? "") \($0.ruleID ?? "") \($0.cwe ?? "")" } == expected)
+    }
+
+    static let contentTypeController = "defmodule AppWeb.FileController do\n  use AppWeb, :controller\n\n  def show(conn, %{\"type\" => type}) do\n    conn\n    |> put_resp_content_type(type)\n    |> send_resp(200, \"ok\")\n  end\n\n  def page(conn, _), do: put_resp_content_type(conn, \"text/html\")\nend\n"
+    static let noHeaders = "defmodule AppWeb.Router do\n  use AppWeb, :router\n\n  pipeline :browser do\n    plug :accepts, [\"html\"]\n  end\nend\n"
+
+    @Test("a content type that is not a literal is XSS.ContentType, high in a controller")
+    func contentType() async throws {
+        let found = try await Fixtures.pool.findings(in: Self.contentTypeController, only: [.sobelow], options: CheckOptions(strict: true))
+        #expect(found.map { "\($0.check)@\($0.line) \($0.confidence ?? "")" } == ["XSS.ContentType@6 high"])
+    }
+
+    @Test("an HTML pipeline without put_secure_browser_headers is Config.Headers; an API pipeline is not")
+    func headers() async throws {
+        let found = try await Fixtures.pool.findings(in: Self.noHeaders, only: [.sobelow], options: CheckOptions(strict: true))
+        #expect(found.map { "\($0.check)@\($0.line)" } == ["Config.Headers@4"])
+        let api = Self.noHeaders.replacingOccurrences(of: "[\"html\"]", with: "[\"json\"]")
+        #expect(try await Fixtures.pool.findings(in: api, only: [.sobelow], options: CheckOptions(strict: true)).isEmpty)
+    }
+}

@@ -170,7 +170,8 @@ struct ExplainTests {
             #expect(e.syntaxFix == fix.text && e.markdown.contains(fix.text))
             try Self.expectWellFormed(e.markdown)
         }
-        let stray = try #require(SyntaxFix.make(code: "x = [1, 2)\n", finding: try #require(try await Self.pool.findings(in: "x = [1, 2)\n").first)))
+        let mismatched = try #require(try await Self.pool.findings(in: "x = [1, 2)\n").first)
+        let stray = try #require(SyntaxFix.make(code: "x = [1, 2)\n", finding: mismatched))
         #expect(stray.kind == .mismatchedCloser && stray.text.contains("Close the `[`"))
     }
 

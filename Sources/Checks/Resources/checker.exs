@@ -4,6 +4,7 @@
 Code.require_file("json.exs", __DIR__)
 Code.require_file("credo_rules.exs", __DIR__)
 Code.require_file("tool_config.exs", __DIR__)
+Code.require_file("sobelow_config_rules.exs", __DIR__)
 
 defmodule ECSyntax do
   def check(code) do
@@ -582,6 +583,7 @@ defmodule ECServer do
           findings =
             [{"rules", fn -> ECRules.run(code, ast, kind) end},
              {"credo", fn -> if credo_config.included, do: ECCredo.run(code, ast, credo_config, guard), else: [] end},
+             {"Sobelow configuration rules", fn -> ECSobelowConfig.run(ast, opts["file"], controller?(ast)) end},
              {"local calls", fn -> ECRules.local_calls(ast, %{ctx | controller: controller?(ast)}) |> Enum.map(&Map.put(&1, :snippet, "")) end},
              {"atom interpolation", fn -> bin_atoms(ast, ctx) end}]
             |> Enum.flat_map(fn {name, fun} ->

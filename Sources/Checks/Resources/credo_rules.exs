@@ -504,7 +504,7 @@ defmodule ECCredo do
     indexed = Enum.zip([Stream.iterate(1, &(&1 + 1)), lines, blanked_lines, no_comments, emptied, dotted])
     per_line = Enum.flat_map(indexed, fn {n, text, blank, nocomment, empty, dots} ->
       tags(n, text, blank) ++
-        List.wrap(if Regex.match?(~r/[ \t]+$/, dots),
+        List.wrap(if trailing_space?(dots),
           do: issue("Readability.TrailingWhiteSpace", n, "There should be no trailing white-space at the end of a line.", String.replace(text, ~r/^.*?(\s+)$/, "\\1"),
                     String.length(String.trim_trailing(text)) + 1)) ++
         List.wrap(max_line(n, text, empty, mll, def_lines)) ++
@@ -521,6 +521,9 @@ defmodule ECCredo do
       else: [issue("Readability.TrailingBlankLine", length(lines), "There should be a final \\n at the end of each file.", nil)]
     per_line ++ blank_issues ++ trailing ++ string_sigils(ast, ctx) ++ space_in_parentheses(code) ++ line_consistency(lines)
   end
+
+  defp trailing_space?(""), do: false
+  defp trailing_space?(line), do: :binary.last(line) in [?\s, ?\t]
 
   defp tags(n, text, blank) do
     # A tag counts in a comment: the `#` must survive blanking (so it is not inside a string).
@@ -543,14 +546,19 @@ defmodule ECCredo do
   @url ~r/[-a-zA-Z0-9@:%._\+~#=]{2,256}\.[a-z]{2,6}\b([-a-zA-Z0-9@:%_\+.~#?&\/\/=]*)/
   defp max_line(n, text, emptied, p, def_lines) do
     compared = if p.ignore_strings, do: emptied, else: text
-    url = p.ignore_urls and Regex.match?(@url, compared)
-    if String.length(compared) > p.max_length and not url and not (p.ignore_definitions and MapSet.member?(def_lines, n)) do
+    # Bytes bound characters from above: most lines are ruled out without counting graphemes.
+    long = byte_size(compared) > p.max_length and String.length(compared) > p.max_length
+    if long and not (p.ignore_urls and Regex.match?(@url, compared)) and not (p.ignore_definitions and MapSet.member?(def_lines, n)) do
       issue("Readability.MaxLineLength", n, "Line is too long (max is #{p.max_length}, was #{String.length(text)}).",
             String.slice(text, p.max_length, String.length(text)), p.max_length + 1)
     end
   end
 
   defp space_after_commas(n, line) do
+    if :binary.match(line, ",") == :nomatch, do: [], else: comma_issues(n, line)
+  end
+
+  defp comma_issues(n, line) do
     Regex.scan(~r/(?<!\W\?)(\,\S)/, line, capture: :all_but_first, return: :index)
     |> List.flatten()
     |> Enum.map(fn {idx, len} -> issue("Readability.SpaceAfterCommas", n, "Space missing after comma.", binary_part(line, idx, len), idx + 1) end)

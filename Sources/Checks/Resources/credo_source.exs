@@ -10,18 +10,28 @@ defmodule ECCredoSource do
   def clean(code, mode \\ :spaces, comments \\ :keep),
     do: code |> scan(mode, comments, []) |> IO.iodata_to_binary()
 
-  defp scan(<<>>, _m, _c, acc), do: Enum.reverse(acc)
-  defp scan(<<"?", c::utf8, rest::binary>>, m, cm, acc) when c in [?", ?', ?#, ?\\, ?(, ?), ?[, ?], ?{, ?}] do
+  # Plain code is copied a chunk at a time, up to the next character that may open a literal or a comment.
+  defp scan(bin, m, cm, acc) do
+    case :binary.match(bin, ["\"", "'", "#", "~", "?"]) do
+      :nomatch -> Enum.reverse([bin | acc])
+      {0, _} -> special(bin, m, cm, acc)
+      {pos, _} ->
+        <<plain::binary-size(pos), rest::binary>> = bin
+        special(rest, m, cm, [plain | acc])
+    end
+  end
+
+  defp special(<<"?", c::utf8, rest::binary>>, m, cm, acc) when c in [?", ?', ?#, ?\\, ?(, ?), ?[, ?], ?{, ?}] do
     case {c, rest} do
       {?\\, <<e::utf8, rest2::binary>>} -> scan(rest2, m, cm, [<<"?\\", e::utf8>> | acc])
       _ -> scan(rest, m, cm, [<<"?", c::utf8>> | acc])
     end
   end
-  defp scan(<<q::binary-size(3), rest::binary>>, m, cm, acc) when q in [~s("""), ~s(''')] do
+  defp special(<<q::binary-size(3), rest::binary>>, m, cm, acc) when q in [~s("""), ~s(''')] do
     {body, rest} = until_triple(rest, q, [])
     scan(rest, m, cm, [q, blank(body, m), q | acc])
   end
-  defp scan(<<"~", s::utf8, rest::binary>>, m, cm, acc) when s in ?a..?z or s in ?A..?Z do
+  defp special(<<"~", s::utf8, rest::binary>>, m, cm, acc) when s in ?a..?z or s in ?A..?Z do
     {name, rest} = sigil_name(rest, <<s::utf8>>)
     case rest do
       <<q::binary-size(3), rest2::binary>> when q in [~s("""), ~s(''')] ->
@@ -35,20 +45,20 @@ defmodule ECCredoSource do
       _ -> scan(rest, m, cm, ["~" <> name | acc])
     end
   end
-  defp scan(<<q::utf8, rest::binary>>, m, cm, acc) when q in [?", ?'] do
+  defp special(<<q::utf8, rest::binary>>, m, cm, acc) when q in [?", ?'] do
     {body, rest} = until_quote(rest, q, [])
     scan(rest, m, cm, [<<q::utf8>>, blank(body, m), <<q::utf8>> | acc])
   end
-  defp scan(<<"#", rest::binary>>, m, :remove, acc) do
+  defp special(<<"#", rest::binary>>, m, :remove, acc) do
     {_comment, rest} = until_newline(rest, [])
     scan(rest, m, :remove, acc)
   end
-  defp scan(<<"#", rest::binary>>, m, :keep, acc) do
+  defp special(<<"#", rest::binary>>, m, :keep, acc) do
     {comment, rest} = until_newline(rest, [])
     scan(rest, m, :keep, [comment, "#" | acc])
   end
-  defp scan(<<c::utf8, rest::binary>>, m, cm, acc), do: scan(rest, m, cm, [<<c::utf8>> | acc])
-  defp scan(<<c, rest::binary>>, m, cm, acc), do: scan(rest, m, cm, [<<c>> | acc])
+  defp special(<<c::utf8, rest::binary>>, m, cm, acc), do: scan(rest, m, cm, [<<c::utf8>> | acc])
+  defp special(<<c, rest::binary>>, m, cm, acc), do: scan(rest, m, cm, [<<c>> | acc])
 
   defp blank(body, :spaces), do: String.replace(body, ~r/[^\n]/u, " ")
   defp blank(body, :empty), do: String.replace(body, ~r/[^\n]/u, "")
@@ -91,10 +101,12 @@ defmodule ECCredoSource do
   defp until_close(<<c::utf8, rest::binary>>, o, cl, d, acc), do: until_close(rest, o, cl, d, [<<c::utf8>> | acc])
   defp until_close(<<c, rest::binary>>, o, cl, d, acc), do: until_close(rest, o, cl, d, [<<c>> | acc])
 
-  defp until_newline(<<"\n", _::binary>> = rest, acc), do: {IO.iodata_to_binary(Enum.reverse(acc)), rest}
-  defp until_newline(<<>>, acc), do: {IO.iodata_to_binary(Enum.reverse(acc)), ""}
-  defp until_newline(<<c::utf8, rest::binary>>, acc), do: until_newline(rest, [<<c::utf8>> | acc])
-  defp until_newline(<<c, rest::binary>>, acc), do: until_newline(rest, [<<c>> | acc])
+  defp until_newline(bin, _acc) do
+    case :binary.match(bin, "\n") do
+      :nomatch -> {bin, ""}
+      {pos, _} -> {binary_part(bin, 0, pos), binary_part(bin, pos, byte_size(bin) - pos)}
+    end
+  end
 
   defp sigil_name(<<c::utf8, rest::binary>>, acc) when c in ?A..?Z or c in ?0..?9, do: sigil_name(rest, acc <> <<c::utf8>>)
   defp sigil_name(rest, acc), do: {acc, rest}
