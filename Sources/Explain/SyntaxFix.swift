@@ -61,7 +61,8 @@ public struct SyntaxFix: Sendable, Equatable {
             return SyntaxFix(kind: .mixedMapKeys, text: "`\(name): =>` mixes the two ways of writing a map key. Write `\(name): value` (an atom key) or `:\(name) => value` (any key), not both:\n\n\(shown)")
         }
         if m.hasPrefix("unexpected expression after keyword list"), let col = finding.column {
-            let before = String(text.prefix(max(0, col - 1)))
+            // The column is the comma's own; the keyword pairs end just before it.
+            let before = String(text.prefix(max(0, col)))
             if let open = before.lastIndex(of: "("), let comma = before.lastIndex(of: ","), open < comma {
                 let pairs = before[before.index(after: open)..<comma].trimmingCharacters(in: .whitespaces)
                 let fixed = text.replacingCharacters(in: before.index(after: open)..<comma, with: "[\(pairs)]")

@@ -94,7 +94,7 @@ defmodule ECCredo do
     bonus = if f.line in 1..tuple_size(prios)//1, do: elem(prios, f.line - 1), else: 0
     column = f[:column] || if(is_binary(f[:trigger]), do: Src.column(line_text, f.trigger))
     %{source: "credo", check: "Credo.Check." <> f.short, category: category, priority: base + bonus, line: f.line, column: column,
-      message: f.message, trigger: f[:trigger], builtin: true}
+      message: f.message, trigger: f[:trigger], snippet: String.trim(line_text), builtin: true}
   end
 
   defp issue(short, line, message, trigger, column \\ nil),
@@ -126,7 +126,8 @@ defmodule ECCredo do
   end
 
   defp node_checks({{:., dmeta, [{:__aliases__, ameta, mod}, fun]}, cmeta, args}, ctx) when is_atom(fun) and is_list(args) do
-    m = mod |> Enum.map_join(".", &to_string/1)
+    # `__MODULE__.Sub` and `mod.Sub` have a first part that is an expression, not a name.
+    m = if Enum.all?(mod, &is_atom/1), do: Src.alias_text(mod), else: ""
     [{"Warning.IoInspect", fn -> if m == "IO" and fun == :inspect, do: issue("Warning.IoInspect", line(cmeta), "There should be no calls to `IO.inspect/1`.", "IO.inspect", ameta[:column]) end},
      {"Warning.IExPry", fn -> if m == "IEx" and fun == :pry, do: issue("Warning.IExPry", line(cmeta), "There should be no calls to `IEx.pry/0`.", "IEx.pry", ameta[:column]) end},
      {"Warning.Dbg", fn -> if m == "Kernel" and fun == :dbg, do: issue("Warning.Dbg", line(cmeta), "There should be no calls to `dbg/1`.", "dbg", ameta[:column]) end},
@@ -243,7 +244,7 @@ defmodule ECCredo do
   end
 
   defp node_checks({:defmodule, meta, [{:__aliases__, _, parts} = alias_ast | _]}, _ctx) do
-    name = Enum.map_join(parts, ".", &to_string/1)
+    name = Src.alias_text(parts)
     [{"Readability.ModuleNames", fn ->
       if Enum.all?(parts, &is_atom/1) and not Enum.all?(parts, &pascal_case?(Atom.to_string(&1))),
         do: issue("Readability.ModuleNames", line(meta), "Module names should be written in PascalCase.", name, elem(alias_ast, 1)[:column])
@@ -302,7 +303,7 @@ defmodule ECCredo do
     [{"Readability.UnnecessaryAliasExpansion", fn ->
       case single do
         {:__aliases__, _, parts} ->
-          trigger = Enum.map_join(base, ".", &to_string/1) <> ".{" <> Enum.map_join(parts, ".", &to_string/1) <> "}"
+          trigger = Src.alias_text(base) <> ".{" <> Src.alias_text(parts) <> "}"
           issue("Readability.UnnecessaryAliasExpansion", line(emeta), "Unnecessary alias expansion for #{trigger}, consider removing braces.", trigger)
         _ -> nil
       end
@@ -335,10 +336,10 @@ defmodule ECCredo do
       {:when, _, [{n, m, a} | _]} -> {n, a, m}
       {n, m, a} -> {n, a, m}
     end
-    sname = to_string(name)
     if not is_atom(name) or name in [:unquote, :__aliases__] do
       []
     else
+      sname = Atom.to_string(name)
       [{"Readability.FunctionNames", fn ->
         plain = sname |> String.trim_trailing("?") |> String.trim_trailing("!")
         if not snake_case?(plain) and not operator_name?(sname),
@@ -424,7 +425,7 @@ defmodule ECCredo do
   defp module_doc(ast) do
     {_, acc} = Macro.prewalk(ast, [], fn
       {:defmodule, meta, [{:__aliases__, _, parts}, [do: body]]} = n, acc ->
-        name = Enum.map_join(parts, ".", &to_string/1)
+        name = Src.alias_text(parts)
         stmts = case body do
           {:__block__, _, s} -> s
           s -> [s]
@@ -448,7 +449,7 @@ defmodule ECCredo do
   defp uses_ignored?(stmts) do
     Enum.any?(stmts, fn
       {:use, _, [{:__aliases__, _, parts} | _]} ->
-        n = Enum.map_join(parts, ".", &to_string/1)
+        n = Src.alias_text(parts)
         n in ["Credo.Check", "Ecto.Schema", "Phoenix.LiveView"] or String.ends_with?(n, ".Web")
       _ -> false
     end)
@@ -501,7 +502,7 @@ defmodule ECCredo do
     def_lines = def_start_lines(ast)
     mll = params("Readability.MaxLineLength", ctx.config)
     rbl = params("Readability.RedundantBlankLines", ctx.config).max_blank_lines
-    indexed = Enum.zip([Stream.iterate(1, &(&1 + 1)), lines, blanked_lines, no_comments, emptied, dotted])
+    indexed = Enum.zip([Enum.to_list(1..length(lines)), lines, blanked_lines, no_comments, emptied, dotted])
     per_line = Enum.flat_map(indexed, fn {n, text, blank, nocomment, empty, dots} ->
       tags(n, text, blank) ++
         List.wrap(if trailing_space?(dots),
@@ -579,10 +580,10 @@ defmodule ECCredo do
     {_, acc} = Macro.prewalk(ast, [], fn
       {name, meta, [first | rest]} = n, acc when is_list(meta) ->
         cond do
-          is_atom(name) and String.starts_with?(Atom.to_string(name), "sigil_") -> {rest, acc}
+          is_atom(name) and match?("sigil_" <> _, Atom.to_string(name)) -> {rest, acc}
           is_binary(first) ->
             heredoc = line(meta) in 1..tuple_size(ctx.lines)//1 and String.contains?(elem(ctx.lines, line(meta) - 1), ~s("""))
-            quotes = first |> String.graphemes() |> Enum.count(&(&1 == "\""))
+            quotes = length(:binary.matches(first, "\""))
             if not heredoc and quotes > max,
               do: {rest, [issue("Readability.StringSigils", line(meta), "More than #{max} quotes found inside string literal, consider using a sigil instead.", first) | acc]},
               else: {rest, acc}
@@ -597,7 +598,9 @@ defmodule ECCredo do
   @with_space ~r/[^\?]([\{\[\(]\s+\S|\S\s+[\)\]\}]])/
   @without_space ~r/[^\?]([\{\[\(]\S|\S[\)\]\}])/
   defp space_in_parentheses(code) do
+    # Only lines with a bracket can match either way.
     lines = code |> Src.clean(:empty, :remove) |> String.split("\n") |> Enum.with_index(1)
+            |> Enum.filter(fn {l, _} -> :binary.match(l, ["(", ")", "[", "]", "{", "}"]) != :nomatch end)
     with_n = Enum.count(lines, fn {l, _} -> Regex.match?(@with_space, l) end)
     without_n = Enum.count(lines, fn {l, _} -> Regex.match?(@without_space, l) end)
     {regex, msg} =
@@ -626,19 +629,22 @@ defmodule ECCredo do
         [issue("Consistency.LineEndings", n, "File is using unix line endings while most of the files use windows line endings.", "\n")]
       true -> []
     end
-    tabs = Enum.count(lines, &String.starts_with?(&1, "\t"))
-    spaces = Enum.count(lines, &Regex.match?(~r/^ +\S/, &1))
+    tabs = Enum.count(lines, &match?("\t" <> _, &1))
+    spaces = Enum.count(lines, &space_indented?/1)
     indent = cond do
       tabs > 0 and spaces > 0 and spaces >= tabs ->
-        for {l, n} <- Enum.with_index(lines, 1), String.starts_with?(l, "\t"),
+        for {l, n} <- Enum.with_index(lines, 1), match?("\t" <> _, l),
             do: issue("Consistency.TabsOrSpaces", n, "File is using tabs while most of the files use spaces for indentation.", "\t")
       tabs > 0 and spaces > 0 ->
-        for {l, n} <- Enum.with_index(lines, 1), Regex.match?(~r/^ +\S/, l),
+        for {l, n} <- Enum.with_index(lines, 1), space_indented?(l),
             do: issue("Consistency.TabsOrSpaces", n, "File is using spaces while most of the files use tabs for indentation.", " ")
       true -> []
     end
     endings ++ indent
   end
+
+  defp space_indented?(" " <> _ = l), do: Regex.match?(~r/^ +\S/, l)
+  defp space_indented?(_), do: false
 
   defp token_checks(code, ctx) do
     tokens = Src.tokens(code)
@@ -697,7 +703,7 @@ defmodule ECCredo do
   defp unary?({:identifier, _, name}) when name in [:when, :do, :else, :in, :not], do: true
   defp unary?(_), do: false
 
-  defp spec_line?(text), do: Regex.match?(~r/^\s*@(spec|type|typep|opaque|callback)\b/, text)
+  defp spec_line?(text), do: :binary.match(text, "@") != :nomatch and Regex.match?(~r/^\s*@(spec|type|typep|opaque|callback)\b/, text)
 
   # ParenthesesOnZeroArityDefs: the def heads found in the walk are judged on their line's text.
   defp zero_arity_issues(ctx) do
@@ -814,7 +820,7 @@ defmodule ECCredo do
   defp spec_structs(node) do
     {_, acc} = Macro.prewalk(node, [], fn
       {:%, meta, [{:__aliases__, _, parts}, _]} = n, acc ->
-        s = Enum.map_join(parts, ".", &to_string/1)
+        s = Src.alias_text(parts)
         {n, [issue("Warning.SpecWithStruct", line(meta), "Struct %#{s}{} found in `@spec`.", "%#{s}{", meta[:column]) | acc]}
       n, acc -> {n, acc}
     end)
@@ -849,7 +855,7 @@ defmodule ECCredo do
                        Integer IO Kernel Keyword List Macro Map MapSet Module NaiveDateTime Node OptionParser Path Port Process Protocol Range Record Regex
                        Registry Set Stream String StringIO Supervisor System Task Time Tuple URI Version)
     excluded_ns = ~w(File IO Inspect Kernel Macro Supervisor Task Version)
-    names = Enum.map(mod, &to_string/1)
+    names = Enum.map(mod, fn p -> if is_atom(p), do: Atom.to_string(p), else: "" end)
     if length(mod) >= 2 and Enum.all?(mod, &is_atom/1) and hd(names) not in excluded_ns and List.last(names) not in excluded_last and
          hd(names) != "Elixir" and not ctx.config.config_file? and is_atom(fun) do
       issue("Design.AliasUsage", line(ameta), "Nested modules could be aliased at the top of the invoking module.", Enum.join(names, "."), ameta[:column])

@@ -229,13 +229,16 @@ defmodule ECCredoSource do
     n
   end
 
-  def module_name({:defmodule, _, [{:__aliases__, _, parts} | _]}), do: Enum.map_join(parts, ".", &to_string/1)
+  def module_name({:defmodule, _, [{:__aliases__, _, parts} | _]}), do: alias_text(parts)
   def module_name({:defmodule, _, [name | _]}) when is_atom(name), do: inspect(name)
   def module_name(_), do: nil
 
   def def_name({_, _, [{:when, _, [head | _]} | _]}), do: def_name({nil, nil, [head]})
   def def_name({_, _, [{name, _, _} | _]}) when is_atom(name), do: to_string(name)
   def def_name(_), do: nil
+
+  @doc "An alias's text; a part that is an expression (`__MODULE__`, `unquote(x)`) is written as code."
+  def alias_text(parts), do: Enum.map_join(parts, ".", fn p -> if is_atom(p), do: Atom.to_string(p), else: Macro.to_string(p) end)
 
   defp join(parts), do: parts |> Enum.reject(&is_nil/1) |> Enum.join(".")
 end
