@@ -2,9 +2,49 @@
 # Request: "<id>\t<command>\t<base64 code>\t<file kind>"; commands: syntax, format, facts, rules, all.
 # It only parses (Code.string_to_quoted / Code.format_string!); it never evaluates the code.
 Code.require_file("json.exs", __DIR__)
-Code.require_file("credo_rules.exs", __DIR__)
-Code.require_file("tool_config.exs", __DIR__)
-Code.require_file("sobelow_config_rules.exs", __DIR__)
+
+defmodule ECLoader do
+  @moduledoc false
+  # Compiling the rule scripts costs about half a second of CPU on every checker start (a restart
+  # after a crash or timeout included); their compiled modules are kept in the cache, in a folder
+  # named by the scripts' hash, and loaded from there when it exists.
+  def require(names, dir) do
+    sources = Enum.map(names, &{&1, File.read!(Path.join(dir, &1))})
+    key = :crypto.hash(:sha256, Enum.map(sources, &elem(&1, 1))) |> Base.encode16(case: :lower) |> binary_part(0, 16)
+    home = System.get_env("ELIXIR_CODER_HOME") || Path.join(System.user_home!(), ".cache/elixir-coder")
+    cache = Path.join([home, "checker-beams", key])
+    unless load_cached(cache), do: compile_and_store(sources, dir, cache)
+  end
+
+  defp load_cached(cache) do
+    with {:ok, order} <- File.read(Path.join(cache, "order")) do
+      for name <- String.split(order, "\n", trim: true) do
+        {:module, _} = :code.load_binary(String.to_atom(name), String.to_charlist(name), File.read!(Path.join(cache, name <> ".beam")))
+      end
+      true
+    else
+      _ -> false
+    end
+  rescue
+    _ -> false
+  end
+
+  defp compile_and_store(sources, dir, cache) do
+    modules = Enum.flat_map(sources, fn {name, _} -> Code.compile_file(Path.join(dir, name)) end)
+    tmp = cache <> ".tmp-" <> Integer.to_string(System.unique_integer([:positive]))
+    try do
+      File.mkdir_p!(tmp)
+      for {mod, bin} <- modules, do: File.write!(Path.join(tmp, Atom.to_string(mod) <> ".beam"), bin)
+      File.write!(Path.join(tmp, "order"), Enum.map_join(modules, "\n", &Atom.to_string(elem(&1, 0))))
+      # Another checker may have stored the same folder first; either copy is the same.
+      with {:error, _} <- File.rename(tmp, cache), do: File.rm_rf(tmp)
+    rescue
+      _ -> File.rm_rf(tmp)
+    end
+  end
+end
+
+ECLoader.require(["credo_source.exs", "credo_rules.exs", "tool_config.exs", "sobelow_config_rules.exs"], __DIR__)
 
 defmodule ECSyntax do
   def check(code) do
