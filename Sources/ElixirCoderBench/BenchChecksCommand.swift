@@ -131,11 +131,13 @@ struct BenchChecksCommand: AsyncParsableCommand {
     /// The fidelity table: one line per snippet and tool with findings, then the totals against the targets.
     static func printFidelity(_ f: Fidelity) {
         print("fidelity to the recorded real tools (check and line; band and column of the matched ones)")
-        print(String(format: "%-36@ %-8@ %5@ %5@ %5@ %9@ %9@  %@", "snippet", "tool", "real", "ours", "match", "band", "column", "differences"))
+        // Foundation on Linux ignores widths on %@, so strings are padded here.
+        func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
+        print(pad("snippet", 28) + pad("tool", 9) + " real  ours match   band  column  differences")
         for r in f.rows where r.real + r.ours > 0 {
             let diff = (r.missed.map { "missed " + $0 } + r.extra.map { "extra " + $0 }).joined(separator: ", ")
-            print(String(format: "%-36@ %-8@ %5d %5d %5d %4d/%-4d %4d/%-4d  %@", r.snippet.replacingOccurrences(of: "snippets/", with: ""), r.tool,
-                         r.real, r.ours, r.matched, r.bandAgreed, r.bandCompared, r.columnAgreed, r.columnCompared, diff))
+            print(pad(r.snippet.replacingOccurrences(of: "snippets/", with: ""), 28) + pad(r.tool, 9)
+                  + String(format: "%5d %5d %5d %3d/%-3d %3d/%-3d ", r.real, r.ours, r.matched, r.bandAgreed, r.bandCompared, r.columnAgreed, r.columnCompared) + diff)
         }
         for t in f.totals {
             print(String(format: "%@: recall %.2f (%d/%d)  precision %.2f (%d/%d)  priority band %.2f  column %.2f", t.tool, t.recall, t.matched, t.real,

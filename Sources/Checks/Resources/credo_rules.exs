@@ -76,11 +76,13 @@ defmodule ECCredo do
       {"text", fn -> text_checks(code, lines, ast, ctx) end},
       {"tokens", fn -> token_checks(code, ctx) end}
     ]
-    prios = Src.scope_priorities(ast, length(lines))
-    checks
-    |> Enum.flat_map(fn {name, fun} -> guard.("Credo.Check." <> name, fun) end)
-    |> Enum.filter(fn f -> Map.get(f, :check) == "ElixirCoder.RuleFailed" or enabled?(f.short, config) end)
-    |> Enum.map(&finish(&1, ltuple, prios, config))
+    found =
+      checks
+      |> Enum.flat_map(fn {name, fun} -> guard.("Credo.Check." <> name, fun) end)
+      |> Enum.filter(fn f -> Map.get(f, :check) == "ElixirCoder.RuleFailed" or enabled?(f.short, config) end)
+    # Scope priorities only matter for lines with findings; a clean file skips them.
+    prios = if found == [], do: {}, else: Src.scope_priorities(ast, length(lines))
+    Enum.map(found, &finish(&1, ltuple, prios, config))
   end
 
   defp enabled?(short, config), do: not MapSet.member?(config.disabled, short)

@@ -190,14 +190,14 @@ defmodule ECCredoSource do
   defp defs({_, meta, _} = node, acc, scope, op) when is_list(meta), do: {node, [{meta[:line], op, scope} | acc]}
   defp defs(node, acc, _, _), do: {node, acc}
 
-  defp scope_prio_map(ast, _infos) do
+  defp scope_prio_map(ast, infos) do
     {_, found} = Macro.prewalk(ast, [], fn
       {:defmodule, meta, _} = n, acc -> {n, [{meta[:line], module_prio(n)} | acc]}
       {op, meta, [{_, _, _} = head, _]} = n, acc when op in @def_ops -> {n, [{meta[:line], def_prio(head)} | acc]}
       n, acc -> {n, acc}
     end)
     by_line = Enum.group_by(found, &elem(&1, 0), &elem(&1, 1)) |> Map.new(fn {l, ps} -> {l, Enum.sum(ps)} end)
-    names = scope_infos(ast) |> Enum.filter(fn {l, op, _} -> op in [:defmodule | @def_ops] and Map.has_key?(by_line, l) end)
+    names = infos |> Enum.filter(fn {l, op, _} -> op in [:defmodule | @def_ops] and Map.has_key?(by_line, l) end)
     base = Enum.reduce(names, %{}, fn {l, _op, name}, m -> if name, do: Map.put(m, name, by_line[l]), else: m end)
     Map.new(base, fn {name, prio} ->
       parts = String.split(name, ".")
