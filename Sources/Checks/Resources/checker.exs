@@ -585,17 +585,17 @@ defmodule ECSobelowFilter do
 end
 
 defmodule ECServer do
-  def handle("close", code, _kind), do: %{syntax: %{status: "ok"}, closed: ECClose.close(code)}
-  def handle("viable", code, _kind), do: %{syntax: %{status: ECViable.verdict(code)}}
+  def handle("close", code, _kind, _opts), do: %{syntax: %{status: "ok"}, closed: ECClose.close(code)}
+  def handle("viable", code, _kind, _opts), do: %{syntax: %{status: ECViable.verdict(code)}}
   # The built-in rules on a prefix: closed first, so a cut-off program can be checked.
-  def handle("prefixrules", code, kind) do
+  def handle("prefixrules", code, kind, opts) do
     case ECClose.close(code) do
       nil -> %{syntax: %{status: "incomplete"}, findings: []}
-      closed -> handle("rules", closed, kind)
+      closed -> handle("rules", closed, kind, opts)
     end
   end
 
-  def handle(cmd, code, kind, opts \\ %{}) do
+  def handle(cmd, code, kind, opts) do
     syntax = ECSyntax.check(code)
     base = case syntax do
       {:ok, _} -> %{syntax: %{status: "ok"}}
