@@ -134,12 +134,18 @@ public final class CheckerPool: Checker, @unchecked Sendable {
     /// Syntax, format, facts and built-in findings in one round trip.
     /// - Parameter kind: `code`, or `config` for config files (enables the hard-coded secrets rule).
     public func report(_ command: CheckerCommand = .all, _ code: String, kind: SourceKind = .code) async throws -> CheckReport {
-        let data = try await raw(command, code, argument: kind.rawValue)
+        try await report(command, code, options: CheckOptions(kind: kind))
+    }
+
+    /// One round trip with the file's options: Credo's strictness and the user's `.credo.exs` and `.sobelow-conf`.
+    public func report(_ command: CheckerCommand = .all, _ code: String, options: CheckOptions) async throws -> CheckReport {
+        let data = try await raw(command, code, argument: options.argument)
         struct Wire: Decodable {
             let syntax: SyntaxResult?
             let format: FormatResult?
             let facts: ASTFacts?
             let findings: [Finding]?
+            let notes: [String]?
             let error: String?
         }
         let wire: Wire
@@ -148,7 +154,7 @@ public final class CheckerPool: Checker, @unchecked Sendable {
         }
         if let e = wire.error { throw CheckerError(.badResponse, e) }
         guard let syntax = wire.syntax else { throw CheckerError(.badResponse, "the checker answered without a syntax result") }
-        return CheckReport(syntax: syntax, format: wire.format, facts: wire.facts, findings: wire.findings)
+        return CheckReport(syntax: syntax, format: wire.format, facts: wire.facts, findings: wire.findings, notes: wire.notes)
     }
 
     /// Every finding: a syntax error (alone, since nothing else can run), else the formatter and the built-in rules.
@@ -157,20 +163,28 @@ public final class CheckerPool: Checker, @unchecked Sendable {
     }
 
     public func findings(in code: String, only: Set<FindingSource>?, kind: SourceKind = .code) async throws -> [Finding] {
-        let r = try await report(.all, code, kind: kind)
+        try await findings(in: code, only: only, options: CheckOptions(kind: kind))
+    }
+
+    /// Every finding under `options` (strictness, the user's tool configuration).
+    public func findings(in code: String, only: Set<FindingSource>?, options: CheckOptions) async throws -> [Finding] {
+        try await checked(code, only: only, options: options).findings
+    }
+
+    /// The findings and the notes on what the user's configuration could not say.
+    public func checked(_ code: String, only: Set<FindingSource>?, options: CheckOptions) async throws -> (findings: [Finding], notes: [String]) {
+        let r = try await report(.all, code, options: options)
         var out: [Finding] = []
         if r.syntax.status != .ok {
             out.append(Finding(source: .syntax, check: r.syntax.status == .incomplete ? "SyntaxError.Incomplete" : "SyntaxError",
-                               category: "syntax", line: r.syntax.line ?? 1, column: r.syntax.column,
-                               message: (r.syntax.message ?? "syntax error") + (r.syntax.token.map { $0.isEmpty ? "" : " \($0)" } ?? ""),
-                               builtin: false))
+                               category: "syntax", line: r.syntax.line ?? 1, column: r.syntax.column, message: r.syntax.displayMessage, builtin: false))
         }
         if let f = r.format, f.changed, r.syntax.status == .ok {
             out.append(Finding(source: .format, check: "Formatter", category: "format", line: 1, message: "the code is not formatted as `mix format` would format it", builtin: false))
         }
         out += r.findings ?? []
         if let only { out = out.filter { only.contains($0.source) || ($0.builtin && only.contains(.builtin)) } }
-        return out
+        return (out, r.notes ?? [])
     }
 
     /// Kills one process (fault drills).

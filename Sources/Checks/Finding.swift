@@ -48,6 +48,18 @@ public struct Finding: Codable, Sendable, Equatable {
         self.builtin = builtin
     }
 
+    /// Credo's name for the priority's band (higher, high, normal, low, ignore); nil for other sources.
+    public var priorityName: String? {
+        guard source == .credo, let p = priority else { return nil }
+        switch p {
+        case 20...: return "higher"
+        case 10...19: return "high"
+        case 0...9: return "normal"
+        case -10 ... -1: return "low"
+        default: return "ignore"
+        }
+    }
+
     /// Compiler-style severity for display.
     public var severity: String {
         switch source {
@@ -78,6 +90,15 @@ public struct SyntaxResult: Codable, Sendable, Equatable {
     public var column: Int?
     public var message: String?
     public var token: String?
+    /// The whole message as Elixir composes it: the token between a prefix and a suffix
+    /// (`unexpected token: ). The "do" at line 4 is missing terminator "end"`).
+    public var composed: String?
+
+    /// What to show: Elixir's own message, or the message and token when the checker gave no composition.
+    public var displayMessage: String {
+        if let composed, !composed.isEmpty { return composed }
+        return (message ?? "syntax error") + (token.map { $0.isEmpty ? "" : " \($0)" } ?? "")
+    }
 }
 
 /// Whether `mix format` would change the code.
@@ -112,6 +133,8 @@ public struct CheckReport: Codable, Sendable {
     public var format: FormatResult?
     public var facts: ASTFacts?
     public var findings: [Finding]?
+    /// What the user's tool configuration could not say (code in `.credo.exs`, a file it excludes).
+    public var notes: [String]?
 }
 
 /// A checker failure: a crashed or stuck process, bad input, a missing tool.

@@ -28,12 +28,20 @@ struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Check Elixir code: syntax, formatting, Credo and Sobelow rules (built in; real tools via ELIXIR_CODER_MIX_PROJECT).",
-        discussion: "Prints findings like a compiler (file:line:column: severity check message). Exit status: 0 clean, 1 findings, 2 error. Config files (.exs under config/) also get the hard-coded secrets rule."
+        discussion: """
+        Prints findings like a compiler (file:line:column: severity check message). Exit status: 0 clean, 1 findings, 2 error; \
+        with --credo-exit-codes, Credo's own: one bit per category with findings (consistency 1, design 2, readability 4, refactor 8, \
+        warning 16), ORed. Config files (.exs under config/) also get the hard-coded secrets rule. The nearest .credo.exs \
+        (or config/.credo.exs) and .sobelow-conf above the file are read as data, never run.
+        """
     )
 
     @Argument(help: "The file to check, or - (the default) for standard input.") var file: String?
     @Option(help: "Comma-separated sources to report: syntax, format, credo, sobelow.") var only: String?
     @Flag(help: "Print the findings as a JSON array.") var json = false
+    @Flag(help: "Like mix credo --strict: also the low-priority checks (line length, trailing white-space, alias usage, ...).") var strict = false
+    @Flag(help: "Exit with Credo's status: one bit per category with findings.") var credoExitCodes = false
+    @Flag(help: "Like mix sobelow --skip: honour @sobelow_skip annotations.") var skip = false
 
     func run() async throws {
         let sources: Set<FindingSource>?
@@ -68,11 +76,13 @@ struct CheckCommand: AsyncParsableCommand {
             if json { try printJSON([finding]) } else { print("\(name):\(finding.line):\(finding.column ?? 1): error \(finding.check): \(finding.message)") }
             throw ExitCode(1)
         }
-        let kind: SourceKind = name.hasSuffix(".exs") && name.contains("config") ? .config : .code
+        let options = name == "-" ? CheckOptions(strict: strict, sobelowSkip: skip) : CheckOptions.forFile(name, strict: strict, sobelowSkip: skip)
         var findings: [Finding]
         do {
             let pool = try CheckerPool(size: 1)
-            findings = try await pool.findings(in: code, only: sources, kind: kind)
+            let checked = try await pool.checked(code, only: sources, options: options)
+            findings = checked.findings
+            for note in checked.notes { Stderr.print("note: \(note)") }
             if let real = MixToolChecker(), findings.allSatisfy({ $0.source != .syntax }) {
                 // The real tools replace the built-in rules for the sources they cover.
                 let tools = try await real.findings(in: code)
@@ -90,6 +100,11 @@ struct CheckCommand: AsyncParsableCommand {
                 print("\(name == "-" ? "stdin" : name):\(f.line):\(f.column ?? 1): \(f.severity) \(f.check)\(origin): \(f.message)")
             }
             Stderr.print(findings.isEmpty ? "no findings" : "\(findings.count) finding(s)")
+        }
+        if credoExitCodes {
+            let status = CredoExitStatus.status(for: findings)
+            if status != 0 { throw ExitCode(status) }
+            return
         }
         if !findings.isEmpty { throw ExitCode(1) }
     }

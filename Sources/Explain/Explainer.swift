@@ -34,6 +34,10 @@ public struct Explanation: Sendable, Codable {
     /// The model's rejected text, for inspection.
     public var rejectedText: String?
     public var fix: FixExample?
+    /// For a syntax error: the concrete fix, from the parser's hints (delete the stray `)`, add the `end`).
+    public var syntaxFix: String?
+    /// When the same check was explained earlier in the file: that explanation's line, which this one points back to.
+    public var sameAsLine: Int?
     public var markdown: String
     public var seconds: Double
 }
@@ -57,7 +61,8 @@ public struct Explainer: Sendable {
     }
 
     /// Explains one problem found in `code`.
-    public func explain(code: String, problem: Finding) async throws -> Explanation {
+    /// - Parameter path: the file's path, when known: wording about `lib/` is only kept for files there.
+    public func explain(code: String, problem: Finding, path: String? = nil) async throws -> Explanation {
         let start = Date()
         let pageID = Self.pageID(for: problem)
         let page = try index.page(pageID)
@@ -80,23 +85,64 @@ public struct Explainer: Sendable {
         let fix = try await fixExample(page: page, check: problem.check)
         var e = Explanation(check: problem.check, page: page?.id, line: problem.line, message: problem.message, title: page?.title ?? problem.check,
                             category: page?.category, cwe: page?.cwe, snippet: snippet, sources: sources, modelText: modelText,
-                            fallbackReason: fallback, rejectedText: rejected, fix: fix, markdown: "", seconds: 0)
-        e.markdown = try Self.markdown(e, page: page, cweEntry: page?.cwe.flatMap { try? index.cwe($0) })
+                            fallbackReason: fallback, rejectedText: rejected, fix: fix, syntaxFix: SyntaxFix.make(code: code, finding: problem)?.text,
+                            sameAsLine: nil, markdown: "", seconds: 0)
+        e.markdown = try Self.markdown(e, page: page.map { Self.located($0, path: path) }, cweEntry: page?.cwe.flatMap { try? index.cwe($0) })
         e.seconds = Date().timeIntervalSince(start)
         return e
     }
 
     /// Runs the checks on `code` and explains each finding (or those on `line` / of `check`).
-    public func explainAll(code: String, kind: SourceKind = .code, line: Int? = nil, check: String? = nil,
+    /// A check found again in the same file points back to its first explanation instead of repeating it.
+    public func explainAll(code: String, kind: SourceKind = .code, path: String? = nil, line: Int? = nil, check: String? = nil,
                            progress: @Sendable (String) -> Void = { _ in }) async throws -> [Explanation] {
         let findings = try await pool.findings(in: code, only: nil, kind: kind)
         let chosen = findings.filter { f in (line == nil || f.line == line) && (check == nil || f.check == check || Self.pageID(for: f) == check) }
         var out: [Explanation] = []
+        var first: [String: Explanation] = [:]
         for (i, f) in chosen.enumerated() {
             progress("explaining \(i + 1)/\(chosen.count): line \(f.line) \(f.check)")
-            out.append(try await explain(code: code, problem: f))
+            if let earlier = first[f.check], f.source != .syntax {
+                out.append(Self.repeated(earlier, finding: f, code: code, contextLines: contextLines))
+                continue
+            }
+            let e = try await explain(code: code, problem: f, path: path)
+            first[f.check] = e
+            out.append(e)
         }
         return out
+    }
+
+    /// A short explanation for a repeat: the finding, its snippet, and a pointer to the first one.
+    static func repeated(_ earlier: Explanation, finding f: Finding, code: String, contextLines: Int) -> Explanation {
+        var e = earlier
+        e.line = f.line
+        e.message = f.message
+        e.snippet = snippet(code, line: f.line, around: contextLines)
+        e.sameAsLine = earlier.line
+        e.modelText = nil
+        e.fallbackReason = nil
+        e.rejectedText = nil
+        e.seconds = 0
+        e.markdown = "## \(e.title)\n\n`\(e.check)` on line \(e.line): the same finding as on line \(earlier.line); see the explanation "
+            + "there for why it matters and how to fix it.\n\n> \(f.message.replacingOccurrences(of: "\n", with: " "))\n\n```elixir\n\(e.snippet)\n```\n"
+        return e
+    }
+
+    /// The page as it applies to a file at `path`: Sobelow's pages say it scans function bodies under
+    /// `lib/`; for a file elsewhere (or of unknown place) that wording goes, and a note says what Sobelow would do.
+    static func located(_ page: CheckPage, path: String?) -> CheckPage {
+        let underLib = path.map { $0.hasPrefix("lib/") || $0.contains("/lib/") } ?? false
+        guard !underLib else { return page }
+        var p = page
+        let pattern = #",? (in|inside) function bodies (under|in) `lib/[^`]*`( \(Mix tasks excluded\))?"#
+        for (key, text) in p.sections {
+            p.sections[key] = text.replacingOccurrences(of: pattern, with: " in function bodies", options: .regularExpression)
+        }
+        if page.source == "sobelow", let path, p.sections["What it detects"] != nil {
+            p.sections["What it detects"]! += " `mix sobelow` itself only scans `lib/**/*.ex` (and `config/`), so it would not report this in `\(path)`; ElixirCoder checks every file."
+        }
+        return p
     }
 
     /// The page a problem maps to: its check id, or the syntax-error kind its message names.
@@ -198,7 +244,11 @@ public struct Explainer: Sendable {
             if let reason = e.fallbackReason { md += "_This section is the reference documentation: \(reason)._\n\n" }
         }
         if let c = cweEntry { md += "This is [\(c.id): \(c.name)](\(cweURL(c.id))): \(c.description)\n\n" }
-        md += "### How to fix\n\n" + (page?.howToFix ?? "See the sources below.") + "\n\n"
+        if let fix = e.syntaxFix {
+            md += "### How to fix\n\n" + fix + "\n\n" + (page.map { "In general: " + $0.howToFix + "\n\n" } ?? "")
+        } else {
+            md += "### How to fix\n\n" + (page?.howToFix ?? "See the sources below.") + "\n\n"
+        }
         if let fix = e.fix { md += "```elixir\n\(fix.code.trimmingCharacters(in: .newlines))\n```\n\n\(fix.note)\n\n" }
         md += "### Sources\n\n"
         for s in e.sources {

@@ -170,7 +170,7 @@ struct CheckCLITests {
     func exitCodes() throws {
         let r = try CLI.run(["check", Self.snippets.appendingPathComponent("b01_string_to_atom.ex").path])
         #expect(r.status == 1)
-        #expect(r.stdout.contains("b01_string_to_atom.ex:5:1: warning DOS.StringToAtom (built-in): Unsafe `String.to_atom`"))
+        #expect(r.stdout.contains("b01_string_to_atom.ex:5:12: warning DOS.StringToAtom (built-in): Unsafe `String.to_atom`"))
         let clean = try CLI.run(["check", "-"], stdin: "defmodule Clean do\n  @moduledoc \"Clean.\"\n  def f(x), do: x\nend\n")
         #expect(clean.status == 0, "\(clean.stdout)")
         let missing = try CLI.run(["check", "/nonexistent/file.ex"])

@@ -150,19 +150,23 @@ struct RuleIsolationTests {
     static func drilledChecker() throws -> String {
         let resources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Sources/Checks/Resources")
-        var script = try String(contentsOf: resources.appendingPathComponent("checker.exs"), encoding: .utf8)
+        // The checker and every script it requires, copied; the drills go into the files holding their anchors.
+        var scripts: [String: String] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: resources.path) where name.hasSuffix(".exs") {
+            scripts[name] = try String(contentsOf: resources.appendingPathComponent(name), encoding: .utf8)
+        }
         let drills = [
-            ("{\"Credo.Check.Warning.IoInspect\", fn ->", "{\"Credo.Check.Warning.IoInspect\", fn -> raise \"drill in IoInspect\"\n"),
-            ("defp module_body(ast, ctx), do: outside(ast, ctx)", "defp module_body(_ast, _ctx), do: raise(ArgumentError, \"drill in the module body\")"),
+            ("credo_rules.exs", "{\"Warning.IoInspect\", fn ->", "{\"Warning.IoInspect\", fn -> raise \"drill in IoInspect\"\n"),
+            ("checker.exs", "defp module_body(ast, ctx), do: outside(ast, ctx)", "defp module_body(_ast, _ctx), do: raise(ArgumentError, \"drill in the module body\")"),
         ]
-        for (anchor, broken) in drills {
+        for (file, anchor, broken) in drills {
+            let script = try #require(scripts[file])
             try #require(script.components(separatedBy: anchor).count == 2, "the drill's anchor moved: update it (\(anchor))")
-            script = script.replacingOccurrences(of: anchor, with: broken)
+            scripts[file] = script.replacingOccurrences(of: anchor, with: broken)
         }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ec-drill-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try script.write(to: dir.appendingPathComponent("checker.exs"), atomically: true, encoding: .utf8)
-        try FileManager.default.copyItem(at: resources.appendingPathComponent("json.exs"), to: dir.appendingPathComponent("json.exs"))
+        for (name, text) in scripts { try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8) }
         return dir.appendingPathComponent("checker.exs").path
     }
 

@@ -37,8 +37,10 @@ struct ExplainTests {
         let syntax = ["MissingTerminator", "UnexpectedToken", "MismatchedDelimiter", "UnterminatedString", "InvalidToken", "UnexpectedEnd"].map { "SyntaxError." + $0 }
         for id in credo + sobelow + builtin + syntax { #expect(ids.contains(id), "no page for \(id)") }
         // The checker's own rules: every id it can emit (read from its source) has a page.
-        let script = try String(contentsOf: TestPaths.repo.appendingPathComponent("Sources/Checks/Resources/checker.exs"), encoding: .utf8)
-        let emitted = script.matches(of: /credo\("([A-Za-z.]+)"/).map { "Credo.Check." + $0.1 } + script.matches(of: /sobelow\("([A-Za-z.]+)"/).map { String($0.1) }
+        let resources = TestPaths.repo.appendingPathComponent("Sources/Checks/Resources")
+        let script = try String(contentsOf: resources.appendingPathComponent("checker.exs"), encoding: .utf8)
+        let credoRules = try String(contentsOf: resources.appendingPathComponent("credo_rules.exs"), encoding: .utf8)
+        let emitted = credoRules.matches(of: /issue\("([A-Za-z.]+)"/).map { "Credo.Check." + $0.1 } + script.matches(of: /sobelow\("([A-Za-z.]+)"/).map { String($0.1) }
         #expect(emitted.count > 30)
         for id in emitted where !id.contains("#{") { #expect(ids.contains(id), "the checker reports \(id) but it has no page") }
         for p in pages {
@@ -147,6 +149,53 @@ struct ExplainTests {
         }
         let broken = try await explainer.explainAll(code: "defmodule A do\n  def f(x) do\n    x +\nend\n")
         #expect(broken.first?.page == "SyntaxError.MissingTerminator")
+    }
+
+    @Test("each syntax error of the fixtures gets the fix its kind needs, from the parser's hints: the stray `)` deleted, the heredoc closed, the map key, the keyword list")
+    func syntaxFixes() async throws {
+        let expected: [(String, SyntaxFix.Kind, String)] = [
+            ("s02_unexpected_token.ex", .strayCloser, "    IO.puts(\"hello\")\n"),
+            ("s06_unclosed_heredoc.ex", .unterminatedString, "heredoc opened on line 2"),
+            ("s07_bad_map_syntax.ex", .mixedMapKeys, "`name: value` (an atom key) or `:name => value`"),
+            ("s08_keyword_not_last.ex", .keywordNotLast, "Keyword.merge([a: 1], [b: 2])"),
+        ]
+        let explainer = Explainer(index: Self.index, pool: Self.pool, instance: nil, templates: Self.templates)
+        for (file, kind, fragment) in expected {
+            let code = try String(contentsOf: TestPaths.fixtures.appendingPathComponent("elixir-tools/snippets/\(file)"), encoding: .utf8)
+            let finding = try #require(try await Self.pool.findings(in: code).first { $0.source == .syntax })
+            let fix = try #require(SyntaxFix.make(code: code, finding: finding))
+            #expect(fix.kind == kind, "\(file)")
+            #expect(fix.text.contains(fragment), "\(file): \(fix.text)")
+            let e = try #require(try await explainer.explainAll(code: code).first)
+            #expect(e.syntaxFix == fix.text && e.markdown.contains(fix.text))
+            try Self.expectWellFormed(e.markdown)
+        }
+        let mismatched = try #require(try await Self.pool.findings(in: "x = [1, 2)\n").first)
+        let stray = try #require(SyntaxFix.make(code: "x = [1, 2)\n", finding: mismatched))
+        #expect(stray.kind == .mismatchedCloser && stray.text.contains("Close the `[`"))
+    }
+
+    @Test("a check found again in the same file points back to its first explanation instead of repeating it")
+    func repeatedFindings() async throws {
+        let code = "defmodule Shop do\n  @moduledoc \"Shop.\"\n  def a(x), do: IO.inspect(x)\n  def b(x), do: IO.inspect(x)\nend\n"
+        let explainer = Explainer(index: Self.index, pool: Self.pool, instance: nil, templates: Self.templates)
+        let all = try await explainer.explainAll(code: code)
+        #expect(all.map(\.line) == [3, 4])
+        #expect(all[0].sameAsLine == nil && all[1].sameAsLine == 3)
+        #expect(all[1].markdown.contains("the same finding as on line 3") && all[1].markdown.contains("IO.inspect(x)  # <- line 4"))
+        #expect(!all[1].markdown.contains("### Why it matters"), "not repeated word for word")
+    }
+
+    @Test("Sobelow's `lib/` wording is kept only for files under lib/")
+    func pathWording() async throws {
+        let code = "defmodule Shop do\n  @moduledoc \"Shop.\"\n  def sort(param), do: String.to_atom(param)\nend\n"
+        let explainer = Explainer(index: Self.index, pool: Self.pool, instance: nil, templates: Self.templates)
+        let unknown = try #require(try await explainer.explainAll(code: code).first { $0.check == "DOS.StringToAtom" })
+        #expect(!unknown.markdown.contains("lib/"), "a file of unknown place")
+        let elsewhere = try #require(try await explainer.explainAll(code: code, path: "scripts/shop.ex").first { $0.check == "DOS.StringToAtom" })
+        #expect(elsewhere.markdown.contains("would not report this in `scripts/shop.ex`"))
+        let inLib = try #require(try await explainer.explainAll(code: code, path: "lib/shop.ex").first { $0.check == "DOS.StringToAtom" })
+        #expect(inLib.markdown.contains("`lib/**/*.ex`"))
     }
 
     /// Parses with Ink: the four sections as headings, fenced Elixir with a language class, links.

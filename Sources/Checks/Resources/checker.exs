@@ -3,6 +3,49 @@
 # It only parses (Code.string_to_quoted / Code.format_string!); it never evaluates the code.
 Code.require_file("json.exs", __DIR__)
 
+defmodule ECLoader do
+  @moduledoc false
+  # Compiling the rule scripts costs about half a second of CPU on every checker start (a restart
+  # after a crash or timeout included); their compiled modules are kept in the cache, in a folder
+  # named by the scripts' hash, and loaded from there when it exists.
+  def require(names, dir) do
+    sources = Enum.map(names, &{&1, File.read!(Path.join(dir, &1))})
+    key = :crypto.hash(:sha256, Enum.map(sources, &elem(&1, 1))) |> Base.encode16(case: :lower) |> binary_part(0, 16)
+    home = System.get_env("ELIXIR_CODER_HOME") || Path.join(System.user_home!(), ".cache/elixir-coder")
+    cache = Path.join([home, "checker-beams", key])
+    unless load_cached(cache), do: compile_and_store(sources, dir, cache)
+  end
+
+  defp load_cached(cache) do
+    with {:ok, order} <- File.read(Path.join(cache, "order")) do
+      for name <- String.split(order, "\n", trim: true) do
+        {:module, _} = :code.load_binary(String.to_atom(name), String.to_charlist(name), File.read!(Path.join(cache, name <> ".beam")))
+      end
+      true
+    else
+      _ -> false
+    end
+  rescue
+    _ -> false
+  end
+
+  defp compile_and_store(sources, dir, cache) do
+    modules = Enum.flat_map(sources, fn {name, _} -> Code.compile_file(Path.join(dir, name)) end)
+    tmp = cache <> ".tmp-" <> Integer.to_string(System.unique_integer([:positive]))
+    try do
+      File.mkdir_p!(tmp)
+      for {mod, bin} <- modules, do: File.write!(Path.join(tmp, Atom.to_string(mod) <> ".beam"), bin)
+      File.write!(Path.join(tmp, "order"), Enum.map_join(modules, "\n", &Atom.to_string(elem(&1, 0))))
+      # Another checker may have stored the same folder first; either copy is the same.
+      with {:error, _} <- File.rename(tmp, cache), do: File.rm_rf(tmp)
+    rescue
+      _ -> File.rm_rf(tmp)
+    end
+  end
+end
+
+ECLoader.require(["credo_source.exs", "credo_rules.exs", "tool_config.exs", "sobelow_config_rules.exs"], __DIR__)
+
 defmodule ECSyntax do
   def check(code) do
     case Code.string_to_quoted(code, columns: true, token_metadata: true) do
@@ -19,8 +62,10 @@ defmodule ECSyntax do
                    (Keyword.get(meta, :column) || 0) >= String.length(List.last(lines))
         incomplete = String.starts_with?(message, "missing terminator") or String.contains?(text, "unexpected end of") or
                        (message == "syntax error before: " and token == "") or at_end
+        # Elixir puts the token between a tuple's prefix and suffix, and after a plain message.
+        composed = if is_tuple(msg), do: elem(msg, 0) <> to_string(token) <> elem(msg, 1), else: msg <> to_string(token)
         {:error, %{line: Keyword.get(meta, :line, 1), column: Keyword.get(meta, :column), message: message,
-                   token: to_string(token), verdict: if(incomplete, do: "incomplete", else: "invalid")}}
+                   token: to_string(token), composed: composed, verdict: if(incomplete, do: "incomplete", else: "invalid")}}
     end
   rescue
     e -> {:error, %{line: 1, column: nil, message: Exception.message(e), token: "", verdict: "invalid"}}
@@ -128,9 +173,6 @@ end
 
 defmodule ECRules do
   @moduledoc false
-  @credo_ignore_moduledoc ~r/(\.\w+Controller|\.Endpoint|\.\w+Live(\.\w+)?|\.Repo|\.Router|\.\w+Socket|\.\w+View|\.\w+HTML|\.\w+JSON|\.Telemetry|\.Layouts|\.Mailer)$/
-  @nesting_ops [:if, :unless, :case, :cond, :fn, :with, :try, :receive]
-  @complexity_ops [:if, :unless, :&&, :||, :and, :or, :fn]
   @file_funs ~w(read read! write write! rm rm! rm_rf open open! chmod chmod! chown chown! mkdir mkdir! mkdir_p mkdir_p! cp copy cp! copy! cp_r cp_r! ln ln! ln_s ln_s!)a
 
   def run(code, ast, kind) do
@@ -139,9 +181,7 @@ defmodule ECRules do
     ctx = %{module: nil, fun: nil, depth: 0, controller: controller, config: kind == "config", lines: lines}
     # Every rule is guarded on its own (see guard/3); these outer guards only catch a traversal itself failing.
     [{"AST rules", fn -> walk(ast, ctx) end},
-     {"Misc.ModuleBodySideEffect", fn -> module_body(ast, ctx) end},
-     {"text rules", fn -> text_rules(lines) end},
-     {"Credo.Check.Readability.LargeNumbers", fn -> large_numbers(code) end}]
+     {"Misc.ModuleBodySideEffect", fn -> module_body(ast, ctx) end}]
     |> Enum.flat_map(fn {name, fun} -> guard(name, 1, fun) end)
     |> dedupe()
     |> Enum.sort_by(&{&1.line, &1.check})
@@ -178,84 +218,29 @@ defmodule ECRules do
   defp rules(meta, named), do: Enum.flat_map(named, fn {name, fun} -> guard(name, line(meta), fun) end)
 
   # --- finding constructors ---
-  defp credo(check, category, priority, line, col, msg),
-    do: %{source: "credo", check: "Credo.Check." <> check, category: category, priority: priority, line: line, column: col, message: msg, builtin: true}
-
-  defp sobelow(type, rule, cwe, line, msg, ctx, conf \\ nil),
-    do: %{source: "sobelow", check: type, rule_id: rule, cwe: cwe, category: "security", line: line, column: nil, message: msg,
-          confidence: conf || if(ctx.controller, do: "high", else: "low"), builtin: true}
+  # `at` is the call's metadata (Sobelow reports the called function's column) or a bare line.
+  defp sobelow(type, rule, cwe, at, msg, ctx, conf \\ nil) do
+    {l, c} = if is_list(at), do: {line(at), col(at)}, else: {at, nil}
+    %{source: "sobelow", check: type, rule_id: rule, cwe: cwe, category: "security", line: l, column: c, message: msg,
+      confidence: conf || if(ctx.controller, do: "high", else: "low"), builtin: true}
+  end
 
   defp line(meta) when is_list(meta), do: Keyword.get(meta, :line, 1)
   defp line(_), do: 1
   defp col(meta), do: Keyword.get(meta, :column)
 
   # --- the AST walk with context ---
-  defp walk({:defmodule, meta, [{:__aliases__, _, parts}, [do: body]]}, ctx) do
-    name = ECFacts.alias_name(parts)
-    own = rules(meta, [
-      {"Credo.Check.Readability.ModuleDoc", fn ->
-        unless moduledoc?(body) or Regex.match?(@credo_ignore_moduledoc, name) or String.ends_with?(name, "Test"),
-          do: credo("Readability.ModuleDoc", "readability", 1, line(meta), col(meta), "Modules should have a @moduledoc tag.")
-      end}])
-    own ++ walk(body, %{ctx | module: name})
-  end
+  defp walk({:defmodule, _meta, [{:__aliases__, _, parts}, [do: body]]}, ctx),
+    do: walk(body, %{ctx | module: ECFacts.alias_name(parts)})
 
-  defp walk({kind, meta, [head | rest]} = node, ctx) when kind in [:def, :defp] do
-    {name, args} = ECFacts.fun_head(head)
-    sname = to_string(name)
+  defp walk({kind, _meta, [head | rest]}, ctx) when kind in [:def, :defp] do
+    {name, _args} = ECFacts.fun_head(head)
     body = case rest do
       [[do: b] | _] -> b
       [kw | _] when is_list(kw) -> Keyword.get(kw, :do)
       _ -> nil
     end
-    own = rules(meta, [
-      {"Credo.Check.Readability.FunctionNames", fn ->
-        if(name && not snake_case?(String.trim_trailing(sname, "?") |> String.trim_trailing("!")),
-          do: credo("Readability.FunctionNames", "readability", 2, line(meta), col(meta), "Function/macro/guard names should be written in snake_case."))
-      end},
-      {"Credo.Check.Readability.PredicateFunctionNames", fn ->
-        if(name && String.starts_with?(sname, "is_") && String.ends_with?(sname, "?"),
-          do: credo("Readability.PredicateFunctionNames", "readability", 2, line(meta), col(meta), "Predicate function names should not start with 'is', and should end in a question mark."))
-      end},
-      {"Credo.Check.Refactor.FunctionArity", fn ->
-        if(length(args) > 8,
-          do: credo("Refactor.FunctionArity", "refactor", 2, line(meta), col(meta), "Function takes too many parameters (arity is #{length(args)}, max is 8)."))
-      end},
-      {"Credo.Check.Refactor.CyclomaticComplexity", fn -> complexity(node, meta) end},
-      {"Credo.Check.Refactor.Nesting", fn -> nesting(body, meta) end}])
-    own ++ walk(body, %{ctx | fun: sname, depth: 0}) ++ walk(head, ctx)
-  end
-
-  defp walk({:@, meta, [{attr, _, _} | _]} = node, ctx) when is_atom(attr) do
-    own = rules(meta, [
-      {"Credo.Check.Readability.ModuleAttributeNames", fn ->
-        unless snake_case?(Atom.to_string(attr)),
-          do: credo("Readability.ModuleAttributeNames", "readability", 2, line(meta), col(meta), "Module attribute names should be written in snake_case.")
-      end}])
-    own ++ walk(elem(node, 2), ctx)
-  end
-
-  defp walk({:__block__, _, stmts}, ctx) when is_list(stmts) do
-    unused =
-      stmts
-      |> Enum.drop(-1)
-      |> Enum.flat_map(fn
-        {{:., _, [{:__aliases__, _, [m]}, _]}, meta, _} when m in [:String, :Enum, :Keyword, :Map, :List] ->
-          rules(meta, [{"Credo.Check.Warning.Unused#{m}Operation", fn ->
-            credo("Warning.Unused#{m}Operation", "warning", 10, line(meta), col(meta), "There should be no unused return values for #{m} functions.")
-          end}])
-        _ -> []
-      end)
-    unused ++ Enum.flat_map(stmts, &walk(&1, ctx))
-  end
-
-  defp walk({:|>, meta, [left, right]} = node, ctx) do
-    own = rules(meta, [
-      {"Credo.Check.Refactor.MapJoin", fn ->
-        if map_call?(left) and join_call?(right, 1),
-          do: credo("Refactor.MapJoin", "refactor", 2, line(meta) |> max(line_of(right)), nil, "`Enum.map_join/3` is more efficient than `Enum.map/2 |> Enum.join/2`")
-      end}])
-    own ++ walk_children(node, ctx)
+    walk(body, %{ctx | fun: to_string(name), depth: 0}) ++ walk(head, ctx)
   end
 
   defp walk({{:., meta, [mod, fun]}, cmeta, args} = node, ctx) do
@@ -263,44 +248,12 @@ defmodule ECRules do
     own ++ walk_children(node, ctx)
   end
 
-  defp walk({op, meta, [cond_expr | [opts]]} = node, ctx) when op in [:if, :unless] and is_list(opts) do
-    has_else = Keyword.has_key?(opts, :else)
-    negated = match?({:!, _, _}, cond_expr) or match?({:not, _, _}, cond_expr)
-    own = rules(meta, [
-      {"Credo.Check.Refactor.UnlessWithElse", fn ->
-        if op == :unless and has_else,
-          do: credo("Refactor.UnlessWithElse", "refactor", 2, line(meta), col(meta), "Unless conditions should avoid having an `else` block.")
-      end},
-      {"Credo.Check.Refactor.NegatedConditionsInUnless", fn ->
-        if op == :unless and negated and not has_else,
-          do: credo("Refactor.NegatedConditionsInUnless", "refactor", 2, line(meta), col(meta), "Unless conditions should not contain a negated expression.")
-      end},
-      {"Credo.Check.Refactor.NegatedConditionsWithElse", fn ->
-        if op == :if and negated and has_else,
-          do: credo("Refactor.NegatedConditionsWithElse", "refactor", 2, line(meta), col(meta), "Avoid negated conditions in if-else blocks.")
-      end}])
-    own ++ walk_children(node, ctx)
-  end
-
-  defp walk({:dbg, meta, _} = node, ctx) do
-    own = rules(meta, [{"Credo.Check.Warning.Dbg", fn -> credo("Warning.Dbg", "warning", 12, line(meta), col(meta), "There should be no calls to `dbg/1`.") end}])
-    own ++ walk_children(node, ctx)
-  end
-
-  defp walk({:=, meta, [{name, _, ctxv} | _]} = node, ctx) when is_atom(name) and is_atom(ctxv) do
-    own = rules(meta, [
-      {"Credo.Check.Readability.VariableNames", fn ->
-        unless snake_case?(String.trim_leading(Atom.to_string(name), "_")),
-          do: credo("Readability.VariableNames", "readability", 2, line(meta), col(meta), "Variable names should be written in snake_case.")
-      end}])
-    own ++ walk_children(node, ctx)
-  end
-
   defp walk({:config, meta, args} = node, %{config: true} = ctx) when is_list(args) do
     secrets = rules(meta, [
       {"Config.Secrets", fn ->
         for kw <- args, is_list(kw), {key, val} <- kw, is_atom(key), is_binary(val), secret_key?(key) do
-          sobelow("Config.Secrets", "SBLW010", "CWE-798", find_key_line(ctx.lines, key, line(meta)), "Hardcoded Secret", ctx, "high")
+          # Sobelow reports config findings at column 0.
+          sobelow("Config.Secrets", "SBLW010", "CWE-798", [line: find_key_line(ctx.lines, key, line(meta)), column: 0], "Hardcoded Secret", ctx, "high")
         end
       end}])
     secrets ++ walk_children(node, ctx)
@@ -315,67 +268,46 @@ defmodule ECRules do
   defp walk_children({a, _, _}, ctx) when is_tuple(a), do: walk(a, ctx)
   defp walk_children(_, _), do: []
 
-  # --- remote calls: debugging, unsafe operations ---
-  defp remote({:__aliases__, _, mod}, fun, args, meta, cmeta, ctx) when is_list(mod) do
-    l = line(cmeta)
+  # --- remote calls: unsafe operations ---
+  defp remote({:__aliases__, _, mod}, fun, args, _meta, cmeta, ctx) when is_list(mod) do
     m = ECFacts.alias_name(mod)
     nonlit = Enum.any?(Enum.take(args, 1), &(not literal?(&1)))
     rules(cmeta, [
-      {"Credo.Check.Warning.IoInspect", fn ->
-        if(m == "IO" and fun == :inspect, do: credo("Warning.IoInspect", "warning", 12, l, col(meta), "There should be no calls to `IO.inspect/1`."))
-      end},
-      {"Credo.Check.Warning.IExPry", fn ->
-        if(m == "IEx" and fun == :pry, do: credo("Warning.IExPry", "warning", 12, l, col(meta), "There should be no calls to `IEx.pry/0`."))
-      end},
-      {"Credo.Check.Design.AliasUsage", fn ->
-        # Like Credo, `__MODULE__.Sub` and `mod.Sub` are not aliasable names.
-        if(length(mod) >= 2 and Enum.all?(mod, &is_atom/1) and hd(mod) not in [:Elixir, :Kernel, :IO] and not ctx.config,
-          do: credo("Design.AliasUsage", "design", 1, l, col(meta), "Nested modules could be aliased at the top of the invoking module."))
-      end},
-      {"Credo.Check.Refactor.MapJoin", fn ->
-        if(m == "Enum" and fun == :join and match?([_ | _], args) and map_call?(hd(args)),
-          do: credo("Refactor.MapJoin", "refactor", 2, l, col(meta), "`Enum.map_join/3` is more efficient than `Enum.map/2 |> Enum.join/2`"))
-      end},
       {"DOS.StringToAtom", fn ->
-        if(m == "String" and fun == :to_atom and (args == [] or nonlit), do: sobelow("DOS.StringToAtom", "SBLW013", "CWE-400", l, "Unsafe `String.to_atom`", ctx))
+        if(m == "String" and fun == :to_atom and (args == [] or nonlit), do: sobelow("DOS.StringToAtom", "SBLW013", "CWE-400", cmeta, "Unsafe `String.to_atom`", ctx))
       end},
       {"DOS.ListToAtom", fn ->
-        if(m == "List" and fun == :to_atom and (args == [] or nonlit), do: sobelow("DOS.ListToAtom", "SBLW012", "CWE-400", l, "Unsafe `List.to_atom`", ctx))
+        if(m == "List" and fun == :to_atom and (args == [] or nonlit), do: sobelow("DOS.ListToAtom", "SBLW012", "CWE-400", cmeta, "Unsafe `List.to_atom`", ctx))
       end},
       {"RCE.CodeModule", fn ->
-        if(m == "Code" and fun in [:eval_string, :eval_file, :eval_quoted], do: sobelow("RCE.CodeModule", "SBLW015", "CWE-94", l, "Code execution in eval function", ctx))
+        if(m == "Code" and fun in [:eval_string, :eval_file, :eval_quoted], do: sobelow("RCE.CodeModule", "SBLW015", "CWE-94", cmeta, "Code execution in eval function", ctx))
       end},
       {"RCE.EEx", fn ->
-        if(m == "EEx" and fun in [:eval_string, :eval_file], do: sobelow("RCE.EEx", "SBLW016", "CWE-94", l, "Code Execution in EEx template eval", ctx))
+        if(m == "EEx" and fun in [:eval_string, :eval_file], do: sobelow("RCE.EEx", "SBLW016", "CWE-94", cmeta, "Code Execution in EEx template eval", ctx))
       end},
       {"CI.System", fn ->
-        if(m == "System" and fun == :cmd and nonlit, do: sobelow("CI.System", "SBLW002", "CWE-78", l, "Command Injection in `System.cmd`", ctx))
+        if(m == "System" and fun == :cmd and nonlit, do: sobelow("CI.System", "SBLW002", "CWE-78", cmeta, "Command Injection in `System.cmd`", ctx))
       end},
       {"Traversal.FileModule", fn ->
         if(m == "File" and fun in @file_funs and nonlit,
-          do: sobelow("Traversal.FileModule", "SBLW019", "CWE-22", l, "Directory Traversal in `File` function", ctx))
+          do: sobelow("Traversal.FileModule", "SBLW019", "CWE-22", cmeta, "Directory Traversal in `File` function", ctx))
       end},
       {"SQL.Query", fn ->
         if(fun in [:query, :query!] and (m == "Ecto.Adapters.SQL" or String.ends_with?(m, "Repo")) and Enum.any?(args, &interpolated?/1),
-          do: sobelow("SQL.Query", "SBLW017", "CWE-89", l, "SQL injection", ctx))
+          do: sobelow("SQL.Query", "SBLW017", "CWE-89", cmeta, "SQL injection", ctx))
       end},
       {"SQL.Stream", fn ->
-        if(fun == :stream and m == "Ecto.Adapters.SQL" and Enum.any?(args, &interpolated?/1), do: sobelow("SQL.Stream", "SBLW018", "CWE-89", l, "SQL injection", ctx))
+        if(fun == :stream and m == "Ecto.Adapters.SQL" and Enum.any?(args, &interpolated?/1), do: sobelow("SQL.Stream", "SBLW018", "CWE-89", cmeta, "SQL injection", ctx))
       end}])
   end
 
-  defp remote(erl, fun, args, meta, cmeta, ctx) when is_atom(erl) do
-    l = line(cmeta)
+  defp remote(erl, fun, args, _meta, cmeta, ctx) when is_atom(erl) do
     nonlit = Enum.any?(Enum.take(args, 1), &(not literal?(&1)))
     rules(cmeta, [
       {"Misc.BinToTerm", fn ->
-        if(erl == :erlang and fun == :binary_to_term, do: sobelow("Misc.BinToTerm", "SBLW014", "CWE-502", l, "Unsafe `binary_to_term`", ctx, "high"))
+        if(erl == :erlang and fun == :binary_to_term, do: sobelow("Misc.BinToTerm", "SBLW014", "CWE-502", cmeta, "Unsafe `binary_to_term`", ctx, "high"))
       end},
-      {"CI.OS", fn -> if(erl == :os and fun == :cmd and nonlit, do: sobelow("CI.OS", "SBLW001", "CWE-78", l, "Command Injection in `:os.cmd`", ctx)) end},
-      {"Credo.Check.Warning.UnsafeExec", fn ->
-        if(erl == :os and fun == :cmd and nonlit,
-          do: credo("Warning.UnsafeExec", "warning", 12, l, col(meta), "Prefer System.cmd/2,3 over :os.cmd/1 to prevent command injection."))
-      end}])
+      {"CI.OS", fn -> if(erl == :os and fun == :cmd and nonlit, do: sobelow("CI.OS", "SBLW001", "CWE-78", cmeta, "Command Injection in `:os.cmd`", ctx)) end}])
   end
 
   defp remote(_, _, _, _, _, _), do: []
@@ -388,17 +320,17 @@ defmodule ECRules do
 
   # Called directly or at the end of a pipe: send_resp's body is the last argument.
   defp local({:send_resp, meta, args}, ctx) when is_list(args) and length(args) in [2, 3],
-    do: rules(meta, [{"XSS.SendResp", fn -> unless literal?(List.last(args)), do: sobelow("XSS.SendResp", "SBLW031", "CWE-79", line(meta), "XSS in `send_resp`", ctx, "high") end}])
+    do: rules(meta, [{"XSS.SendResp", fn -> unless literal?(List.last(args)), do: sobelow("XSS.SendResp", "SBLW031", "CWE-79", meta, "XSS in `send_resp`", ctx, "high") end}])
   defp local({:send_download, meta, [_, arg | _]}, ctx),
-    do: rules(meta, [{"Traversal.SendDownload", fn -> unless literal?(arg), do: sobelow("Traversal.SendDownload", "SBLW020", "CWE-22", line(meta), "Directory Traversal in `send_download`", ctx) end}])
+    do: rules(meta, [{"Traversal.SendDownload", fn -> unless literal?(arg), do: sobelow("Traversal.SendDownload", "SBLW020", "CWE-22", meta, "Directory Traversal in `send_download`", ctx) end}])
   defp local({:send_file, meta, [_, _, path | _]}, ctx),
-    do: rules(meta, [{"Traversal.SendFile", fn -> unless literal?(path), do: sobelow("Traversal.SendFile", "SBLW021", "CWE-22", line(meta), "Directory Traversal in `send_file`", ctx) end}])
+    do: rules(meta, [{"Traversal.SendFile", fn -> unless literal?(path), do: sobelow("Traversal.SendFile", "SBLW021", "CWE-22", meta, "Directory Traversal in `send_file`", ctx) end}])
   defp local({:html, meta, [_, body]}, ctx),
-    do: rules(meta, [{"XSS.HTML", fn -> unless literal?(body), do: sobelow("XSS.HTML", "SBLW029", "CWE-79", line(meta), "XSS in `html`", ctx) end}])
+    do: rules(meta, [{"XSS.HTML", fn -> unless literal?(body), do: sobelow("XSS.HTML", "SBLW029", "CWE-79", meta, "XSS in `html`", ctx) end}])
   defp local({:raw, meta, [arg]}, ctx),
-    do: rules(meta, [{"XSS.Raw", fn -> unless literal?(arg), do: sobelow("XSS.Raw", "SBLW030", "CWE-79", line(meta), "XSS", ctx) end}])
+    do: rules(meta, [{"XSS.Raw", fn -> unless literal?(arg), do: sobelow("XSS.Raw", "SBLW030", "CWE-79", meta, "XSS", ctx) end}])
   defp local({{:., _, [:erlang, :binary_to_atom]}, meta, _}, ctx),
-    do: rules(meta, [{"DOS.BinToAtom", fn -> sobelow("DOS.BinToAtom", "SBLW011", "CWE-400", line(meta), "Unsafe atom interpolation", ctx) end}])
+    do: rules(meta, [{"DOS.BinToAtom", fn -> sobelow("DOS.BinToAtom", "SBLW011", "CWE-400", meta, "Unsafe atom interpolation", ctx) end}])
   defp local(_, _), do: []
 
   # --- Misc.ModuleBodySideEffect: calls in a module body run when the module compiles ---
@@ -534,18 +466,6 @@ defmodule ECRules do
   defp interpolated?({:<<>>, _, parts}), do: Enum.any?(parts, &(not is_binary(&1)))
   defp interpolated?(_), do: false
 
-  defp map_call?({{:., _, [{:__aliases__, _, [:Enum]}, :map]}, _, _}), do: true
-  defp map_call?({:|>, _, [_, right]}), do: map_call?(right)
-  defp map_call?(_), do: false
-
-  defp join_call?({{:., _, [{:__aliases__, _, [:Enum]}, :join]}, _, args}, n), do: length(args) <= n
-  defp join_call?(_, _), do: false
-
-  defp line_of({_, meta, _}) when is_list(meta), do: Keyword.get(meta, :line, 0)
-  defp line_of(_), do: 0
-
-  defp snake_case?(s), do: Regex.match?(~r/^[a-z_][a-z0-9_]*[?!]?$/, s)
-
   defp secret_key?(key) do
     k = Atom.to_string(key)
     Enum.any?(["secret", "password", "secret_key_base", "api_key", "private_key"], &String.contains?(k, &1))
@@ -559,10 +479,6 @@ defmodule ECRules do
     |> Enum.find_value(from, fn {text, n} -> if n >= from and String.contains?(text, needle), do: n end)
   end
 
-  defp moduledoc?({:__block__, _, stmts}), do: Enum.any?(stmts, &moduledoc?/1)
-  defp moduledoc?({:@, _, [{:moduledoc, _, _}]}), do: true
-  defp moduledoc?(_), do: false
-
   defp controller?(ast) do
     {_, found} = Macro.prewalk(ast, false, fn
       {:use, _, [_, :controller]} = n, _ -> {n, true}
@@ -570,70 +486,6 @@ defmodule ECRules do
     end)
     found
   end
-
-  defp nesting(nil, _), do: []
-  defp nesting(body, _meta) do
-    case deepest(body, 0) do
-      nil -> []
-      {l, c} -> [credo("Refactor.Nesting", "refactor", 2, l, c, "Function body is nested too deep (max depth is 2, was 3).")]
-    end
-  end
-
-  defp deepest({op, meta, args}, depth) when op in @nesting_ops and is_list(args) do
-    if depth >= 3, do: {line(meta), col(meta)}, else: first_deep(args, depth + 1)
-  end
-  defp deepest({_, _, args}, depth) when is_list(args), do: first_deep(args, depth)
-  defp deepest(list, depth) when is_list(list), do: first_deep(list, depth)
-  defp deepest({a, b}, depth), do: first_deep([a, b], depth)
-  defp deepest(_, _), do: nil
-
-  defp first_deep(items, depth), do: Enum.find_value(items, &deepest(&1, depth))
-
-  defp complexity({_, meta, _} = node, _) do
-    {_, n} = Macro.prewalk(node, 1, fn
-      {op, _, _} = x, acc when op in @complexity_ops -> {x, acc + 1}
-      {op, _, [_, [do: clauses]]} = x, acc when op in [:case, :cond] and is_list(clauses) -> {x, acc + length(clauses)}
-      x, acc -> {x, acc}
-    end)
-    if n > 9, do: credo("Refactor.CyclomaticComplexity", "refactor", 2, line(meta), col(meta), "Function is too complex (cyclomatic complexity is #{n}, max is 9).")
-  end
-
-  defp text_rules(lines) do
-    lines
-    |> Enum.with_index(1)
-    |> Enum.flat_map(fn {text, n} ->
-      rules([line: n], [
-        {"Credo.Check.Design.TagTODO", fn -> if(Regex.match?(~r/#\s*TODO\b/, text), do: credo("Design.TagTODO", "design", 0, n, nil, "Found a TODO tag in a comment.")) end},
-        {"Credo.Check.Design.TagFIXME", fn -> if(Regex.match?(~r/#\s*FIXME\b/, text), do: credo("Design.TagFIXME", "design", 1, n, nil, "Found a FIXME tag in a comment.")) end},
-        {"Credo.Check.Readability.TrailingWhiteSpace", fn ->
-          if(Regex.match?(~r/[ \t]+$/, text), do: credo("Readability.TrailingWhiteSpace", "readability", 1, n, nil, "There should be no trailing white-space at the end of a line."))
-        end},
-        # Like Credo, string contents do not count towards the length.
-        {"Credo.Check.Readability.MaxLineLength", fn ->
-          if(String.length(Regex.replace(~r/"(?:[^"\\]|\\.)*"/, text, "\"\"")) > 120,
-            do: credo("Readability.MaxLineLength", "readability", 1, n, 121, "Line is too long (max is 120, was #{String.length(text)})."))
-        end}])
-    end)
-  end
-
-  defp large_numbers(code) do
-    encoder = fn lit, meta -> {:ok, {:__block__, meta, [lit]}} end
-    case Code.string_to_quoted(code, literal_encoder: encoder, token_metadata: true, columns: true) do
-      {:ok, ast} ->
-        {_, acc} = Macro.prewalk(ast, [], fn
-          {:__block__, meta, [n]} = x, acc when is_integer(n) and n > 9999 ->
-            tok = Keyword.get(meta, :token, "")
-            if is_binary(tok) and not String.contains?(tok, "_") and not String.starts_with?(tok, "0"),
-              do: {x, [credo("Readability.LargeNumbers", "readability", 1, line(meta), col(meta), "Numbers larger than 9999 should be written with underscores: #{underscore(n)}") | acc]},
-              else: {x, acc}
-          x, acc -> {x, acc}
-        end)
-        acc
-      _ -> []
-    end
-  end
-
-  defp underscore(n), do: n |> Integer.to_string() |> String.reverse() |> String.to_charlist() |> Enum.chunk_every(3) |> Enum.join("_") |> String.reverse()
 end
 
 defmodule ECClose do
@@ -692,18 +544,58 @@ defmodule ECViable do
   end
 end
 
+defmodule ECSobelowFilter do
+  @moduledoc false
+  # Sobelow's own suppression: types ignored in .sobelow-conf (a prefix like "Config" ignores them all),
+  # ignored files, the confidence threshold, and, with skip on, `@sobelow_skip [...]` (or a
+  # `# sobelow_skip [...]` comment) before a function silencing those types inside it.
+  @rank %{"high" => 3, "medium" => 2, "low" => 1}
+
+  def apply(findings, ast, code, config, path) do
+    skips = if config.skip, do: skips(ast, code), else: []
+    ignored_file = path != nil and Enum.any?(config.ignore_files, &(String.ends_with?(path, &1) or String.ends_with?(&1, path)))
+    Enum.reject(findings, fn f ->
+      Map.get(f, :source) == "sobelow" and Map.get(f, :rule_id) != nil and
+        (ignored_file or Enum.any?(config.ignore, &(f.check == &1 or String.starts_with?(f.check, &1 <> "."))) or
+           Map.get(@rank, f[:confidence], 1) < Map.get(@rank, config.threshold, 1) or
+           Enum.any?(skips, fn {from, to, types} -> f.line in from..to and (types == [] or f.check in types) end))
+    end)
+  end
+
+  # {first line, last line, types} of every function preceded by a skip.
+  defp skips(ast, code) do
+    comments = code |> String.split("\n") |> Enum.with_index(1)
+               |> Enum.flat_map(fn {l, n} -> if String.match?(l, ~r/^\s*#\s*sobelow_skip/), do: [{n, types_in(l)}], else: [] end)
+    {_, {_, acc}} = Macro.prewalk(ast, {nil, []}, fn
+      {:@, _, [{:sobelow_skip, _, [types]}]} = n, {_, acc} when is_list(types) -> {n, {Enum.filter(types, &is_binary/1), acc}}
+      {op, meta, _} = n, {pending, acc} when op in [:def, :defp] ->
+        first = Keyword.get(meta, :line, 1)
+        last = get_in(meta, [:end, :line]) || first
+        comment = Enum.find_value(comments, fn {l, t} -> if l == first - 1, do: t end)
+        case pending || comment do
+          nil -> {n, {nil, acc}}
+          types -> {n, {nil, [{first, last, types} | acc]}}
+        end
+      n, st -> {n, st}
+    end)
+    acc
+  end
+
+  defp types_in(line), do: Regex.scan(~r/"([^"]+)"/, line) |> Enum.map(&Enum.at(&1, 1))
+end
+
 defmodule ECServer do
-  def handle("close", code, _kind), do: %{syntax: %{status: "ok"}, closed: ECClose.close(code)}
-  def handle("viable", code, _kind), do: %{syntax: %{status: ECViable.verdict(code)}}
+  def handle("close", code, _kind, _opts), do: %{syntax: %{status: "ok"}, closed: ECClose.close(code)}
+  def handle("viable", code, _kind, _opts), do: %{syntax: %{status: ECViable.verdict(code)}}
   # The built-in rules on a prefix: closed first, so a cut-off program can be checked.
-  def handle("prefixrules", code, kind) do
+  def handle("prefixrules", code, kind, opts) do
     case ECClose.close(code) do
       nil -> %{syntax: %{status: "incomplete"}, findings: []}
-      closed -> handle("rules", closed, kind)
+      closed -> handle("rules", closed, kind, opts)
     end
   end
 
-  def handle(cmd, code, kind) do
+  def handle(cmd, code, kind, opts) do
     syntax = ECSyntax.check(code)
     base = case syntax do
       {:ok, _} -> %{syntax: %{status: "ok"}}
@@ -723,9 +615,15 @@ defmodule ECServer do
           end
         if cmd in ["rules", "all"] do
           ctx = %{module: nil, fun: nil, depth: 0, controller: false, config: kind == "config"}
+          credo_config = ECToolConfig.credo(opts["credo"], opts["path"], kind)
+          sobelow_config = ECToolConfig.sobelow(opts["sobelow"])
+          sobelow_config = if opts["skip"] == "1", do: %{sobelow_config | skip: true}, else: sobelow_config
+          guard = fn name, fun -> ECRules.guard(name, 1, fun) end
           # Each rule is guarded in ECRules.guard/3; these guards are the last net, for a whole rule set failing.
           findings =
             [{"rules", fn -> ECRules.run(code, ast, kind) end},
+             {"credo", fn -> if credo_config.included, do: ECCredo.run(code, ast, credo_config, guard), else: [] end},
+             {"Sobelow configuration rules", fn -> ECSobelowConfig.run(ast, opts["file"], controller?(ast)) end},
              {"local calls", fn -> ECRules.local_calls(ast, %{ctx | controller: controller?(ast)}) |> Enum.map(&Map.put(&1, :snippet, "")) end},
              {"atom interpolation", fn -> bin_atoms(ast, ctx) end}]
             |> Enum.flat_map(fn {name, fun} ->
@@ -734,7 +632,13 @@ defmodule ECServer do
                 {:failed, finding} -> [finding]
               end
             end)
-          Map.put(base, :findings, Enum.sort_by(ECRules.dedupe(findings), &{&1.line, &1.check}))
+          findings = ECSobelowFilter.apply(findings, ast, code, sobelow_config, opts["path"])
+          # Credo without --strict hides issues below priority 0 (its low checks); no option: every finding.
+          strict = opts["strict"] != "0" or credo_config.strict == true
+          findings = if strict, do: findings, else: Enum.reject(findings, &(&1[:source] == "credo" and (&1[:priority] || 0) < 0))
+          base
+          |> Map.put(:findings, Enum.sort_by(ECRules.dedupe(findings), &{&1.line, &1.check}))
+          |> Map.put(:notes, credo_config.notes ++ sobelow_config.notes)
         else
           base
         end
@@ -764,7 +668,7 @@ defmodule ECServer do
       {{:., _, [:erlang, :binary_to_atom]}, meta, [{:<<>>, _, parts}, :utf8]} = n, acc ->
         if Enum.all?(parts, &is_binary/1), do: {n, acc},
           else: {n, [%{source: "sobelow", check: "DOS.BinToAtom", rule_id: "SBLW011", cwe: "CWE-400", category: "security",
-                       line: Keyword.get(meta, :line, 1), column: nil, message: "Unsafe atom interpolation",
+                       line: Keyword.get(meta, :line, 1), column: Keyword.get(meta, :column), message: "Unsafe atom interpolation",
                        confidence: if(controller?(ast), do: "high", else: "low"), builtin: true, snippet: ""} | acc]}
       n, acc -> {n, acc}
     end)
@@ -779,17 +683,25 @@ defmodule ECServer do
     e -> %{changed: false, formatted: nil, error: Exception.message(e)}
   end
 
+  # The argument: the file kind, then `;key=base64` options (credo and sobelow config text, the path, skip).
+  defp options(argument) do
+    [kind | pairs] = String.split(argument, ";")
+    opts = for pair <- pairs, [k, v] <- [String.split(pair, "=", parts: 2)], {:ok, d} <- [Base.decode64(v)], into: %{}, do: {k, d}
+    {kind, opts}
+  end
+
   def loop do
     case IO.read(:stdio, :line) do
       :eof -> :ok
       line ->
         reply =
           case String.split(String.trim_trailing(line, "\n"), "\t") do
-            [id, cmd, b64, kind] ->
+            [id, cmd, b64, argument] ->
+              {kind, opts} = options(argument)
               case Base.decode64(b64) do
                 {:ok, code} ->
                   try do
-                    Map.put(handle(cmd, code, kind), :id, id)
+                    Map.put(handle(cmd, code, kind, opts), :id, id)
                   rescue
                     e -> %{id: id, error: "checker failed: " <> Exception.message(e)}
                   end

@@ -1,0 +1,2 @@
+import Config
+config :app, AppWeb.Endpoint, url: [host: "example.com", port: 80]
