@@ -41,7 +41,7 @@ struct ExplainCommand: AsyncParsableCommand {
         defer { instance?.shutdown() }
         let explainer = Explainer(index: index, pool: pool, instance: instance, templates: try PromptTemplates())
         let kind: SourceKind = file.contains("config/") && file.hasSuffix(".exs") ? .config : .code
-        let explanations = try await explainer.explainAll(code: code, kind: kind, line: line, check: check, progress: { Stderr.print($0) })
+        let explanations = try await explainer.explainAll(code: code, kind: kind, path: file, line: line, check: check, progress: { Stderr.print($0) })
         if json { return try printJSON(explanations) }
         if explanations.isEmpty { Stderr.print("no findings" + (line.map { " on line \($0)" } ?? "") + (check.map { " of \($0)" } ?? "")) }
         writeOut(explanations.map(\.markdown).joined(separator: "\n---\n\n"))

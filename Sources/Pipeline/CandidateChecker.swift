@@ -136,9 +136,8 @@ public struct ElixirCandidateChecker: CandidateChecker {
 
     static func problems(in r: CheckReport) -> [Finding] {
         if r.syntax.status != .ok {
-            let token = r.syntax.token.map { $0.isEmpty ? "" : " \($0)" } ?? ""
             return [Finding(source: .syntax, check: "SyntaxError", line: r.syntax.line ?? 1, column: r.syntax.column,
-                            message: (r.syntax.message ?? "syntax error") + token)]
+                            message: r.syntax.displayMessage)]
         }
         var out: [Finding] = []
         if let facts = r.facts {
