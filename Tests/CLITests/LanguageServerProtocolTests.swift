@@ -148,7 +148,7 @@ struct LanguageServerProtocolTests {
         let first = try c.diagnostics("greeter.ex", version: 1)
         let atom = try #require(first.first { $0["code"] as? String == "DOS.StringToAtom" }, "\(first)")
         #expect(atom["source"] as? String == "sobelow")
-        #expect(range(atom) == [4, 4, 4, 24], "the whole call on line 5: \(atom)")
+        #expect(range(atom) == [4, 11, 4, 18], "`to_atom` on line 5, where Sobelow's column points: \(atom)")
         let unused = try #require(first.first { ($0["code"] as? String)?.hasPrefix("Compiler.") == true }, "\(first)")
         #expect(range(unused)[0] == 8 && unused["severity"] as? Int == 2, "the unused variable on line 9, a warning: \(unused)")
         // Replace `String.to_atom(name)` with `name` (an incremental change), then the unused variable.
@@ -204,7 +204,7 @@ struct LanguageServerProtocolTests {
         try c.open("emoji.ex", text: text)
         let before = try c.diagnostics("emoji.ex", version: 1)
         let atom = try #require(before.first { $0["code"] as? String == "DOS.StringToAtom" }, "\(before)")
-        #expect(range(atom) == [2, 2, 2, 42], "the line's text, 😀 counted as two UTF-16 units: \(atom)")
+        #expect(range(atom) == [2, 31, 2, 38], "`to_atom`, 😀 counted as two UTF-16 units: \(atom)")
         try c.notify("textDocument/didChange", ["textDocument": ["uri": LSPClient.uri("emoji.ex"), "version": 2],
                                                "contentChanges": [["range": ["start": ["line": 2, "character": 31], "end": ["line": 2, "character": 38]], "text": "to_existing_atom"]]])
         #expect(try c.diagnostics("emoji.ex", version: 2).isEmpty)
@@ -237,12 +237,12 @@ struct LanguageServerProtocolTests {
         _ = try c.initialize()
         try c.open("greeter.ex", text: try fixture("greeter.ex"))
         _ = try c.diagnostics("greeter.ex", version: 1)
-        let hover = try #require(try c.request("textDocument/hover", ["textDocument": ["uri": LSPClient.uri("greeter.ex")], "position": ["line": 4, "character": 10]])["result"] as? [String: Any])
+        let hover = try #require(try c.request("textDocument/hover", ["textDocument": ["uri": LSPClient.uri("greeter.ex")], "position": ["line": 4, "character": 12]])["result"] as? [String: Any])
         let markdown = try #require((hover["contents"] as? [String: Any])?["value"] as? String)
         #expect(markdown.contains("DOS.StringToAtom") && markdown.contains("### How to fix") && markdown.contains("### Why it matters"), "\(markdown)")
         #expect(try c.request("textDocument/hover", ["textDocument": ["uri": LSPClient.uri("greeter.ex")], "position": ["line": 1, "character": 3]])["result"] is NSNull)
         let onFinding = try #require(try c.request("textDocument/codeAction", ["textDocument": ["uri": LSPClient.uri("greeter.ex")],
-                                                                              "range": ["start": ["line": 4, "character": 6], "end": ["line": 4, "character": 6]], "context": ["diagnostics": []]])["result"] as? [[String: Any]])
+                                                                              "range": ["start": ["line": 4, "character": 12], "end": ["line": 4, "character": 12]], "context": ["diagnostics": []]])["result"] as? [[String: Any]])
         let titles = onFinding.compactMap { $0["title"] as? String }
         #expect(titles.contains("Explain DOS.StringToAtom") && titles.contains("Fix with ElixirCoder: DOS.StringToAtom"), "\(titles)")
         try c.open("stub.ex", text: try fixture("age_sort.ex"))

@@ -43,7 +43,7 @@ local function main()
   out.opened = vim.wait(60000, function() return has(buf, "DOS.StringToAtom") end, 20)
   out.after_open = diags(buf)
 
-  local params = { textDocument = { uri = vim.uri_from_bufnr(buf) }, position = { line = 4, character = 10 } }
+  local params = { textDocument = { uri = vim.uri_from_bufnr(buf) }, position = { line = 4, character = 12 } }
   for _, r in pairs(vim.lsp.buf_request_sync(buf, "textDocument/hover", params, 60000) or {}) do
     if r.result then out.hover = r.result.contents.value end
   end
