@@ -172,19 +172,23 @@ public struct SynthesisRequest: Sendable, Equatable {
     public var constants: [String]
     /// Seconds the search may take.
     public var budget: Double
+    /// Sizes searched beyond the smallest program that gives the examples: with weak examples,
+    /// more alternatives show whether the smallest one stands out.
+    public var beyond: Int
 
-    public init(function: String, parameters: [String]?, examples: [Example], words: [String], constants: [String], budget: Double) {
+    public init(function: String, parameters: [String]?, examples: [Example], words: [String], constants: [String], budget: Double, beyond: Int = 1) {
         self.function = function
         self.parameters = parameters
         self.examples = examples
         self.words = words
         self.constants = constants
         self.budget = budget
+        self.beyond = beyond
     }
 
     /// The request as the worker reads it: one field per line.
     var spec: String {
-        var lines = ["function \(function)", "budget \(Int(budget * 1000))"]
+        var lines = ["function \(function)", "budget \(Int(budget * 1000))", "beyond \(beyond)"]
         if let parameters { lines.append("params " + parameters.joined(separator: ",")) }
         lines.append("word " + words.joined(separator: " "))
         lines += constants.map { "constant " + $0.replacingOccurrences(of: "\n", with: " ") }
@@ -205,13 +209,19 @@ public struct SynthesizedProgram: Sendable, Codable, Equatable {
     public var affinity: Int
     /// How many words its function names have, beside type words such as "integer".
     public var names: Int
+    /// How much of the task's wording the documentation of its functions carries (rare stems weigh more).
+    public var described: Int
+    /// How many of its functions have documentation that shares no informative word with the task.
+    public var undescribed: Int
 
-    public init(source: String, size: Int, unused: Int, affinity: Int, names: Int) {
+    public init(source: String, size: Int, unused: Int, affinity: Int, names: Int, described: Int = 0, undescribed: Int = 0) {
         self.source = source
         self.size = size
         self.unused = unused
         self.affinity = affinity
         self.names = names
+        self.described = described
+        self.undescribed = undescribed
     }
 }
 

@@ -32,9 +32,12 @@ public struct ExampleSynthesis: Sendable {
 
     /// The request, when the task names one function and has examples that call it.
     public func request(budget: Double) -> SynthesisRequest? {
-        guard let function = target, !contract.examples.isEmpty, Self.evidence(of: contract.examples) != .insufficient else { return nil }
+        let evidence = Self.evidence(of: contract.examples)
+        guard let function = target, !contract.examples.isEmpty, evidence != .insufficient else { return nil }
+        // With one example the smallest program is often a coincidence: two sizes more show the
+        // alternatives it must beat.
         return SynthesisRequest(function: function.name, parameters: parameters, examples: contract.examples,
-                                words: words, constants: constants, budget: budget)
+                                words: words, constants: constants, budget: budget, beyond: evidence == .decisive ? 1 : 2)
     }
 
     /// The words of the task's prose, without code spans, calls and examples: `max_depth(list)`
@@ -101,8 +104,9 @@ public struct ExampleSynthesis: Sendable {
         /// Two or more examples, not all yes-or-no: a program that gives them all is worth checking.
         case decisive
         /// One example: many small programs agree with it by chance (`lcm(4, 6) == 12` is also
-        /// `b * 2`), so a program must also read every parameter and echo the task's words in
-        /// its function names: two of them, or the only one it has.
+        /// `b * 2`), so a program must also read every parameter and echo the task's words: in
+        /// its function names (two of them, or its only one), or, when it is the one smallest
+        /// program that reads every parameter, in the documentation of every function it calls.
         case needsWords
         /// Yes-or-no answers without both a yes and a no among at least three: a random predicate
         /// agrees too often for any program to be trusted.
@@ -119,11 +123,23 @@ public struct ExampleSynthesis: Sendable {
     }
 
     /// The programs worth checking, best first: reading every parameter, then smaller, then more
-    /// of the task's words in their function names; the evidence decides which are kept at all.
+    /// of the task's words in their function names and their documentation; the evidence decides
+    /// which are kept at all.
     public static func ranked(_ programs: [SynthesizedProgram], evidence: ExampleEvidence) -> [SynthesizedProgram] {
-        programs.filter { evidence == .decisive || (evidence == .needsWords && $0.unused == 0 && $0.affinity >= min(2, max(1, $0.names))) }.sorted {
-            ($0.unused, Double($0.size) - 1.5 * Double($0.affinity), $0.source) < ($1.unused, Double($1.size) - 1.5 * Double($1.affinity), $1.source)
+        let complete = programs.filter { $0.unused == 0 }
+        let smallest = complete.map(\.size).min()
+        let alone = complete.filter { $0.size == smallest }.count == 1
+        return programs.filter {
+            evidence == .decisive || (evidence == .needsWords && $0.unused == 0 && (namesTask($0) || (alone && $0.size == smallest && $0.undescribed == 0)))
+        }.sorted {
+            ($0.unused, Double($0.size) - 1.5 * Double($0.affinity), -$0.described, $0.source)
+                < ($1.unused, Double($1.size) - 1.5 * Double($1.affinity), -$1.described, $1.source)
         }
+    }
+
+    /// Its function names share the task's words: two of them, or its only one.
+    static func namesTask(_ program: SynthesizedProgram) -> Bool {
+        program.affinity >= min(2, max(1, program.names))
     }
 
     /// The whole file with `body` as the function's body.

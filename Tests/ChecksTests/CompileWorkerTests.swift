@@ -116,6 +116,17 @@ struct CompileWorkerTests {
                                  "\(titled.programs.map(\.source))")
         #expect(found.names == 3 && found.affinity == 2, "split, join, capitalize; two of them echo the task")
 
+        // With one example, more sizes show the alternatives; the documentation of every function
+        // of the right program shares a rare word with the task.
+        let groups = SynthesisRequest(function: "groups_of", parameters: ["list", "n"],
+                                      examples: [Example(expression: "G.groups_of([1, 2, 3, 4, 5], 2)", expected: "[[1, 2], [3, 4]]")],
+                                      words: ["splits", "consecutive", "groups", "exactly", "elements", "last", "group", "would", "shorter", "drop"],
+                                      constants: [], budget: 3, beyond: 2)
+        let grouped = try await Self.worker.synthesize(groups)
+        let chunks = try #require(grouped.programs.first { $0.source == "Enum.chunk_every(list, n, n, :discard)" }, "\(grouped.programs.map(\.source))")
+        #expect(chunks.undescribed == 0 && chunks.described > 0 && chunks.affinity == 0)
+        #expect(grouped.programs.contains { $0.size > chunks.size }, "alternatives one and two sizes larger were searched")
+
         // An example whose arguments are not data (a call, a variable) is not evaluated outside the module.
         let calls = SynthesisRequest(function: "f", parameters: ["x"], examples: [Example(expression: "M.f(File.read!(\"/etc/passwd\"))", expected: "1")],
                                      words: [], constants: [], budget: 1)

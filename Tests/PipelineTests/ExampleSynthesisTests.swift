@@ -42,16 +42,23 @@ struct ExampleSynthesisTests {
         #expect(code.contains("defmodule Pick do\n  @moduledoc \"Write Pick.first(a, b) returning a.\"\n\n  def first(a, _b) do\n    a\n  end\nend\n"), "\(code)")
     }
 
-    @Test("programs that read every parameter rank first, then smaller ones, then those whose names match the task's words")
+    @Test("programs that read every parameter rank first, then smaller ones, then those whose names and documentation match the task's words")
     func ranking() {
-        func p(_ source: String, size: Int, unused: Int = 0, affinity: Int = 0, names: Int = 1) -> SynthesizedProgram {
-            SynthesizedProgram(source: source, size: size, unused: unused, affinity: affinity, names: names)
+        func p(_ source: String, size: Int, unused: Int = 0, affinity: Int = 0, names: Int = 1, described: Int = 0, undescribed: Int = 1) -> SynthesizedProgram {
+            SynthesizedProgram(source: source, size: size, unused: unused, affinity: affinity, names: names, described: described, undescribed: undescribed)
         }
         let programs = [p("b + b", size: 3, unused: 1, affinity: 1), p("x", size: 5), p("y", size: 4), p("z", size: 5, affinity: 1),
-                        p("two of two", size: 6, affinity: 2, names: 2), p("one of two", size: 4, affinity: 1, names: 2)]
-        #expect(ExampleSynthesis.ranked(programs, evidence: .decisive).map(\.source) == ["one of two", "two of two", "z", "y", "x", "b + b"])
+                        p("two of two", size: 6, affinity: 2, names: 2), p("one of two", size: 4, affinity: 1, names: 2),
+                        p("documented", size: 5, names: 2, described: 40, undescribed: 0)]
+        #expect(ExampleSynthesis.ranked(programs, evidence: .decisive).map(\.source)
+                == ["one of two", "two of two", "z", "y", "documented", "x", "b + b"], "at equal size, more of the task's words in the documentation first")
         #expect(ExampleSynthesis.ranked(programs, evidence: .needsWords).map(\.source) == ["two of two", "z"],
-                "weak examples: only programs that read every parameter and echo the task's words, two of them or their only one")
+                "weak examples: only programs that read every parameter and echo the task's words in two names (or their only one)")
+        let alone = [p("smallest", size: 3, names: 2, described: 50, undescribed: 0), p("larger", size: 4, names: 2, described: 90, undescribed: 0),
+                     p("undocumented", size: 3, unused: 1)]
+        #expect(ExampleSynthesis.ranked(alone, evidence: .needsWords).map(\.source) == ["smallest"],
+                "or, being the one smallest program that reads every parameter, in the documentation of every function it calls")
+        #expect(ExampleSynthesis.ranked(alone + [p("rival", size: 3)], evidence: .needsWords).isEmpty, "two smallest programs: the example does not choose")
         #expect(ExampleSynthesis.ranked(programs, evidence: .insufficient).isEmpty)
         func e(_ expected: String...) -> [Example] { expected.map { Example(expression: "M.f(1)", expected: $0) } }
         #expect(ExampleSynthesis.evidence(of: e("3", "4")) == .decisive)

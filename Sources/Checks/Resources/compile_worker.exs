@@ -224,7 +224,7 @@ defmodule ECCompile do
 
   @doc """
   Runs the synthesizer on a spec of lines `function NAME`, `params A,B` (optional),
-  `budget MS`, `word W...`, `constant SOURCE`, `example B64:B64`. The examples are calls of
+  `budget MS`, `beyond N`, `word W...`, `constant SOURCE`, `example B64:B64`. The examples are calls of
   the function with literal arguments; their arguments and expected values are evaluated here,
   in the sandbox.
   """
@@ -250,7 +250,8 @@ defmodule ECCompile do
             %{params: params, programs: []}
           else
             spec = %{params: params, inputs: Enum.map(inputs, &elem(&1, 0)), expected: Enum.map(inputs, &elem(&1, 1)),
-                     words: Enum.flat_map(field.("word"), &String.split/1), constants: constants, budget_ms: budget}
+                     words: Enum.flat_map(field.("word"), &String.split/1), constants: constants, budget_ms: budget,
+                     beyond: min(String.to_integer(hd(field.("beyond") ++ ["1"])), 3)}
             %{params: params, programs: ECSynth.run(spec)}
           end
         end)

@@ -110,9 +110,11 @@ defmodule ECSynth do
 
   @doc "Programs of at most #{@max_size} nodes that give `spec.expected` on `spec.inputs`."
   def run(spec) do
+    spec = Map.put_new(spec, :beyond, 1)
+    task_stems = MapSet.new(spec.words, &stem/1)
     inputs = spec.inputs ++ probes(spec.inputs)
     count = length(inputs)
-    n = length(spec.inputs)
+    n = length(spec.expected)
     constants = Enum.map(Enum.uniq([0, 1, " ", ""] ++ spec.constants), fn c -> term({:lit, c}, List.duplicate(c, count), 1, MapSet.new()) end)
     vars = for {name, i} <- Enum.with_index(spec.params), do: term({:var, name}, Enum.map(inputs, &Enum.at(&1, i)), 1, MapSet.new([i]))
     leaves = vars ++ constants
@@ -125,7 +127,8 @@ defmodule ECSynth do
       solutions: [],
       n: n,
       count: count,
-      goal: spec.expected,
+      # Without examples nothing is a solution: the pools themselves are the answer.
+      goal: if(n == 0, do: :none, else: spec.expected),
       deadline: System.monotonic_time(:millisecond) + spec.budget_ms,
       constants: Enum.map(constants, fn {e, [v | _], _, _, _} -> {e, {:same, v}, 1, MapSet.new(), nil} end) ++ [{{:lit, :discard}, {:same, :discard}, 1, MapSet.new(), nil}],
       functions: one_argument_functions(spec.constants),
@@ -137,18 +140,22 @@ defmodule ECSynth do
         # Once a size has a solution, one size more is searched for alternatives to rank.
         Enum.reduce_while(2..@max_size, state, fn size, st ->
           sizes = Enum.map(st.solutions, &elem(&1, 2))
-          if sizes != [] and size > Enum.min(sizes) + 1, do: {:halt, st}, else: {:cont, grow(st, size)}
+          if sizes != [] and size > Enum.min(sizes) + spec.beyond, do: {:halt, st}, else: {:cont, grow(st, size)}
         end)
       catch
         {:stop, st} -> st
       end
 
-    state.solutions
+    found = if n == 0, do: Enum.flat_map(state.pools, fn {_, terms} -> terms end), else: state.solutions
+
+    found
     |> Enum.filter(fn {_e, values, _s, uses, _t} -> MapSet.size(uses) > 0 and not constant?(Enum.drop(values, n)) end)
     |> Enum.map(fn {expr, _values, size, uses, _t} ->
       parts = name_parts(expr)
+      {described, undescribed} = described(expr, task_stems)
       %{source: render(expr), size: size, unused: length(spec.params) - MapSet.size(uses),
-        affinity: Enum.count(parts, fn part -> Enum.any?(spec.words, &related?(&1, part)) end), names: length(parts)}
+        affinity: Enum.count(parts, fn part -> Enum.any?(spec.words, &related?(&1, part)) end), names: length(parts),
+        described: described, undescribed: undescribed}
     end)
     |> Enum.uniq_by(& &1.source)
   end
@@ -392,6 +399,57 @@ defmodule ECSynth do
   # The functions a template or a function's source calls or captures (`&Enum.sum/1`), without
   # its keywords and atoms (`fn`, `end`, `:discard`).
   defp called(source), do: Regex.scan(~r/[A-Za-z_][\w.]*[?!]?(?=\(|\/\d)/, source) |> List.flatten()
+
+  # What the library's own documentation says a function does, as word stems: a program whose
+  # functions' documentation shares the task's words is likelier to be what the task means than
+  # one that only happens to give the example's value. Read once per worker from the installed
+  # Elixir's documentation chunks, nothing from outside.
+  @documented [Enum, String, Integer, Map, MapSet, List, Kernel, Tuple, Base]
+
+  def doc_index do
+    case :persistent_term.get({__MODULE__, :docs}, nil) do
+      nil ->
+        index = build_doc_index()
+        :persistent_term.put({__MODULE__, :docs}, index)
+        index
+      index ->
+        index
+    end
+  end
+
+  defp build_doc_index do
+    stems =
+      for m <- @documented, {:docs_v1, _, _, _, _, _, docs} <- [Code.fetch_docs(m)],
+          {{kind, f, _}, _, _, %{"en" => text}, _} <- docs, kind in [:function, :macro], reduce: %{} do
+        acc ->
+          key = if m == Kernel, do: Atom.to_string(f), else: inspect(m) <> "." <> Atom.to_string(f)
+          words = text |> String.split("\n\n") |> hd() |> Kernel.<>(" " <> String.replace(Atom.to_string(f), "_", " ")) |> text_stems()
+          Map.update(acc, key, words, &MapSet.union(&1, words))
+      end
+    n = map_size(stems)
+    df = stems |> Map.values() |> Enum.flat_map(&MapSet.to_list/1) |> Enum.frequencies()
+    %{stems: stems, idf: Map.new(df, fn {s, c} -> {s, :math.log(n / c)} end)}
+  end
+
+  defp text_stems(text), do: ~r/[a-z]{4,}/ |> Regex.scan(String.downcase(text)) |> List.flatten() |> Enum.reject(&(&1 in @generic)) |> MapSet.new(&stem/1)
+
+  # "collapses" and "collapsed", "elements" and "element": the first five letters.
+  defp stem(word), do: String.slice(word, 0, 5)
+
+  # Stems rarer than this among the library's functions say what a function does; "returns"
+  # or "given" (in most of them) say nothing.
+  @informative :math.log(7)
+
+  # How much of the task's wording the documentation of the program's functions carries (the
+  # stems they share, each weighted by how rare it is among the library's functions, in tenths),
+  # and how many of its functions share no informative stem with the task.
+  defp described(expr, task_stems) do
+    %{stems: docs, idf: idf} = doc_index()
+    per_function = expr |> names() |> Enum.uniq() |> Enum.map(&MapSet.intersection(Map.get(docs, &1, MapSet.new()), task_stems))
+    shared = Enum.reduce(per_function, MapSet.new(), &MapSet.union/2)
+    {round(10 * Enum.sum(Enum.map(shared, &Map.get(idf, &1, 0.0)))),
+     Enum.count(per_function, fn stems -> not Enum.any?(stems, &(Map.get(idf, &1, 0.0) >= @informative)) end)}
+  end
 
   @operators ~w(+ - * == ++ <>)
 
