@@ -235,6 +235,13 @@ extension CompileWorker {
     /// Searches compositions of standard-library functions that give the examples' values, in
     /// the sandbox (the examples' arguments are evaluated there).
     public func synthesize(_ request: SynthesisRequest) async throws -> SynthesisResult {
-        try Self.decode(SynthesisResult.self, from: try await pool.raw(.synth, request.spec, argument: ""), answerer: "the synthesizer")
+        let data: Data
+        do {
+            data = try await pool.raw(.synth, request.spec, argument: "")
+        } catch let error as CheckerError where error.code == .crashed {
+            // As for a candidate: the worker may have died before this request, so a fresh one tries once more.
+            data = try await pool.raw(.synth, request.spec, argument: "")
+        }
+        return try Self.decode(SynthesisResult.self, from: data, answerer: "the synthesizer")
     }
 }

@@ -241,16 +241,23 @@ public struct Scaffold: Sendable, Equatable {
     /// Code that follows the generated part (the stub's `end` and the rest of the file).
     public var tail: String
     public var stops: [String]
+    /// Whether the generated part is a function's body that must not be empty (stub mode):
+    /// its first token may not be one that `leavesBodyEmpty`.
+    public var requiresBody = false
 
     /// A new module named `module`, its head prefilled.
     public static func module(_ module: String) -> Scaffold {
         Scaffold(head: CodeGenerator.codePrefix(module: module), tail: "", stops: ["```"])
     }
 
-    /// The body of a stub: the file up to its `def` line is prefilled, and sampling stops at the `end` that closes it.
+    /// The body of a stub: the file up to its `def` line and the body's first indentation is
+    /// prefilled, and sampling stops at the `end` that closes it.
     public static func stub(_ stub: Stub) -> Scaffold {
         // An `end` at the def's indentation or less closes the def, whatever the model indents it by.
-        Scaffold(head: stub.head, tail: "\n" + stub.tail, stops: ["```"] + (0...stub.indent.count).map { "\n" + String(repeating: " ", count: $0) + "end" })
+        // The model's likeliest body is none at all (`end` at once), so the body's first line is
+        // begun for it and must start with code (`requiresBody`).
+        Scaffold(head: stub.head + "\n" + stub.indent + "  ", tail: "\n" + stub.tail,
+                 stops: ["```"] + (0...stub.indent.count).map { "\n" + String(repeating: " ", count: $0) + "end" }, requiresBody: true)
     }
 
     /// A new module whose one function's head is prefilled up to its parameters, so the model
@@ -259,6 +266,21 @@ public struct Scaffold: Sendable, Equatable {
     public static func function(_ head: FunctionHead, module: String, task: String) -> Scaffold {
         Scaffold(head: "defmodule \(module) do\n  @moduledoc \"\(moduledoc(task: task))\"\n\n  def \(head.name)(\(head.parameters.joined(separator: ", ")))",
                  tail: "", stops: ["```"])
+    }
+
+    /// Whether `text`, coming first in a body, would leave the body empty: blank, a line break
+    /// before any code, a comment, or `end`.
+    public static func leavesBodyEmpty(_ text: String) -> Bool {
+        let lead = text.prefix { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        let rest = text.dropFirst(lead.count)
+        if lead.contains("\n") || rest.isEmpty || rest.hasPrefix("#") { return true }
+        guard rest.hasPrefix("end") else { return false }
+        return !(rest.dropFirst(3).first.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "?" || $0 == "!" || $0 == ":" } ?? false)
+    }
+
+    /// The tokens of a vocabulary that `leavesBodyEmpty`.
+    public static func emptyBodyTokens(_ tokenBytes: [[UInt8]]) -> Set<Int> {
+        Set(tokenBytes.indices.filter { leavesBodyEmpty(String(decoding: tokenBytes[$0], as: UTF8.self)) })
     }
 
     /// The task's first line as the text of a `@moduledoc "..."`.
@@ -573,6 +595,7 @@ public struct CodeGenerator: Sendable {
             let start = Date()
             progress("\(kind): sampling \(options.candidates) candidates")
             let ids = scaffolds.map { instance.tokenizer.encode(prompt($0), parseSpecial: true) }
+            let emptyBody = scaffolds.contains(where: \.requiresBody) ? Scaffold.emptyBodyTokens(instance.tokenizer.tokenBytes) : []
             let monitors: [(any PrefixMonitor)?] = scaffolds.map { scaffold in
                 options.monitor ? monitorPool.map { SyntaxMonitor(pool: $0, prefix: scaffold.head, suffix: scaffold.tail) } : nil
             }
@@ -585,6 +608,7 @@ public struct CodeGenerator: Sendable {
                 var r = GenerationRequest(prompt: ids[v], maxTokens: options.maxTokens, sampling: s, stop: scaffolds[v].stops, monitor: monitors[v])
                 r.repair = options.repair
                 r.gbnf = options.gbnf
+                if scaffolds[v].requiresBody { r.bannedAtStart = emptyBody }
                 // Under the grammar the parser needs to see only whole lines.
                 r.monitorEveryDraw = options.grammar == nil
                 return r

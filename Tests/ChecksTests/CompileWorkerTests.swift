@@ -110,7 +110,7 @@ struct CompileWorkerTests {
         // smaller sizes found still comes back. Only called functions count as names, not atoms or `fn`.
         let title = SynthesisRequest(function: "titleize", parameters: ["text"],
                                      examples: [Example(expression: "T.titleize(\"the  GREAT gatsby\")", expected: "\"The Great Gatsby\"")],
-                                     words: ["capitalizes", "words", "split"], constants: [], budget: 3)
+                                     words: ["capitalizes", "words", "split"], constants: [], budget: 6)
         let titled = try await Self.worker.synthesize(title)
         let found = try #require(titled.programs.first { $0.source == "text |> String.split() |> Enum.map_join(\" \", &String.capitalize/1)" },
                                  "\(titled.programs.map(\.source))")

@@ -37,6 +37,19 @@ struct EngineBehaviourTests {
     let generator = Generator(context: InferenceContext(model: Shared.model, kernels: .exact), tokenizer: Shared.tokenizer)
     let prompt = Shared.tokenizer.encode("defmodule Greeter do\n  def hello(name) do")
 
+    @Test("tokens banned at the start cannot come first and may still come later")
+    func bannedAtStart() throws {
+        let free = generator.generate([GenerationRequest(prompt: prompt, maxTokens: 8, sampling: .greedy)])[0].tokens.map(\.id)
+        var request = GenerationRequest(prompt: prompt, maxTokens: 8, sampling: .greedy)
+        request.bannedAtStart = [free[0]]
+        let banned = generator.generate([request])[0].tokens.map(\.id)
+        #expect(banned.first != nil && banned.first != free[0], "the greedy first token \(free[0]) is banned")
+        // A token the banned run draws later, banned at the start too, is still drawn there.
+        let k = try #require(banned.indices.dropFirst().first { banned[$0] != banned[0] })
+        request.bannedAtStart = [free[0], banned[k]]
+        #expect(generator.generate([request])[0].tokens.map(\.id) == banned)
+    }
+
     @Test("candidates sharing a prompt prefill it once and match a lone greedy run")
     func sharedPrefix() {
         let single = generator.generate([GenerationRequest(prompt: prompt, maxTokens: 12, sampling: .greedy)])[0]

@@ -32,9 +32,12 @@ struct TaskContractTests {
         #expect(stub.head.hasSuffix("  def total(items, tax) do"))
         #expect(stub.tail.hasPrefix("  end\n\n  def empty"))
         let s = Scaffold.stub(stub)
-        let filled = s.code(from: "\n    Enum.sum(items) * tax\n")
+        #expect(s.head.hasSuffix("  def total(items, tax) do\n    ") && s.requiresBody, "the body's first line is begun for the model")
+        let filled = s.code(from: "Enum.sum(items) * tax\n")
         #expect(filled == file.replacingOccurrences(of: "    # TODO\n", with: "    Enum.sum(items) * tax\n"))
         #expect(s.stops.contains("\n  end") && s.stops.contains("\nend"))
+        for start in ["end", " end", "end\n", "\n", "\n    x", "  ", "# TODO", " #"] { #expect(Scaffold.leavesBodyEmpty(start), "\(start)") }
+        for start in ["ending", "end_at", "Enum", " x", "(", "[", "\"", "  case"] { #expect(!Scaffold.leavesBodyEmpty(start), "\(start)") }
         // A function with a body is not a stub.
         #expect(TaskContract.parse(task: "x", context: "defmodule A do\n  def f(x) do\n    x\n  end\nend\n").stub == nil)
     }

@@ -9,8 +9,9 @@ extension DecodeBatch {
     enum ApplyStage: CaseIterable {
         /// NaN or infinite logits end the slot (a broken model or kernel, never sampled from).
         case rejectInvalidLogits
-        /// Tokens that led out of this position before a rollback are masked.
-        case banRolledBackTokens
+        /// Tokens that led out of this position before a rollback are masked, and at the first
+        /// position the request's `bannedAtStart`.
+        case banTokens
     }
 
     /// Stages that act on the drawn token, in order.
@@ -79,9 +80,12 @@ extension DecodeBatch {
             guard Self.hasInvalid(logits) else { return nil }
             s.finish = .invalidLogits
             return Event(slot: s, token: nil, delta: s.text.flush())
-        case .banRolledBackTokens:
+        case .banTokens:
             if let b = s.banned, b.at == s.tokens.count {
                 for t in b.tokens where t < logits.count { logits[t] = -.infinity }
+            }
+            if s.tokens.isEmpty {
+                for t in s.request.bannedAtStart where t < logits.count { logits[t] = -.infinity }
             }
             return nil
         }

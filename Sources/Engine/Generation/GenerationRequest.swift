@@ -18,6 +18,9 @@ public struct GenerationRequest: Sendable {
     public var repair = RepairPolicy()
     /// A GBNF grammar for backends that constrain on their side (llama.cpp servers) instead of through a logits processor.
     public var gbnf: String?
+    /// Tokens that may not be the first one generated (the embedded engine only): in stub mode,
+    /// those that would leave the function's body empty.
+    public var bannedAtStart: Set<Int> = []
 
     public init(prompt: [Int], maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(), stop: [String] = [],
                 monitor: (any PrefixMonitor)? = nil, maxRollbacks: Int = 8) {
