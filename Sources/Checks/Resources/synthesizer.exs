@@ -114,7 +114,7 @@ defmodule ECSynth do
     task_stems = MapSet.new(spec.words, &stem/1)
     inputs = spec.inputs ++ probes(spec.inputs)
     count = length(inputs)
-    n = length(spec.expected)
+    n = length(spec.inputs)
     constants = Enum.map(Enum.uniq([0, 1, " ", ""] ++ spec.constants), fn c -> term({:lit, c}, List.duplicate(c, count), 1, MapSet.new()) end)
     vars = for {name, i} <- Enum.with_index(spec.params), do: term({:var, name}, Enum.map(inputs, &Enum.at(&1, i)), 1, MapSet.new([i]))
     leaves = vars ++ constants
@@ -127,8 +127,7 @@ defmodule ECSynth do
       solutions: [],
       n: n,
       count: count,
-      # Without examples nothing is a solution: the pools themselves are the answer.
-      goal: if(n == 0, do: :none, else: spec.expected),
+      goal: spec.expected,
       deadline: System.monotonic_time(:millisecond) + spec.budget_ms,
       constants: Enum.map(constants, fn {e, [v | _], _, _, _} -> {e, {:same, v}, 1, MapSet.new(), nil} end) ++ [{{:lit, :discard}, {:same, :discard}, 1, MapSet.new(), nil}],
       functions: one_argument_functions(spec.constants),
@@ -137,7 +136,7 @@ defmodule ECSynth do
 
     state =
       try do
-        # Once a size has a solution, one size more is searched for alternatives to rank.
+        # Once a size has a solution, `beyond` sizes more are searched for alternatives to rank.
         Enum.reduce_while(2..@max_size, state, fn size, st ->
           sizes = Enum.map(st.solutions, &elem(&1, 2))
           if sizes != [] and size > Enum.min(sizes) + spec.beyond, do: {:halt, st}, else: {:cont, grow(st, size)}
@@ -146,9 +145,7 @@ defmodule ECSynth do
         {:stop, st} -> st
       end
 
-    found = if n == 0, do: Enum.flat_map(state.pools, fn {_, terms} -> terms end), else: state.solutions
-
-    found
+    state.solutions
     |> Enum.filter(fn {_e, values, _s, uses, _t} -> MapSet.size(uses) > 0 and not constant?(Enum.drop(values, n)) end)
     |> Enum.map(fn {expr, _values, size, uses, _t} ->
       parts = name_parts(expr)
