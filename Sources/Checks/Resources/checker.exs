@@ -616,6 +616,8 @@ defmodule ECServer do
         if cmd in ["rules", "all"] do
           ctx = %{module: nil, fun: nil, depth: 0, controller: false, config: kind == "config"}
           credo_config = ECToolConfig.credo(opts["credo"], opts["path"], kind)
+          # WrongTestFilename reads the file's name: relative to .credo.exs's folder, else as given.
+          credo_config = Map.put(credo_config, :path, opts["path"] || opts["file"])
           sobelow_config = ECToolConfig.sobelow(opts["sobelow"])
           sobelow_config = if opts["skip"] == "1", do: %{sobelow_config | skip: true}, else: sobelow_config
           guard = fn name, fun -> ECRules.guard(name, 1, fun) end
