@@ -59,6 +59,8 @@ public enum SobelowReport {
         "RCE.EEx": ("SBLW016", "CWE-94"), "SQL.Query": ("SBLW017", "CWE-89"), "SQL.Stream": ("SBLW018", "CWE-89"),
         "Traversal.FileModule": ("SBLW019", "CWE-22"), "Traversal.SendDownload": ("SBLW020", "CWE-22"), "Traversal.SendFile": ("SBLW021", "CWE-22"),
         "XSS.ContentType": ("SBLW028", "CWE-79"), "XSS.HTML": ("SBLW029", "CWE-79"), "XSS.Raw": ("SBLW030", "CWE-79"), "XSS.SendResp": ("SBLW031", "CWE-79"),
+        "Vuln.Coherence": ("SBLW022", "CWE-1395"), "Vuln.CookieRCE": ("SBLW023", "CWE-1395"), "Vuln.Ecto": ("SBLW024", "CWE-1395"),
+        "Vuln.HeaderInject": ("SBLW025", "CWE-1395"), "Vuln.PlugNull": ("SBLW026", "CWE-1395"), "Vuln.Redirect": ("SBLW027", "CWE-1395"),
     ]
 
     public static func parse(_ data: Data) throws -> [Finding] {
