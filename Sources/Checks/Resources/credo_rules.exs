@@ -706,7 +706,7 @@ defmodule ECCredo do
   defp exception_names(ast) do
     {_, found} = Macro.prewalk(ast, [], fn
       {:defmodule, meta, [{:__aliases__, _, parts}, body]} = node, acc ->
-        if exception_module?(body), do: {node, [{Enum.map_join(parts, ".", &to_string/1), line(meta)} | acc]}, else: {node, acc}
+        if exception_module?(body), do: {node, [{alias_name(parts), line(meta)} | acc]}, else: {node, acc}
       node, acc -> {node, acc}
     end)
     exceptions = Enum.reverse(found)
@@ -770,7 +770,8 @@ defmodule ECCredo do
     end)
   end
 
-  defp alias_name(parts), do: Enum.map_join(parts, ".", &to_string/1)
+  # `__MODULE__.Sub` and `mod.Sub` have a non-atom first part; it is named as written.
+  defp alias_name(parts), do: Enum.map_join(parts, ".", fn p -> if is_atom(p), do: Atom.to_string(p), else: Macro.to_string(p) end)
   defp alias_key(name, :alpha), do: alias_key(String.downcase(name), nil)
   defp alias_key(name, _), do: name |> String.replace(~r/[{}]/, "") |> String.replace(~r/,.+/, "")
 
