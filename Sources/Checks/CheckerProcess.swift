@@ -13,6 +13,10 @@ final class CheckerProcess: @unchecked Sendable {
     /// Answers are tagged `EC \t id \t json`, and other lines skipped: the compile worker runs
     /// candidate code, whose own output must not pass for an answer.
     let taggedAnswers: Bool
+    /// What runs after the launcher (default `elixir <script>`; the tool server: `mix run --no-start <script>`).
+    let command: [String]
+    /// Where it runs (the tool server: the user's Mix project); nil: this process's directory.
+    let directory: URL?
     private var process: Process?
     private var input: FileHandle?
     private var output: FileHandle?
@@ -22,11 +26,14 @@ final class CheckerProcess: @unchecked Sendable {
     let queue: DispatchQueue
     private(set) var starts = 0
 
-    init(script: String, timeout: Double, label: String, launcher: [String] = ["/usr/bin/env"], taggedAnswers: Bool = false) {
+    init(script: String, timeout: Double, label: String, launcher: [String] = ["/usr/bin/env"], taggedAnswers: Bool = false,
+         command: [String]? = nil, directory: URL? = nil) {
         self.script = script
         self.timeout = timeout
         self.launcher = launcher
         self.taggedAnswers = taggedAnswers
+        self.command = command ?? ["elixir", script]
+        self.directory = directory
         queue = DispatchQueue(label: label)
     }
 
@@ -95,7 +102,8 @@ final class CheckerProcess: @unchecked Sendable {
         output = nil
         let p = Process()
         p.executableURL = URL(fileURLWithPath: launcher[0])
-        p.arguments = Array(launcher.dropFirst()) + ["elixir", script]
+        p.arguments = Array(launcher.dropFirst()) + command
+        p.currentDirectoryURL = directory
         let inPipe = Pipe(), outPipe = Pipe()
         p.standardInput = inPipe
         p.standardOutput = outPipe
@@ -123,6 +131,8 @@ public enum CheckerCommand: String, Sendable, CaseIterable {
     case close
     /// The compile worker: compile and run examples; search library compositions.
     case compile, synth
+    /// The tool server: `mix credo` / `mix sobelow` in the user's project.
+    case credo, sobelow
 }
 
 /// What a piece of code is: a module, or a config file (which turns on the hard-coded-secrets rule).

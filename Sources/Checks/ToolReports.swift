@@ -10,15 +10,21 @@ public enum CredoReport {
         let message: String
         let priority: Int
         let trigger: String?
+        let filename: String?
     }
 
     struct File: Decodable { let issues: [Issue] }
 
     public static func parse(_ data: Data) throws -> [Finding] {
+        try parseByFile(data).map(\.finding)
+    }
+
+    /// The findings with the file each is in, as Credo names it (relative to where it ran).
+    public static func parseByFile(_ data: Data) throws -> [(file: String?, finding: Finding)] {
         do {
             return try JSONDecoder().decode(File.self, from: data).issues.map {
-                Finding(source: .credo, check: $0.check, category: $0.category, priority: $0.priority, line: $0.line_no,
-                        column: $0.column, message: $0.message, snippet: $0.trigger, builtin: false)
+                ($0.filename, Finding(source: .credo, check: $0.check, category: $0.category, priority: $0.priority, line: $0.line_no,
+                                      column: $0.column, message: $0.message, snippet: $0.trigger, builtin: false))
             }
         } catch {
             throw CheckerError(.badResponse, "not Credo JSON output: \(error)")
@@ -32,6 +38,7 @@ public enum SobelowReport {
         let type: String
         let line: Int
         let variable: String?
+        let file: String?
     }
 
     struct Findings: Decodable {
@@ -52,58 +59,30 @@ public enum SobelowReport {
         "RCE.EEx": ("SBLW016", "CWE-94"), "SQL.Query": ("SBLW017", "CWE-89"), "SQL.Stream": ("SBLW018", "CWE-89"),
         "Traversal.FileModule": ("SBLW019", "CWE-22"), "Traversal.SendDownload": ("SBLW020", "CWE-22"), "Traversal.SendFile": ("SBLW021", "CWE-22"),
         "XSS.ContentType": ("SBLW028", "CWE-79"), "XSS.HTML": ("SBLW029", "CWE-79"), "XSS.Raw": ("SBLW030", "CWE-79"), "XSS.SendResp": ("SBLW031", "CWE-79"),
+        "Vuln.Coherence": ("SBLW022", "CWE-1395"), "Vuln.CookieRCE": ("SBLW023", "CWE-1395"), "Vuln.Ecto": ("SBLW024", "CWE-1395"),
+        "Vuln.HeaderInject": ("SBLW025", "CWE-1395"), "Vuln.PlugNull": ("SBLW026", "CWE-1395"), "Vuln.Redirect": ("SBLW027", "CWE-1395"),
     ]
 
     public static func parse(_ data: Data) throws -> [Finding] {
+        try parseByFile(data).map(\.finding)
+    }
+
+    /// The findings with the file each is in, as Sobelow names it (its root joined, the leading `/` dropped).
+    public static func parseByFile(_ data: Data) throws -> [(file: String?, finding: Finding)] {
         let file: File
         do { file = try JSONDecoder().decode(File.self, from: data) } catch {
             throw CheckerError(.badResponse, "not Sobelow JSON output: \(error)")
         }
-        func map(_ items: [Item], _ confidence: String) -> [Finding] {
+        func map(_ items: [Item], _ confidence: String) -> [(file: String?, finding: Finding)] {
             items.map { item in
                 let parts = item.type.split(separator: ":", maxSplits: 1)
                 let type = String(parts[0])
                 let message = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : item.type
-                return Finding(source: .sobelow, check: type, ruleID: rules[type]?.0, category: "security", confidence: confidence,
-                               line: item.line, message: message, snippet: item.variable, cwe: rules[type]?.1, builtin: false)
+                return (item.file, Finding(source: .sobelow, check: type, ruleID: rules[type]?.0, category: "security", confidence: confidence,
+                                           line: item.line, message: message, snippet: item.variable, cwe: rules[type]?.1, builtin: false))
             }
         }
         return (map(file.findings.high_confidence, "high") + map(file.findings.medium_confidence, "medium") + map(file.findings.low_confidence, "low"))
-            .sorted { ($0.line, $0.check) < ($1.line, $1.check) }
-    }
-}
-
-/// Runs the real Credo and Sobelow from a Mix project that has them as dependencies.
-public struct MixToolChecker: Checker {
-    public let project: URL
-
-    /// From `ELIXIR_CODER_MIX_PROJECT`, when it names a project with credo and sobelow in its deps.
-    public init?(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        guard let p = environment["ELIXIR_CODER_MIX_PROJECT"], !p.isEmpty else { return nil }
-        project = URL(fileURLWithPath: p)
-    }
-
-    public func findings(in code: String) async throws -> [Finding] {
-        let fm = FileManager.default
-        let scratch = fm.temporaryDirectory.appendingPathComponent("elixir-coder-tools-\(UUID().uuidString)")
-        let lib = scratch.appendingPathComponent("lib")
-        try fm.createDirectory(at: lib, withIntermediateDirectories: true)
-        defer { try? fm.removeItem(at: scratch) }
-        let file = lib.appendingPathComponent("candidate.ex")
-        try code.write(to: file, atomically: true, encoding: .utf8)
-        try "defmodule Candidate.MixProject do\n  use Mix.Project\n  def project, do: [app: :candidate, version: \"0.1.0\"]\nend\n"
-            .write(to: scratch.appendingPathComponent("mix.exs"), atomically: true, encoding: .utf8)
-        let credo = try run(["mix", "credo", "--strict", "--format", "json", file.path])
-        let sobelow = try run(["mix", "sobelow", "--format", "json", "--private", "--root", scratch.path])
-        return try CredoReport.parse(credo) + SobelowReport.parse(sobelow)
-    }
-
-    private func run(_ args: [String]) throws -> Data {
-        let data = try runCapturingOutput(args, in: project).output
-        // Credo's exit status ORs issue categories; only the JSON matters.
-        guard let start = data.firstIndex(of: UInt8(ascii: "{")) else {
-            throw CheckerError(.unavailable, "\(args.prefix(2).joined(separator: " ")) printed no JSON in \(project.path)")
-        }
-        return Data(data[start...])
+            .sorted { ($0.finding.line, $0.finding.check) < ($1.finding.line, $1.finding.check) }
     }
 }

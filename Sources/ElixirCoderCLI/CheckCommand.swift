@@ -27,12 +27,14 @@ struct CheckCommand: AsyncParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Check Elixir code: syntax, formatting, Credo and Sobelow rules (built in; real tools via ELIXIR_CODER_MIX_PROJECT).",
+        abstract: "Check Elixir code: syntax, formatting, Credo and Sobelow (the real tools when the file's Mix project has them).",
         discussion: """
         Prints findings like a compiler (file:line:column: severity check message). Exit status: 0 clean, 1 findings, 2 error; \
         with --credo-exit-codes, Credo's own: one bit per category with findings (consistency 1, design 2, readability 4, refactor 8, \
         warning 16), ORed. Config files (.exs under config/) also get the hard-coded secrets rule. The nearest .credo.exs \
-        (or config/.credo.exs) and .sobelow-conf above the file are read as data, never run.
+        (or config/.credo.exs) and .sobelow-conf above the file are read as data, never run. When the nearest Mix project \
+        above the file (or ELIXIR_CODER_MIX_PROJECT) has credo or sobelow in deps/, the real mix credo / mix sobelow run \
+        there instead of the built-in rules; a note says when the built-in rules stand in.
         """
     )
 
@@ -79,15 +81,10 @@ struct CheckCommand: AsyncParsableCommand {
         let options = name == "-" ? CheckOptions(strict: strict, sobelowSkip: skip) : CheckOptions.forFile(name, strict: strict, sobelowSkip: skip)
         var findings: [Finding]
         do {
-            let pool = try CheckerPool(size: 1)
-            let checked = try await pool.checked(code, only: sources, options: options)
+            let checks = ProjectChecks(pool: try CheckerPool(size: 1))
+            let checked = try await checks.check(CheckedFile(path: name == "-" ? nil : name, text: code), only: sources, options: options)
             findings = checked.findings
             for note in checked.notes { Stderr.print("note: \(note)") }
-            if let real = MixToolChecker(), findings.allSatisfy({ $0.source != .syntax }) {
-                // The real tools replace the built-in rules for the sources they cover.
-                let tools = try await real.findings(in: code)
-                findings = findings.filter { !$0.builtin } + tools.filter { sources?.contains($0.source) ?? true }
-            }
         } catch let e as CheckerError {
             Stderr.print("error: \(e.message)")
             throw ExitCode(2)

@@ -12,15 +12,15 @@ public final class DiagnosticScheduler: @unchecked Sendable {
     /// How long a document must be still before it is checked.
     public let delay: Duration
     private let store: DocumentStore
-    private let diagnose: @Sendable (String) async throws -> [Finding]
+    private let diagnose: @Sendable (String, String) async throws -> [Finding]
     private let publish: @Sendable (String, Int?, [JSONValue]) async -> Void
     private let lock = NSLock()
     private var runs: [String: Task<Void, Never>] = [:]
 
     /// - Parameters:
-    ///   - diagnose: the checks on a text.
+    ///   - diagnose: the checks on a text (the document's uri, its text).
     ///   - publish: sends `textDocument/publishDiagnostics` (uri, version, diagnostics).
-    public init(store: DocumentStore, delay: Duration, diagnose: @escaping @Sendable (String) async throws -> [Finding],
+    public init(store: DocumentStore, delay: Duration, diagnose: @escaping @Sendable (String, String) async throws -> [Finding],
                 publish: @escaping @Sendable (String, Int?, [JSONValue]) async -> Void) {
         self.store = store
         self.delay = delay
@@ -38,7 +38,7 @@ public final class DiagnosticScheduler: @unchecked Sendable {
             guard let document = store.document(uri) else { return }
             let findings: [Finding]
             do {
-                findings = try await diagnose(document.text)
+                findings = try await diagnose(uri, document.text)
             } catch {
                 // The checker could not judge it (too large, crashed): say so where the user looks.
                 findings = [Finding(source: .builtin, check: "ElixirCoder.CheckFailed", line: 1, message: "the checks could not run on this file: \(error)")]

@@ -14,6 +14,8 @@ public actor EditorServices {
     private let loadSetup: @Sendable () async throws -> GenerationSetup
     private let paths: Paths
     private var checker: ElixirCandidateChecker?
+    /// The real Credo and Sobelow of the documents' Mix projects, kept warm between diagnostics.
+    private let realTools = RealTools()
     private var hoverExplainer: Explainer?
     /// Whether diagnostics include the compiler's (the file is compiled in the sandbox).
     public var compile = true
@@ -41,15 +43,16 @@ public actor EditorServices {
         try await loadSetup()
     }
 
-    /// Every finding in a file as the editor shows it: the parser, the formatter, the built-in
-    /// Credo and Sobelow rules and, when the file parses, the compiler's errors and warnings.
-    public func diagnose(_ text: String) async throws -> [Finding] {
+    /// Every finding in a file as the editor shows it: the parser, the formatter, Credo and Sobelow
+    /// (the real tools when a `file:` document's Mix project has them, else the built-in rules) and,
+    /// when the file parses, the compiler's errors and warnings.
+    public func diagnose(_ text: String, uri: String? = nil) async throws -> [Finding] {
         let checker = try candidateChecker()
         // The checker pool and the compile worker are separate processes: run both at once, and
         // drop the compiler's answer when the parser already failed (it would say the same).
         let compiler = compile ? checker.compiler : nil
         async let compiled: CompileReport? = compiler?.compile(text)
-        var findings = try await checker.pool.findings(in: text)
+        var findings = try await checkFindings(text, uri: uri)
         let report = try await compiled
         if let report, !findings.contains(where: { $0.source == .syntax }) {
             findings += report.diagnostics.map {
@@ -57,6 +60,15 @@ public actor EditorServices {
             }
         }
         return findings
+    }
+
+    /// The checks' findings; a real tool that failed is reported as a finding, so the user sees why
+    /// the built-in rules stand in.
+    private func checkFindings(_ text: String, uri: String?) async throws -> [Finding] {
+        let pool = try candidateChecker().pool
+        guard let uri, let url = URL(string: uri), url.isFileURL else { return try await pool.findings(in: text) }
+        let checked = try await ProjectChecks(pool: pool, tools: realTools).check(CheckedFile(path: url.path, text: text), only: nil, options: CheckOptions())
+        return checked.findings + checked.failures.map { Finding(source: .builtin, check: "ElixirCoder.ToolFailed", line: 1, message: $0) }
     }
 
     /// `mix format`'s version of `text`, nil when it would not change it or does not parse.

@@ -49,7 +49,7 @@ public final class LanguageServer: @unchecked Sendable {
         self.services = services
         let store = DocumentStore()
         self.store = store
-        scheduler = DiagnosticScheduler(store: store, delay: settings.debounce, diagnose: { [services] in try await services.diagnose($0) },
+        scheduler = DiagnosticScheduler(store: store, delay: settings.debounce, diagnose: { [services] in try await services.diagnose($1, uri: $0) },
                                         publish: { [server] uri, version, diagnostics in
             var params: [String: JSONValue] = ["uri": .string(uri), "diagnostics": .array(diagnostics)]
             if let version { params["version"] = .integer(Int64(version)) }

@@ -8,6 +8,9 @@ struct CredoCase: CustomStringConvertible, Sendable {
     let bad: String
     let line: Int
     let good: String
+    /// The files' paths, for checks that read the file's name.
+    var badPath: String?
+    var goodPath: String?
     var description: String { check }
 
     /// A module around `body` (indented), documented so that ModuleDoc stays quiet.
@@ -23,17 +26,30 @@ struct CredoCase: CustomStringConvertible, Sendable {
         self.good = Self.module(good)
     }
 
-    /// Cases that need the whole file.
-    init(file check: String, bad: String, line: Int, good: String) {
+    /// Cases that need the whole file (and, for checks of the file's name, its paths).
+    init(file check: String, bad: String, line: Int, good: String, paths: (bad: String, good: String)? = nil) {
         self.check = "Credo.Check." + check
         self.bad = bad
         self.line = line
         self.good = good
+        badPath = paths?.bad
+        goodPath = paths?.good
     }
 }
 
 /// Every Credo check the built-in rules implement, each with a snippet that triggers it and one that must not.
 let credoCases: [CredoCase] = [
+    CredoCase("Consistency.ExceptionNames",
+              bad: "defmodule FooError do\n  defexception [:message]\nend\ndefmodule BarError do\n  defexception [:message]\nend\ndefmodule BadThing do\n  defexception [:message]\nend", line: 7,
+              good: "defmodule FooError do\n  defexception [:message]\nend\ndefmodule BarError do\n  defexception [:message]\nend\ndefmodule BadThing do\n  def a, do: 1\nend"),
+    CredoCase("Readability.AliasOrder", bad: "alias MyApp.Zeta\nalias MyApp.Alpha\ndef a, do: {Zeta, Alpha}", line: 1,
+              good: "alias MyApp.Alpha\nalias MyApp.{Beta, Gamma}\nalias MyApp.Zeta\n\nalias Other.Aardvark\ndef a, do: {Alpha, Beta, Gamma, Aardvark}"),
+    CredoCase("Readability.ParenthesesInCondition", bad: "def a(x) do\n  if (x > 1) do\n    1\n  end\nend", line: 2,
+              good: "def a(x) do\n  if (x + 1) * 2 > 3 do\n    1\n  end\nend\ndef b(x), do: if(x, do: 1)"),
+    CredoCase("Warning.MissedMetadataKeyInLoggerConfig", bad: "require Logger\ndef a(id), do: Logger.info(\"hi\", user_id: id)", line: 2,
+              good: "require Logger\ndef a, do: Logger.info(\"hi\")\ndef b, do: Logger.metadata(ansi_color: :red)"),
+    CredoCase(file: "Warning.WrongTestFilename", bad: "defmodule HelperTest do\n  use ExUnit.Case\nend\n", line: 2,
+              good: "defmodule HelperTest do\n  use ExUnit.Case\nend\n", paths: ("/project/test/helper.ex", "/project/test/helper_test.exs")),
     CredoCase("Consistency.LineEndings", bad: "def a, do: 1\r\ndef b, do: 2\ndef c, do: 3\n", line: 1, good: "def a, do: 1\ndef b, do: 2\n"),
     CredoCase("Consistency.ParameterPatternMatching", bad: "def a(%{x: x} = m), do: {x, m}\ndef b(%{x: x} = m), do: {x, m}\ndef c(m = %{x: x}), do: {x, m}", line: 3,
               good: "def a(%{x: x} = m), do: {x, m}\ndef b(%{x: x} = m), do: {x, m}"),
@@ -120,7 +136,7 @@ let credoCases: [CredoCase] = [
 struct CredoCheckTests {
     @Test("each check fires on its snippet (line, Credo's category and priority band) and stays quiet on the clean one", arguments: credoCases)
     func check(_ c: CredoCase) async throws {
-        let bad = try await Fixtures.pool.report(.all, c.bad).findings ?? []
+        let bad = try await Fixtures.pool.report(.all, c.bad, options: CheckOptions(filePath: c.badPath)).findings ?? []
         #expect(!bad.contains { $0.check == "ElixirCoder.RuleFailed" }, "\(bad.filter { $0.check == "ElixirCoder.RuleFailed" }.map(\.message))")
         let hit = bad.first { $0.check == c.check }
         #expect(hit?.line == c.line, "\(c.check) on line \(c.line); found \(bad.map { "\($0.check)@\($0.line)" })")
@@ -129,7 +145,7 @@ struct CredoCheckTests {
             #expect(hit.category == catalog.category)
             #expect(hit.priorityName == Fidelity.band(catalog.basePriority), "\(c.check): priority \(hit.priority ?? -999) is in the band of its base \(catalog.basePriority)")
         }
-        let good = try await Fixtures.pool.report(.all, c.good).findings ?? []
+        let good = try await Fixtures.pool.report(.all, c.good, options: CheckOptions(filePath: c.goodPath)).findings ?? []
         #expect(!good.contains { $0.check == c.check }, "\(c.check) fired on the clean snippet: \(good.filter { $0.check == c.check }.map(\.message))")
         #expect(good.allSatisfy { $0.check != "ElixirCoder.RuleFailed" })
     }

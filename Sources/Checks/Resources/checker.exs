@@ -44,7 +44,7 @@ defmodule ECLoader do
   end
 end
 
-ECLoader.require(["credo_source.exs", "credo_rules.exs", "tool_config.exs", "sobelow_config_rules.exs"], __DIR__)
+ECLoader.require(["credo_source.exs", "credo_rules.exs", "tool_config.exs", "sobelow_config_rules.exs", "sobelow_project_rules.exs"], __DIR__)
 
 defmodule ECSyntax do
   def check(code) do
@@ -197,9 +197,10 @@ defmodule ECRules do
     end)
   end
 
-  # One finding per check and line; one RuleFailed per failing rule (a rule that fails on every node says so once).
+  # One finding per check, line (and variable: a render passes several assigns to raw); one RuleFailed per
+  # failing rule (a rule that fails on every node says so once).
   def dedupe(findings),
-    do: Enum.uniq_by(findings, fn f -> if f.check == "ElixirCoder.RuleFailed", do: {f.check, f.rule}, else: {f.check, f.line} end)
+    do: Enum.uniq_by(findings, fn f -> if f.check == "ElixirCoder.RuleFailed", do: {f.check, f.rule}, else: {f.check, f.line, Map.get(f, :variable)} end)
 
   # Runs one rule (on one node). An exception on odd but parseable code becomes that rule's
   # RuleFailed finding, so the other rules, and this rule on other nodes, still report.
@@ -616,6 +617,8 @@ defmodule ECServer do
         if cmd in ["rules", "all"] do
           ctx = %{module: nil, fun: nil, depth: 0, controller: false, config: kind == "config"}
           credo_config = ECToolConfig.credo(opts["credo"], opts["path"], kind)
+          # WrongTestFilename reads the file's name: relative to .credo.exs's folder, else as given.
+          credo_config = Map.put(credo_config, :path, opts["path"] || opts["file"])
           sobelow_config = ECToolConfig.sobelow(opts["sobelow"])
           sobelow_config = if opts["skip"] == "1", do: %{sobelow_config | skip: true}, else: sobelow_config
           guard = fn name, fun -> ECRules.guard(name, 1, fun) end
@@ -624,6 +627,7 @@ defmodule ECServer do
             [{"rules", fn -> ECRules.run(code, ast, kind) end},
              {"credo", fn -> if credo_config.included, do: ECCredo.run(code, ast, credo_config, guard), else: [] end},
              {"Sobelow configuration rules", fn -> ECSobelowConfig.run(ast, opts["file"], controller?(ast)) end},
+             {"Sobelow project rules", fn -> ECSobelowProject.run(ast, opts["file"], controller?(ast)) end},
              {"local calls", fn -> ECRules.local_calls(ast, %{ctx | controller: controller?(ast)}) |> Enum.map(&Map.put(&1, :snippet, "")) end},
              {"atom interpolation", fn -> bin_atoms(ast, ctx) end}]
             |> Enum.flat_map(fn {name, fun} ->

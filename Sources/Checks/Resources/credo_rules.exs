@@ -9,7 +9,9 @@ defmodule ECCredo do
 
   # Check => {category, base priority}; Credo's names: higher 20, high 10, normal 1 (0 when unset), low -10.
   @checks %{
-    "Consistency.LineEndings" => {"consistency", 10},
+    "Consistency.ExceptionNames" => {"consistency", 10}, "Consistency.LineEndings" => {"consistency", 10},
+    "Readability.AliasOrder" => {"readability", -10}, "Readability.ParenthesesInCondition" => {"readability", 10},
+    "Warning.MissedMetadataKeyInLoggerConfig" => {"warning", 10}, "Warning.WrongTestFilename" => {"warning", 10},
     "Consistency.ParameterPatternMatching" => {"consistency", 10}, "Consistency.SpaceAroundOperators" => {"consistency", 10},
     "Consistency.SpaceInParentheses" => {"consistency", 10}, "Consistency.TabsOrSpaces" => {"consistency", 10},
     "Design.AliasUsage" => {"design", -10}, "Design.TagFIXME" => {"design", 10}, "Design.TagTODO" => {"design", 0},
@@ -51,7 +53,8 @@ defmodule ECCredo do
     "Readability.RedundantBlankLines" => %{max_blank_lines: 1}, "Readability.StringSigils" => %{maximum_allowed_quotes: 3},
     "Refactor.LongQuoteBlocks" => %{max_line_count: 150}, "Warning.StructFieldAmount" => %{max_fields: 31},
     "Refactor.MatchInCondition" => %{allow_tagged_tuples: false}, "Design.AliasUsage" => %{if_nested_deeper_than: 0, if_called_more_often_than: 0},
-    "Readability.TrailingWhiteSpace" => %{ignore_strings: true}, "Readability.ParenthesesOnZeroArityDefs" => %{parens: false}
+    "Readability.TrailingWhiteSpace" => %{ignore_strings: true}, "Readability.ParenthesesOnZeroArityDefs" => %{parens: false},
+    "Readability.AliasOrder" => %{sort_method: :alpha}, "Warning.MissedMetadataKeyInLoggerConfig" => %{metadata_keys: []}
   }
 
   @doc "Every check this module implements, with its category and base priority."
@@ -72,6 +75,10 @@ defmodule ECCredo do
       {"ast", fn -> ast_checks(ast, ctx, guard) end},
       {"Readability.ModuleDoc", fn -> module_doc(ast) end},
       {"Consistency.ParameterPatternMatching", fn -> parameter_pattern_matching(ast) end},
+      {"Consistency.ExceptionNames", fn -> exception_names(ast) end},
+      {"Readability.AliasOrder", fn -> alias_order(ast, ctx) end},
+      {"Warning.MissedMetadataKeyInLoggerConfig", fn -> logger_metadata(ast, ctx) end},
+      {"Warning.WrongTestFilename", fn -> wrong_test_filename(ast, config) end},
       {"Refactor.Nesting", fn -> defs_checks(ast, ctx) end},
       {"text", fn -> text_checks(code, lines, ast, ctx) end},
       {"tokens", fn -> token_checks(code, ctx) end}
@@ -650,7 +657,190 @@ defmodule ECCredo do
   defp token_checks(code, ctx) do
     tokens = Src.tokens(code)
     semis = for {:";", {l, c, _}} <- tokens, do: issue("Readability.Semicolons", l, "Don't use `;` to separate statements and expressions.", ";", c)
-    semis ++ large_numbers(tokens, ctx) ++ space_around_operators(tokens, ctx) ++ zero_arity_issues(ctx)
+    semis ++ large_numbers(tokens, ctx) ++ space_around_operators(tokens, ctx) ++ zero_arity_issues(ctx) ++ parens_in_condition(tokens)
+  end
+
+  # --- ParenthesesInCondition: `if (x) do` / `unless(x) do`, read from the tokens as Credo does ---
+  defp parens_in_condition(tokens), do: parens_in_condition(tokens, nil, [])
+  defp parens_in_condition([], _prev, acc), do: Enum.reverse(acc)
+  defp parens_in_condition([tok | rest], prev, acc) do
+    acc = if cond_paren?(tok, rest, prev), do: [cond_paren_issue(tok) | acc], else: acc
+    parens_in_condition(rest, tok, acc)
+  end
+
+  # `if (x) do` (a space: an identifier then a parenthesis): flagged when the parenthesis closes
+  # right before the `do` (or `, do:`), not when it is only the first operand of a comparison.
+  defp cond_paren?({:identifier, _, name}, [{:"(", _} = open | rest], _prev) when name in [:if, :unless],
+    do: closes_before_do?(open, rest, nil)
+  # `if(x) do` (a call): flagged unless a `do:` sits among the tokens at the parenthesis' level (the
+  # whole call then is `if(x, do: ...)`); never after a pipe.
+  defp cond_paren?({:paren_identifier, _, name}, _rest, {:arrow_op, _, :|>}) when name in [:if, :unless], do: false
+  defp cond_paren?({:paren_identifier, _, name}, [{:"(", _} | rest], _prev) when name in [:if, :unless],
+    do: not Enum.any?(outer_level_tokens(rest), &match?({_, _, :do}, &1))
+  defp cond_paren?(_, _, _), do: false
+
+  @operand_ops [:comp_op, :or_op, :and_op, :in_op, :mult_op, :dual_op, :rel_op]
+  defp closes_before_do?({:do, _}, _rest, {:")", _}), do: true
+  defp closes_before_do?({:",", _}, _rest, {:")", _}), do: true
+  defp closes_before_do?({:")", _}, [{op, _, _} | _], _prev) when op in @operand_ops, do: false
+  defp closes_before_do?({op, _, _}, [{:"(", _} | _], _prev) when op in [:or_op, :and_op, :comp_op], do: false
+  defp closes_before_do?(tok, [next | rest], _prev), do: closes_before_do?(next, rest, tok)
+  defp closes_before_do?(_tok, [], _prev), do: false
+
+  # Tokens at nesting 0 counted from just inside the opening parenthesis, to the end of the file (as Credo counts).
+  defp outer_level_tokens(tokens) do
+    {_, out} =
+      Enum.reduce(tokens, {0, []}, fn
+        {:"(", _}, {n, out} -> {n + 1, out}
+        {:")", _}, {n, out} -> {n - 1, out}
+        tok, {0, out} -> {0, [tok | out]}
+        _, state -> state
+      end)
+    out
+  end
+
+  defp cond_paren_issue({_, {l, _, _}, name}),
+    do: issue("Readability.ParenthesesInCondition", l, "The condition of `#{name}` should not be wrapped in parentheses.", name)
+
+  # --- Consistency.ExceptionNames: within the file, the prefix or suffix most exception modules share ---
+  defp exception_names(ast) do
+    {_, found} = Macro.prewalk(ast, [], fn
+      {:defmodule, meta, [{:__aliases__, _, parts}, body]} = node, acc ->
+        if exception_module?(body), do: {node, [{alias_name(parts), line(meta)} | acc]}, else: {node, acc}
+      node, acc -> {node, acc}
+    end)
+    exceptions = Enum.reverse(found)
+    counts =
+      Enum.reduce(exceptions, %{}, fn {name, _}, acc ->
+        {prefix, suffix} = pascal_ends(name)
+        acc |> Map.update({:prefix, prefix}, 1, &(&1 + 1)) |> Map.update({:suffix, suffix}, 1, &(&1 + 1))
+      end)
+    # The most frequent convention wins (ties: the first in term order); one of each means no convention yet.
+    case counts |> Enum.sort() |> Enum.max_by(&elem(&1, 1), fn -> nil end) do
+      {{kind, expected}, n} when n > 1 ->
+        for {name, l} <- exceptions, {p, s} = pascal_ends(name), (if kind == :prefix, do: p, else: s) != expected do
+          how = if kind == :prefix, do: "to prefix them with `#{expected}`", else: "to have `#{expected}` as a suffix"
+          issue("Consistency.ExceptionNames", l,
+            "Exception modules should be named consistently. It seems your strategy is #{how}, but `#{name}` does not follow that convention.", name)
+        end
+      _ -> []
+    end
+  end
+
+  defp exception_module?(body) do
+    calls = case Keyword.get(List.wrap(if Keyword.keyword?(body), do: body, else: []), :do) do
+      {:__block__, _, calls} -> calls
+      nil -> []
+      call -> [call]
+    end
+    Enum.any?(calls, &match?({:defexception, _, _}, &1))
+  end
+
+  # The first and last words of the module name's last part, split before capitals (`HTTPError`: H, Error).
+  defp pascal_ends(name) do
+    words = name |> String.split(".") |> List.last() |> String.replace(~r/([A-Z])/, " \\1") |> String.split()
+    {List.first(words), List.last(words)}
+  end
+
+  # --- Readability.AliasOrder: aliases on consecutive lines form a group, sorted case-insensitively ---
+  defp alias_order(ast, ctx) do
+    method = params("Readability.AliasOrder", ctx.config).sort_method
+    {_, {memo, groups}} = Macro.prewalk(ast, {[], []}, fn
+      {:alias, _, [{:__aliases__, meta, parts} | _]}, state ->
+        name = alias_name(parts)
+        {nil, add_alias(state, {{alias_key(name, method), line(meta), line(meta)}, %{module: name, trigger: name, column: meta[:column]}})}
+      {:alias, _, [{{:., _, [{:__aliases__, _, base}, :{}]}, meta, multi}]}, state ->
+        subs = for {:__aliases__, m, parts} <- multi do
+          full = alias_name(base ++ parts)
+          {{alias_key(full, method), line(m), line(m)}, %{module: full, trigger: alias_name(parts), column: m[:column]}}
+        end
+        case subs do
+          [{{key, _, _}, first} | _] ->
+            closing = get_in(meta, [:closing, :line]) || line(meta)
+            {nil, add_alias(state, {{key, line(meta), closing}, Map.put(first, :multi, subs)})}
+          [] -> {nil, state}
+        end
+      node, state -> {node, state}
+    end)
+    [memo | groups]
+    |> Enum.flat_map(fn group ->
+      group = Enum.reverse(group)
+      multi = for {_, %{multi: subs}} <- group, issue = alias_group_issue(subs), do: issue
+      multi ++ List.wrap(alias_group_issue(group))
+    end)
+  end
+
+  # `__MODULE__.Sub` and `mod.Sub` have a non-atom first part; it is named as written.
+  defp alias_name(parts), do: Enum.map_join(parts, ".", fn p -> if is_atom(p), do: Atom.to_string(p), else: Macro.to_string(p) end)
+  defp alias_key(name, :alpha), do: alias_key(String.downcase(name), nil)
+  defp alias_key(name, _), do: name |> String.replace(~r/[{}]/, "") |> String.replace(~r/,.+/, "")
+
+  # A new group starts unless the alias is on the line after the last one's end.
+  defp add_alias({[{{_, _, last_end}, _} | _] = memo, groups}, {{_, l, _}, _} = cand) when l == last_end + 1, do: {[cand | memo], groups}
+  defp add_alias({[], groups}, cand), do: {[cand], groups}
+  defp add_alias({memo, groups}, cand), do: {[cand], [memo | groups]}
+
+  defp alias_group_issue(group) do
+    sorted = Enum.sort_by(group, &elem(&1, 0))
+    case Enum.find(Enum.zip(group, sorted), fn {a, b} -> elem(a, 0) != elem(b, 0) end) do
+      nil -> nil
+      {{{_, l, _}, m}, _} ->
+        issue("Readability.AliasOrder", l, "The alias `#{m.module}` is not alphabetically ordered among its group.", m.trigger, m.column)
+    end
+  end
+
+  # --- Warning.MissedMetadataKeyInLoggerConfig: Logger calls with metadata keys the config does not list ---
+  @logger_functions ~w(alert critical debug emergency error info notice warn warning metadata log)a
+  defp logger_metadata(ast, ctx) do
+    case params("Warning.MissedMetadataKeyInLoggerConfig", ctx.config).metadata_keys do
+      :all -> []
+      keys ->
+        # Credo also reads the project's Logger config; from one file, only .credo.exs's list is known.
+        known = List.wrap(keys) ++ [:ansi_color, :report_cb]
+        {_, {_, acc}} = Macro.prewalk(ast, {false, []}, fn
+          {{:., _, [{:__aliases__, _, [:Logger]}, fun]}, meta, args} = node, {imported, acc} when fun in @logger_functions ->
+            {node, {imported, logger_issue(fun, args, meta, known) ++ acc}}
+          {:import, _, [{:__aliases__, _, [:Logger]}]} = node, {_, acc} -> {node, {true, acc}}
+          {fun, meta, args} = node, {true, acc} when fun in @logger_functions and is_list(args) ->
+            {node, {true, logger_issue(fun, args, meta, known) ++ acc}}
+          node, state -> {node, state}
+        end)
+        Enum.reverse(acc)
+    end
+  end
+
+  defp logger_issue(:metadata, [kw], meta, known), do: missed_keys(kw, meta, known)
+  defp logger_issue(:log, [_, _, kw], meta, known), do: missed_keys(kw, meta, known)
+  defp logger_issue(:log, _, _, _), do: []
+  defp logger_issue(_, [_, kw], meta, known), do: missed_keys(kw, meta, known)
+  defp logger_issue(_, _, _, _), do: []
+
+  defp missed_keys(kw, meta, known) do
+    with true <- is_list(kw) and kw != [] and Keyword.keyword?(kw),
+         [first | _] = missed <- Keyword.keys(Keyword.drop(kw, known)) do
+      [issue("Warning.MissedMetadataKeyInLoggerConfig", line(meta), "Logger metadata key #{Enum.join(missed, ", ")} not found in Logger config.", first)]
+    else
+      _ -> []
+    end
+  end
+
+  # --- Warning.WrongTestFilename: a file under test/ that uses a test case but is not named *_test.exs ---
+  defp wrong_test_filename(ast, config) do
+    path = Map.get(config, :path)
+    if is_binary(path) and (String.starts_with?(path, "test/") or String.contains?(path, "/test/")) and not String.ends_with?(path, "_test.exs") do
+      {_, acc} = Macro.prewalk(ast, [], fn
+        {:quote, _, [_ | _]}, acc -> {nil, acc}
+        {:use, meta, [{:__aliases__, _, parts} | _]} = node, acc ->
+          name = alias_name(parts)
+          if String.ends_with?(name, "Case"),
+            do: {node, [issue("Warning.WrongTestFilename", line(meta), "Test files that `use #{name}` should end with `_test.exs`.", name) | acc]},
+            else: {node, acc}
+        node, acc -> {node, acc}
+      end)
+      Enum.reverse(acc)
+    else
+      []
+    end
   end
 
   defp large_numbers(tokens, ctx) do
