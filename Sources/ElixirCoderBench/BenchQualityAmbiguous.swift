@@ -69,6 +69,11 @@ extension BenchQualityCommand {
         var scorer = TestRunner()
         scorer.timeout = 5
         var rows: [AmbiguousRow] = []
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Each row is written as it is scored, so an interrupted run keeps what it measured.
+        let out = FileManager.default.createFile(atPath: ambiguousResults, contents: nil) ? FileHandle(forWritingAtPath: ambiguousResults) : nil
+        defer { try? out?.close() }
         for (n, t) in all.enumerated() {
             var o = try options(setup)
             o.context = t.context
@@ -87,12 +92,10 @@ extension BenchQualityCommand {
                                    passedAnswered: try Self.score(answered.code, tests: t.tests, runner: scorer).passed,
                                    statusAsWritten: plain.status.rawValue, statusAnswered: answered.status.rawValue, clarifySeconds: analysis.seconds)
             rows.append(row)
+            try out?.write(contentsOf: try encoder.encode(row) + Data("\n".utf8))
             Stderr.print("[\(n + 1)/\(all.count)] \(t.id) \(t.kind): as written \(row.passedAsWritten ? "PASS" : "fail"), \(row.asked ? "asked" : "not asked"), "
                          + "question \(row.askedKind ?? "none"), answered \(row.passedAnswered ? "PASS" : "fail")")
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        try rows.map { String(decoding: try encoder.encode($0), as: UTF8.self) + "\n" }.joined().write(toFile: ambiguousResults, atomically: true, encoding: .utf8)
         let summary = AmbiguousSummary(tasks: rows.count, asked: rows.filter(\.asked).count, askedRightKind: rows.filter { $0.asked && $0.askedKind == $0.kind }.count,
                                        passedAsWritten: rows.filter(\.passedAsWritten).count, passedAnswered: rows.filter(\.passedAnswered).count,
                                        passedAnsweredWhereAsked: rows.filter { $0.asked && $0.passedAnswered }.count)
