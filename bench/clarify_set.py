@@ -249,6 +249,98 @@ EXTRA_AMBIGUOUS = {
  ],
 }
 
+# Third batch (development only), added in the second session after out-of-fold kind accuracy of
+# 59/84 on the first two: ten more per kind and twelve clear, fresh subjects and wording.
+MORE_CLEAR = [
+ "Write a function celsius_to_fahrenheit(c) that returns c * 9 / 5 + 32 as a float.",
+ "Write a function initials(name) that splits the name on spaces and returns the upcased first letter of each part joined without separators, \"\" for an empty name.",
+ "Write a function top_n(list, n) that returns the n largest integers of the list in descending order, or the whole list sorted descending when it has fewer than n elements.",
+ "Write a function safe_div(a, b) that returns {:ok, a / b} for b != 0 and {:error, :zero_division} for b == 0.",
+ "Write a function fetch_repo(owner, name) that calls Req.get!/1 on https://api.github.com/repos/OWNER/NAME and returns the decoded body's \"stargazers_count\" integer, letting any error raise.",
+ "Write a function ping_all(hosts) that runs Pinger.ping/1 for each host with Task.async_stream/3, max_concurrency 4, timeout 2000 ms and on_timeout: :kill_task, returning {host, result} pairs in input order.",
+ "Write a module Stack as a struct %Stack{items: []} with push/2, pop/1 returning {:ok, item, stack} or {:error, :empty}, and size/1.",
+ "Write a function slugify(title) that downcases the title, replaces every run of characters other than a-z and 0-9 with a single hyphen and trims hyphens at both ends.",
+ "Write a function parse_duration(string) that accepts strings like \"1h30m\" or \"45m\" and returns the total minutes as an integer, and {:error, :invalid} for anything else.",
+ "Write a function sum_values(map) that returns the sum of a map's integer values, 0 for an empty map.",
+ "Write a function load_config(path) that reads a TOML file with Toml.decode_file/1 and returns its {:ok, map} or {:error, reason} unchanged.",
+ "Write a function last_n_lines(text, n) that returns the last n lines of the text as a list, all of them when there are fewer than n, splitting on \"\\n\".",
+]
+
+MORE_AMBIGUOUS = {
+ "error_handling": [
+  ("Write a function that reads a number of retries from a config map.", "what a missing or non-integer value does: a default, raise, or {:error, reason}"),
+  ("Write a function that loads a user's avatar from disk.", "what a missing or unreadable file gives: a default image, nil, {:error, reason} or an exception"),
+  ("Write a function that converts a string of hex digits to bytes.", "what odd lengths or non-hex characters give: Base.decode16 returning :error, raising, or nil"),
+  ("Write a function that looks up a product price in a catalogue map.", "what an unknown product gives: nil, {:error, :not_found}, or a KeyError"),
+  ("Write a function that runs an external shell command and returns its output.", "what a non-zero exit status or a missing command does: {:error, status}, raise, or return the output anyway"),
+  ("Write a function that decodes a base64 token sent by a client.", "whether invalid base64 raises (Base.decode64!) or returns :error/{:error, reason}"),
+  ("Write a function that charges a customer's card through the payments module.", "what a declined card or a timeout does: retry, {:error, reason}, or raise"),
+  ("Write a function that builds a Date from year, month and day integers.", "what impossible dates such as February 30 give: {:error, :invalid_date} from Date.new, or a raised error"),
+  ("Write a function that reads a row of a matrix by index.", "what an index out of range does: nil, {:error, :out_of_range}, or raise"),
+  ("Write a function that saves a record to the database and returns it.", "what a failed insert does: {:error, changeset}, Repo.insert! raising, or a retry"),
+ ],
+ "concurrency": [
+  ("Write a function that resizes every image in a folder of a few thousand images.", "whether resizing runs in parallel (Task.async_stream with what max_concurrency) or one at a time"),
+  ("Write a module that counts page views coming from many web requests at once.", "how concurrent increments are made safe: :counters, ETS update_counter, or a GenServer"),
+  ("Write a module that polls a remote API every thirty seconds.", "what runs the loop: a GenServer with Process.send_after, :timer.send_interval, or a job library"),
+  ("Write a function that calls three slow services and combines their answers.", "whether the calls run concurrently (Task.async/await) and with what timeout"),
+  ("Write a module that accepts chat messages and broadcasts them to every connected user.", "how fan-out is done: Phoenix.PubSub, Registry with dispatch, or a GenServer holding subscribers"),
+  ("Write a function that crawls all the links of a website.", "how many pages are fetched at once and by what: Task.async_stream, a pool, or one by one"),
+  ("Write a module that processes uploaded files in the background.", "what runs the jobs: Task.Supervisor, Oban, or a GenServer queue, and how many at once"),
+  ("Write a module that rate-limits each user to ten requests per minute across the whole application.", "which process or table holds the counters: a GenServer, ETS, or a library such as Hammer"),
+  ("Write a function that computes the hash of many large files.", "whether hashing runs concurrently and how many files at once"),
+  ("Write a module that keeps one worker process per connected device.", "how the workers are started and found: DynamicSupervisor with Registry, or a single GenServer"),
+ ],
+ "data_structure": [
+  ("Write a module that keeps a leaderboard of player scores.", "how the scores are held: a sorted list, a map plus sorting on read, :gb_trees, or ETS ordered_set"),
+  ("Write a module that represents a deck of playing cards.", "how cards and the deck are represented: tuples, structs, atoms, and a list or map"),
+  ("Write a module that stores the friendships of a social network.", "how the graph is kept: a map of MapSets, :digraph, or a list of pairs"),
+  ("Write a module that keeps a queue of jobs waiting to run.", "which structure: :queue, a list, or a process holding it"),
+  ("Write a module that remembers which feature flags are switched on.", "where the flags live: a MapSet, a map, :persistent_term, or ETS"),
+  ("Write a module that holds a shopping basket.", "how the basket is represented: a map from product to quantity, a list of line items, or a struct"),
+  ("Write a module that models a game board for tic-tac-toe.", "how the board is represented: a list of nine cells, a map from {row, col}, or a tuple of tuples"),
+  ("Write a module that keeps the last hundred log lines in memory.", "which structure bounds it: a :queue, a list trimmed on insert, or a ring buffer in ETS"),
+  ("Write a module that stores a family tree.", "how people and their links are represented: structs with parent ids, nested maps, or a :digraph"),
+  ("Write a module that keeps per-session data for a web application.", "where sessions live: ETS, a map in a GenServer, or the database, and keyed how"),
+ ],
+ "external_dependency": [
+  ("Write a function that sends a text message to a phone number.", "which SMS provider (Twilio, Vonage) and which HTTP client or library"),
+  ("Write a function that geocodes a street address.", "which geocoding service and client: Nominatim, Google Maps, with Req or HTTPoison"),
+  ("Write a function that renders an invoice as a PDF.", "which PDF library: ChromicPDF, pdf_generator with wkhtmltopdf, or an external service"),
+  ("Write a function that stores a value in a Redis cache.", "which Redis client (Redix) and connection setup, or another cache such as Cachex"),
+  ("Write a function that looks up the current exchange rate between two currencies.", "which exchange rate service and HTTP client"),
+  ("Write a function that posts a message to a Slack channel.", "whether to use a Slack library or a webhook with Req/Finch/HTTPoison, and which token"),
+  ("Write a function that parses a YAML settings file.", "which YAML library: YamlElixir or yaml_erl"),
+  ("Write a function that runs a full-text search over articles.", "which search engine or library: PostgreSQL full-text with Ecto, Elasticsearch, Meilisearch, or in memory"),
+  ("Write a function that verifies a JSON Web Token.", "which JWT library (Joken, JOSE) and which signing key and algorithm"),
+  ("Write a function that fetches the latest tweets of an account.", "which API and client: the X API with Req or a wrapper library, and how to authenticate"),
+ ],
+ "io_format": [
+  ("Write a function that reports how long ago a timestamp was.", "the input (DateTime, Unix seconds, ISO string) and the output (seconds, \"5 minutes ago\")"),
+  ("Write a function that summarises a list of sales.", "the sale fields and the summary's shape: a total, a map by product, or a formatted report"),
+  ("Write a function that converts a temperature.", "from and to which scale, and whether the result is a float, rounded integer or string"),
+  ("Write a function that describes a person's age.", "the input (birth date, Date struct or string) and the output (years as integer, or a sentence)"),
+  ("Write a function that exports the users to a file.", "the file format (CSV, JSON, Erlang terms) and which fields"),
+  ("Write a function that formats a phone number.", "the input form and the output style (E.164, national with spaces, dashes)"),
+  ("Write a function that returns the weather forecast for a city.", "the output shape: a map of fields, a struct, a sentence, and in which units"),
+  ("Write a function that reads coordinates from user input.", "the input text's form (decimal degrees, degrees-minutes-seconds) and the result (tuple, map)"),
+  ("Write a function that produces a report of failed logins.", "the result's form: a list of maps, a count per user, or printed text"),
+  ("Write a function that takes a duration and makes it readable.", "the input unit (seconds, milliseconds) and the output form (\"1h 2m\", \"01:02:00\")"),
+ ],
+ "edge_cases": [
+  ("Write a function that returns the average of a list of scores.", "what an empty list returns: 0, nil, or an error"),
+  ("Write a function that capitalises every word in a sentence.", "how hyphenated words, apostrophes, extra spaces and the empty string are handled"),
+  ("Write a function that finds the most common word in a text.", "what ties and an empty text give, and whether case is ignored"),
+  ("Write a function that returns the first n elements of a list.", "what n larger than the list or a negative n gives"),
+  ("Write a function that computes the percentage change between two numbers.", "what a zero starting value and negative numbers give"),
+  ("Write a function that checks whether two words are anagrams.", "whether case, spaces and accents count, and whether a word is its own anagram"),
+  ("Write a function that rounds a price to the nearest cent.", "how halves round (up, to even) and what negative prices give"),
+  ("Write a function that returns the longest word in a sentence.", "what ties, punctuation and an empty sentence give"),
+  ("Write a function that counts the days between two dates.", "whether the end date is included and what reversed dates give"),
+  ("Write a function that removes consecutive duplicates from a list.", "whether non-adjacent duplicates stay, and what an empty list gives"),
+ ],
+}
+
 def main():
     rows = []
     for i, task in enumerate(CLEAR):
@@ -261,6 +353,12 @@ def main():
     for kind, items in EXTRA_AMBIGUOUS.items():
         for i, (task, ask) in enumerate(items):
             rows.append({"id": "%s%02d" % (kind[:2], len(AMBIGUOUS[kind]) + i + 1), "split": "dev", "ambiguous": True, "type": kind, "ask": ask, "task": task})
+    for i, task in enumerate(MORE_CLEAR):
+        rows.append({"id": "c%02d" % (len(CLEAR) + len(EXTRA_CLEAR) + i + 1), "split": "dev", "ambiguous": False, "type": None, "ask": None, "task": task})
+    for kind, items in MORE_AMBIGUOUS.items():
+        for i, (task, ask) in enumerate(items):
+            n = len(AMBIGUOUS[kind]) + len(EXTRA_AMBIGUOUS[kind]) + i + 1
+            rows.append({"id": "%s%02d" % (kind[:2], n), "split": "dev", "ambiguous": True, "type": kind, "ask": ask, "task": task})
     for r in rows:
         print(json.dumps(r, ensure_ascii=False))
 

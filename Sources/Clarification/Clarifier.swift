@@ -136,22 +136,44 @@ public struct Clarifier: Sendable {
         self.classifier = classifier
     }
 
-    /// The model's embedding of a task, as the classifier was trained on it: the task inside a
-    /// question about what it leaves open (`embeddingFrame`); the mean of the final hidden states
-    /// over the task's own tokens, then the state at the frame's last token, where the model is
-    /// about to name what is unspecified.
+    /// The classifier's input for a task, as it was trained on it (`classifierInput`); nil without an embedder.
     public func embedding(of task: String) -> [Float]? {
-        embedder.map { Self.embedding(of: task, embedder: $0, tokenizer: generator.instance.tokenizer) }
+        embedder.map { Self.classifierInput(task, embedder: $0, tokenizer: generator.instance.tokenizer, questions: questions) }
     }
 
-    /// `embedding(of:)` with the parts given.
+    /// What the classifier reads: the embedding and zero-shot scores (`embedding(of:embedder:tokenizer:)`),
+    /// then the catalogue's selecting words (`QuestionTemplates.selectingWords`).
+    public static func classifierInput(_ task: String, embedder: TextEmbedder, tokenizer: Tokenizer, questions: QuestionTemplates) -> [Float] {
+        embedding(of: task, embedder: embedder, tokenizer: tokenizer) + questions.selectingWords(task)
+    }
+
+    /// The task inside a question about what it leaves open (`embeddingFrame`): the mean of the
+    /// final hidden states over the task's own tokens, then the state at the frame's last token,
+    /// where the model is about to name what is unspecified, then the zero-shot scores (`features`).
     public static func embedding(of task: String, embedder: TextEmbedder, tokenizer tok: Tokenizer) -> [Float] {
+        let f = features(of: task, embedder: embedder, tokenizer: tok)
+        return f.embedding + f.zeroShot.map(Float.init)
+    }
+
+    /// The classifier's two inputs: the pooled hidden states (mean over the task's tokens, then
+    /// the frame's last state) and the zero-shot scores (`zeroShotContinuations`: the
+    /// log-probability of each kind's name as the frame's continuation, less their mean, so that
+    /// only which kind the model prefers counts, not how likely any continuation is).
+    public static func features(of task: String, embedder: TextEmbedder, tokenizer tok: Tokenizer) -> (embedding: [Float], zeroShot: [Double]) {
         let head = tok.encode(Self.embeddingFrame.head, parseSpecial: false)
         let body = tok.encode(task.trimmingCharacters(in: .whitespacesAndNewlines), parseSpecial: false)
         let tail = tok.encode(Self.embeddingFrame.tail, parseSpecial: false)
-        let states = embedder.hiddenStates(head + body + tail)
-        return TextEmbedder.mean(states[head.count..<(head.count + body.count)], dimension: embedder.dimension) + states[states.count - 1]
+        let (states, scores) = embedder.hiddenStates(head + body + tail, continuations: zeroShotContinuations.map { tok.encode($0.text, parseSpecial: false) })
+        let mean = scores.reduce(0, +) / Double(max(1, scores.count))
+        let embedding = TextEmbedder.mean(states[head.count..<(head.count + body.count)], dimension: embedder.dimension) + states[states.count - 1]
+        return (embedding, scores.map { $0 - mean })
     }
+
+    /// What the model may say a task leaves unspecified, after the frame, per kind ("nothing" for a clear task).
+    public static let zeroShotContinuations: [(kind: AmbiguityType?, text: String)] = [
+        (.errorHandling, " error handling"), (.concurrency, " concurrency"), (.dataStructure, " data structure"),
+        (.externalDependency, " library"), (.inputOutput, " input/output format"), (.edgeCases, " edge cases"), (nil, " nothing"),
+    ]
 
     /// Text around the task when embedding it (training and use must agree).
     static let embeddingFrame = (head: "Programming task:\n", tail: "\nWhat does this task leave unspecified (error handling, concurrency, data structure, library, input/output format, edge cases, or nothing)? It leaves unspecified")

@@ -179,6 +179,16 @@ public struct QuestionTemplates: Sendable {
         return out.enumerated().sorted { ($0.element.1.count, -$0.offset) > ($1.element.1.count, -$1.offset) }.map { ($0.element.0, $0.element.1) }
     }
 
+    /// For each labelled kind, 1 when the task mentions a word that selects one of its catalogue
+    /// topics or names its aspect, else 0: the classifier's third group of inputs, weighed by
+    /// the regression like the others (a learned weight, not a rule).
+    public func selectingWords(_ task: String) -> [Float] {
+        AmbiguityType.labelled.map { t in
+            let e = entry(t)
+            return (e.catalogue.flatMap(\.when) + e.aspect).contains { Self.mentions(task, $0) } ? 1 : 0
+        }
+    }
+
     /// Lowercase words match case-insensitively at a word start ("fail" in "failures");
     /// anything with capitals or punctuation must appear as written ("{:error", "Task.").
     static func mentions(_ text: String, _ term: String) -> Bool {

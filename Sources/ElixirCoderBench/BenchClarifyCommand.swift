@@ -4,6 +4,7 @@ import Clarification
 import ElixirCoderApp
 import ElixirCoderCore
 import Foundation
+import Synchronization
 
 /// `elixir-coder-bench clarify`: precision and recall of asking and the accuracy of the kind asked
 /// about, with 95% Wilson intervals, per signal; `--train` fits the learned text signal.
@@ -13,7 +14,7 @@ struct BenchClarifyCommand: AsyncParsableCommand {
         abstract: "Run the ambiguity detector over labelled tasks; print precision and recall of asking and the accuracy of the kind asked about, with 95% Wilson intervals, for each signal and the combined rule. With --train, fit the classifier over the model's embeddings on the development part instead.",
         discussion: """
         Task files are JSON lines with id, task, ambiguous (bool), type (error_handling, concurrency, data_structure, external_dependency, io_format, edge_cases or null), ask and split (dev or heldout; lines without a split count as held out). bench/clarify_set.jsonl is the labelled set of issue 31: the held-out part is never used for training or tuning.
-        --train embeds the development part, picks the L2 penalty and the asking threshold by 8-fold cross-validation on it (threshold: highest recall with precision at least 0.9), fits on the whole development part and writes the weights (deterministic: full-batch gradient descent from zero).
+        --train embeds the development part, picks the L2 penalty, the emphasis of the catalogue's selecting words and the asking threshold by 8-fold cross-validation on it (threshold: highest recall with precision at least 0.9), fits on the whole development part and writes the weights (deterministic: full-batch gradient descent from zero).
         """
     )
 
@@ -24,7 +25,8 @@ struct BenchClarifyCommand: AsyncParsableCommand {
     @Option(help: "Use only the first N tasks of each file.") var limit: Int?
     @Flag(help: "Train the classifier on the development part and write it to --classifier (evaluates nothing).") var train = false
     @Option(help: "Where --train writes the weights.") var classifier = "templates/" + TaskClassifier.fileName
-    @Option(help: "Also write each task's embedding (id, split, embedding) as JSON lines to this file (with --train).") var embeddingsOut: String?
+    @Option(help: "Also write each task's embedding and zero-shot scores (id, split, embedding) as JSON lines to this file (with --train).") var embeddingsOut: String?
+    @Option(help: "Read the embeddings from a file --embeddings-out wrote with the same model and frame instead of running the model (with --train).") var embeddingsIn: String?
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var clarify: ClarifyOptions
     @OptionGroup var modelOptions: ModelOptions
@@ -149,41 +151,63 @@ struct BenchClarifyCommand: AsyncParsableCommand {
         }
     }
 
-    /// Embeds the development part, cross-validates the penalty and the threshold, fits and writes the classifier.
+    /// Embeds the development part, cross-validates the penalty, the words' emphasis and the threshold, fits and writes the classifier.
     func trainClassifier(_ clarifier: Clarifier, _ labelled: [Labelled]) throws {
         let dev = labelled.filter { $0.part == .dev }
         guard dev.count >= 16 else { throw ValidationError("only \(dev.count) development tasks: too few to train on") }
-        var examples: [LabelledEmbedding] = []
+        guard let embedder = clarifier.embedder else { throw ValidationError("the model has no local weights to embed with (a remote backend?)") }
+        var stored: [String: [Float]] = [:]
+        if let embeddingsIn {
+            guard let text = try? String(contentsOfFile: embeddingsIn, encoding: .utf8) else { throw ValidationError("cannot read \(embeddingsIn)") }
+            for line in text.split(separator: "\n") {
+                guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let id = o["id"] as? String,
+                      let e = o["embedding"] as? [Double] else { throw ValidationError("\(embeddingsIn): not an embedding line") }
+                stored[id] = e.map(Float.init)
+            }
+        }
+        var collected: [LabelledEmbedding] = []
         var dump = ""
         for (n, l) in labelled.enumerated() {
-            guard let x = clarifier.embedding(of: l.task) else { throw ValidationError("the model has no local weights to embed with (a remote backend?)") }
-            if l.part == .dev { examples.append(LabelledEmbedding(embedding: x, ambiguous: l.ambiguous, kind: l.type.flatMap(AmbiguityType.init(rawValue:)))) }
+            let e = stored[l.id] ?? Clarifier.embedding(of: l.task, embedder: embedder, tokenizer: clarifier.generator.instance.tokenizer)
+            // The input `Clarifier.classifierInput` gives: the model's part, then the selecting words.
+            let x = e + clarifier.questions.selectingWords(l.task)
+            if l.part == .dev { collected.append(LabelledEmbedding(embedding: x, ambiguous: l.ambiguous, kind: l.type.flatMap(AmbiguityType.init(rawValue:)))) }
             if embeddingsOut != nil {
-                dump += String(decoding: try JSONSerialization.data(withJSONObject: ["id": l.id, "split": l.part.rawValue, "embedding": x.map(Double.init)]), as: UTF8.self) + "\n"
+                dump += String(decoding: try JSONSerialization.data(withJSONObject: ["id": l.id, "split": l.part.rawValue, "embedding": e.map(Double.init)]), as: UTF8.self) + "\n"
             }
             if (n + 1) % 24 == 0 { Stderr.print("embedded \(n + 1)/\(labelled.count)") }
         }
         if let embeddingsOut { try dump.write(toFile: embeddingsOut, atomically: true, encoding: .utf8) }
+        let examples = collected
         let kinds = AmbiguityType.labelled
         let folds = 8
-        var best: (lambda: Double, score: Int, oof: [(ambiguity: Double, kind: AmbiguityType?)])?
-        for lambda in [0.01, 0.1, 1, 10, 100] {
-            let oof = TaskClassifier.crossValidate(examples, kinds: kinds, lambda: lambda, folds: folds)
+        let words = AmbiguityType.labelled.count
+        // The grid is searched in parallel; each cell is deterministic, so the choice is too.
+        let grid: [(lambda: Double, emphasis: Float)] = [0.1, 1, 100].flatMap { lambda in [Float(1), 5].map { (lambda, $0) } }
+        let cells = Mutex([(right: Int, kindRight: Int, oof: [(ambiguity: Double, kind: AmbiguityType?)])?](repeating: nil, count: grid.count))
+        DispatchQueue.concurrentPerform(iterations: grid.count) { c in
+            let oof = TaskClassifier.crossValidate(examples, kinds: kinds, lambda: grid[c].lambda, folds: folds, emphasis: (words, grid[c].emphasis))
             let right = examples.indices.filter { (oof[$0].ambiguity >= 0.5) == examples[$0].ambiguous }.count
             let kindRight = examples.indices.filter { examples[$0].ambiguous && oof[$0].kind == examples[$0].kind }.count
-            Stderr.print("lambda \(lambda): out-of-fold ask accuracy \(right)/\(examples.count), kind \(kindRight)/\(examples.filter(\.ambiguous).count)")
-            // Ties go to the larger penalty: simpler weights.
-            if best == nil || right + kindRight >= best!.score { best = (lambda, right + kindRight, oof) }
+            cells.withLock { $0[c] = (right, kindRight, oof) }
         }
-        let chosen = best!
-        let threshold = Self.threshold(chosen.oof.map(\.ambiguity), examples.map(\.ambiguous), minimumPrecision: 0.9)
-        let asked = examples.indices.filter { chosen.oof[$0].ambiguity >= threshold }
+        var best: (cell: Int, score: Int)?
+        for (c, cell) in cells.withLock({ $0 }).enumerated() {
+            let (right, kindRight, _) = cell!
+            Stderr.print("lambda \(grid[c].lambda), word emphasis \(grid[c].emphasis): out-of-fold ask accuracy \(right)/\(examples.count), kind \(kindRight)/\(examples.filter(\.ambiguous).count)")
+            // Ties go to the later cell: the larger penalty, simpler weights.
+            if best == nil || right + kindRight >= best!.score { best = (c, right + kindRight) }
+        }
+        let (lambda, emphasis) = grid[best!.cell]
+        let oof = cells.withLock { $0[best!.cell]!.oof }
+        let threshold = Self.threshold(oof.map(\.ambiguity), examples.map(\.ambiguous), minimumPrecision: 0.9)
+        let asked = examples.indices.filter { oof[$0].ambiguity >= threshold }
         let tp = asked.filter { examples[$0].ambiguous }.count
-        let kindRight = asked.filter { examples[$0].ambiguous && chosen.oof[$0].kind == examples[$0].kind }.count
-        let provenance = String(format: "trained by `elixir-coder-bench clarify --train` on %d development tasks of %@; lambda %g and threshold %.3f from %d-fold cross-validation (out of fold: precision %d/%d, recall %d/%d, kind %d/%d)",
-                                examples.count, tasks.joined(separator: ", "), chosen.lambda, threshold, folds, tp, asked.count, tp,
+        let kindRight = asked.filter { examples[$0].ambiguous && oof[$0].kind == examples[$0].kind }.count
+        let provenance = String(format: "trained by `elixir-coder-bench clarify --train` on %d development tasks of %@; lambda %g, word emphasis %g and threshold %.3f from %d-fold cross-validation (out of fold: precision %d/%d, recall %d/%d, kind %d/%d)",
+                                examples.count, tasks.joined(separator: ", "), lambda, emphasis, threshold, folds, tp, asked.count, tp,
                                 examples.filter(\.ambiguous).count, kindRight, tp)
-        let model = TaskClassifier.train(examples, kinds: kinds, lambda: chosen.lambda, threshold: threshold, provenance: provenance)
+        let model = TaskClassifier.train(examples, kinds: kinds, lambda: lambda, threshold: threshold, emphasis: (words, emphasis), provenance: provenance)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try encoder.encode(model).write(to: URL(fileURLWithPath: classifier))

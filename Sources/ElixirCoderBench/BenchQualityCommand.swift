@@ -33,6 +33,9 @@ struct BenchQualityCommand: AsyncParsableCommand {
     @Flag(help: "Skip the raw baseline.") var noRaw = false
     @Flag(help: "Do not search library compositions that give the examples (measures the model's loop alone).") var noSynthesize = false
     @Flag(help: "Print the summary as JSON.") var json = false
+    @Flag(help: "Run the ambiguous tasks (--ambiguous-tasks) twice, as written and with the user's answer folded in as `generate --clarify --answer` folds it; report both pass rates.") var ambiguous = false
+    @Option(help: "Ambiguous task set for --ambiguous (JSON lines: the fields of --tasks plus kind and answer).") var ambiguousTasks = "bench/quality/ambiguous.jsonl"
+    @Option(help: "Where --ambiguous writes its per-task results (JSON lines).") var ambiguousResults = "bench/quality/ambiguous_results.jsonl"
     @OptionGroup var modelOptions: ModelOptions
 
     struct QualityTask: Decodable {
@@ -60,6 +63,7 @@ struct BenchQualityCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if ambiguous { return try await runAmbiguous() }
         guard let text = try? String(contentsOfFile: tasks, encoding: .utf8) else { throw ValidationError("cannot read \(tasks)") }
         var all = try text.split(separator: "\n").map { try JSONDecoder().decode(QualityTask.self, from: Data($0.utf8)) }
         if let ids { let wanted = Set(ids.split(separator: ",").map(String.init)); all = all.filter { wanted.contains($0.id) } }
@@ -78,11 +82,7 @@ struct BenchQualityCommand: AsyncParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         for (n, t) in all.enumerated() {
-            var o = try setup.options()
-            o.candidates = candidates ?? o.candidates
-            o.maxAttempts = maxAttempts ?? o.maxAttempts
-            o.timeBudget = timeBudget ?? o.timeBudget
-            o.synthesize = !noSynthesize
+            var o = try options(setup)
             o.context = t.context
             let start = Date()
             let r = try await generator.generate(task: t.task, options: o)
@@ -108,6 +108,16 @@ struct BenchQualityCommand: AsyncParsableCommand {
             let env = RunMetadata.Environment.current()
             print(summary.text(cpu: "\(env.cpu), \(env.cores) cores"))
         }
+    }
+
+    /// The generate options of a run, with this command's overrides.
+    func options(_ setup: GenerationSetup) throws -> GenerateOptions {
+        var o = try setup.options()
+        o.candidates = candidates ?? o.candidates
+        o.maxAttempts = maxAttempts ?? o.maxAttempts
+        o.timeBudget = timeBudget ?? o.timeBudget
+        o.synthesize = !noSynthesize
+        return o
     }
 
     /// Whether the code compiles and the hidden tests pass, in a fresh isolated Elixir.

@@ -71,6 +71,31 @@ struct CatalogueAndClassifierTests {
         #expect(TaskClassifier.train(examples, kinds: AmbiguityType.labelled, lambda: 0.01, threshold: 0.5, iterations: 300) == model, "deterministic")
     }
 
+    @Test("emphasis lets a few informative inputs outweigh many noisy ones, folded into the scale")
+    func emphasis() {
+        // The kind is in the last feature alone; forty noise features pull the other way on training tasks.
+        var examples: [LabelledEmbedding] = []
+        for i in 0..<24 {
+            let kind: AmbiguityType = i % 2 == 0 ? .concurrency : .edgeCases
+            let noise = (0..<40).map { j in Float((i * 7 + j * 13) % 11) - 5 }
+            examples.append(LabelledEmbedding(embedding: noise + [kind == .concurrency ? 1 : 0], ambiguous: true, kind: kind))
+        }
+        let plain = TaskClassifier.train(examples, kinds: AmbiguityType.labelled, lambda: 10, iterations: 200)
+        let stressed = TaskClassifier.train(examples, kinds: AmbiguityType.labelled, lambda: 10, emphasis: (1, 5), iterations: 200)
+        #expect(abs(stressed.scale[40] * 5 - plain.scale[40]) < 1e-6 && stressed.scale[0] == plain.scale[0], "only the emphasized feature's scale changes")
+        let probe = [Float](repeating: 0, count: 40) + [1]
+        func margin(_ m: TaskClassifier) -> Double { let p = m.kindProbabilities(probe); return p[.concurrency]! - p[.edgeCases]! }
+        #expect(margin(stressed) > 5 * margin(plain) && margin(stressed) > 0.3, "\(margin(plain)) \(margin(stressed))")
+    }
+
+    @Test("the catalogue's selecting words become one input per kind")
+    func selectingWords() {
+        let words = Self.templates.selectingWords("Write a function that sends a text message through an SMS gateway API.")
+        #expect(words.count == AmbiguityType.labelled.count && words.allSatisfy { $0 == 0 || $0 == 1 })
+        #expect(words[AmbiguityType.labelled.firstIndex(of: .externalDependency)!] == 1, "\(words)")
+        #expect(Self.templates.selectingWords("Write fib(n).") == [Float](repeating: 0, count: AmbiguityType.labelled.count))
+    }
+
     @Test("a classifier file with mismatched widths is a clear error")
     func badFile() throws {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("clarify-classifier-\(UUID().uuidString).json")
@@ -109,6 +134,7 @@ struct CatalogueAndClassifierTests {
 @Suite("Clarification's learned signal on the model", .serialized)
 struct LearnedSignalModelTests {
     static let classifier = try! TaskClassifier(file: TestPaths.repo.appendingPathComponent("templates/" + TaskClassifier.fileName))
+    static let templates = try! QuestionTemplates(file: TestPaths.repo.appendingPathComponent("templates/clarify.json"))
 
     @Test("the embedding is the hidden size, deterministic, and tells tasks apart")
     func embedding() {
@@ -120,11 +146,29 @@ struct LearnedSignalModelTests {
         #expect(a.allSatisfy(\.isFinite) && embedder.embed([]).allSatisfy { $0 == 0 })
     }
 
+    @Test("zero-shot scores: the model leans towards the kind a prompt leaves open")
+    func zeroShot() {
+        let embedder = TextEmbedder(model: Shared.model, threads: 2)
+        func lean(_ task: String, _ kind: AmbiguityType) -> Double {
+            let z = Clarifier.features(of: task, embedder: embedder, tokenizer: Shared.tokenizer).zeroShot
+            #expect(z.count == Clarifier.zeroShotContinuations.count && abs(z.reduce(0, +)) < 1e-6, "centred: \(z)")
+            let i = Clarifier.zeroShotContinuations.firstIndex { $0.kind == kind }!, e = Clarifier.zeroShotContinuations.firstIndex { $0.kind == .errorHandling }!
+            return z[i] - z[e]
+        }
+        // With this small model every prompt prefers " error handling"; what moves with the prompt is how far.
+        let concurrent = "Write a function that downloads a thousand files at the same time, as fast as possible."
+        let plain = "Write a function that returns the median of a list of numbers."
+        #expect(lean(concurrent, .concurrency) > lean(plain, .concurrency))
+        #expect(lean(plain, .edgeCases) > lean(concurrent, .edgeCases))
+        let (states, scores) = embedder.hiddenStates(Shared.tokenizer.encode("The capital of France is"), continuations: [Shared.tokenizer.encode(" Paris"), Shared.tokenizer.encode(" banana")])
+        #expect(states.count == Shared.tokenizer.encode("The capital of France is").count && scores[0] > scores[1] + 2 && scores.allSatisfy { $0 < 0 })
+    }
+
     @Test("held-out prompts: a precise task proceeds, an open one asks, of its kind")
     func heldOut() throws {
         let embedder = TextEmbedder(model: Shared.model, threads: 2)
         func read(_ t: String) -> (Double, AmbiguityType?) {
-            let x = Clarifier.embedding(of: t, embedder: embedder, tokenizer: Shared.tokenizer)
+            let x = Clarifier.classifierInput(t, embedder: embedder, tokenizer: Shared.tokenizer, questions: Self.templates)
             return (Self.classifier.ambiguity(x), Self.classifier.kindProbabilities(x).max { $0.value < $1.value }?.key)
         }
         let rows = try String(contentsOf: TestPaths.repo.appendingPathComponent("bench/clarify_set.jsonl"), encoding: .utf8).split(separator: "\n")
