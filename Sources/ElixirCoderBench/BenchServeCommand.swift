@@ -127,11 +127,9 @@ struct BenchServeCommand: AsyncParsableCommand {
         id += e2eRequests
 
         var quality: [String: Double] = [:]
-        if qualityTasks > 0, let text = try? String(contentsOfFile: tasks, encoding: .utf8) {
-            let lines = text.split(separator: "\n").prefix(qualityTasks)
+        if qualityTasks > 0, let taskTexts = try? TaskSet.tasks(tasks, limit: qualityTasks) {
             var answered = 0, attemptsUsed = 0, problemsLeft = 0
-            for line in lines {
-                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let task = obj["task"] as? String else { continue }
+            for task in taskTexts {
                 client.send(["jsonrpc": "2.0", "id": id, "method": "generate", "params": ["task": task]])
                 var m: [String: Any] = [:]
                 repeat { m = try client.next() } while (m["id"] as? Int) != id
@@ -141,7 +139,7 @@ struct BenchServeCommand: AsyncParsableCommand {
                 attemptsUsed += (r["attempts"] as? [Any])?.count ?? 0
                 problemsLeft += (r["problems"] as? [Any])?.count ?? 0
             }
-            let n = Double(lines.count)
+            let n = Double(taskTexts.count)
             quality = ["tasks": n, "answered_share": Double(answered) / n, "mean_attempts": Double(attemptsUsed) / n, "problems_left": Double(problemsLeft)]
         }
 
