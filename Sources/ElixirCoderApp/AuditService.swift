@@ -57,11 +57,6 @@ public final class AuditService: Sendable {
 
     private var setup: GenerationSetup? { state.withLock { $0.setup } }
 
-    /// Counts a request that was answered (`ok`) or failed, for health.
-    public func count(ok: Bool) {
-        state.withLock { if ok { $0.served += 1 } else { $0.failed += 1 } }
-    }
-
     /// Counts a finished generate request for health and `/metrics`: its status and gate decision
     /// (nil result: it failed) and how long it took.
     public func record(_ result: GenerateResult?, seconds: Double) {
@@ -123,65 +118,53 @@ public final class AuditService: Sendable {
 
 /// `audit/summary`'s answer: the buffer's aggregates (`AuditSummary`'s fields, at the top level)
 /// with the models, the generate statuses, the mean confidence and the abstain alert.
+@dynamicMemberLookup
 public struct AuditReport: Sendable, Codable, Equatable {
     public var summary: AuditSummary
-    public var activeModel: String?
-    public var shadowModel: String?
-    public var shadowEnabled: Bool
-    /// Generate results by status (`verified`, `compiled`, `problems`, `abstained`).
-    public var statuses: [String: Int]
-    /// Mean confidence score (geometric-mean token probability) and mean token log-probability
-    /// of the events that have one; nil when none has.
-    public var confidenceMean: Double?
-    public var avgLogprobMean: Double?
-    public var alert: String?
+    public var details: Details
+
+    /// What the report adds to the aggregates; every key is written, null when absent.
+    public struct Details: Sendable, Codable, Equatable {
+        @NullWhenAbsent public var activeModel: String?
+        @NullWhenAbsent public var shadowModel: String?
+        public var shadowEnabled: Bool
+        /// Generate results by status (`verified`, `compiled`, `problems`, `abstained`).
+        public var statuses: [String: Int]
+        /// Mean confidence score (geometric-mean token probability) and mean token log-probability
+        /// of the events that have one; nil when none has.
+        @NullWhenAbsent public var confidenceMean: Double?
+        @NullWhenAbsent public var avgLogprobMean: Double?
+        @NullWhenAbsent public var alert: String?
+    }
 
     /// Aggregates `events` (newest first) under the registry's model names.
     public init(events: [InferenceEvent], registry: ModelRegistry?, alertThreshold: Double) {
         summary = AuditSummary(events)
-        activeModel = registry?.activeVersion
-        shadowModel = registry?.shadowVersion
-        shadowEnabled = registry?.shadowEnabled ?? false
         var s = Dictionary(uniqueKeysWithValues: ["verified", "compiled", "problems", "abstained"].map { ($0, 0) })
         for e in events { if let o = e.checkOutcome { s[o, default: 0] += 1 } }
-        statuses = s
         let scores = events.compactMap(\.confidenceScore)
-        confidenceMean = scores.isEmpty ? nil : scores.reduce(0, +) / Double(scores.count)
         let logprobs = events.compactMap { $0.confidence?.avgLogprob }
-        avgLogprobMean = logprobs.isEmpty ? nil : logprobs.reduce(0, +) / Double(logprobs.count)
-        alert = AbstainAlert.check(events, threshold: alertThreshold)?.message
+        details = Details(activeModel: registry?.activeVersion, shadowModel: registry?.shadowVersion, shadowEnabled: registry?.shadowEnabled ?? false,
+                          statuses: s, confidenceMean: scores.isEmpty ? nil : scores.reduce(0, +) / Double(scores.count),
+                          avgLogprobMean: logprobs.isEmpty ? nil : logprobs.reduce(0, +) / Double(logprobs.count),
+                          alert: AbstainAlert.check(events, threshold: alertThreshold)?.message)
     }
 
-    private enum Keys: String, CodingKey { case activeModel, shadowModel, shadowEnabled, statuses, confidenceMean, avgLogprobMean, alert }
+    public subscript<T>(dynamicMember path: KeyPath<Details, T>) -> T { details[keyPath: path] }
 
-    // The summary's fields sit beside the others, as `audit/summary` has always answered them;
-    // absent values are written as null so a client sees every key.
+    // The summary's fields sit beside the details', as `audit/summary` has always answered them.
     public func encode(to encoder: any Encoder) throws {
         try summary.encode(to: encoder)
-        var c = encoder.container(keyedBy: Keys.self)
-        try c.encode(activeModel, forKey: .activeModel)
-        try c.encode(shadowModel, forKey: .shadowModel)
-        try c.encode(shadowEnabled, forKey: .shadowEnabled)
-        try c.encode(statuses, forKey: .statuses)
-        try c.encode(confidenceMean, forKey: .confidenceMean)
-        try c.encode(avgLogprobMean, forKey: .avgLogprobMean)
-        try c.encode(alert, forKey: .alert)
+        try details.encode(to: encoder)
     }
 
     public init(from decoder: any Decoder) throws {
         summary = try AuditSummary(from: decoder)
-        let c = try decoder.container(keyedBy: Keys.self)
-        activeModel = try c.decodeIfPresent(String.self, forKey: .activeModel)
-        shadowModel = try c.decodeIfPresent(String.self, forKey: .shadowModel)
-        shadowEnabled = try c.decodeIfPresent(Bool.self, forKey: .shadowEnabled) ?? false
-        statuses = try c.decodeIfPresent([String: Int].self, forKey: .statuses) ?? [:]
-        confidenceMean = try c.decodeIfPresent(Double.self, forKey: .confidenceMean)
-        avgLogprobMean = try c.decodeIfPresent(Double.self, forKey: .avgLogprobMean)
-        alert = try c.decodeIfPresent(String.self, forKey: .alert)
+        details = try Details(from: decoder)
     }
 }
 
-/// `health`'s answer.
+/// `health`'s answer; every key is written, null when absent, as the stdio server has always answered.
 public struct HealthReport: Sendable, Codable, Equatable {
     /// `ok`, or `degraded` when the checker does not answer.
     public var status: String
@@ -190,25 +173,7 @@ public struct HealthReport: Sendable, Codable, Equatable {
     public var checker: String
     public var requestsServed: Int
     public var requestsFailed: Int
-    public var inferenceLog: String?
+    @NullWhenAbsent public var inferenceLog: String?
     public var inferenceLogDropped: Int
-    public var engine: EngineActivity?
-
-    private enum CodingKeys: String, CodingKey {
-        case status, uptimeSeconds, modelLoaded, checker, requestsServed, requestsFailed, inferenceLog, inferenceLogDropped, engine
-    }
-
-    // Every key is written, null when absent, as the stdio server has always answered.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(status, forKey: .status)
-        try c.encode(uptimeSeconds, forKey: .uptimeSeconds)
-        try c.encode(modelLoaded, forKey: .modelLoaded)
-        try c.encode(checker, forKey: .checker)
-        try c.encode(requestsServed, forKey: .requestsServed)
-        try c.encode(requestsFailed, forKey: .requestsFailed)
-        try c.encode(inferenceLog, forKey: .inferenceLog)
-        try c.encode(inferenceLogDropped, forKey: .inferenceLogDropped)
-        try c.encode(engine, forKey: .engine)
-    }
+    @NullWhenAbsent public var engine: EngineActivity?
 }

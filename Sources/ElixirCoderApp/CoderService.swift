@@ -7,8 +7,8 @@ import RPC
 import Telemetry
 
 /// The requests a server answers, whatever carries them (JSON-RPC on stdio, HTTP): `generate`,
-/// `check`, `explain` and `clarify`, each read from the same JSON parameters and answered with
-/// the same JSON result, through the one generation setup.
+/// `check`, `explain`, `clarify` and `answerClarification`, each read from the same JSON
+/// parameters and answered with the same JSON result, through the one generation setup.
 public struct CoderService: Sendable {
     /// The setup, loaded when first asked for.
     private let setup: @Sendable () async throws -> GenerationSetup
@@ -16,16 +16,20 @@ public struct CoderService: Sendable {
     private let sessions: ClarificationSessions
     /// The audit figures; generate requests are counted here.
     public let audit: AuditService
+    /// What a missing parameter's name is prefixed with in messages: `params.` where the fields
+    /// sit in a JSON-RPC request's `params`, nothing where they are the whole body.
+    private let fieldPrefix: String
 
     /// Code larger than this is refused by `check` and `explain`.
     public static let maxCodeBytes = 1 << 20
 
     public init(setup: @escaping @Sendable () async throws -> GenerationSetup, checker: CheckerPool?, audit: AuditService,
-                sessions: ClarificationSessions = ClarificationSessions()) {
+                sessions: ClarificationSessions = ClarificationSessions(), fieldPrefix: String = "") {
         self.setup = setup
         self.checker = checker
         self.audit = audit
         self.sessions = sessions
+        self.fieldPrefix = fieldPrefix
     }
 
     /// `generate`: `task` and the optional fields of `generateOptions`; the result as `GenerateResult` encodes it.
@@ -36,7 +40,7 @@ public struct CoderService: Sendable {
     public func generate(_ params: JSONValue, command: String = "serve", progress: @escaping @Sendable (String) -> Void = { _ in },
                          onToken: (@Sendable (Int, Int, LiveDelta) -> Void)? = nil) async throws -> GenerateResult {
         let started = Date()
-        guard let task = params["task"]?.string, !task.isEmpty else { throw ServiceError(.invalidParams, "generate needs task, a non-empty string") }
+        let task = try required(params, "task", method: "generate", as: Self.nonEmpty, "a non-empty string")
         let setup = try await self.setup()
         let options = try Self.generateOptions(params, setup: setup)
         let result: GenerateResult
@@ -59,7 +63,7 @@ public struct CoderService: Sendable {
 
     /// `check`: `code`; `{"clean", "findings"}`.
     public func check(_ params: JSONValue) async throws -> JSONValue {
-        let code = try Self.code(params, method: "check")
+        let code = try code(params, method: "check")
         guard let pool = checker else { throw ServiceError(.unavailable, "the Elixir checker is unavailable") }
         let findings = try await pool.findings(in: code)
         return .object(["clean": .bool(findings.isEmpty), "findings": try JSONValue.encode(findings)])
@@ -67,7 +71,7 @@ public struct CoderService: Sendable {
 
     /// `explain`: `code`, optional `line`, `check` and `model`; the explanations.
     public func explain(_ params: JSONValue) async throws -> JSONValue {
-        let code = try Self.code(params, method: "explain")
+        let code = try code(params, method: "explain")
         var line: Int?
         if let v = params["line"] { guard let n = v.int, n >= 1 else { throw ServiceError(.invalidParams, "line must be a positive integer") }; line = n }
         let check = try Self.optional(params, "check", as: \.string, "a check id such as DOS.StringToAtom")
@@ -81,7 +85,7 @@ public struct CoderService: Sendable {
 
     /// `clarify`: `task`, optional `samples`; the analysis with `id` and `question` when one is asked.
     public func clarify(_ params: JSONValue) async throws -> JSONValue {
-        guard let task = params["task"]?.string, !task.isEmpty else { throw ServiceError(.invalidParams, "clarify needs task, a non-empty string") }
+        let task = try required(params, "task", method: "clarify", as: Self.nonEmpty, "a non-empty string")
         var settings = ClarifySettings()
         if let v = params["samples"] {
             guard let n = v.int, (2...16).contains(n) else { throw ServiceError(.invalidParams, "samples must be an integer from 2 to 16") }
@@ -93,6 +97,22 @@ public struct CoderService: Sendable {
         o["id"] = pending.map { .string($0.id) } ?? .null
         o["question"] = try pending.map { try JSONValue.encode($0.question) } ?? .null
         return .object(o)
+    }
+
+    /// `answerClarification`: `id` (from `clarify`), `answer` (an option number or text) and the
+    /// optional fields of `generateOptions`; the task with the answer folded in is generated.
+    public func answerClarification(_ params: JSONValue) async throws -> GenerateResult {
+        let id = try required(params, "id", method: "answerClarification", as: \.string, "the id clarify returned")
+        let answer = try required(params, "answer", method: "answerClarification", as: Self.nonEmpty, "an option number or text")
+        let setup = try await self.setup()
+        let options = try Self.generateOptions(params, setup: setup)
+        do {
+            return try await Clarifier.answerClarification(id: id, answer: answer, sessions: sessions) { task in
+                try await setup.generate(task: task, options: options)
+            }
+        } catch let e as ClarificationError {
+            throw ServiceError(.invalidParams, e.description)
+        }
     }
 
     /// Generate options for a request: the setup's (config file, environment, gate, grammar),
@@ -130,10 +150,21 @@ public struct CoderService: Sendable {
         return t
     }
 
+    /// A parameter `method` cannot do without, read as `read` accepts it.
+    private func required<T>(_ params: JSONValue, _ name: String, method: String, as read: (JSONValue) -> T?, _ expected: String) throws(ServiceError) -> T {
+        guard let value = params[name].flatMap(read) else { throw ServiceError(.invalidParams, "\(method) needs \(fieldPrefix)\(name), \(expected)") }
+        return value
+    }
+
+    /// A string with at least one character.
+    private static func nonEmpty(_ value: JSONValue) -> String? {
+        value.string.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     /// The `code` parameter, at most `maxCodeBytes`.
-    private static func code(_ params: JSONValue, method: String) throws(ServiceError) -> String {
-        guard let code = params["code"]?.string else { throw ServiceError(.invalidParams, "\(method) needs code, a string") }
-        guard code.utf8.count <= maxCodeBytes else { throw ServiceError(.invalidParams, "code is larger than 1 MiB") }
+    private func code(_ params: JSONValue, method: String) throws(ServiceError) -> String {
+        let code = try required(params, "code", method: method, as: \.string, "a string")
+        guard code.utf8.count <= Self.maxCodeBytes else { throw ServiceError(.invalidParams, "code is larger than 1 MiB") }
         return code
     }
 }

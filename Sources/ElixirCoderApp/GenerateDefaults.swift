@@ -7,13 +7,21 @@ extension GenerateOptions {
     /// every front end starts from these, and its flags or request fields go on top.
     public init(config: Configuration) throws {
         self.init()
-        sampling.temperature = config.temperature ?? sampling.temperature
-        sampling.topK = config.topK ?? sampling.topK
-        sampling.topP = config.topP ?? sampling.topP
-        sampling.minP = config.minP ?? sampling.minP
-        sampling.seed = config.seed ?? sampling.seed
+        sampling.apply(config)
         maxTokens = config.maxTokens ?? maxTokens
         repair = try RepairPolicy(config: config)
+    }
+}
+
+extension SamplingParameters {
+    /// Puts the config file's and environment's sampling settings over these; the generate
+    /// options and the OpenAI API's defaults both start so.
+    public mutating func apply(_ config: Configuration) {
+        temperature = config.temperature ?? temperature
+        topK = config.topK ?? topK
+        topP = config.topP ?? topP
+        minP = config.minP ?? minP
+        seed = config.seed ?? seed
     }
 }
 

@@ -26,34 +26,30 @@ struct BenchLSPCommand: AsyncParsableCommand {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func frame(_ object: [String: Any]) -> String {
-        String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
-    }
-
     /// Starts a server and initializes it.
-    static func server(compile: Bool) throws -> RawServer {
-        let s = try RawServer()
-        s.send(body: frame(["jsonrpc": "2.0", "id": 1, "method": "initialize",
-                            "params": ["capabilities": [:] as [String: Any], "initializationOptions": ["compile": compile]]]))
+    static func server(compile: Bool) throws -> StdioServer {
+        let s = try StdioServer()
+        s.send(["jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": ["capabilities": [:] as [String: Any], "initializationOptions": ["compile": compile]]])
         guard s.waitFor(id: 1, seconds: 30) != nil else { throw ValidationError("the server did not answer initialize") }
-        s.send(body: frame(["jsonrpc": "2.0", "method": "initialized", "params": [:] as [String: Any]]))
+        s.send(["jsonrpc": "2.0", "method": "initialized", "params": [:] as [String: Any]])
         return s
     }
 
     static func uri(_ n: Int) -> String { "file:///bench/doc\(n).ex" }
 
-    static func open(_ s: RawServer, _ n: Int) {
-        s.send(body: frame(["jsonrpc": "2.0", "method": "textDocument/didOpen",
-                            "params": ["textDocument": ["uri": uri(n), "languageId": "elixir", "version": 1, "text": sample(n)]]]))
+    static func open(_ s: StdioServer, _ n: Int) {
+        s.send(["jsonrpc": "2.0", "method": "textDocument/didOpen",
+                "params": ["textDocument": ["uri": uri(n), "languageId": "elixir", "version": 1, "text": sample(n)]]])
     }
 
     /// Waits for the diagnostics of document `n` at `version` (keys are sorted on the wire).
-    static func published(_ s: RawServer, _ n: Int, version: Int, seconds: Double = 60) -> Bool {
+    static func published(_ s: StdioServer, _ n: Int, version: Int, seconds: Double = 60) -> Bool {
         s.waitForRaw(containing: "\"uri\":\"\(uri(n))\",\"version\":\(version)}", seconds: seconds)
     }
 
     /// Milliseconds from sending each edit to its diagnostics: one character typed on a line in the middle.
-    func latencies(_ s: RawServer) throws -> [Double] {
+    func latencies(_ s: StdioServer) throws -> [Double] {
         Self.open(s, 0)
         guard Self.published(s, 0, version: 1) else { throw ValidationError("no diagnostics for the opened document") }
         var times: [Double] = []
@@ -64,8 +60,8 @@ struct BenchLSPCommand: AsyncParsableCommand {
                 ? ["range": ["start": ["line": 150, "character": 0], "end": ["line": 150, "character": 0]], "text": "    # edit \(i)\n"]
                 : ["range": ["start": ["line": 150, "character": 0], "end": ["line": 151, "character": 0]], "text": ""]
             let t = Date()
-            s.send(body: Self.frame(["jsonrpc": "2.0", "method": "textDocument/didChange",
-                                     "params": ["textDocument": ["uri": Self.uri(0), "version": version], "contentChanges": [change]]]))
+            s.send(["jsonrpc": "2.0", "method": "textDocument/didChange",
+                    "params": ["textDocument": ["uri": Self.uri(0), "version": version], "contentChanges": [change]]])
             guard Self.published(s, 0, version: version) else { throw ValidationError("no diagnostics for edit \(i)") }
             times.append(Date().timeIntervalSince(t) * 1000)
         }

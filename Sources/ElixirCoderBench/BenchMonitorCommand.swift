@@ -22,10 +22,7 @@ struct BenchMonitorCommand: AsyncParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
 
     func run() async throws {
-        guard let text = try? String(contentsOfFile: tasks, encoding: .utf8) else { throw ValidationError("cannot read \(tasks)") }
-        let taskTexts = text.split(separator: "\n").prefix(limit).compactMap { line -> String? in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["task"] as? String
-        }
+        let taskTexts = try TaskSet.tasks(tasks, limit: limit)
         let instance = try modelOptions.settings(config: try Configuration.load()).load().instance(name: "bench")
         defer { instance.shutdown() }
         let pool = try CheckerPool(size: 2)

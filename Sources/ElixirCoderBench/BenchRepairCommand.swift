@@ -35,10 +35,7 @@ struct BenchRepairCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let text = try? String(contentsOfFile: tasks, encoding: .utf8) else { throw ValidationError("cannot read \(tasks)") }
-        let taskTexts = text.split(separator: "\n").prefix(limit).compactMap { line -> String? in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["task"] as? String
-        }
+        let taskTexts = try TaskSet.tasks(tasks, limit: limit)
         let setup = try GenerationSetup.make(modelOptions: modelOptions, observability: nil)
         defer { setup.close() }
         guard let pool = setup.observed.primary.monitorPool else { throw ValidationError("the benchmark needs the Elixir checker") }

@@ -27,54 +27,13 @@ struct BenchServeCommand: AsyncParsableCommand {
         guard concurrency.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--concurrency levels must be at least 1") }
     }
 
-    /// A framed JSON-RPC client over a child `serve --stdio`.
-    final class Client: @unchecked Sendable {
-        let process = Process()
-        let input = Pipe(), output = Pipe()
-        var buffer = Data()
-        init() throws {
-            // The product's binary, built beside this one.
-            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("elixir-coder")
-            process.arguments = ["serve", "--stdio"]
-            process.standardInput = input
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-        }
-        func send(_ o: [String: Any]) throws {
-            let body = try JSONSerialization.data(withJSONObject: o)
-            input.fileHandleForWriting.write(Data("Content-Length: \(body.count)\r\n\r\n".utf8) + body)
-        }
-        func read() throws -> [String: Any] {
-            while true {
-                if let sep = buffer.range(of: Data("\r\n\r\n".utf8)) {
-                    let header = String(decoding: buffer[buffer.startIndex..<sep.lowerBound], as: UTF8.self)
-                    let n = Int(header.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0
-                    if buffer.count - (sep.upperBound - buffer.startIndex) >= n {
-                        let body = buffer[sep.upperBound..<(sep.upperBound + n)]
-                        buffer = Data(buffer[(sep.upperBound + n)...])
-                        return try JSONSerialization.jsonObject(with: body) as! [String: Any]
-                    }
-                }
-                let chunk = output.fileHandleForReading.availableData
-                guard !chunk.isEmpty else { throw ValidationError("the server closed its output") }
-                buffer += chunk
-            }
-        }
-        /// The server's engine figures so far (nil when its model is remote).
-        func engine(id: Int) throws -> EngineActivity? {
-            try send(["jsonrpc": "2.0", "id": id, "method": "health"])
-            var m: [String: Any] = [:]
-            repeat { m = try read() } while (m["id"] as? Int) != id
-            guard let e = (m["result"] as? [String: Any])?["engine"], !(e is NSNull) else { return nil }
-            return try JSONDecoder().decode(EngineActivity.self, from: JSONSerialization.data(withJSONObject: e))
-        }
-        func close() {
-            try? send(["jsonrpc": "2.0", "id": -1, "method": "shutdown"])
-            try? send(["jsonrpc": "2.0", "method": "exit"])
-            try? input.fileHandleForWriting.close()
-            process.waitUntilExit()
-        }
+    /// The server's engine figures so far (nil when its model is remote).
+    static func engine(_ server: StdioServer, id: Int) throws -> EngineActivity? {
+        server.send(["jsonrpc": "2.0", "id": id, "method": "health"])
+        var m: [String: Any] = [:]
+        repeat { m = try server.next() } while (m["id"] as? Int) != id
+        guard let e = (m["result"] as? [String: Any])?["engine"], !(e is NSNull) else { return nil }
+        return try JSONDecoder().decode(EngineActivity.self, from: JSONSerialization.data(withJSONObject: e))
     }
 
     struct Run: Encodable {
@@ -103,7 +62,7 @@ struct BenchServeCommand: AsyncParsableCommand {
 
     /// Sends `count` generate requests, `window` in flight at a time; returns latencies and tokens.
     /// - Parameter topic: the task text; request i asks for variant i of it.
-    func measure(_ client: Client, count: Int, window: Int, firstID: Int, candidates: Int, maxTokens: Int, gate: Bool = true,
+    func measure(_ client: StdioServer, count: Int, window: Int, firstID: Int, candidates: Int, maxTokens: Int, gate: Bool = true,
                  topic: String = "Return the sum of a list of integers") throws -> (latencies: [Double], tokens: Int, seconds: Double) {
         var sent: [Int: Date] = [:]
         var latencies: [Double] = []
@@ -112,14 +71,14 @@ struct BenchServeCommand: AsyncParsableCommand {
         let start = Date()
         func launch() throws {
             let id = firstID + next
-            try client.send(["jsonrpc": "2.0", "id": id, "method": "generate",
+            client.send(["jsonrpc": "2.0", "id": id, "method": "generate",
                              "params": ["task": "\(topic), variant \(next).", "candidates": candidates, "maxAttempts": 1, "maxTokens": maxTokens, "seed": next, "gate": gate]])
             sent[id] = Date()
             next += 1
         }
         while next < min(window, count) { try launch() }
         while latencies.count < count {
-            let m = try client.read()
+            let m = try client.next()
             guard let id = m["id"] as? Int, let t0 = sent[id] else { continue }
             latencies.append(Date().timeIntervalSince(t0))
             if let r = m["result"] as? [String: Any], let attempts = r["attempts"] as? [[String: Any]] {
@@ -131,8 +90,9 @@ struct BenchServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = try Client()
-        defer { client.close() }
+        // Served as users run it: with its logs and inference log (stderr is not read).
+        let client = try StdioServer(options: [])
+        defer { client.stop() }
         // Warm up: the first request loads the model.
         _ = try measure(client, count: 1, window: 1, firstID: 1_000_000, candidates: 1, maxTokens: 4)
         var runs: [Run] = []
@@ -149,11 +109,11 @@ struct BenchServeCommand: AsyncParsableCommand {
                 _ = try measure(client, count: 8, window: 1, firstID: id, candidates: 1, maxTokens: 1, gate: false, topic: "Return the length of a list")
                 id += 8
                 let count = c * rounds
-                let before = try client.engine(id: id)
+                let before = try Self.engine(client, id: id)
                 id += 1
                 let m = try measure(client, count: count, window: mode == "sequential" ? 1 : c, firstID: id, candidates: 1, maxTokens: maxTokens, gate: gate)
                 id += count
-                let after = try client.engine(id: id)
+                let after = try Self.engine(client, id: id)
                 id += 1
                 let engine = after.flatMap { a in before.map { a - $0 } }
                 let run = Run(mode: mode, concurrency: c, requests: count, gate: gate, tokens: m.tokens, seconds: m.seconds,
@@ -167,21 +127,19 @@ struct BenchServeCommand: AsyncParsableCommand {
         id += e2eRequests
 
         var quality: [String: Double] = [:]
-        if qualityTasks > 0, let text = try? String(contentsOfFile: tasks, encoding: .utf8) {
-            let lines = text.split(separator: "\n").prefix(qualityTasks)
+        if qualityTasks > 0, let taskTexts = try? TaskSet.tasks(tasks, limit: qualityTasks) {
             var answered = 0, attemptsUsed = 0, problemsLeft = 0
-            for line in lines {
-                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let task = obj["task"] as? String else { continue }
-                try client.send(["jsonrpc": "2.0", "id": id, "method": "generate", "params": ["task": task]])
+            for task in taskTexts {
+                client.send(["jsonrpc": "2.0", "id": id, "method": "generate", "params": ["task": task]])
                 var m: [String: Any] = [:]
-                repeat { m = try client.read() } while (m["id"] as? Int) != id
+                repeat { m = try client.next() } while (m["id"] as? Int) != id
                 id += 1
                 let r = m["result"] as? [String: Any] ?? [:]
                 if ["verified", "compiled"].contains(r["status"] as? String) { answered += 1 }
                 attemptsUsed += (r["attempts"] as? [Any])?.count ?? 0
                 problemsLeft += (r["problems"] as? [Any])?.count ?? 0
             }
-            let n = Double(lines.count)
+            let n = Double(taskTexts.count)
             quality = ["tasks": n, "answered_share": Double(answered) / n, "mean_attempts": Double(attemptsUsed) / n, "problems_left": Double(problemsLeft)]
         }
 

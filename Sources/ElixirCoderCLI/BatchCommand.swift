@@ -20,10 +20,7 @@ struct BatchCommand: AsyncParsableCommand {
     @Argument(help: "Input file: one JSON object per line with \"id\" and \"task\".") var input: String
     @Option(name: .shortAndLong, help: "Output file (default: INPUT with .out.jsonl).") var output: String?
     @Option(help: "Tasks in flight at once; they share the model's batch.") var jobs = 4
-    @Option(help: "Candidates per attempt (default \(GenerateOptions().candidates)).") var candidates: Int?
-    @Option(help: "Attempts at most (default \(GenerateOptions().maxAttempts)).") var maxAttempts: Int?
-    @Option(help: "Tokens per candidate at most (default 256; config `maxTokens`, env ELIXIR_CODER_MAX_TOKENS).") var maxTokens: Int?
-    @Option(help: "Random seed (default 0; config `seed`, env ELIXIR_CODER_SEED).") var seed: UInt64?
+    @OptionGroup var budget: GenerateBudgetOptions
     @Flag(help: "Do not run the tasks' examples against candidates (a task's \"examples\": false does the same for that task); a task's \"tests\" field is always run.") var noRunExamples = false
     @Flag(help: "Do not search library compositions that give a task's examples before sampling.") var noSynthesize = false
     @Flag(help: "Start afresh when the output exists and is not this command's results (the old file is kept as OUTPUT.bak).") var force = false
@@ -94,10 +91,7 @@ struct BatchCommand: AsyncParsableCommand {
         var options = try setup.options()
         options.runExamples = !noRunExamples
         options.synthesize = !noSynthesize
-        options.candidates = candidates ?? options.candidates
-        options.maxAttempts = maxAttempts ?? options.maxAttempts
-        if let maxTokens { options.maxTokens = maxTokens }
-        if let seed { options.sampling.seed = seed }
+        budget.apply(to: &options)
 
         if !FileManager.default.fileExists(atPath: outPath) {
             guard FileManager.default.createFile(atPath: outPath, contents: nil) else { throw ValidationError("cannot create \(outPath)") }

@@ -35,11 +35,8 @@ struct GenerateCommand: AsyncParsableCommand {
     @Flag(help: "Do not run the examples of the task (iex> lines, f(x) == y) against candidates that compile.") var noRunExamples = false
     @Flag(help: "Do not search library compositions that give the task's examples before sampling.") var noSynthesize = false
     @Option(help: "Seconds after which no new round of candidates starts (default \(Int(GenerateOptions().timeBudget))).") var timeBudget: Double?
-    @Option(help: "Candidates sampled per attempt (default \(GenerateOptions().candidates)).") var candidates: Int?
-    @Option(help: "Attempts at most, the first plus repairs (default \(GenerateOptions().maxAttempts)).") var maxAttempts: Int?
-    @Option(help: "Tokens per candidate at most (default 256; config `maxTokens`, env ELIXIR_CODER_MAX_TOKENS).") var maxTokens: Int?
+    @OptionGroup var budget: GenerateBudgetOptions
     @Option(help: "Sampling temperature (default 0.7; config `temperature`, env ELIXIR_CODER_TEMPERATURE).") var temperature: Float?
-    @Option(help: "Random seed (default 0; config `seed`, env ELIXIR_CODER_SEED).") var seed: UInt64?
     @Flag(help: "Show candidates' text on stderr while they are sampled; repaired tokens are shown, then erased (with --json: JSON lines of token and rollback events on stderr).") var stream = false
     @Flag(help: "Wait for every candidate before choosing (by default, once more than half have finished and one is verified, or compiled with nothing to run, the rest are cancelled).") var allCandidates = false
     @Flag(help: "Do not let Elixir's parser vet sampled tokens (faster, far more syntax errors; see bench monitor).") var noMonitor = false
@@ -53,7 +50,6 @@ struct GenerateCommand: AsyncParsableCommand {
     @OptionGroup var grammarOptions: PipelineGrammarOptions
 
     func run() async throws {
-        guard (candidates ?? 1) >= 1, (maxAttempts ?? 1) >= 1, (maxTokens ?? 1) >= 1 else { throw ValidationError("--candidates, --max-attempts and --max-tokens must be at least 1") }
         var taskText = try readInput(task)
         let contextText = try context.map { path -> String in
             guard let s = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read --context file \(path)") }
@@ -63,12 +59,9 @@ struct GenerateCommand: AsyncParsableCommand {
                                              contextFiles: context.map { [$0: contextText ?? ""] } ?? [:])
         defer { setup.close() }
         var options = try setup.options()
-        options.candidates = candidates ?? options.candidates
-        options.maxAttempts = maxAttempts ?? options.maxAttempts
-        if let maxTokens { options.maxTokens = maxTokens }
+        budget.apply(to: &options)
         options.context = contextText
         if let temperature { options.sampling.temperature = temperature }
-        if let seed { options.sampling.seed = seed }
         options.monitor = !noMonitor
         options.earlyStop = !allCandidates
         options.repair = try repairOptions.policy(setup.config)

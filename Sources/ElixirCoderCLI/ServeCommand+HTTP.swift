@@ -31,13 +31,7 @@ extension ServeCommand {
 
         var settings = OpenAIServer.Settings(modelName: URL(fileURLWithPath: setup.registry.active).deletingPathExtension().lastPathComponent)
         settings.defaultMaxTokens = config.maxTokens ?? settings.defaultMaxTokens
-        var sampling = settings.defaultSampling
-        sampling.temperature = config.temperature ?? sampling.temperature
-        sampling.topK = config.topK ?? sampling.topK
-        sampling.topP = config.topP ?? sampling.topP
-        sampling.minP = config.minP ?? sampling.minP
-        sampling.seed = config.seed ?? sampling.seed
-        settings.defaultSampling = sampling
+        settings.defaultSampling.apply(config)
         settings.limits.maxConnections = maxConnections ?? settings.limits.maxConnections
         settings.limits.requestDeadline = requestDeadline ?? settings.limits.requestDeadline
         if !Self.isLoopback(host) { settings.limits.acceptedHost = host == "0.0.0.0" ? "*" : host.lowercased() }

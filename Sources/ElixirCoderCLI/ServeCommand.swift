@@ -1,7 +1,6 @@
 import ArgumentParser
 import CommandLineOptions
 import Checks
-import Clarification
 import ElixirCoderApp
 import ElixirCoderCore
 import Engine
@@ -52,10 +51,16 @@ struct ServeCommand: AsyncParsableCommand {
         let server = RPCServer(write: { data in
             do { try out.write(contentsOf: data) } catch { continuation.finish() }
         })
-        let state = ServerState(modelOptions: modelOptions, observability: observability, grammarOptions: grammarOptions)
-        let lsp = LanguageServer(server: server, services: EditorServices(setup: { try await state.generationSetup() }))
+        let pool = try? CheckerPool()
+        let audit = AuditService(checker: pool) { [modelOptions, observability] in
+            let config = try Configuration.load()
+            return try ModelRegistry.resolve(active: modelOptions.model ?? config.model, shadow: observability.shadowModel ?? config.shadowModel).0
+        }
+        let setup = LazySetup(modelOptions: modelOptions, observability: observability, grammarOptions: grammarOptions, audit: audit)
+        let service = CoderService(setup: { try await setup.get() }, checker: pool, audit: audit, fieldPrefix: "params.")
+        let lsp = LanguageServer(server: server, services: EditorServices(setup: { try await setup.get() }))
         await lsp.register()
-        await state.register(on: server, languageServer: lsp)
+        await StdioMethods(service: service, lsp: lsp).register(on: server)
 
         let limit = maxFrameMib << 20
         let reader = Thread {
@@ -81,7 +86,7 @@ struct ServeCommand: AsyncParsableCommand {
         // After `exit`, the end of input or a closed output nobody reads answers: cancel, don't wait
         // (a generate can take minutes).
         await server.cancelAll()
-        await state.close()
+        await setup.close()
         let clean = await server.shutdownRequested
         throw ExitCode(clean ? 0 : 1)
     }
@@ -95,34 +100,23 @@ enum RPCMethod: String, CaseIterable {
     case cancelRequest = "$/cancelRequest"
 }
 
-/// The model and pipeline behind the server, loaded on first use so `initialize` answers at once.
-actor ServerState {
-    let modelOptions: ModelOptions
-    let observability: ObservabilityOptions
-    let grammarOptions: PipelineGrammarOptions
-    private var setup: GenerationSetup?
-    private let pool: CheckerPool?
-    private let sessions = ClarificationSessions()
-    /// The audit methods' answers, shared with `serve --http`.
+/// The generation setup behind the stdio server, loaded on first use so `initialize` answers at once.
+actor LazySetup {
+    private let modelOptions: ModelOptions
+    private let observability: ObservabilityOptions
+    private let grammarOptions: PipelineGrammarOptions
     private let audit: AuditService
+    private var setup: GenerationSetup?
 
-    init(modelOptions: ModelOptions, observability: ObservabilityOptions, grammarOptions: PipelineGrammarOptions) {
+    init(modelOptions: ModelOptions, observability: ObservabilityOptions, grammarOptions: PipelineGrammarOptions, audit: AuditService) {
         self.modelOptions = modelOptions
         self.observability = observability
         self.grammarOptions = grammarOptions
-        let pool = try? CheckerPool()
-        self.pool = pool
-        audit = AuditService(checker: pool) {
-            let config = try Configuration.load()
-            return try ModelRegistry.resolve(active: modelOptions.model ?? config.model, shadow: observability.shadowModel ?? config.shadowModel).0
-        }
+        self.audit = audit
     }
 
-    func close() {
-        setup?.close()
-    }
-
-    func generationSetup() throws -> GenerationSetup {
+    /// The setup, loaded now when it has not been yet; the audit reads its figures from then on.
+    func get() throws -> GenerationSetup {
         if let setup { return setup }
         let s = try GenerationSetup.make(modelOptions: modelOptions, observability: observability, grammarOptions: grammarOptions)
         setup = s
@@ -130,45 +124,27 @@ actor ServerState {
         return s
     }
 
-    private func count(_ ok: Bool) { audit.count(ok: ok) }
-
-    /// Generate options for a request: the setup's (config file, environment, gate, grammar),
-    /// then the request's fields. `"gate": false` turns the confidence gate off for this request,
-    /// as `--no-gate` does.
-    static func generateOptions(_ params: JSONValue, setup: GenerationSetup) throws -> GenerateOptions {
-        var o = try setup.options()
-        if let v = params["candidates"] { guard let n = v.int, n >= 1, n <= 16 else { throw RPCError(.invalidParams, "candidates must be an integer from 1 to 16") }; o.candidates = n }
-        if let v = params["maxAttempts"] { guard let n = v.int, n >= 1, n <= 10 else { throw RPCError(.invalidParams, "maxAttempts must be an integer from 1 to 10") }; o.maxAttempts = n }
-        if let v = params["maxTokens"] { guard let n = v.int, n >= 1, n <= 4096 else { throw RPCError(.invalidParams, "maxTokens must be an integer from 1 to 4096") }; o.maxTokens = n }
-        if let v = params["seed"] { guard let n = v.int, n >= 0 else { throw RPCError(.invalidParams, "seed must be a non-negative integer") }; o.sampling.seed = UInt64(n) }
-        if let v = params["temperature"] { guard let t = v.double, (0...2).contains(t) else { throw RPCError(.invalidParams, "temperature must be a number from 0 to 2") }; o.sampling.temperature = Float(t) }
-        if let v = params["context"] { guard let c = v.string else { throw RPCError(.invalidParams, "context must be a string of Elixir code") }; o.context = c }
-        if let v = params["tests"] { guard let t = v.string else { throw RPCError(.invalidParams, "tests must be a string of ExUnit test code") }; o.tests = t }
-        if let v = params["runExamples"] { guard let b = v.bool else { throw RPCError(.invalidParams, "runExamples must be a boolean") }; o.runExamples = b }
-        if let v = params["earlyStop"] { guard let b = v.bool else { throw RPCError(.invalidParams, "earlyStop must be a boolean") }; o.earlyStop = b }
-        if let v = params["gate"] {
-            guard let b = v.bool else { throw RPCError(.invalidParams, "gate must be a boolean") }
-            if !b { o.gating = nil }
-        }
-        return o
+    func close() {
+        setup?.close()
     }
+}
 
-    /// An optional parameter of one type: absent is nil, anything else of the wrong type -32602.
-    static func optional<T>(_ params: JSONValue, _ name: String, as read: (JSONValue) -> T?, _ expected: String) throws -> T? {
-        guard let v = params[name] else { return nil }
-        guard let t = read(v) else { throw RPCError(.invalidParams, "\(name) must be \(expected)") }
-        return t
-    }
+/// The stdio server's methods: each maps JSON-RPC to a `CoderService` or `AuditService` call and
+/// its answer back; the work and the parameters' checks are the services'.
+struct StdioMethods {
+    let service: CoderService
+    let lsp: LanguageServer
 
     /// Registers every method; `initialize` and `shutdown` are shared with the language server.
-    func register(on server: RPCServer, languageServer: LanguageServer) async {
+    func register(on server: RPCServer) async {
         for method in RPCMethod.allCases {
-            if let handler = handler(method, languageServer) { await server.register(method.rawValue, handler) }
+            if let handler = handler(method) { await server.register(method.rawValue, handler) }
         }
     }
 
     /// Each method's handler; nil for the two the RPC server answers itself.
-    private func handler(_ method: RPCMethod, _ lsp: LanguageServer) -> RPCServer.Handler? {
+    private func handler(_ method: RPCMethod) -> RPCServer.Handler? {
+        let (service, audit, lsp) = (service, service.audit, lsp)
         switch method {
         case .exit, .cancelRequest:
             return nil
@@ -188,82 +164,44 @@ actor ServerState {
                 lsp.shutdown()
                 return .null
             }
-        case .check:
-            let pool = self.pool
-            return { ctx in
-                guard let code = ctx.params["code"]?.string else { throw RPCError(.invalidParams, "check needs params.code, a string") }
-                guard code.utf8.count <= 1 << 20 else { throw RPCError(.invalidParams, "code is larger than 1 MiB") }
-                guard let pool else { throw RPCError(.internalError, "the Elixir checker is unavailable") }
-                let findings = try await pool.findings(in: code)
-                return .object(["clean": .bool(findings.isEmpty), "findings": try JSONValue.encode(findings)])
-            }
-        case .auditSummary:
-            return { [audit] _ in try JSONValue.encode(await audit.summary()) }
+        case .check: return { ctx in try await Self.answer { try await service.check(ctx.params) } }
+        case .explain: return { ctx in try await Self.answer { try await service.explain(ctx.params) } }
+        case .clarify: return { ctx in try await Self.answer { try await service.clarify(ctx.params) } }
+        case .answerClarification: return { ctx in try await Self.answer { try await service.answerClarification(ctx.params) } }
+        case .generate: return { ctx in try await Self.generate(ctx, service) }
+        case .auditSummary: return { _ in try await Self.answer { await audit.summary() } }
         case .auditRecent:
-            return { [audit] ctx in
-                let limit = try Self.optional(ctx.params, "limit", as: \.int, "an integer from 1 to 1000") ?? 20
-                do { return try JSONValue.encode(try await audit.recent(limit: limit)) } catch let e as ServiceError { throw RPCError(.invalidParams, e.message) }
-            }
-        case .modelsRegistry:
-            return { [audit] _ in try JSONValue.encode(try audit.registry()) }
-        case .health:
-            return { [audit] _ in try JSONValue.encode(await audit.health()) }
-        case .clarify:
-            return { [self] ctx in
-                guard let task = ctx.params["task"]?.string, !task.isEmpty else { throw RPCError(.invalidParams, "clarify needs params.task, a non-empty string") }
-                let setup = try await self.generationSetup()
-                var settings = ClarifySettings()
-                if let v = ctx.params["samples"] { guard let n = v.int, (2...16).contains(n) else { throw RPCError(.invalidParams, "samples must be an integer from 2 to 16") }; settings.samples = n }
-                let (pending, analysis) = try await setup.clarifier(settings).askClarification(task: task, sessions: self.sessions)
-                guard case .object(var o) = try JSONValue.encode(analysis) else { return .null }
-                o["id"] = pending.map { .string($0.id) } ?? .null
-                o["question"] = try pending.map { try JSONValue.encode($0.question) } ?? .null
-                return .object(o)
-            }
-        case .answerClarification:
-            return { [self] ctx in
-                guard let id = ctx.params["id"]?.string else { throw RPCError(.invalidParams, "answerClarification needs params.id, the id clarify returned") }
-                guard let answer = ctx.params["answer"]?.string, !answer.isEmpty else { throw RPCError(.invalidParams, "answerClarification needs params.answer, an option number or text") }
-                let setup = try await self.generationSetup()
-                let o = try Self.generateOptions(ctx.params, setup: setup)
-                do {
-                    let result = try await Clarifier.answerClarification(id: id, answer: answer, sessions: self.sessions) { task in
-                        try await setup.generate(task: task, options: o)
-                    }
-                    return try JSONValue.encode(result)
-                } catch let e as ClarificationError {
-                    throw RPCError(.invalidParams, e.description)
+            return { ctx in
+                try await Self.answer {
+                    try await audit.recent(limit: try CoderService.optional(ctx.params, "limit", as: \.int, "an integer from 1 to 1000") ?? 20)
                 }
             }
-        case .explain:
-            return { [self] ctx in
-                guard let code = ctx.params["code"]?.string else { throw RPCError(.invalidParams, "explain needs params.code, a string") }
-                guard code.utf8.count <= 1 << 20 else { throw RPCError(.invalidParams, "code is larger than 1 MiB") }
-                var line: Int?
-                if let v = ctx.params["line"] { guard let n = v.int, n >= 1 else { throw RPCError(.invalidParams, "line must be a positive integer") }; line = n }
-                let check = try Self.optional(ctx.params, "check", as: \.string, "a check id such as DOS.StringToAtom")
-                let useModel = try Self.optional(ctx.params, "model", as: \.bool, "a boolean") ?? true
-                let setup = try await self.generationSetup()
-                guard let explainer = try setup.explainer(useModel: useModel) else { throw RPCError(.internalError, "the retrieval index is unavailable; run elixir-coder index build") }
-                return try JSONValue.encode(try await explainer.explainAll(code: code, line: line, check: check))
-            }
-        case .generate:
-            return { [self] ctx in try await self.generate(ctx) }
+        case .modelsRegistry: return { _ in try await Self.answer { try audit.registry() } }
+        case .health: return { _ in try await Self.answer { await audit.health() } }
         }
     }
 
-    private func generate(_ ctx: RPCContext) async throws -> JSONValue {
-        let started = Date()
-        guard let task = ctx.params["task"]?.string, !task.isEmpty else { throw RPCError(.invalidParams, "generate needs params.task, a non-empty string") }
-        let setup = try generationSetup()
-        var o = try Self.generateOptions(ctx.params, setup: setup)
-        let stream = try Self.optional(ctx.params, "stream", as: \.bool, "a boolean") ?? false
+    /// A service's answer as JSON, its `ServiceError` as the JSON-RPC error of its kind.
+    private static func answer<T: Encodable>(_ work: () async throws -> T) async throws -> JSONValue {
+        do {
+            let value = try await work()
+            return try value as? JSONValue ?? JSONValue.encode(value)
+        } catch let e as ServiceError {
+            throw RPCError(e)
+        }
+    }
+
+    /// `generate`, with `$/progress` notifications and, for `"stream": true`, `generate/partial` ones.
+    private static func generate(_ ctx: RPCContext, _ service: CoderService) async throws -> JSONValue {
+        let stream: Bool
+        do { stream = try CoderService.optional(ctx.params, "stream", as: \.bool, "a boolean") ?? false } catch { throw RPCError(error) }
         let id = ctx.id
         let notify = ctx.notify
         // Notifications go out in the order they were made, and all before the result: one
         // sender drains a queue, and the result waits for it.
         let (outbox, posted) = AsyncStream<(String, JSONValue)>.makeStream()
         let sender = Task { for await (method, body) in outbox { await notify(method, body) } }
+        defer { posted.finish() }
         let report: @Sendable (String) -> Void = { message in
             posted.yield(("$/progress", .object(["token": id, "value": .object(["kind": .string("report"), "message": .string(message)])])))
         }
@@ -278,24 +216,20 @@ actor ServerState {
                 posted.yield(("generate/partial", .object(o)))
             }
         }
-        let result: GenerateResult
-        defer { posted.finish() }
-        do {
-            result = try await setup.generate(task: task, options: o, progress: report, onToken: live)
-            posted.finish()
-            await sender.value
-            count(true)
-        } catch let error as PromptTooLong {
-            count(false)
-            throw RPCError(.invalidParams, error.message)
-        } catch {
-            count(false)
-            throw error
+        let result = try await answer { try await service.generate(ctx.params, progress: report, onToken: live) }
+        posted.finish()
+        await sender.value
+        return result
+    }
+}
+
+extension RPCError {
+    /// The JSON-RPC error docs/protocol.md gives for a service's error: a part that is missing
+    /// (the checker, the retrieval index) is an internal error there.
+    init(_ error: ServiceError) {
+        switch error.code {
+        case .invalidParams: self.init(.invalidParams, error.message)
+        case .unavailable, .internalError: self.init(.internalError, error.message)
         }
-        try Task.checkCancellation()
-        if let path = setup.writeRunLog(command: "serve", started: started, results: [result], timings: result.timings) {
-            Stderr.print("run log: \(path.path)")
-        }
-        return try JSONValue.encode(result)
     }
 }
