@@ -323,6 +323,12 @@ public struct CodeGenerator: Sendable {
     public static let maxInputBytes = 256 * 1024
 
     /// The answer starts here so the model writes an Elixir module, not prose or Python.
+    /// Whether `code` still ends with the stub file's `tail` (the stub's `end` and what follows
+    /// it), whatever the formatter did to its spacing.
+    static func keepsTail(_ tail: String, of code: String) -> Bool {
+        code.filter { !$0.isWhitespace }.hasSuffix(tail.filter { !$0.isWhitespace })
+    }
+
     public static func prefill(module: String) -> String { "```elixir\n" + codePrefix(module: module) }
 
     /// The part of the prefill that is code.
@@ -685,7 +691,10 @@ public struct CodeGenerator: Sendable {
                 let checkStart = Date()
                 while !waiting.isEmpty {
                     var c = waiting.removeFirst()
-                    c.code = await checker.normalize(c.code)
+                    let normalized = await checker.normalize(c.code)
+                    // Closing a cut-off stub body can cut the rest of the user's file; such a
+                    // candidate keeps its text (and its syntax error), never the shortened file.
+                    if setting.contract.stub.map({ Self.keepsTail($0.tail, of: normalized) }) ?? true { c.code = normalized }
                     c.apply(try await checker.evaluate(c.code, contract: setting.contract))
                     checked.append(c)
                     if c.isAnswer(for: setting.contract) { answer = c; break }

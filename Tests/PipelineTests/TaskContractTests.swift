@@ -1,5 +1,5 @@
 import Checks
-import Pipeline
+@testable import Pipeline
 import Testing
 
 @Suite("Task contracts")
@@ -36,6 +36,8 @@ struct TaskContractTests {
         let filled = s.code(from: "Enum.sum(items) * tax\n")
         #expect(filled == file.replacingOccurrences(of: "    # TODO\n", with: "    Enum.sum(items) * tax\n"))
         #expect(s.stops.contains("\n  end") && s.stops.contains("\nend"))
+        #expect(CodeGenerator.keepsTail(stub.tail, of: filled) && CodeGenerator.keepsTail(stub.tail, of: filled.replacingOccurrences(of: "\n\n", with: "\n")))
+        #expect(!CodeGenerator.keepsTail(stub.tail, of: "defmodule Shop.Cart do\n  def total(items, tax) do\n    x\n  end\nend\n"), "closing cut the other functions")
         for start in ["end", " end", "end\n", "\n", "\n    x", "  ", "# TODO", " #"] { #expect(Scaffold.leavesBodyEmpty(start), "\(start)") }
         for start in ["ending", "end_at", "Enum", " x", "(", "[", "\"", "  case"] { #expect(!Scaffold.leavesBodyEmpty(start), "\(start)") }
         // A function with a body is not a stub.
