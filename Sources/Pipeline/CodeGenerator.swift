@@ -322,13 +322,13 @@ public struct CodeGenerator: Sendable {
     /// Task and context bytes taken at most, before any tokenizing.
     public static let maxInputBytes = 256 * 1024
 
-    /// The answer starts here so the model writes an Elixir module, not prose or Python.
     /// Whether `code` still ends with the stub file's `tail` (the stub's `end` and what follows
     /// it), whatever the formatter did to its spacing.
     static func keepsTail(_ tail: String, of code: String) -> Bool {
         code.filter { !$0.isWhitespace }.hasSuffix(tail.filter { !$0.isWhitespace })
     }
 
+    /// The answer starts here so the model writes an Elixir module, not prose or Python.
     public static func prefill(module: String) -> String { "```elixir\n" + codePrefix(module: module) }
 
     /// The part of the prefill that is code.
