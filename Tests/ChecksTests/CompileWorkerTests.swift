@@ -127,6 +127,17 @@ struct CompileWorkerTests {
         #expect(chunks.undescribed == 0 && chunks.described > 0 && chunks.affinity == 0)
         #expect(grouped.programs.contains { $0.size > chunks.size }, "alternatives one and two sizes larger were searched")
 
+        // A test may compare with another parameter; tests only keep, drop or count elements:
+        // sorting by `&(&1 > limit)` would fit examples by chance.
+        let atLeast = SynthesisRequest(function: "at_least", parameters: ["numbers", "limit"],
+                                       examples: [Example(expression: "A.at_least([5, 1, 8, 3, 9], 4)", expected: "[5, 8, 9]")],
+                                       words: ["keeps", "numbers", "least"], constants: [], budget: 3)
+        let kept = try await Self.worker.synthesize(atLeast).programs
+        let filter = try #require(kept.first { $0.source.hasPrefix("Enum.filter(numbers, &(&1 >") || $0.source.hasPrefix("Enum.reject(numbers, &(&1 <") },
+                                  "\(kept.map(\.source))")
+        #expect(filter.unused == 0 && filter.size == 3)
+        #expect(!kept.contains { $0.source.contains("sort_by") && $0.source.contains("&1 <") || $0.source.contains("&1 >") && $0.source.contains("sort_by") })
+
         // An example whose arguments are not data (a call, a variable) is not evaluated outside the module.
         let calls = SynthesisRequest(function: "f", parameters: ["x"], examples: [Example(expression: "M.f(File.read!(\"/etc/passwd\"))", expected: "1")],
                                      words: [], constants: [], budget: 1)

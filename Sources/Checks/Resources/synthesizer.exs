@@ -130,7 +130,7 @@ defmodule ECSynth do
       goal: spec.expected,
       deadline: System.monotonic_time(:millisecond) + spec.budget_ms,
       constants: Enum.map(constants, fn {e, [v | _], _, _, _} -> {e, {:same, v}, 1, MapSet.new(), nil} end) ++ [{{:lit, :discard}, {:same, :discard}, 1, MapSet.new(), nil}],
-      functions: one_argument_functions(spec.constants),
+      functions: one_argument_functions(spec.constants) ++ parameter_functions(spec.params, inputs),
       two: for({src, {m, f}} <- @two_argument, do: {{:fun, src}, {:same, Function.capture(m, f, 2)}, 1, MapSet.new(), nil})
     }
 
@@ -243,22 +243,27 @@ defmodule ECSynth do
       case kind do
         :c -> {st.constants, sizes}
         :g -> {st.two, sizes}
-        :f -> {functions_for(st.functions, chosen), sizes}
+        :f -> {functions_for(st.functions, chosen, name), sizes}
         :a -> {Enum.flat_map(@value_types, &Map.get(st.pools, {hd(sizes), &1}, [])), tl(sizes)}
         type -> {Map.get(st.pools, {hd(sizes), type}, []), tl(sizes)}
       end
     Enum.reduce(options, st, fn t, acc -> choose(acc, name, fun, kinds, rest, [t | chosen]) end)
   end
 
+  # The functions that keep or count elements by a yes-or-no test; the others are given values:
+  # sorting or grouping by `&(&1 > 2)` fits examples by chance, it is rarely what a task means.
+  @tested ~w(Enum.filter Enum.reject Enum.count Enum.find Enum.all? Enum.any? Enum.chunk_by)
+
   # One-argument functions that apply to the elements of the first argument.
-  defp functions_for(functions, chosen) do
+  defp functions_for(functions, chosen, name) do
+    role = if name in @tested, do: :test, else: :value
     element =
       case elem(List.last(chosen), 1) do
         [[x | _] | _] -> type_of(x)
         [m | _] when is_map(m) and not is_struct(m) -> :t
         _ -> :a
       end
-    for {domain, t} <- functions, domain == :a or element == :a or domain == element, do: t
+    for {domain, r, t} <- functions, r == role, domain == :a or element == :a or domain == element, do: t
   end
 
   # Counts that would make a value huge before it could be judged too big.
@@ -336,19 +341,48 @@ defmodule ECSynth do
   defp compositions(total, 1), do: [[total]]
   defp compositions(total, parts), do: for(first <- 1..(total - parts + 1), rest <- compositions(total - first, parts - 1), do: [first | rest])
 
-  # One-argument functions with the type they apply to: captures of the unary library functions
-  # and small lambdas over the constants.
+  # One-argument functions as {the type they apply to, :test for a yes-or-no test or :value,
+  # term}: captures of the unary library functions and small lambdas over the constants.
   defp one_argument_functions(constants) do
     numbers = Enum.uniq(Enum.filter([1, 2, 10] ++ constants, &is_integer/1))
     lambdas =
-      [{"& &1", & &1, :a}, {"&elem(&1, 0)", &elem(&1, 0), :t}, {"&elem(&1, 1)", &elem(&1, 1), :t}, {"&(&1 != \"\")", &(&1 != ""), :s},
-       {"fn {key, value} -> {value, key} end", fn {k, v} -> {v, k} end, :t}] ++
+      [{"& &1", & &1, :a, :value}, {"&elem(&1, 0)", &elem(&1, 0), :t, :value}, {"&elem(&1, 1)", &elem(&1, 1), :t, :value},
+       {"&(&1 != \"\")", &(&1 != ""), :s, :test}, {"fn {key, value} -> {value, key} end", fn {k, v} -> {v, k} end, :t, :value}] ++
         Enum.flat_map(numbers, fn c ->
-          [{"&(&1 * #{c})", &(&1 * c), :i}, {"&(&1 + #{c})", &(&1 + c), :i}, {"&(&1 > #{c})", &(&1 > c), :i},
-           {"&(&1 < #{c})", &(&1 < c), :i}, {"&(rem(&1, #{c}) == 0)", &(rem(&1, c) == 0), :i}]
+          [{"&(&1 * #{c})", &(&1 * c), :i, :value}, {"&(&1 + #{c})", &(&1 + c), :i, :value}, {"&(&1 > #{c})", &(&1 > c), :i, :test},
+           {"&(&1 < #{c})", &(&1 < c), :i, :test}, {"&(rem(&1, #{c}) == 0)", &(rem(&1, c) == 0), :i, :test}]
         end)
-    for({name, {m, f}, [domain]} <- @unary, do: {domain, {{:fun, "&#{name}/1"}, {:same, Function.capture(m, f, 1)}, 1, MapSet.new(), nil}}) ++
-      Enum.map(lambdas, fn {src, f, domain} -> {domain, {{:fun, src}, {:same, f}, 1, MapSet.new(), nil}} end)
+    for({name, {m, f}, [domain]} <- @unary, do: {domain, role(name), {{:fun, "&#{name}/1"}, {:same, Function.capture(m, f, 1)}, 1, MapSet.new(), nil}}) ++
+      Enum.map(lambdas, fn {src, f, domain, role} -> {domain, role, {{:fun, src}, {:same, f}, 1, MapSet.new(), nil}} end)
+  end
+
+  defp role(name), do: if(String.ends_with?(name, "?"), do: :test, else: :value)
+
+  # One-argument functions that compare with, or combine with, another parameter: "the scores
+  # of at least `threshold`" filters with `&(&1 >= threshold)`, and a map's entries with
+  # `fn {_key, value} -> value >= threshold end`. Their value differs per input, so they carry
+  # one closure per input, and they read the parameter.
+  defp parameter_functions(params, inputs) do
+    for {name, i} <- Enum.with_index(params), column = Enum.map(inputs, &Enum.at(&1, i)),
+        {src, make, domain, role} <- parameter_lambdas(name, column) do
+      {domain, role, {{:fun, src}, Enum.map(column, make), 1, MapSet.new([i]), nil}}
+    end
+  end
+
+  defp parameter_lambdas(p, column) do
+    cond do
+      Enum.all?(column, &is_integer/1) ->
+        for {op, f} <- [{">=", &>=/2}, {">", &>/2}, {"<", &</2}, {"<=", &<=/2}] do
+          [{"&(&1 #{op} #{p})", fn v -> &f.(&1, v) end, :i, :test}, {"fn {_key, value} -> value #{op} #{p} end", fn v -> fn {_, x} -> f.(x, v) end end, :t, :test}]
+        end
+        |> Enum.concat()
+        |> Kernel.++([{"&(&1 * #{p})", fn v -> &(&1 * v) end, :i, :value}, {"&(&1 + #{p})", fn v -> &(&1 + v) end, :i, :value}])
+      Enum.all?(column, &is_binary/1) ->
+        [{"&(&1 == #{p})", fn v -> &(&1 == v) end, :a, :test}, {"&(&1 != #{p})", fn v -> &(&1 != v) end, :a, :test},
+         {"&String.starts_with?(&1, #{p})", fn v -> &String.starts_with?(&1, v) end, :s, :test}]
+      true ->
+        []
+    end
   end
 
   # Inputs beside the examples': each argument varied in turn, so that programs that agree on
@@ -433,6 +467,11 @@ defmodule ECSynth do
   # "collapses" and "collapsed", "elements" and "element": the first five letters.
   defp stem(word), do: String.slice(word, 0, 5)
 
+  # Functions that only reshape what other functions compute (apply a function to each element,
+  # join, flatten, convert between tuples, lists and maps): a task rarely names them, so their
+  # documentation need not echo it.
+  @plumbing ~w(Enum.map Enum.map_join Enum.concat Tuple.to_list Map.new Map.to_list)
+
   # Stems rarer than this among the library's functions say what a function does; "returns"
   # or "given" (in most of them) say nothing.
   @informative :math.log(7)
@@ -442,10 +481,13 @@ defmodule ECSynth do
   # and how many of its functions share no informative stem with the task.
   defp described(expr, task_stems) do
     %{stems: docs, idf: idf} = doc_index()
-    per_function = expr |> names() |> Enum.uniq() |> Enum.map(&MapSet.intersection(Map.get(docs, &1, MapSet.new()), task_stems))
+    functions = expr |> names() |> Enum.uniq()
+    per_function = Enum.map(functions, &MapSet.intersection(Map.get(docs, &1, MapSet.new()), task_stems))
     shared = Enum.reduce(per_function, MapSet.new(), &MapSet.union/2)
     {round(10 * Enum.sum(Enum.map(shared, &Map.get(idf, &1, 0.0)))),
-     Enum.count(per_function, fn stems -> not Enum.any?(stems, &(Map.get(idf, &1, 0.0) >= @informative)) end)}
+     Enum.count(Enum.zip(functions, per_function), fn {name, stems} ->
+       name not in @plumbing and not Enum.any?(stems, &(Map.get(idf, &1, 0.0) >= @informative))
+     end)}
   end
 
   @operators ~w(+ - * == ++ <>)
