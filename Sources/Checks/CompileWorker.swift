@@ -213,8 +213,14 @@ public struct SynthesizedProgram: Sendable, Codable, Equatable {
     public var described: Int
     /// How many of its functions have documentation that shares no informative word with the task.
     public var undescribed: Int
+    /// How many probe inputs (the examples' arguments varied) it answers in another shape than
+    /// the examples' results (a map of strings for a map of integers).
+    public var partial: Int
+    /// Constants in it (the rest reads parameters).
+    public var literals: Int
 
-    public init(source: String, size: Int, unused: Int, affinity: Int, names: Int, described: Int = 0, undescribed: Int = 0) {
+    public init(source: String, size: Int, unused: Int, affinity: Int, names: Int, described: Int = 0, undescribed: Int = 0, partial: Int = 0,
+                literals: Int = 0) {
         self.source = source
         self.size = size
         self.unused = unused
@@ -222,6 +228,8 @@ public struct SynthesizedProgram: Sendable, Codable, Equatable {
         self.names = names
         self.described = described
         self.undescribed = undescribed
+        self.partial = partial
+        self.literals = literals
     }
 }
 

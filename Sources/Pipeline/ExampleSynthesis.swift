@@ -122,18 +122,21 @@ public struct ExampleSynthesis: Sendable {
         return answers.count >= 2 ? .decisive : .needsWords
     }
 
-    /// The programs worth checking, best first: reading every parameter, then smaller, then more
-    /// of the task's words in their function names and their documentation; the evidence decides
-    /// which are kept at all.
+    /// The programs worth checking, best first: reading every parameter, then handling the probe
+    /// inputs as the examples, then smaller, then more of the task's words in their function
+    /// names and their documentation, then fewer constants; the evidence decides which are kept.
     public static func ranked(_ programs: [SynthesizedProgram], evidence: ExampleEvidence) -> [SynthesizedProgram] {
         let complete = programs.filter { $0.unused == 0 }
-        let smallest = complete.map(\.size).min()
-        let alone = complete.filter { $0.size == smallest }.count == 1
+        let sound = complete.filter { $0.partial == complete.map(\.partial).min() }
+        let smallest = sound.map(\.size).min()
+        let alone = sound.filter { $0.size == smallest }.count == 1
         return programs.filter {
-            evidence == .decisive || (evidence == .needsWords && $0.unused == 0 && (namesTask($0) || (alone && $0.size == smallest && $0.undescribed == 0)))
+            evidence == .decisive
+                || (evidence == .needsWords && $0.unused == 0
+                    && (namesTask($0) || (alone && $0.size == smallest && $0.partial == sound[0].partial && $0.undescribed == 0)))
         }.sorted {
-            ($0.unused, Double($0.size) - 1.5 * Double($0.affinity), -$0.described, $0.source)
-                < ($1.unused, Double($1.size) - 1.5 * Double($1.affinity), -$1.described, $1.source)
+            ($0.unused, $0.partial, Double($0.size) - 1.5 * Double($0.affinity), -$0.described, $0.literals, $0.source)
+                < ($1.unused, $1.partial, Double($1.size) - 1.5 * Double($1.affinity), -$1.described, $1.literals, $1.source)
         }
     }
 

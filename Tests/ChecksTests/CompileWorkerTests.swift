@@ -138,6 +138,15 @@ struct CompileWorkerTests {
         #expect(filter.unused == 0 && filter.size == 3)
         #expect(!kept.contains { $0.source.contains("sort_by") && $0.source.contains("&1 <") || $0.source.contains("&1 >") && $0.source.contains("sort_by") })
 
+        // Probes show a default of the wrong kind: a map of integers does not get a string value.
+        let points = SynthesisRequest(function: "add_points", parameters: ["scores", "name", "points"],
+                                      examples: [Example(expression: "S.add_points(%{\"ann\" => 2}, \"ann\", 3)", expected: "%{\"ann\" => 5}")],
+                                      words: ["adds", "points", "score"], constants: [], budget: 3)
+        let updates = try await Self.worker.synthesize(points).programs.filter { $0.source.hasPrefix("Map.update(scores, name, ") }
+        let byParameter = try #require(updates.first { $0.source == "Map.update(scores, name, points, &(&1 + points))" }, "\(updates.map(\.source))")
+        #expect(byParameter.partial == 0 && byParameter.literals == 0 && byParameter.unused == 0)
+        #expect(updates.contains { $0.source.contains("name, \"\"") && $0.partial > 0 && $0.literals == 1 }, "\(updates.map { ($0.source, $0.partial) })")
+
         // An example whose arguments are not data (a call, a variable) is not evaluated outside the module.
         let calls = SynthesisRequest(function: "f", parameters: ["x"], examples: [Example(expression: "M.f(File.read!(\"/etc/passwd\"))", expected: "1")],
                                      words: [], constants: [], budget: 1)

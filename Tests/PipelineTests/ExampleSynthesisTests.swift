@@ -44,8 +44,10 @@ struct ExampleSynthesisTests {
 
     @Test("programs that read every parameter rank first, then smaller ones, then those whose names and documentation match the task's words")
     func ranking() {
-        func p(_ source: String, size: Int, unused: Int = 0, affinity: Int = 0, names: Int = 1, described: Int = 0, undescribed: Int = 1) -> SynthesizedProgram {
-            SynthesizedProgram(source: source, size: size, unused: unused, affinity: affinity, names: names, described: described, undescribed: undescribed)
+        func p(_ source: String, size: Int, unused: Int = 0, affinity: Int = 0, names: Int = 1, described: Int = 0, undescribed: Int = 1,
+               partial: Int = 0, literals: Int = 0) -> SynthesizedProgram {
+            SynthesizedProgram(source: source, size: size, unused: unused, affinity: affinity, names: names, described: described, undescribed: undescribed,
+                               partial: partial, literals: literals)
         }
         let programs = [p("b + b", size: 3, unused: 1, affinity: 1), p("x", size: 5), p("y", size: 4), p("z", size: 5, affinity: 1),
                         p("two of two", size: 6, affinity: 2, names: 2), p("one of two", size: 4, affinity: 1, names: 2),
@@ -59,6 +61,12 @@ struct ExampleSynthesisTests {
         #expect(ExampleSynthesis.ranked(alone, evidence: .needsWords).map(\.source) == ["smallest"],
                 "or, being the one smallest program that reads every parameter, in the documentation of every function it calls")
         #expect(ExampleSynthesis.ranked(alone + [p("rival", size: 3)], evidence: .needsWords).isEmpty, "two smallest programs: the example does not choose")
+        #expect(ExampleSynthesis.ranked(alone + [p("odd shape", size: 3, described: 60, undescribed: 0, partial: 1)], evidence: .needsWords).map(\.source)
+                == ["smallest"], "a program answering probes in another shape than the examples is no rival, and ranks after")
+        let defaults = [p("Map.update(m, k, \" \", f)", size: 5, names: 2, undescribed: 0, partial: 2, literals: 1),
+                        p("Map.update(m, k, 0, f)", size: 5, names: 2, undescribed: 0, literals: 1), p("Map.update(m, k, n, f)", size: 5, names: 2, undescribed: 0)]
+        #expect(ExampleSynthesis.ranked(defaults, evidence: .decisive).map(\.source) == ["Map.update(m, k, n, f)", "Map.update(m, k, 0, f)", "Map.update(m, k, \" \", f)"],
+                "the same shape as the examples first, then fewer constants")
         #expect(ExampleSynthesis.ranked(programs, evidence: .insufficient).isEmpty)
         func e(_ expected: String...) -> [Example] { expected.map { Example(expression: "M.f(1)", expected: $0) } }
         #expect(ExampleSynthesis.evidence(of: e("3", "4")) == .decisive)

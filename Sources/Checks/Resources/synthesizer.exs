@@ -80,7 +80,8 @@ defmodule ECSynth do
     {"Enum.map_join", {Enum, :map_join}, [:l, :c, :f]}, {"Enum.zip_with", {Enum, :zip_with}, [:l, :l, :g]},
     {"Enum.reduce", {Enum, :reduce}, [:l, :g]}, {"Enum.scan", {Enum, :scan}, [:l, :g]},
     {"Enum.chunk_every", {Enum, :chunk_every}, [:l, :i, :i, :c]}, {"String.pad_leading", {String, :pad_leading}, [:s, :i, :c]},
-    {"String.split", {String, :split}, [:s, :c]}, {"Enum.join", {Enum, :join}, [:l, :c]}, {"String.replace", {String, :replace}, [:s, :c, :c]}
+    {"String.split", {String, :split}, [:s, :c]}, {"Enum.join", {Enum, :join}, [:l, :c]}, {"String.replace", {String, :replace}, [:s, :c, :c]},
+    {"Map.update", {Map, :update}, [:m, :a, :a, :f]}
   ]
 
   # {source, {module, function}, the type of the first argument}.
@@ -147,15 +148,49 @@ defmodule ECSynth do
 
     state.solutions
     |> Enum.filter(fn {_e, values, _s, uses, _t} -> MapSet.size(uses) > 0 and not constant?(Enum.drop(values, n)) end)
-    |> Enum.map(fn {expr, _values, size, uses, _t} ->
+    |> Enum.map(fn {expr, values, size, uses, _t} ->
       parts = name_parts(expr)
       {described, undescribed} = described(expr, task_stems)
-      %{source: render(expr), size: size, unused: length(spec.params) - MapSet.size(uses),
+      %{source: render(expr), size: size, unused: length(spec.params) - MapSet.size(uses), partial: partial(Enum.drop(values, n), hd(spec.expected)), literals: literals(expr),
         affinity: Enum.count(parts, fn part -> Enum.any?(spec.words, &related?(&1, part)) end), names: length(parts),
         described: described, undescribed: undescribed}
     end)
     |> Enum.uniq_by(& &1.source)
   end
+
+  # How many probe inputs the program answers with a value of another shape than the examples'
+  # (a map of strings where they show a map of integers): a program that does the task answers
+  # inputs like the examples' in kind. Failing on a probe is no sign: a probe may be outside what
+  # the task accepts (a group size of 0).
+  defp partial(probe_values, expected) do
+    want = shape(expected)
+    Enum.count(probe_values, fn v -> v != :ec_error and not fits?(shape(v), want) end)
+  end
+
+  # Constants the program uses: of two programs that give the same values, the one built from
+  # the task's inputs is likelier to be meant than the one built from constants.
+  defp literals({:lit, _}), do: 1
+  defp literals({{:call, _}, args}), do: args |> Enum.map(&literals/1) |> Enum.sum()
+  defp literals(_), do: 0
+
+  defp shape(v) when is_integer(v), do: :integer
+  defp shape(v) when is_float(v), do: :float
+  defp shape(v) when is_binary(v), do: :string
+  defp shape(v) when is_atom(v), do: :atom
+  defp shape([]), do: {:list, :any}
+  defp shape([x | _]), do: {:list, shape(x)}
+  defp shape(%MapSet{} = s), do: {:set, s |> Enum.take(1) |> Enum.map(&shape/1) |> List.first(:any)}
+  defp shape(m) when is_map(m) and map_size(m) == 0, do: {:map, :any, :any}
+  defp shape(m) when is_map(m), do: m |> Enum.at(0) |> then(fn {k, v} -> {:map, shape(k), shape(v)} end)
+  defp shape(t) when is_tuple(t), do: {:tuple, tuple_size(t)}
+  defp shape(_), do: :other
+
+  # An empty collection fits any collection of the same kind.
+  defp fits?(:any, _), do: true
+  defp fits?(_, :any), do: true
+  defp fits?({kind, a}, {kind, b}), do: fits?(a, b)
+  defp fits?({:map, k1, v1}, {:map, k2, v2}), do: fits?(k1, k2) and fits?(v1, v2)
+  defp fits?(a, b), do: a == b
 
   defp term(expr, values, size, uses), do: {expr, values, size, uses, type_of(hd(values))}
 
@@ -259,6 +294,8 @@ defmodule ECSynth do
     role = if name in @tested, do: :test, else: :value
     element =
       case elem(List.last(chosen), 1) do
+        # Map.update's function is given the value under a key.
+        [m | _] when name == "Map.update" and is_map(m) -> m |> Map.values() |> List.first() |> type_of()
         [[x | _] | _] -> type_of(x)
         [m | _] when is_map(m) and not is_struct(m) -> :t
         _ -> :a
@@ -345,7 +382,9 @@ defmodule ECSynth do
   # term}: captures of the unary library functions and small lambdas over the constants.
   defp one_argument_functions(constants) do
     numbers = Enum.uniq(Enum.filter([1, 2, 10] ++ constants, &is_integer/1))
+    strings = Enum.uniq(Enum.filter([" "] ++ constants, &is_binary/1))
     lambdas =
+      Enum.flat_map(strings, fn c -> [{"&(&1 == #{inspect(c)})", &(&1 == c), :s, :test}, {"&(&1 != #{inspect(c)})", &(&1 != c), :s, :test}] end) ++
       [{"& &1", & &1, :a, :value}, {"&elem(&1, 0)", &elem(&1, 0), :t, :value}, {"&elem(&1, 1)", &elem(&1, 1), :t, :value},
        {"&(&1 != \"\")", &(&1 != ""), :s, :test}, {"fn {key, value} -> {value, key} end", fn {k, v} -> {v, k} end, :t, :value}] ++
         Enum.flat_map(numbers, fn c ->
