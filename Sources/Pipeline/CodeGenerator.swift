@@ -592,6 +592,8 @@ public struct CodeGenerator: Sendable {
         var attempts: [Attempt] = []
         var prompt = first
         var best: (candidate: Candidate, attempt: Int)?
+        // Decoding the whole vocabulary takes a few milliseconds: once per generation, not per round.
+        let emptyBody = scaffolds.contains(where: \.requiresBody) ? Scaffold.emptyBodyTokens(instance.tokenizer.tokenBytes) : []
         for n in 1...max(1, options.maxAttempts) {
             if n > 1, Date().timeIntervalSince(setting.started) > options.timeBudget {
                 progress("the time budget (\(Int(options.timeBudget)) s) is spent; no further round")
@@ -601,7 +603,6 @@ public struct CodeGenerator: Sendable {
             let start = Date()
             progress("\(kind): sampling \(options.candidates) candidates")
             let ids = scaffolds.map { instance.tokenizer.encode(prompt($0), parseSpecial: true) }
-            let emptyBody = scaffolds.contains(where: \.requiresBody) ? Scaffold.emptyBodyTokens(instance.tokenizer.tokenBytes) : []
             let monitors: [(any PrefixMonitor)?] = scaffolds.map { scaffold in
                 options.monitor ? monitorPool.map { SyntaxMonitor(pool: $0, prefix: scaffold.head, suffix: scaffold.tail) } : nil
             }
