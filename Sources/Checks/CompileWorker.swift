@@ -170,7 +170,8 @@ public struct SynthesisRequest: Sendable, Equatable {
     public var words: [String]
     /// Elixir literals from the task's prose (`36`, `"-"`), usable as constants.
     public var constants: [String]
-    /// Seconds the search may take.
+    /// The search's work, in seconds on a quiet 2-core machine: a budget of work rather than time,
+    /// so a busy machine finds the same programs, later (at most three times later).
     public var budget: Double
     /// Sizes searched beyond the smallest program that gives the examples: with weak examples,
     /// more alternatives show whether the smallest one stands out.

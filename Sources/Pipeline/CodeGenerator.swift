@@ -46,7 +46,7 @@ public struct GenerateOptions: Sendable {
     /// Before sampling, search compositions of library calls that give the task's examples
     /// (needs the compile worker); one that compiles, passes the checks and its examples is the answer.
     public var synthesize = true
-    /// Seconds that search may take.
+    /// That search's work, in seconds on a quiet 2-core machine (see `SynthesisRequest.budget`).
     public var synthesisBudget: Double = 3
     /// Per-token confidence repair and the anti-loop guard for every candidate.
     public var repair = RepairPolicy()

@@ -237,7 +237,8 @@ defmodule ECCompile do
     {:ok, device} = StringIO.open("")
     {outcome, _warnings} =
       capture_stderr(fn ->
-        isolated(device, budget + 2_000, fn ->
+        # The search stops itself at three times its budget on a busy machine (see ECSynth.run).
+        isolated(device, 3 * budget + 2_000, fn ->
           examples = Enum.flat_map(field.("example"), fn e -> with {:ok, pairs} <- decode_examples(e), do: pairs, else: (_ -> []) end)
           inputs = Enum.flat_map(examples, fn {call, expected} -> example_input(name, call, expected) end)
           params = case field.("params") do

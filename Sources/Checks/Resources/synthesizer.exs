@@ -14,6 +14,9 @@ defmodule ECSynth do
   @max_size 7
   @max_solutions 40
   @max_pool 4_000
+  # About what a searching process does per millisecond on a quiet 2-core AMD EPYC (it varies
+  # with the size of the terms): the budget in milliseconds is a budget of work on that machine.
+  @reductions_per_ms 6_000
   # 256 MiB of heap per searching process.
   @heap_words div(256 * 1024 * 1024, 8)
 
@@ -129,7 +132,11 @@ defmodule ECSynth do
       n: n,
       count: count,
       goal: spec.expected,
-      deadline: System.monotonic_time(:millisecond) + spec.budget_ms,
+      # The budget is work (reductions of the busier searching process), not time, so the same
+      # request finds the same programs on a busy machine as on a quiet one. A wall-clock stop
+      # at three times the budget still bounds the wait on a very busy one.
+      work: spec.budget_ms * @reductions_per_ms,
+      deadline: System.monotonic_time(:millisecond) + 3 * spec.budget_ms,
       constants: Enum.map(constants, fn {e, [v | _], _, _, _} -> {e, {:same, v}, 1, MapSet.new(), nil} end) ++ [{{:lit, :discard}, {:same, :discard}, 1, MapSet.new(), nil}],
       functions: one_argument_functions(spec.constants) ++ parameter_functions(spec.params, inputs),
       two: for({src, {m, f}} <- @two_argument, do: {{:fun, src}, {:same, Function.capture(m, f, 2)}, 1, MapSet.new(), nil})
@@ -221,20 +228,27 @@ defmodule ECSynth do
         receive do
           {:DOWN, ^ref, :process, ^pid, {:grown, part}} -> part
           # Killed at its heap cap: this size is too big to search, but smaller sizes stand.
-          {:DOWN, ^ref, :process, ^pid, _} -> {:stopped, %{pools: %{}, solutions: []}}
+          {:DOWN, ^ref, :process, ^pid, _} -> {:stopped, %{pools: %{}, solutions: []}, st.work}
         end
       end)
-    merged = Enum.reduce(parts, st, fn {_, part}, acc -> merge(acc, part, size) end)
+    merged = Enum.reduce(parts, st, fn {_, part, _}, acc -> merge(acc, part, size) end)
+    merged = %{merged | work: st.work - Enum.max(Enum.map(parts, &elem(&1, 2)))}
     if Enum.any?(parts, &(elem(&1, 0) == :stopped)), do: throw({:stop, merged}), else: merged
   end
 
   # Only what is new comes back: the parent holds the rest already, and its heap is capped too.
   defp grow_part(st, size, components) do
     Process.flag(:max_heap_size, %{size: @heap_words, kill: true, error_logger: false})
-    {:done, news(Enum.reduce(components, st, fn {name, fun, kinds}, acc -> apply_all(acc, size, name, fun, kinds) end), st, size)}
-  catch
-    {:stop, part} -> {:stopped, news(part, st, size)}
+    start = reductions()
+    try do
+      grown = Enum.reduce(components, Map.put(st, :limit, start + st.work), fn {name, fun, kinds}, acc -> apply_all(acc, size, name, fun, kinds) end)
+      {:done, news(grown, st, size), reductions() - start}
+    catch
+      {:stop, part} -> {:stopped, news(part, st, size), reductions() - start}
+    end
   end
+
+  defp reductions, do: elem(Process.info(self(), :reductions), 1)
 
   defp news(part, st, size) do
     %{pools: Map.filter(part.pools, fn {{s, _type}, _} -> s == size end),
@@ -303,13 +317,16 @@ defmodule ECSynth do
     for {domain, r, t} <- functions, r == role, domain == :a or element == :a or domain == element, do: t
   end
 
-  # Counts that would make a value huge before it could be judged too big.
-  @counted ["Integer.pow", "String.duplicate", "List.duplicate"]
+  # Counts that would make a value huge before it could be judged too big, by the position of
+  # the count among the arguments (a binary of 10^40 bytes is not caught by the heap limit: it
+  # ends the whole VM).
+  @counted %{"Integer.pow" => 1, "String.duplicate" => 1, "List.duplicate" => 1, "String.pad_leading" => 1}
 
   defp consider(st, name, fun, args) do
-    if System.monotonic_time(:millisecond) > st.deadline or length(st.solutions) >= @max_solutions, do: throw({:stop, st})
+    if reductions() > st.limit or System.monotonic_time(:millisecond) > st.deadline or length(st.solutions) >= @max_solutions,
+      do: throw({:stop, st})
     columns = Enum.map(args, &elem(&1, 1))
-    if name in @counted and not small_counts?(List.last(columns)), do: st, else: consider(st, name, fun, args, columns)
+    if Map.has_key?(@counted, name) and not small_counts?(Enum.at(columns, @counted[name])), do: st, else: consider(st, name, fun, args, columns)
   end
 
   defp small_counts?({:same, n}), do: is_integer(n) and n in 0..64
