@@ -158,7 +158,7 @@ defmodule ECSynth do
     |> Enum.map(fn {expr, values, size, uses, _t} ->
       parts = name_parts(expr)
       {described, undescribed} = described(expr, task_stems)
-      %{source: render(expr), size: size, unused: length(spec.params) - MapSet.size(uses), partial: partial(Enum.drop(values, n), hd(spec.expected)), literals: literals(expr),
+      %{source: render(expr), size: size, unused: length(spec.params) - MapSet.size(uses), partial: partial(Enum.drop(values, n), spec.expected), literals: literals(expr),
         affinity: Enum.count(parts, fn part -> Enum.any?(spec.words, &related?(&1, part)) end), names: length(parts),
         described: described, undescribed: undescribed}
     end)
@@ -170,8 +170,8 @@ defmodule ECSynth do
   # inputs like the examples' in kind. Failing on a probe is no sign: a probe may be outside what
   # the task accepts (a group size of 0).
   defp partial(probe_values, expected) do
-    want = shape(expected)
-    Enum.count(probe_values, fn v -> v != :ec_error and not fits?(shape(v), want) end)
+    wanted = Enum.map(expected, &shape/1)
+    Enum.count(probe_values, fn v -> v != :ec_error and not Enum.any?(wanted, &fits?(shape(v), &1)) end)
   end
 
   # Constants the program uses: of two programs that give the same values, the one built from
