@@ -524,7 +524,7 @@ defmodule ECSynth do
   defp stem(word), do: String.slice(word, 0, 5)
 
   # Functions that only reshape what other functions compute (apply a function to each element,
-  # join, flatten, convert between tuples, lists and maps): a task rarely names them, so their
+  # join lists, convert between tuples, lists and maps): a task rarely names them, so their
   # documentation need not echo it.
   @plumbing ~w(Enum.map Enum.map_join Enum.concat Tuple.to_list Map.new Map.to_list)
 
