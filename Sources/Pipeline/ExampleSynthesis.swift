@@ -106,7 +106,8 @@ public struct ExampleSynthesis: Sendable {
         /// One example: many small programs agree with it by chance (`lcm(4, 6) == 12` is also
         /// `b * 2`), so a program must also read every parameter and echo the task's words: in
         /// its function names (two of them, or its only one), or, when it is the one smallest
-        /// program that reads every parameter, in the documentation of every function it calls.
+        /// program that reads every parameter and answers the probes in the examples' shape, in
+        /// the documentation of every function it calls.
         case needsWords
         /// Yes-or-no answers without both a yes and a no among at least three: a random predicate
         /// agrees too often for any program to be trusted.
@@ -127,17 +128,19 @@ public struct ExampleSynthesis: Sendable {
     /// names and their documentation, then fewer constants; the evidence decides which are kept.
     public static func ranked(_ programs: [SynthesizedProgram], evidence: ExampleEvidence) -> [SynthesizedProgram] {
         let complete = programs.filter { $0.unused == 0 }
-        let sound = complete.filter { $0.partial == complete.map(\.partial).min() }
+        // Those that answer the probes in the examples' shape; the one smallest of them may stand alone.
+        let fewest = complete.map(\.partial).min()
+        let sound = complete.filter { $0.partial == fewest }
         let smallest = sound.map(\.size).min()
         let alone = sound.filter { $0.size == smallest }.count == 1
+        func key(_ p: SynthesizedProgram) -> (Int, Int, Double, Int, Int, String) {
+            (p.unused, p.partial, Double(p.size) - 1.5 * Double(p.affinity), -p.described, p.literals, p.source)
+        }
         return programs.filter {
             evidence == .decisive
                 || (evidence == .needsWords && $0.unused == 0
-                    && (namesTask($0) || (alone && $0.size == smallest && $0.partial == sound[0].partial && $0.undescribed == 0)))
-        }.sorted {
-            ($0.unused, $0.partial, Double($0.size) - 1.5 * Double($0.affinity), -$0.described, $0.literals, $0.source)
-                < ($1.unused, $1.partial, Double($1.size) - 1.5 * Double($1.affinity), -$1.described, $1.literals, $1.source)
-        }
+                    && (namesTask($0) || (alone && $0.size == smallest && $0.partial == fewest && $0.undescribed == 0)))
+        }.sorted { key($0) < key($1) }
     }
 
     /// Its function names share the task's words: two of them, or its only one.
