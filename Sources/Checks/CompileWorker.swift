@@ -238,6 +238,9 @@ public struct SynthesizedProgram: Sendable, Codable, Equatable {
 public struct SynthesisResult: Sendable, Codable, Equatable {
     public var params: [String]
     public var programs: [SynthesizedProgram]
+    /// Every example's result is one few programs give by chance (a collection of two or more
+    /// different elements, or a string of four or more characters, that is not an argument).
+    public var informative: Bool
 }
 
 extension CompileWorker {

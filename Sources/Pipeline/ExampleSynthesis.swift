@@ -58,7 +58,8 @@ public struct ExampleSynthesis: Sendable {
             let t = line.trimmingCharacters(in: .whitespaces)
             defer { afterPrompt = t.hasPrefix("iex>") || t.hasPrefix("...>") }
             if afterPrompt || t.hasPrefix("iex>") || t.hasPrefix("...>") { continue }
-            if !withResults, t.contains("==") || t.contains("#=>") || t.contains(" returns ") { continue }
+            // "f(x) returns y" states a result; "it returns the sum modulo 256" is prose.
+            if !withResults, t.contains("==") || t.contains("#=>") || !TaskContract.examples(in: t, module: nil).isEmpty { continue }
             lines.append(t)
         }
         return lines
@@ -90,7 +91,7 @@ public struct ExampleSynthesis: Sendable {
     var constants: [String] {
         let text = prose(withResults: false).joined(separator: "\n")
         var found: [String] = []
-        for pattern in [#"(?<![\w.])\d{1,5}(?![\w.])"#, #""[^"\\\n]{1,6}""#] {
+        for pattern in [#"(?<![\w.])\d{1,5}(?!\w|\.\d)"#, #""[^"\\\n]{1,6}""#] {
             let regex = try! NSRegularExpression(pattern: pattern)
             for m in regex.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
                 if let r = Range(m.range, in: text), !found.contains(String(text[r])) { found.append(String(text[r])) }
@@ -104,10 +105,11 @@ public struct ExampleSynthesis: Sendable {
         /// Two or more examples, not all yes-or-no: a program that gives them all is worth checking.
         case decisive
         /// One example: many small programs agree with it by chance (`lcm(4, 6) == 12` is also
-        /// `b * 2`), so a program must also read every parameter and echo the task's words: in
-        /// its function names (two of them, or its only one), or, when it is the one smallest
-        /// program that reads every parameter and answers the probes in the examples' shape, in
-        /// the documentation of every function it calls.
+        /// `b * 2`), so a program must also read every parameter and echo the task's words in
+        /// its function names (two of them, or its only one). Or it is the one smallest program
+        /// that reads every parameter and answers the probes in the examples' shape, and either
+        /// the documentation of every function it calls echoes the task or the example's result
+        /// is informative (see `SynthesisResult.informative`).
         case needsWords
         /// Yes-or-no answers without both a yes and a no among at least three: a random predicate
         /// agrees too often for any program to be trusted.
@@ -126,7 +128,7 @@ public struct ExampleSynthesis: Sendable {
     /// The programs worth checking, best first: reading every parameter, then handling the probe
     /// inputs as the examples, then smaller, then more of the task's words in their function
     /// names and their documentation, then fewer constants; the evidence decides which are kept.
-    public static func ranked(_ programs: [SynthesizedProgram], evidence: ExampleEvidence) -> [SynthesizedProgram] {
+    public static func ranked(_ programs: [SynthesizedProgram], evidence: ExampleEvidence, informative: Bool = false) -> [SynthesizedProgram] {
         let complete = programs.filter { $0.unused == 0 }
         // Those that answer the probes in the examples' shape; the one smallest of them may stand alone.
         let fewest = complete.map(\.partial).min()
@@ -139,7 +141,7 @@ public struct ExampleSynthesis: Sendable {
         return programs.filter {
             evidence == .decisive
                 || (evidence == .needsWords && $0.unused == 0
-                    && (namesTask($0) || (alone && $0.size == smallest && $0.partial == fewest && $0.undescribed == 0)))
+                    && (namesTask($0) || (alone && $0.size == smallest && $0.partial == fewest && ($0.undescribed == 0 || informative))))
         }.sorted { key($0) < key($1) }
     }
 

@@ -126,6 +126,23 @@ struct CompileWorkerTests {
         let chunks = try #require(grouped.programs.first { $0.source == "Enum.chunk_every(list, n, n, :discard)" }, "\(grouped.programs.map(\.source))")
         #expect(chunks.undescribed == 0 && chunks.described > 0 && chunks.affinity == 0)
         #expect(grouped.programs.contains { $0.size > chunks.size }, "alternatives one and two sizes larger were searched")
+        #expect(grouped.informative, "a list of two different lists is a result few programs give by chance")
+        #expect(!(try await Self.worker.synthesize(digits)).informative, "one integer is not")
+
+        // The bytes of a binary, a constant from the task's prose, and a name that echoes "modulo".
+        let checksum = SynthesisRequest(function: "checksum", parameters: ["data"], examples: [Example(expression: "B.checksum(<<200, 100>>)", expected: "44")],
+                                        words: ["sum", "bytes", "modulo"], constants: ["256"], budget: 3, beyond: 2)
+        let sums = try await Self.worker.synthesize(checksum).programs
+        let mod = try #require(sums.first { $0.source == "data |> :binary.bin_to_list() |> Enum.sum() |> Integer.mod(256)" }, "\(sums.map(\.source))")
+        #expect(mod.affinity == 2 && mod.names == 2 && mod.literals == 1, "sum and mod; binary and list are type words")
+
+        // The fields of maps in a list, and "total", which the documentation of Enum.sum does not say.
+        let cart = SynthesisRequest(function: "total", parameters: ["items"],
+                                    examples: [Example(expression: "C.total([%{price: 250, qty: 2}, %{price: 100, qty: 1}])", expected: "600")],
+                                    words: ["computes", "total", "price", "cart"], constants: [], budget: 3, beyond: 2)
+        let totals = try await Self.worker.synthesize(cart).programs
+        let total = try #require(totals.first { $0.source == "items |> Enum.map(&(&1.price * &1.qty)) |> Enum.sum()" }, "\(totals.map(\.source))")
+        #expect(total.undescribed == 0 && total.affinity == 0 && total.size == 4, "its documentation, not its name, echoes the task")
 
         // A test may compare with another parameter; tests only keep, drop or count elements:
         // sorting by `&(&1 > limit)` would fit examples by chance.

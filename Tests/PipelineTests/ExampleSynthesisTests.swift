@@ -17,6 +17,8 @@ struct ExampleSynthesisTests {
         #expect(r.constants == ["2", "36", "9"], "the numbers of the prose only")
         #expect(r.words.contains("lowercase") && r.words.contains("bases") && !r.words.contains("basestring"), "\(r.words)")
         #expect(synthesis("Write a module `A` with a function `f(x)` that doubles x.").request(budget: 2) == nil, "nothing to search for without examples")
+        let checksum = synthesis("Implement `checksum(data)`: it returns the sum of all bytes of `data`, modulo 256. The checksum of 2.5 is 0.\n\nExample: checksum(<<200, 100>>) returns 44")
+        #expect(checksum.request(budget: 2)?.constants == ["256", "0"], "a number that ends a sentence counts, a decimal or a stated result does not")
     }
 
     @Test("in stub mode the stub's own parameter names are used, and the body goes in place")
@@ -67,6 +69,11 @@ struct ExampleSynthesisTests {
                         p("Map.update(m, k, 0, f)", size: 5, names: 2, undescribed: 0, literals: 1), p("Map.update(m, k, n, f)", size: 5, names: 2, undescribed: 0)]
         #expect(ExampleSynthesis.ranked(defaults, evidence: .decisive).map(\.source) == ["Map.update(m, k, n, f)", "Map.update(m, k, 0, f)", "Map.update(m, k, \" \", f)"],
                 "the same shape as the examples first, then fewer constants")
+        let undocumented = [p("smallest", size: 3, names: 2, undescribed: 1), p("larger", size: 4, names: 2)]
+        #expect(ExampleSynthesis.ranked(undocumented, evidence: .needsWords).isEmpty, "a function whose documentation does not echo the task")
+        #expect(ExampleSynthesis.ranked(undocumented, evidence: .needsWords, informative: true).map(\.source) == ["smallest"],
+                "unless the example's result is one few programs give by chance")
+        #expect(ExampleSynthesis.ranked(undocumented + [p("rival", size: 3)], evidence: .needsWords, informative: true).isEmpty)
         #expect(ExampleSynthesis.ranked(programs, evidence: .insufficient).isEmpty)
         func e(_ expected: String...) -> [Example] { expected.map { Example(expression: "M.f(1)", expected: $0) } }
         #expect(ExampleSynthesis.evidence(of: e("3", "4")) == .decisive)

@@ -248,12 +248,12 @@ defmodule ECCompile do
           constants = Enum.flat_map(field.("constant"), fn src -> [elem(Code.eval_string(src), 0)] end)
           inputs = Enum.filter(inputs, fn {args, _} -> length(args) == length(params) end)
           if inputs == [] do
-            %{params: params, programs: []}
+            %{params: params, programs: [], informative: false}
           else
             spec = %{params: params, inputs: Enum.map(inputs, &elem(&1, 0)), expected: Enum.map(inputs, &elem(&1, 1)),
                      words: Enum.flat_map(field.("word"), &String.split/1), constants: constants, budget_ms: budget,
                      beyond: min(String.to_integer(hd(field.("beyond") ++ ["1"])), 3)}
-            %{params: params, programs: ECSynth.run(spec)}
+            %{params: params, programs: ECSynth.run(spec), informative: ECSynth.informative?(spec.inputs, spec.expected)}
           end
         end)
       end)
@@ -286,8 +286,20 @@ defmodule ECCompile do
 
   # Arguments must be data (no calls, no variables): they are evaluated without a module around them.
   defp literal_values(asts) do
-    if Enum.all?(asts, &Macro.quoted_literal?/1), do: {:ok, Enum.map(asts, &elem(Code.eval_quoted(&1), 0))}, else: :error
+    if Enum.all?(asts, &data?/1), do: {:ok, Enum.map(asts, &elem(Code.eval_quoted(&1), 0))}, else: :error
   end
+
+  # Literals, and binaries written byte by byte (`<<200, 100>>`, `<<1::4>>`), also inside lists,
+  # tuples and maps.
+  defp data?({:<<>>, _, segments}), do: Enum.all?(segments, &segment?/1)
+  defp data?(list) when is_list(list), do: Enum.all?(list, &data?/1)
+  defp data?({a, b}), do: data?(a) and data?(b)
+  defp data?({:{}, _, items}), do: data?(items)
+  defp data?({:%{}, _, pairs}), do: data?(pairs)
+  defp data?(ast), do: Macro.quoted_literal?(ast)
+
+  defp segment?({:"::", _, [value, size]}), do: segment?(value) and (is_integer(size) or match?({name, _, nil} when is_atom(name), size))
+  defp segment?(value), do: is_integer(value) or is_binary(value)
 
   # Names for parameters the task did not name, from the examples' values.
   defp parameter_names(values) do

@@ -40,7 +40,7 @@ defmodule ECSynth do
     {"List.to_string", {List, :to_string}, [:l]}, {"Enum.join", {Enum, :join}, [:l]}, {"Tuple.to_list", {Tuple, :to_list}, [:t]},
     {"List.to_tuple", {List, :to_tuple}, [:l]}, {"MapSet.new", {MapSet, :new}, [:l]}, {"MapSet.to_list", {MapSet, :to_list}, [:e]},
     {"Base.encode16", {Base, :encode16}, [:s]}, {"Base.encode64", {Base, :encode64}, [:s]}, {"Enum.empty?", {Enum, :empty?}, [:l]},
-    {"String.first", {String, :first}, [:s]}, {"String.last", {String, :last}, [:s]}
+    {"String.first", {String, :first}, [:s]}, {"String.last", {String, :last}, [:s]}, {":binary.bin_to_list", {:binary, :bin_to_list}, [:s]}
   ]
 
   # Idioms: a call with fixed arguments, as one node. {template, {module, function}, types}; $1,
@@ -56,7 +56,7 @@ defmodule ECSynth do
   ]
   @binary [
     {"+", {:erlang, :+}, [:i, :i]}, {"-", {:erlang, :-}, [:i, :i]}, {"*", {:erlang, :*}, [:i, :i]}, {"div", {:erlang, :div}, [:i, :i]},
-    {"rem", {:erlang, :rem}, [:i, :i]}, {"Integer.pow", {Integer, :pow}, [:i, :i]}, {"max", {:erlang, :max}, [:i, :i]},
+    {"Integer.mod", {Integer, :mod}, [:i, :i]}, {"rem", {:erlang, :rem}, [:i, :i]}, {"Integer.pow", {Integer, :pow}, [:i, :i]}, {"max", {:erlang, :max}, [:i, :i]},
     {"min", {:erlang, :min}, [:i, :i]}, {"==", {:erlang, :==}, [:a, :a]}, {"Integer.gcd", {Integer, :gcd}, [:i, :i]},
     {"Enum.take", {Enum, :take}, [:l, :i]}, {"Enum.drop", {Enum, :drop}, [:l, :i]}, {"Enum.at", {Enum, :at}, [:l, :i]},
     {"Enum.chunk_every", {Enum, :chunk_every}, [:l, :i]}, {"List.duplicate", {List, :duplicate}, [:a, :i]},
@@ -95,6 +95,13 @@ defmodule ECSynth do
 
   @value_types [:i, :s, :l, :m, :t, :e, :a]
 
+  # Words of tasks that say what a library function's documentation says in other words ("the
+  # total" is a sum). Few: "the smallest of the tied ones" would make `Enum.min` look meant.
+  @synonyms %{"total" => "sum", "totals" => "sum"}
+
+  # Words of nearly every task, which say nothing about what it does: "module" is not `Integer.mod`.
+  @boilerplate ~w(write module function implement)
+
   # The idioms' and operators' implementations, called through their captures.
   def runs(list), do: Enum.chunk_by(list, & &1)
   def sort_desc(list), do: Enum.sort(list, :desc)
@@ -115,7 +122,8 @@ defmodule ECSynth do
   @doc "Programs of at most #{@max_size} nodes that give `spec.expected` on `spec.inputs`."
   def run(spec) do
     spec = Map.put_new(spec, :beyond, 1)
-    task_stems = MapSet.new(spec.words, &stem/1)
+    spec = %{spec | words: spec.words -- @boilerplate}
+    task_stems = spec.words |> Enum.flat_map(&[stem(&1) | List.wrap(@synonyms[&1])]) |> MapSet.new()
     inputs = spec.inputs ++ probes(spec.inputs)
     count = length(inputs)
     n = length(spec.inputs)
@@ -138,7 +146,7 @@ defmodule ECSynth do
       work: spec.budget_ms * @reductions_per_ms,
       deadline: System.monotonic_time(:millisecond) + 3 * spec.budget_ms,
       constants: Enum.map(constants, fn {e, [v | _], _, _, _} -> {e, {:same, v}, 1, MapSet.new(), nil} end) ++ [{{:lit, :discard}, {:same, :discard}, 1, MapSet.new(), nil}],
-      functions: one_argument_functions(spec.constants) ++ parameter_functions(spec.params, inputs),
+      functions: one_argument_functions(spec.constants) ++ parameter_functions(spec.params, inputs) ++ field_functions(spec.inputs),
       two: for({src, {m, f}} <- @two_argument, do: {{:fun, src}, {:same, Function.capture(m, f, 2)}, 1, MapSet.new(), nil})
     }
 
@@ -164,6 +172,20 @@ defmodule ECSynth do
     end)
     |> Enum.uniq_by(& &1.source)
   end
+
+  # Whether every example's result is one that few programs give by chance: a collection of two
+  # or more different elements, or a string of four or more characters, that is not one of its
+  # arguments. `[[1, 4], [2, 5], [3, 6]]` pins a program down; `12` or `true` does not.
+  def informative?(inputs, expected) do
+    expected != [] and Enum.all?(Enum.zip(inputs, expected), fn {args, v} -> rich?(v) and v not in args end)
+  end
+
+  defp rich?(v) when is_list(v), do: length(Enum.uniq(v)) >= 2
+  defp rich?(%MapSet{} = v), do: MapSet.size(v) >= 2
+  defp rich?(v) when is_map(v), do: map_size(v) >= 2
+  defp rich?(v) when is_tuple(v), do: length(Enum.uniq(Tuple.to_list(v))) >= 2
+  defp rich?(v) when is_binary(v), do: String.length(v) >= 4
+  defp rich?(_), do: false
 
   # How many probe inputs the program answers with a value of another shape than the examples'
   # (a map of strings where they show a map of integers): a program that does the task answers
@@ -441,6 +463,21 @@ defmodule ECSynth do
     end
   end
 
+  # Reading the fields of maps that arrive in a list (`[%{price: 250, qty: 2}]`): each field, and
+  # the product of two numeric fields (a price times a quantity).
+  defp field_functions(inputs) do
+    maps = for args <- inputs, list when is_list(list) <- args, m when is_map(m) and not is_struct(m) <- list, do: m
+    fields = maps |> Enum.flat_map(&Map.keys/1) |> Enum.uniq() |> Enum.filter(&is_atom/1) |> Enum.sort()
+    numeric = Enum.filter(fields, fn k -> Enum.all?(maps, &is_number(Map.get(&1, k))) end)
+    reads =
+      for k <- fields do
+        role = if Enum.all?(maps, &is_boolean(Map.get(&1, k))), do: :test, else: :value
+        {"& &1.#{k}", &Map.fetch!(&1, k), role}
+      end
+    products = for a <- numeric, b <- numeric, a < b, do: {"&(&1.#{a} * &1.#{b})", &(Map.fetch!(&1, a) * Map.fetch!(&1, b)), :value}
+    for {src, f, role} <- reads ++ products, do: {:m, role, {{:fun, src}, {:same, f}, 1, MapSet.new(), nil}}
+  end
+
   # Inputs beside the examples': each argument varied in turn, so that programs that agree on
   # the examples but not in general are told apart.
   defp probes(inputs) do
@@ -462,7 +499,7 @@ defmodule ECSynth do
 
   # Parts of names that say what a value is, not what a program does: "integer" in the task and
   # in `String.to_integer` is no evidence that the program does the task.
-  @generic ~w(integer string list map tuple atom float charlist new get put value values keys key)
+  @generic ~w(integer string list map tuple atom float charlist binary bin new get put value values keys key)
 
   # The distinct words of the program's function names that say what it does.
   defp name_parts(expr) do
@@ -510,13 +547,16 @@ defmodule ECSynth do
           {{kind, f, _}, _, _, %{"en" => text}, _} <- docs, kind in [:function, :macro], reduce: %{} do
         acc ->
           key = if m == Kernel, do: Atom.to_string(f), else: inspect(m) <> "." <> Atom.to_string(f)
-          words = text |> String.split("\n\n") |> hd() |> Kernel.<>(" " <> String.replace(Atom.to_string(f), "_", " ")) |> text_stems()
+          # The name's own words count even when short: `sum` and `max` say what they do.
+          words = text |> String.split("\n\n") |> hd() |> text_stems() |> MapSet.union(name_stems(f))
           Map.update(acc, key, words, &MapSet.union(&1, words))
       end
     n = map_size(stems)
     df = stems |> Map.values() |> Enum.flat_map(&MapSet.to_list/1) |> Enum.frequencies()
     %{stems: stems, idf: Map.new(df, fn {s, c} -> {s, :math.log(n / c)} end)}
   end
+
+  defp name_stems(f), do: f |> Atom.to_string() |> String.split(["_", "?", "!"], trim: true) |> Enum.filter(&(String.length(&1) >= 3)) |> Enum.reject(&(&1 in @generic)) |> MapSet.new(&stem/1)
 
   defp text_stems(text), do: ~r/[a-z]{4,}/ |> Regex.scan(String.downcase(text)) |> List.flatten() |> Enum.reject(&(&1 in @generic)) |> MapSet.new(&stem/1)
 
