@@ -201,7 +201,9 @@ public struct TaskContract: Sendable, Codable, Equatable {
 
     /// Top-level arguments of a parameter or argument list.
     static func arity(of arguments: String) -> Int {
+        // A binary's bytes are one argument: `<<200, 100>>` nests like brackets.
         let trimmed = arguments.trimmingCharacters(in: .whitespaces)
+            .replacingOccurrences(of: "<<", with: "(").replacingOccurrences(of: ">>", with: ")")
         guard !trimmed.isEmpty else { return 0 }
         var depth = 0, count = 1
         var inString = false

@@ -11,6 +11,8 @@ struct TaskContractTests {
         #expect(c.functions.map(\.description) == ["count_words/1"])
         #expect(c.head == FunctionHead(name: "count_words", parameters: ["text"]))
         #expect(c.examples == [Example(expression: "WordStats.count_words(\"a b a\")", expected: "%{\"a\" => 2, \"b\" => 1}")])
+        let bytes = TaskContract.parse(task: "Write `ByteSum.checksum(data)`.\n\n    iex> ByteSum.checksum(<<200, 100>>)\n    44\n")
+        #expect(bytes.functions.map(\.description) == ["checksum/1"], "a binary's bytes are one argument")
     }
 
     @Test("examples written as f(x) == y, f(x) #=> y and \"f(x) returns y\", qualified with the module")

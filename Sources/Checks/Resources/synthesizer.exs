@@ -99,8 +99,9 @@ defmodule ECSynth do
   # total" is a sum). Few: "the smallest of the tied ones" would make `Enum.min` look meant.
   @synonyms %{"total" => "sum", "totals" => "sum"}
 
-  # Words of nearly every task, which say nothing about what it does: "module" is not `Integer.mod`.
-  @boilerplate ~w(write module function implement)
+  # Words of nearly every task, which say nothing about what it does: "module" is not `Integer.mod`,
+  # and "a function that takes two lists" is not `Map.take`.
+  @boilerplate ~w(write module function implement takes)
 
   # The idioms' and operators' implementations, called through their captures.
   def runs(list), do: Enum.chunk_by(list, & &1)
