@@ -54,6 +54,9 @@ defmodule ECSynth do
     {"Map.merge($1, $2, fn _key, x, y -> x + y end)", {__MODULE__, :merge_sum}, [:m, :m]},
     {"Map.new($1, fn {key, value} -> {value, key} end)", {__MODULE__, :invert}, [:m]}
   ]
+  # `Integer.mod` before `rem`: they agree on non-negative numbers, of two programs with the same
+  # values the first is kept, and a task's "modulo" echoes `mod`; `rem`'s documentation says
+  # "remainder", and so does `Integer.mod`'s.
   @binary [
     {"+", {:erlang, :+}, [:i, :i]}, {"-", {:erlang, :-}, [:i, :i]}, {"*", {:erlang, :*}, [:i, :i]}, {"div", {:erlang, :div}, [:i, :i]},
     {"Integer.mod", {Integer, :mod}, [:i, :i]}, {"rem", {:erlang, :rem}, [:i, :i]}, {"Integer.pow", {Integer, :pow}, [:i, :i]}, {"max", {:erlang, :max}, [:i, :i]},
