@@ -143,6 +143,14 @@ struct CompileWorkerTests {
         let totals = try await Self.worker.synthesize(cart).programs
         let total = try #require(totals.first { $0.source == "items |> Enum.map(&(&1.price * &1.qty)) |> Enum.sum()" }, "\(totals.map(\.source))")
         #expect(total.undescribed == 0 && total.affinity == 0 && total.size == 4, "its documentation, not its name, echoes the task")
+        // A yes-or-no field is a test: it keeps elements, it does not sort them.
+        let active = SynthesisRequest(function: "active_names", parameters: ["users"],
+                                      examples: [Example(expression: "U.active_names([%{name: \"ann\", active: true}, %{name: \"bob\", active: false}, %{name: \"cy\", active: true}])",
+                                                         expected: "[\"ann\", \"cy\"]")],
+                                      words: ["names", "active", "users"], constants: [], budget: 2)
+        let names = try await Self.worker.synthesize(active).programs.map(\.source)
+        #expect(names.contains("users |> Enum.filter(& &1.active) |> Enum.map(& &1.name)"), "\(names)")
+        #expect(!names.contains { $0.contains("sort_by(& &1.active)") || $0.contains("map(& &1.active)") })
 
         // A test may compare with another parameter; tests only keep, drop or count elements:
         // sorting by `&(&1 > limit)` would fit examples by chance.
