@@ -110,6 +110,25 @@ defmodule ECCompile do
     with baseline when is_list(baseline) <- :persistent_term.get({__MODULE__, :os_baseline}, nil),
          [_ | _] = extra <- os_pids() -- baseline do
       :os.cmd(String.to_charlist("kill -9 " <> Enum.join(extra, " ") <> " 2>/dev/null"))
+      await_exit(extra, 100)
+    end
+  end
+
+  # A killed process exits when it is next scheduled, which on a busy machine is later than
+  # `kill` returns: the request is answered only once they have exited (at most about a second).
+  defp await_exit(_pids, 0), do: :ok
+  defp await_exit(pids, tries) do
+    case Enum.filter(pids, &running?/1) do
+      [] -> :ok
+      left -> Process.sleep(10); await_exit(left, tries - 1)
+    end
+  end
+
+  # Exited processes are gone from /proc or wait there as zombies (state Z or X) for their parent.
+  defp running?(pid) do
+    case File.read("/proc/#{pid}/stat") do
+      {:ok, stat} -> (stat |> String.split(") ") |> List.last() |> String.first()) not in ["Z", "X"]
+      _ -> false
     end
   end
 
