@@ -560,9 +560,11 @@ defmodule ECSynth do
     %{stems: stems, idf: Map.new(df, fn {s, c} -> {s, :math.log(n / c)} end)}
   end
 
-  defp name_stems(f), do: f |> Atom.to_string() |> String.split(["_", "?", "!"], trim: true) |> Enum.filter(&(String.length(&1) >= 3)) |> Enum.reject(&(&1 in @generic)) |> MapSet.new(&stem/1)
+  defp name_stems(f), do: f |> Atom.to_string() |> String.split(["_", "?", "!"], trim: true) |> Enum.filter(&(String.length(&1) >= 3)) |> stems()
 
-  defp text_stems(text), do: ~r/[a-z]{4,}/ |> Regex.scan(String.downcase(text)) |> List.flatten() |> Enum.reject(&(&1 in @generic)) |> MapSet.new(&stem/1)
+  defp text_stems(text), do: ~r/[a-z]{4,}/ |> Regex.scan(String.downcase(text)) |> List.flatten() |> stems()
+
+  defp stems(words), do: words |> Enum.reject(&(&1 in @generic)) |> MapSet.new(&stem/1)
 
   # "collapses" and "collapsed", "elements" and "element": the first five letters.
   defp stem(word), do: String.slice(word, 0, 5)
