@@ -176,6 +176,14 @@ public struct SynthesisRequest: Sendable, Equatable {
     /// Sizes searched beyond the smallest program that gives the examples: with weak examples,
     /// more alternatives show whether the smallest one stands out.
     public var beyond: Int
+    /// Keyword options the task documents: a keyword-list argument is read through them.
+    public var options: [(key: String, defaultValue: String)] = []
+    /// The struct the examples write, defined in the worker before they are read.
+    public var structure: (module: String, keywords: String)?
+
+    public static func == (a: SynthesisRequest, b: SynthesisRequest) -> Bool {
+        a.spec == b.spec
+    }
 
     public init(function: String, parameters: [String]?, examples: [Example], words: [String], constants: [String], budget: Double, beyond: Int = 1) {
         self.function = function
@@ -193,6 +201,8 @@ public struct SynthesisRequest: Sendable, Equatable {
         if let parameters { lines.append("params " + parameters.joined(separator: ",")) }
         lines.append("word " + words.joined(separator: " "))
         lines += constants.map { "constant " + $0.replacingOccurrences(of: "\n", with: " ") }
+        lines += options.map { "option \($0.key) " + $0.defaultValue.replacingOccurrences(of: "\n", with: " ") }
+        if let structure { lines.append("struct \(structure.module) " + structure.keywords.replacingOccurrences(of: "\n", with: " ")) }
         lines += examples.map { "example " + Data($0.expression.utf8).base64EncodedString() + ":" + Data($0.expected.utf8).base64EncodedString() }
         return lines.joined(separator: "\n")
     }

@@ -262,10 +262,15 @@ public struct Scaffold: Sendable, Equatable {
 
     /// A new module whose one function's head is prefilled up to its parameters, so the model
     /// goes on with a guard, `do:` or a block as the few-shot examples do, and may add helpers. The task
-    /// names that one function with its parameters; the module's doc is the task's first line.
-    public static func function(_ head: FunctionHead, module: String, task: String) -> Scaffold {
-        Scaffold(head: "defmodule \(module) do\n  @moduledoc \"\(moduledoc(task: task))\"\n\n  def \(head.name)(\(head.parameters.joined(separator: ", ")))",
-                 tail: "", stops: ["```"])
+    /// names that one function with its parameters; the module's doc is the task's first line,
+    /// and the struct the task describes comes before the function.
+    public static func function(_ head: FunctionHead, module: String, task: String, structure: StructDefinition? = nil) -> Scaffold {
+        Scaffold(head: moduleHead(module: module, task: task, structure: structure) + "  def \(head.signature())", tail: "", stops: ["```"])
+    }
+
+    /// `defmodule`, its doc and the task's struct, up to where the first function goes.
+    static func moduleHead(module: String, task: String, structure: StructDefinition?) -> String {
+        "defmodule \(module) do\n  @moduledoc \"\(moduledoc(task: task))\"\n\n" + (structure.map { "  defstruct \($0.keywords)\n\n" } ?? "")
     }
 
     /// Whether `text`, coming first in a body, would leave the body empty: blank, a line break
@@ -283,10 +288,11 @@ public struct Scaffold: Sendable, Equatable {
         Set(tokenBytes.indices.filter { leavesBodyEmpty(String(decoding: tokenBytes[$0], as: UTF8.self)) })
     }
 
-    /// The task's first line as the text of a `@moduledoc "..."`.
+    /// The task's first line as the text of a `@moduledoc "..."`. Its double quotes become single
+    /// ones: escaped quotes in a string are what Credo's `StringSigils` reports.
     static func moduledoc(task: String) -> String {
         (task.components(separatedBy: "\n").first ?? "").replacingOccurrences(of: "`", with: "")
-            .replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "#{", with: "\\#{")
+            .replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "'").replacingOccurrences(of: "#{", with: "\\#{")
             .trimmingCharacters(in: .whitespaces)
     }
 
@@ -368,7 +374,7 @@ public struct CodeGenerator: Sendable {
         guard prefillCode else { return [.none] }
         if let stub = contract.stub { return [.stub(stub)] }
         let module = moduleName(for: task, contract: contract)
-        return [.module(module)] + (contract.head.map { [.function($0, module: module, task: task)] } ?? [])
+        return [.module(module)] + (contract.head.map { [.function($0, module: module, task: task, structure: contract.structure)] } ?? [])
     }
 
     /// The chat prompt for a first attempt, ending with the prefilled answer.

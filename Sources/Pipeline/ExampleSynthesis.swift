@@ -36,8 +36,11 @@ public struct ExampleSynthesis: Sendable {
         guard let function = target, !contract.examples.isEmpty, evidence != .insufficient else { return nil }
         // With one example the smallest program is often a coincidence: two sizes more show the
         // alternatives it must beat.
-        return SynthesisRequest(function: function.name, parameters: parameters, examples: contract.examples,
-                                words: words, constants: constants, budget: budget, beyond: evidence == .decisive ? 1 : 2)
+        var request = SynthesisRequest(function: function.name, parameters: parameters, examples: contract.examples,
+                                       words: words, constants: constants, budget: budget, beyond: evidence == .decisive ? 1 : 2)
+        request.options = contract.options.map { ($0.key, $0.defaultValue) }
+        request.structure = contract.structure.map { (module, $0.keywords) }
+        return request
     }
 
     /// The words of the task's prose, without code spans, calls and examples: `max_depth(list)`
@@ -150,23 +153,20 @@ public struct ExampleSynthesis: Sendable {
         program.affinity >= min(2, max(1, program.names))
     }
 
-    /// The whole file with `body` as the function's body.
+    /// The whole file with `body` (one or more lines) as the function's body.
     public func code(body: String, parameters: [String], unused: Int) -> String {
         if let stub = contract.stub {
-            return stub.head + "\n" + stub.indent + "  " + body + "\n" + stub.tail.trimmingCharacters(in: .newlines) + "\n"
+            return stub.head + "\n" + Self.indent(body, by: stub.indent + "  ") + "\n" + stub.tail.trimmingCharacters(in: .newlines) + "\n"
         }
-        let name = target?.name ?? "run"
+        var head = contract.head ?? FunctionHead(name: target?.name ?? "run", parameters: parameters)
+        if head.parameters != parameters { head = FunctionHead(name: head.name, parameters: parameters) }
         // A parameter the body does not read gets a leading underscore, as the compiler asks.
-        let names = parameters.map { p in body.range(of: #"\b\#(p)\b"#, options: .regularExpression) == nil && unused > 0 ? "_" + p : p }
-        return """
-        defmodule \(module) do
-          @moduledoc "\(Scaffold.moduledoc(task: task))"
+        let unread = Set(parameters.filter { p in unused > 0 && body.range(of: #"\b\#(p)\b"#, options: .regularExpression) == nil })
+        return Scaffold.moduleHead(module: module, task: task, structure: contract.structure)
+            + "  def \(head.signature(unread: unread)) do\n" + Self.indent(body, by: "    ") + "\n  end\nend\n"
+    }
 
-          def \(name)(\(names.joined(separator: ", "))) do
-            \(body)
-          end
-        end
-
-        """
+    private static func indent(_ text: String, by prefix: String) -> String {
+        text.components(separatedBy: "\n").map { $0.isEmpty ? $0 : prefix + $0 }.joined(separator: "\n")
     }
 }

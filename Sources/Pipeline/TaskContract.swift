@@ -12,10 +12,28 @@ public struct FunctionRef: Sendable, Codable, Hashable, CustomStringConvertible 
 public struct FunctionHead: Sendable, Codable, Equatable {
     public var name: String
     public var parameters: [String]
+    /// Each parameter's default as Elixir source (`opts \\ []`), nil where it has none.
+    public var defaults: [String?]
 
-    public init(name: String, parameters: [String]) {
+    public init(name: String, parameters: [String], defaults: [String?]? = nil) {
         self.name = name
         self.parameters = parameters
+        self.defaults = defaults ?? parameters.map { _ in nil }
+    }
+
+    /// `name(a, opts \\ [])`, with the parameters in `unread` written `_a`.
+    public func signature(unread: Set<String> = []) -> String {
+        let written = zip(parameters, defaults).map { p, d in (unread.contains(p) ? "_" + p : p) + (d.map { " \\\\ " + $0 } ?? "") }
+        return "\(name)(\(written.joined(separator: ", ")))"
+    }
+
+    /// `opts \\ []` as a name and a default, `list` as a name.
+    static func parameter(_ text: String) -> (name: String, defaultValue: String?)? {
+        let parts = text.components(separatedBy: "\\\\")
+        let name = parts[0].trimmingCharacters(in: .whitespaces)
+        guard name.range(of: #"^[a-z_][a-z0-9_]*$"#, options: .regularExpression) != nil, parts.count <= 2 else { return nil }
+        let value = parts.count == 2 ? parts[1].trimmingCharacters(in: .whitespaces) : nil
+        return value == "" ? nil : (name, value)
     }
 }
 
@@ -43,6 +61,10 @@ public struct TaskContract: Sendable, Codable, Equatable {
     public var examples: [Example] = []
     /// ExUnit tests the caller supplied.
     public var tests: String?
+    /// The struct a new module is to define, as the task describes it.
+    public var structure: StructDefinition?
+    /// Keyword options the task documents with their defaults.
+    public var options: [DocumentedOption] = []
 
     public init(module: String? = nil, functions: [FunctionRef] = [], stub: Stub? = nil, examples: [Example] = [], tests: String? = nil) {
         self.module = module
@@ -73,9 +95,9 @@ public struct TaskContract: Sendable, Codable, Equatable {
                         #"@spec\s+([a-z_][A-Za-z0-9_]*[?!]?)\((.*)\)\s*::"#] {
             for m in matches(pattern, text) where m.count == 3 {
                 functions.append(FunctionRef(name: m[1], arity: arity(of: m[2])))
-                let parameters = m[2].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                if contract.head == nil, parameters.allSatisfy({ $0.range(of: #"^[a-z_][a-z0-9_]*$"#, options: .regularExpression) != nil }) {
-                    contract.head = FunctionHead(name: m[1], parameters: parameters)
+                let parameters = m[2].split(separator: ",").map { FunctionHead.parameter(String($0)) }
+                if contract.head == nil, !m[2].isEmpty, parameters.allSatisfy({ $0 != nil }) {
+                    contract.head = FunctionHead(name: m[1], parameters: parameters.map { $0!.name }, defaults: parameters.map { $0!.defaultValue })
                 }
             }
         }
@@ -83,6 +105,9 @@ public struct TaskContract: Sendable, Codable, Equatable {
             functions.append(FunctionRef(name: m[1], arity: Int(m[2]) ?? 0))
         }
         contract.examples = examples(in: task, module: contract.module)
+        // A stub's file defines its own structs; a new module defines the one the task describes.
+        contract.structure = contract.stub == nil ? StructDefinition.parse(task: task) : nil
+        contract.options = DocumentedOption.all(in: task)
         if let module = contract.module {
             let prefix = module + "."
             for e in contract.examples where e.expression.hasPrefix(prefix) {
@@ -226,11 +251,11 @@ public struct TaskContract: Sendable, Codable, Equatable {
         return nil
     }
 
-    private static func firstMatch(_ pattern: String, _ text: String) -> String? {
+    static func firstMatch(_ pattern: String, _ text: String) -> String? {
         matches(pattern, text).first.flatMap { $0.count > 1 ? $0[1] : nil }
     }
 
-    private static func matches(_ pattern: String, _ text: String) -> [[String]] {
+    static func matches(_ pattern: String, _ text: String) -> [[String]] {
         guard let re = try? NSRegularExpression(pattern: pattern) else { return [] }
         let ns = text as NSString
         return re.matches(in: text, range: NSRange(location: 0, length: ns.length)).map { m in

@@ -88,6 +88,42 @@ struct CompileWorkerTests {
         #expect(!slow.compiled && slow.diagnostics.first?.message.contains("longer than") == true, "\(slow.diagnostics)")
     }
 
+    @Test("the synthesizer reads the task's struct and options: strings cut into argument values, structs updated field by field")
+    func structsAndStrings() async throws {
+        var book = SynthesisRequest(function: "describe", parameters: ["book"],
+                                    examples: [Example(expression: "B.describe(%Book{title: \"Dune\", author: \"Herbert\", year: 1965})", expected: "\"Dune by Herbert (1965)\"")],
+                                    words: ["string", "form"], constants: [], budget: 2)
+        #expect(try await Self.worker.synthesize(book).programs.isEmpty, "without the struct's definition the example is not read")
+        book.structure = ("Book", "title: nil, author: nil, year: nil")
+        let described = try await Self.worker.synthesize(book).programs
+        #expect(described.contains { $0.source == "\"#{book.title} by #{book.author} (#{book.year})\"" && $0.unused == 0 }, "\(described.map(\.source))")
+
+        // Options are read with their defaults; a value beats the same text written in.
+        var greet = SynthesisRequest(function: "greet", parameters: ["name", "opts"],
+                                     examples: [Example(expression: "S.greet(\"Ann\", greeting: \"Hi\")", expected: "\"Hi, Ann!\"")],
+                                     words: ["greeting"], constants: [], budget: 2)
+        greet.options = [("greeting", "\"Hello\""), ("punctuation", "\"!\"")]
+        let greetings = try await Self.worker.synthesize(greet).programs.sorted { $0.size < $1.size }
+        #expect(greetings.first?.source == "greeting = Keyword.get(opts, :greeting, \"Hello\")\npunctuation = Keyword.get(opts, :punctuation, \"!\")\n\"#{greeting}, #{name}#{punctuation}\"",
+                "\(greetings.map(\.source))")
+
+        // A struct returned with some fields changed: each field's program reads that field and the parameter named after it.
+        var point = SynthesisRequest(function: "translate", parameters: ["point", "dx", "dy"],
+                                     examples: [Example(expression: "G.translate(%Point{x: 1, y: 2}, 3, -1)", expected: "%Point{x: 4, y: 1}")],
+                                     words: ["moved"], constants: [], budget: 2)
+        point.structure = ("Point", "x: 0, y: 0")
+        let moved = try await Self.worker.synthesize(point).programs
+        #expect(moved.map(\.source) == ["%{point | x: dx + point.x, y: dy + point.y}"] && moved.first?.unused == 0)
+
+        // A struct line never redefines a module that exists: Enum still works afterwards.
+        var hostile = book
+        hostile.structure = ("Enum", "x: 0")
+        _ = try await Self.worker.synthesize(hostile)
+        let digits = SynthesisRequest(function: "digit_sum", parameters: ["n"], examples: [Example(expression: "D.digit_sum(4096)", expected: "19")],
+                                      words: ["sum", "digits"], constants: [], budget: 1)
+        #expect(try await Self.worker.synthesize(digits).programs.contains { $0.source == "n |> Integer.digits() |> Enum.sum()" })
+    }
+
     @Test("the synthesizer finds library compositions that give the examples, smallest first, and only from literal examples")
     func synthesis() async throws {
         let digits = SynthesisRequest(function: "digit_sum", parameters: ["n"], examples: [Example(expression: "D.digit_sum(4096)", expected: "19")],
@@ -171,6 +207,11 @@ struct CompileWorkerTests {
         let byParameter = try #require(updates.first { $0.source == "Map.update(scores, name, points, &(&1 + points))" }, "\(updates.map(\.source))")
         #expect(byParameter.partial == 0 && byParameter.literals == 0 && byParameter.unused == 0)
         #expect(updates.contains { $0.source.contains("name, \"\"") && $0.partial > 0 && $0.literals == 1 }, "\(updates.map { ($0.source, $0.partial) })")
+
+        // A negative number is data.
+        let negative = SynthesisRequest(function: "f", parameters: ["x"], examples: [Example(expression: "M.f(-3)", expected: "3")],
+                                        words: [], constants: [], budget: 1)
+        #expect(try await Self.worker.synthesize(negative).programs.contains { $0.source == "abs(x)" })
 
         // An example whose arguments are not data (a call, a variable) is not evaluated outside the module.
         let calls = SynthesisRequest(function: "f", parameters: ["x"], examples: [Example(expression: "M.f(File.read!(\"/etc/passwd\"))", expected: "1")],

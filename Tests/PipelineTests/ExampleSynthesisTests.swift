@@ -44,6 +44,18 @@ struct ExampleSynthesisTests {
         #expect(code.contains("defmodule Pick do\n  @moduledoc \"Write Pick.first(a, b) returning a.\"\n\n  def first(a, _b) do\n    a\n  end\nend\n"), "\(code)")
     }
 
+    @Test("a new module defines the task's struct before its function, keeps parameter defaults, and indents a body of several lines")
+    func declarations() throws {
+        let s = synthesis("Write a module `Salute` that defines a struct with the fields `name` (default nil) and a function `greet(name, opts \\\\ [])`. Options: `:greeting` (default \"Hi\").\n\niex> Salute.greet(\"Ann\", greeting: \"Yo\")\n\"Yo Ann\"")
+        let r = try #require(s.request(budget: 1))
+        #expect(r.options.map(\.key) == ["greeting"] && r.structure?.module == "Salute" && r.structure?.keywords == "name: nil")
+        let code = s.code(body: "greeting = Keyword.get(opts, :greeting, \"Hi\")\n\"#{greeting} #{name}\"", parameters: ["name", "opts"], unused: 0)
+        #expect(code.contains("  @moduledoc \"Write a module Salute that defines a struct with the fields name (default nil) and a function greet(name, opts \\\\\\\\ []). Options: :greeting (default 'Hi').\"\n\n  defstruct name: nil\n\n  def greet(name, opts \\\\ []) do\n    greeting = Keyword.get(opts, :greeting, \"Hi\")\n    \"#{greeting} #{name}\"\n  end\nend\n"), "\(code)")
+        let file = "defmodule Text do\n  def shout(words) do\n    # TODO\n  end\nend\n"
+        let stub = synthesis("Implement `shout/1`.\n\niex> Text.shout(\"a\")\n\"A\"", context: file)
+        #expect(stub.code(body: "up = String.upcase(words)\nup", parameters: ["words"], unused: 0) == "defmodule Text do\n  def shout(words) do\n    up = String.upcase(words)\n    up\n  end\nend\n")
+    }
+
     @Test("programs that read every parameter rank first, then smaller ones, then those whose names and documentation match the task's words")
     func ranking() {
         func p(_ source: String, size: Int, unused: Int = 0, affinity: Int = 0, names: Int = 1, described: Int = 0, undescribed: Int = 1,

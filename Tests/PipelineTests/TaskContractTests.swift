@@ -15,6 +15,27 @@ struct TaskContractTests {
         #expect(bytes.functions.map(\.description) == ["checksum/1"], "a binary's bytes are one argument")
     }
 
+    @Test("a struct the task describes, options with their defaults, and parameters with defaults")
+    func declarations() {
+        let point = TaskContract.parse(task: "Write a module `GridPoint` that defines a struct with the fields `x` and `y` (both defaulting to 0) and a function `translate(point, dx, dy)` that returns a new `%GridPoint{}`.")
+        #expect(point.structure?.keywords == "x: 0, y: 0")
+        let account = TaskContract.parse(task: "Write a module `BankAccount` that defines a struct with the fields `owner` (default nil), `balance` (default 0) and `history` (default []). Implement `deposit(account, amount)`.")
+        #expect(account.structure?.keywords == "owner: nil, balance: 0, history: []")
+        let cart = TaskContract.parse(task: "Write a module `ShopCart` that defines a struct with a single field `items` (default `%{}`), a map of item name => `%{price: price, qty: qty}`. Add a function `add_item(cart, name)`.")
+        #expect(cart.structure?.keywords == "items: %{}", "the map after the field is no field")
+        let book = TaskContract.parse(task: "Write a module `BookRecord` that defines a struct with the fields `title`, `author` and `year` (all defaulting to nil) and a function `describe(book)`.")
+        #expect(book.structure?.fields.map(\.name) == ["title", "author", "year"] && book.structure?.keywords == "title: nil, author: nil, year: nil")
+        #expect(TaskContract.parse(task: "Write `Sum.sum(list)` over a struct of numbers.").structure == nil, "no \"struct with\": none")
+        #expect(TaskContract.parse(task: "Implement `total(cart)`; a struct with `items`.", context: "defmodule C do\n  def total(cart) do\n  end\nend\n").structure == nil,
+                "a stub's file defines its own structs")
+
+        let greet = TaskContract.parse(task: "Write a module `Salutation` with a function `greet(name, opts \\\\ [])`. The keyword list `opts` accepts `:greeting` (default \"Hello\") and `:punctuation` (default \"!\"); `:position` (`:before` (default) or `:after`).")
+        #expect(greet.head == FunctionHead(name: "greet", parameters: ["name", "opts"], defaults: [nil, "[]"]))
+        #expect(greet.head?.signature(unread: ["name"]) == "greet(_name, opts \\\\ [])")
+        #expect(greet.options == [DocumentedOption(key: "greeting", defaultValue: "\"Hello\""), DocumentedOption(key: "punctuation", defaultValue: "\"!\"")],
+                "a bare \"(default)\" names no value")
+    }
+
     @Test("examples written as f(x) == y, f(x) #=> y and \"f(x) returns y\", qualified with the module")
     func exampleForms() {
         let c = TaskContract.parse(task: "Module `Math` with `add(a, b)` and `neg/1`.\nadd(1, 2) == 3\n`Math.neg(4) #=> -4`\nExample: add(2, 2) returns 4.\nThis returns the sum of them.")

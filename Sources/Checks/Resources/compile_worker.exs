@@ -243,9 +243,10 @@ defmodule ECCompile do
 
   @doc """
   Runs the synthesizer on a spec of lines `function NAME`, `params A,B` (optional),
-  `budget MS`, `beyond N`, `word W...`, `constant SOURCE`, `example B64:B64`. The examples are calls of
-  the function with literal arguments; their arguments and expected values are evaluated here,
-  in the sandbox.
+  `budget MS`, `beyond N`, `word W...`, `constant SOURCE`, `option KEY SOURCE` (a keyword option
+  and its default), `struct MODULE FIELDS` (the task's struct, `x: 0, y: 0`), `example B64:B64`.
+  The examples are calls of the function with literal arguments; their arguments and expected
+  values are evaluated here, in the sandbox.
   """
   def synthesize(text) do
     lines = String.split(text, "\n", trim: true)
@@ -258,6 +259,8 @@ defmodule ECCompile do
       capture_stderr(fn ->
         # The search stops itself at three times its budget on a busy machine (see ECSynth.run).
         isolated(device, 3 * budget + 2_000, fn ->
+          # The task's struct, defined here so that examples can write it (`%GridPoint{x: 1}`).
+          Enum.each(field.("struct"), &define_struct/1)
           examples = Enum.flat_map(field.("example"), fn e -> with {:ok, pairs} <- decode_examples(e), do: pairs, else: (_ -> []) end)
           inputs = Enum.flat_map(examples, fn {call, expected} -> example_input(name, call, expected) end)
           params = case field.("params") do
@@ -271,6 +274,7 @@ defmodule ECCompile do
           else
             spec = %{params: params, inputs: Enum.map(inputs, &elem(&1, 0)), expected: Enum.map(inputs, &elem(&1, 1)),
                      words: Enum.flat_map(field.("word"), &String.split/1), constants: constants, budget_ms: budget,
+                     options: Enum.flat_map(field.("option"), &option/1),
                      beyond: min(String.to_integer(hd(field.("beyond") ++ ["1"])), 3)}
             %{params: params, programs: ECSynth.run(spec), informative: ECSynth.informative?(spec.inputs, spec.expected)}
           end
@@ -281,6 +285,30 @@ defmodule ECCompile do
       {:ok, reply} -> reply
       {:raised, e, _} -> %{error: "the synthesizer failed: " <> if(is_exception(e), do: Exception.message(e), else: inspect(e, limit: 5))}
       {:stopped, why} -> %{error: "the synthesizer stopped: " <> why}
+    end
+  end
+
+  # `Module field: default, ...`: the module is defined with only that struct in it.
+  defp define_struct(line) do
+    with [module, fields] <- String.split(line, " ", parts: 2),
+         true <- Regex.match?(~r/^[A-Z][\w.]*$/, module),
+         # Never a module that exists: `Enum x: 0` must not replace Enum in the worker.
+         false <- Code.ensure_loaded?(Module.concat([module])),
+         {:ok, pairs} when is_list(pairs) <- Code.string_to_quoted("[" <> fields <> "]"),
+         true <- data?(pairs) do
+      Code.compile_string("defmodule #{module} do\n  defstruct #{fields}\nend\n")
+    end
+  end
+
+  # `key SOURCE`: an option the task documents, with its default as an Elixir literal.
+  defp option(line) do
+    with [key, source] <- String.split(line, " ", parts: 2),
+         true <- Regex.match?(~r/^[a-z_]\w*[?!]?$/, key),
+         {:ok, ast} <- Code.string_to_quoted(source),
+         true <- data?(ast) do
+      [{String.to_atom(key), elem(Code.eval_quoted(ast), 0), source}]
+    else
+      _ -> []
     end
   end
 
@@ -308,13 +336,16 @@ defmodule ECCompile do
     if Enum.all?(asts, &data?/1), do: {:ok, Enum.map(asts, &elem(Code.eval_quoted(&1), 0))}, else: :error
   end
 
-  # Literals, and binaries written byte by byte (`<<200, 100>>`, `<<1::4>>`), also inside lists,
-  # tuples and maps.
+  # Literals, negative numbers, structs, and binaries written byte by byte (`<<200, 100>>`,
+  # `<<1::4>>`), also inside lists, tuples and maps.
   defp data?({:<<>>, _, segments}), do: Enum.all?(segments, &segment?/1)
   defp data?(list) when is_list(list), do: Enum.all?(list, &data?/1)
   defp data?({a, b}), do: data?(a) and data?(b)
   defp data?({:{}, _, items}), do: data?(items)
   defp data?({:%{}, _, pairs}), do: data?(pairs)
+  defp data?({:%, _, [{:__aliases__, _, _}, {:%{}, _, pairs}]}), do: data?(pairs)
+  # `-1` is a call of unary minus in the syntax tree.
+  defp data?({:-, _, [n]}) when is_number(n), do: true
   defp data?(ast), do: Macro.quoted_literal?(ast)
 
   defp segment?({:"::", _, [value, size]}), do: segment?(value) and (is_integer(size) or match?({name, _, nil} when is_atom(name), size))

@@ -98,6 +98,9 @@ defmodule ECSynth do
 
   @value_types [:i, :s, :l, :m, :t, :e, :a]
 
+  # Written infix, and counted as arithmetic rather than library calls.
+  @operators ~w(+ - * == ++ <>)
+
   # Words of tasks that say what a library function's documentation says in other words ("the
   # total" is a sum). Few: "the smallest of the tied ones" would make `Enum.min` look meant.
   @synonyms %{"total" => "sum", "totals" => "sum"}
@@ -128,19 +131,37 @@ defmodule ECSynth do
     spec = Map.put_new(spec, :beyond, 1)
     spec = %{spec | words: spec.words -- @boilerplate}
     task_stems = spec.words |> Enum.flat_map(&[stem(&1) | List.wrap(@synonyms[&1])]) |> MapSet.new()
+    n = length(spec.inputs)
+    terms = if updated = updated_struct(spec), do: struct_updates(spec, updated), else: search(spec)
+
+    terms
+    |> Enum.filter(fn {_e, values, _s, uses, _t} -> MapSet.size(uses) > 0 and not constant?(Enum.drop(values, n)) end)
+    |> Enum.map(fn {expr, values, size, uses, _t} ->
+      parts = name_parts(expr)
+      {described, undescribed} = described(expr, task_stems)
+      %{source: source(expr, spec.params), size: size, unused: length(spec.params) - MapSet.size(uses), partial: partial(Enum.drop(values, n), spec.expected), literals: literals(expr),
+        affinity: Enum.count(parts, fn part -> Enum.any?(spec.words, &related?(&1, part)) end), names: length(parts),
+        described: described, undescribed: undescribed}
+    end)
+    |> Enum.uniq_by(& &1.source)
+  end
+
+  # The search itself: the terms that give the examples, smallest first found.
+  defp search(spec) do
     inputs = spec.inputs ++ probes(spec.inputs)
     count = length(inputs)
     n = length(spec.inputs)
     constants = Enum.map(Enum.uniq([0, 1, " ", ""] ++ spec.constants), fn c -> term({:lit, c}, List.duplicate(c, count), 1, MapSet.new()) end)
     vars = for {name, i} <- Enum.with_index(spec.params), do: term({:var, name}, Enum.map(inputs, &Enum.at(&1, i)), 1, MapSet.new([i]))
-    leaves = vars ++ constants
+    reads = field_leaves(spec.params, inputs) ++ option_leaves(spec.params, inputs, Map.get(spec, :options, []))
+    leaves = vars ++ reads ++ constants
 
     state = %{
       pools: Enum.group_by(leaves, fn t -> {1, elem(t, 4)} end),
       # Terms per pool, kept beside the pools so a full pool is seen without walking it.
       sizes: %{},
       seen: MapSet.new(leaves, &elem(&1, 1)),
-      solutions: [],
+      solutions: templates(vars ++ reads, n, spec.expected),
       n: n,
       count: count,
       goal: spec.expected,
@@ -166,16 +187,63 @@ defmodule ECSynth do
       end
 
     state.solutions
-    |> Enum.filter(fn {_e, values, _s, uses, _t} -> MapSet.size(uses) > 0 and not constant?(Enum.drop(values, n)) end)
-    |> Enum.map(fn {expr, values, size, uses, _t} ->
-      parts = name_parts(expr)
-      {described, undescribed} = described(expr, task_stems)
-      %{source: render(expr), size: size, unused: length(spec.params) - MapSet.size(uses), partial: partial(Enum.drop(values, n), spec.expected), literals: literals(expr),
-        affinity: Enum.count(parts, fn part -> Enum.any?(spec.words, &related?(&1, part)) end), names: length(parts),
-        described: described, undescribed: undescribed}
-    end)
-    |> Enum.uniq_by(& &1.source)
   end
+
+  # When every example returns a struct of the module that an argument holds: that argument's
+  # position and the fields some example changes.
+  defp updated_struct(%{expected: [%{__struct__: module} | _] = expected} = spec) do
+    with true <- Enum.all?(expected, &match?(%{__struct__: ^module}, &1)),
+         i when is_integer(i) <- Enum.find_index(0..(length(spec.params) - 1)//1, fn i -> Enum.all?(spec.inputs, &match?(%{__struct__: ^module}, Enum.at(&1, i))) end) do
+      fields = expected |> hd() |> Map.keys() |> Enum.reject(&(&1 == :__struct__)) |> Enum.sort()
+      changed = Enum.filter(fields, fn f -> Enum.any?(Enum.zip(spec.inputs, expected), fn {args, v} -> Map.get(Enum.at(args, i), f) !== Map.get(v, f) end) end)
+      if changed != [], do: {i, changed}
+    else
+      _ -> nil
+    end
+  end
+  defp updated_struct(_spec), do: nil
+
+  # A struct returned updated (`%{point | x: point.x + dx}`): each changed field is searched on its
+  # own, with the budget shared. The one program kept per field reads that field of the argument
+  # if one does, and the parameters named after the field (`dx` for `x`) if one does, then is
+  # the smallest, then has the fewest constants: one example leaves many programs per field.
+  defp struct_updates(spec, {i, changed}) do
+    name = Enum.at(spec.params, i)
+    per_field =
+      for f <- changed do
+        sub = %{spec | expected: Enum.map(spec.expected, &Map.get(&1, f)), budget_ms: div(spec.budget_ms, length(changed))}
+        named = for {p, j} <- Enum.with_index(spec.params), j != i, String.contains?(p, Atom.to_string(f)), do: {:var, p}
+        best =
+          sub
+          |> search()
+          |> Enum.min_by(fn {e, _, size, _, _} -> {not reads?(e, {:field, name, f}), not Enum.all?(named, &reads?(e, &1)), size, library_calls(e), literals(e)} end, fn -> nil end)
+        {f, best}
+      end
+    if Enum.any?(per_field, fn {_, best} -> is_nil(best) end) do
+      []
+    else
+      inputs = spec.inputs ++ probes(spec.inputs)
+      values =
+        inputs
+        |> Enum.with_index()
+        |> Enum.map(fn {args, k} ->
+          updates = Map.new(per_field, fn {f, {_, vs, _, _, _}} -> {f, Enum.at(vs, k)} end)
+          if :ec_error in Map.values(updates), do: :ec_error, else: Map.merge(Enum.at(args, i), updates)
+        end)
+      size = 1 + Enum.sum(Enum.map(per_field, fn {_, t} -> elem(t, 2) end))
+      uses = Enum.reduce(per_field, MapSet.new([i]), fn {_, t}, acc -> MapSet.union(acc, elem(t, 3)) end)
+      [{{:update, name, Enum.map(per_field, fn {f, t} -> {f, elem(t, 0)} end)}, values, size, uses, :o}]
+    end
+  end
+
+  # Calls other than arithmetic: `point.y + dy` is likelier meant than `Integer.gcd(dy, point.y)`.
+  defp library_calls({{:call, name}, args}), do: if(name in @operators, do: 0, else: 1) + Enum.sum(Enum.map(args, &library_calls/1))
+  defp library_calls(_), do: 0
+
+  defp reads?(e, e), do: true
+  defp reads?({{:call, _}, args}, leaf), do: Enum.any?(args, &reads?(&1, leaf))
+  defp reads?({:template, parts}, leaf), do: Enum.any?(parts, &reads?(&1, leaf))
+  defp reads?(_, _), do: false
 
   # Whether every example's result is one that few programs give by chance: a collection of two
   # or more different elements, or a string of four or more characters, that is not one of its
@@ -203,6 +271,8 @@ defmodule ECSynth do
   # Constants the program uses: of two programs that give the same values, the one built from
   # the task's inputs is likelier to be meant than the one built from constants.
   defp literals({:lit, _}), do: 1
+  defp literals({:template, parts}), do: Enum.count(parts, &match?({:lit, _}, &1))
+  defp literals({:update, _, fields}), do: fields |> Enum.map(fn {_, e} -> literals(e) end) |> Enum.sum()
   defp literals({{:call, _}, args}), do: args |> Enum.map(&literals/1) |> Enum.sum()
   defp literals(_), do: 0
 
@@ -213,6 +283,7 @@ defmodule ECSynth do
   defp shape([]), do: {:list, :any}
   defp shape([x | _]), do: {:list, shape(x)}
   defp shape(%MapSet{} = s), do: {:set, s |> Enum.take(1) |> Enum.map(&shape/1) |> List.first(:any)}
+  defp shape(%{__struct__: module}), do: {:struct, module}
   defp shape(m) when is_map(m) and map_size(m) == 0, do: {:map, :any, :any}
   defp shape(m) when is_map(m), do: m |> Enum.at(0) |> then(fn {k, v} -> {:map, shape(k), shape(v)} end)
   defp shape(t) when is_tuple(t), do: {:tuple, tuple_size(t)}
@@ -482,6 +553,86 @@ defmodule ECSynth do
     for {src, f, role} <- reads ++ products, do: {:m, role, {{:fun, src}, {:same, f}, 1, MapSet.new(), nil}}
   end
 
+  # The fields of a struct argument (`book.title`) as leaves: a struct's fields are what a task
+  # about it reads, and a struct has no library function to search.
+  defp field_leaves(params, inputs) do
+    for {name, i} <- Enum.with_index(params), column = Enum.map(inputs, &Enum.at(&1, i)),
+        [%{__struct__: module} | _] <- [column], Enum.all?(column, &match?(%{__struct__: ^module}, &1)),
+        field <- column |> hd() |> Map.keys() |> Enum.reject(&(&1 == :__struct__)) |> Enum.sort() do
+      term({:field, name, field}, Enum.map(column, &Map.get(&1, field)), 1, MapSet.new([i]))
+    end
+  end
+
+  # The options the task documents with their defaults ("`:greeting` (default \"Hello\")"), read
+  # from a keyword-list argument as `Keyword.get(opts, :greeting, "Hello")`.
+  defp option_leaves(_params, _inputs, []), do: []
+  defp option_leaves(params, inputs, options) do
+    for {name, i} <- Enum.with_index(params), column = Enum.map(inputs, &Enum.at(&1, i)),
+        Enum.all?(column, &(is_list(&1) and Keyword.keyword?(&1))), Enum.any?(column, &(&1 != [])),
+        {key, default, source} <- options do
+      term({:option, name, key, source}, Enum.map(column, &Keyword.get(&1, key, default)), 1, MapSet.new([i]))
+    end
+  end
+
+  # Strings built from arguments: every example's result cut into argument values (fields and
+  # options included) and the text between them, `"\#{title} by \#{author} (\#{year})"`. The
+  # cut covering most of the result with values is taken from the first example and kept when
+  # it gives every example. Its size counts its parts and, once more, its fixed text: of
+  # `"\#{greeting}, \#{name}!"` and `"\#{greeting}, \#{name}\#{punctuation}"` the second is smaller.
+  defp templates(leaves, n, expected) do
+    strings = for {_, values, _, _, _} = leaf <- leaves, texts = Enum.map(values, &text/1), Enum.all?(Enum.take(texts, n), &(&1 not in [nil, ""])), do: {leaf, texts}
+    with [first | _] <- expected, true <- Enum.all?(expected, &is_binary/1), [_ | _] <- strings,
+         parts when length(parts) > 1 <- cut(first, Enum.map(strings, fn {leaf, texts} -> {leaf, hd(texts)} end)),
+         true <- Enum.any?(parts, &match?({:leaf, _}, &1)) do
+      count = length(hd(strings) |> elem(1))
+      values = for i <- 0..(count - 1), do: fill_in(parts, strings, i)
+      uses = for({:leaf, {_, _, _, u, _}} <- parts, reduce: MapSet.new(), do: (acc -> MapSet.union(acc, u)))
+      literals = Enum.count(parts, &match?({:lit, _}, &1))
+      if Enum.take(values, n) === expected,
+        do: [{{:template, Enum.map(parts, fn {:leaf, {e, _, _, _, _}} -> e; lit -> lit end)}, values, 1 + length(parts) + literals, uses, :s}],
+        else: []
+    else
+      _ -> []
+    end
+  end
+
+  defp text(v) when is_binary(v), do: v
+  defp text(v) when is_integer(v), do: Integer.to_string(v)
+  defp text(v) when is_atom(v) and v not in [nil, true, false], do: Atom.to_string(v)
+  defp text(_), do: nil
+
+  defp fill_in(parts, strings, i) do
+    Enum.reduce_while(parts, "", fn
+      {:lit, t}, acc -> {:cont, acc <> t}
+      {:leaf, leaf}, acc ->
+        case Enum.at(elem(List.keyfind(strings, leaf, 0), 1), i) do
+          nil -> {:halt, :ec_error}
+          t -> {:cont, acc <> t}
+        end
+    end)
+  end
+
+  # The cut of `s` into leaf values and fixed text that leaves the least text fixed, then has the
+  # fewest parts; leaves are tried in order, so a parameter comes before a field or an option.
+  defp cut(s, leaves) do
+    size = byte_size(s)
+    best =
+      Enum.reduce((size - 1)..0//-1, %{size => {0, 0, []}}, fn pos, memo ->
+        rest = binary_part(s, pos, size - pos)
+        by_leaf =
+          for {leaf, t} <- leaves, String.starts_with?(rest, t), {fixed, count, parts} = memo[pos + byte_size(t)],
+              do: {fixed, count + 1, [{:leaf, leaf} | parts]}
+        {fixed, count, parts} = memo[pos + 1]
+        by_text =
+          case parts do
+            [{:lit, t} | more] -> {fixed + 1, count, [{:lit, binary_part(s, pos, 1) <> t} | more]}
+            _ -> {fixed + 1, count + 1, [{:lit, binary_part(s, pos, 1)} | parts]}
+          end
+        Map.put(memo, pos, Enum.min_by([by_text | by_leaf], fn {f, c, _} -> {f, c} end))
+      end)
+    elem(best[0], 2)
+  end
+
   # Inputs beside the examples': each argument varied in turn, so that programs that agree on
   # the examples but not in general are told apart.
   defp probes(inputs) do
@@ -522,6 +673,9 @@ defmodule ECSynth do
   defp names({{:call, {:template, source}}, args}), do: called(source) ++ Enum.flat_map(args, &names/1)
   defp names({{:call, name}, args}), do: [name | Enum.flat_map(args, &names/1)]
   defp names({:fun, source}), do: called(source)
+  defp names({:template, parts}), do: Enum.flat_map(parts, &names/1)
+  defp names({:update, _, fields}), do: Enum.flat_map(fields, fn {_, e} -> names(e) end)
+  defp names({:option, _, _, _}), do: ["Keyword.get"]
   defp names(_), do: []
 
   # The functions a template or a function's source calls or captures (`&Enum.sum/1`), without
@@ -572,7 +726,7 @@ defmodule ECSynth do
   # Functions that only reshape what other functions compute (apply a function to each element,
   # join lists, convert between tuples, lists and maps): a task rarely names them, so their
   # documentation need not echo it.
-  @plumbing ~w(Enum.map Enum.map_join Enum.concat Tuple.to_list Map.new Map.to_list)
+  @plumbing ~w(Enum.map Enum.map_join Enum.concat Tuple.to_list Map.new Map.to_list Keyword.get)
 
   # Stems rarer than this among the library's functions say what a function does; "returns"
   # or "given" (in most of them) say nothing.
@@ -592,7 +746,28 @@ defmodule ECSynth do
      end)}
   end
 
-  @operators ~w(+ - * == ++ <>)
+  # The function's body: options are read into variables named after them first, when no
+  # parameter has that name (`greeting = Keyword.get(opts, :greeting, "Hello")`).
+  defp source(expr, params) do
+    options = expr |> options() |> Enum.uniq()
+    names = Enum.map(options, fn {:option, _, key, _} -> Atom.to_string(key) end)
+    if options == [] or Enum.any?(names, &(&1 in params)) or length(Enum.uniq(names)) < length(names) do
+      render(expr)
+    else
+      bindings = Enum.map(options, fn {:option, _, key, _} = o -> "#{key} = #{render(o)}\n" end)
+      Enum.join(bindings) <> render(replace_options(expr))
+    end
+  end
+
+  defp options({:option, _, _, _} = o), do: [o]
+  defp options({:template, parts}), do: Enum.flat_map(parts, &options/1)
+  defp options({{:call, _}, args}), do: Enum.flat_map(args, &options/1)
+  defp options(_), do: []
+
+  defp replace_options({:option, _, key, _}), do: {:var, Atom.to_string(key)}
+  defp replace_options({:template, parts}), do: {:template, Enum.map(parts, &replace_options/1)}
+  defp replace_options({{:call, name}, args}), do: {{:call, name}, Enum.map(args, &replace_options/1)}
+  defp replace_options(e), do: e
 
   # Source text; a chain of two or more calls on a first argument reads as a pipeline.
   def render(expr) do
@@ -618,6 +793,13 @@ defmodule ECSynth do
   defp flat({:var, name}), do: name
   defp flat({:lit, v}), do: inspect(v)
   defp flat({:fun, src}), do: src
+  defp flat({:field, name, field}), do: "#{name}.#{field}"
+  defp flat({:update, name, fields}), do: "%{#{name} | " <> Enum.map_join(fields, ", ", fn {f, e} -> "#{f}: #{render(e)}" end) <> "}"
+  defp flat({:option, name, key, default}), do: "Keyword.get(#{name}, #{inspect(key)}, #{default})"
+  defp flat({:template, parts}) do
+    inner = Enum.map_join(parts, fn {:lit, t} -> t |> inspect() |> String.slice(1..-2//1); e -> "\#{" <> render(e) <> "}" end)
+    ~s("#{inner}")
+  end
 
   # The template with $first, $first+1, ... replaced by the rendered arguments.
   defp fill(template, args, first) do
