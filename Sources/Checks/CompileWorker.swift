@@ -178,6 +178,9 @@ public struct SynthesisRequest: Sendable, Equatable {
     public var beyond: Int
     /// Keyword options the task documents: a keyword-list argument is read through them.
     public var options: [(key: String, defaultValue: String)] = []
+    /// Modules and functions the task tells the code to use (`MapSet`, `Keyword.validate`): a
+    /// program calling them is kept beside a smaller one that gives the same values without them.
+    public var demands: [String] = []
     /// The struct the examples write, defined in the worker before they are read.
     public var structure: (module: String, keywords: String)?
 
@@ -202,6 +205,7 @@ public struct SynthesisRequest: Sendable, Equatable {
         lines.append("word " + words.joined(separator: " "))
         lines += constants.map { "constant " + $0.replacingOccurrences(of: "\n", with: " ") }
         lines += options.map { "option \($0.key) " + $0.defaultValue.replacingOccurrences(of: "\n", with: " ") }
+        lines += demands.map { "demand " + $0 }
         if let structure { lines.append("struct \(structure.module) " + structure.keywords.replacingOccurrences(of: "\n", with: " ")) }
         lines += examples.map { "example " + Data($0.expression.utf8).base64EncodedString() + ":" + Data($0.expected.utf8).base64EncodedString() }
         return lines.joined(separator: "\n")

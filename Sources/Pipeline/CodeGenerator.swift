@@ -553,7 +553,7 @@ public struct CodeGenerator: Sendable {
         var candidates: [Candidate] = []
         var answer: Candidate?
         let evidence = ExampleSynthesis.evidence(of: request.examples)
-        let worth = ExampleSynthesis.ranked(found.programs, evidence: evidence, informative: found.informative)
+        let worth = ExampleSynthesis.ranked(found.programs.filter(synthesis.meetsDemands), evidence: evidence, informative: found.informative)
         for program in worth.prefix(ExampleSynthesis.candidateLimit) {
             var c = Candidate(code: synthesis.code(body: program.source, parameters: found.params, unused: program.unused), meanLogprob: 0, tokenCount: 0,
                               problems: [], confidence: ConfidenceMetrics(tokens: []))

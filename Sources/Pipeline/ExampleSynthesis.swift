@@ -39,6 +39,7 @@ public struct ExampleSynthesis: Sendable {
         var request = SynthesisRequest(function: function.name, parameters: parameters, examples: contract.examples,
                                        words: words, constants: constants, budget: budget, beyond: evidence == .decisive ? 1 : 2)
         request.options = contract.options.map { ($0.key, $0.defaultValue) }
+        request.demands = demanded
         request.structure = contract.structure.map { (module, $0.keywords) }
         return request
     }
@@ -66,6 +67,19 @@ public struct ExampleSynthesis: Sendable {
             lines.append(t)
         }
         return lines
+    }
+
+    /// Modules and functions the task tells the code to use ("Use `MapSet`", "using
+    /// `Keyword.validate/2`"); a helper of the user's file (`scale_row/2`) is not searched, so
+    /// only capitalized names count.
+    var demanded: [String] {
+        TaskContract.matches(#"(?i:\buse|\busing)\s+(?:the\s+)?(?:existing\s+)?`([A-Z][A-Za-z0-9_.]*[A-Za-z0-9_?!])(?:/\d+)?`"#, task).map { $0[1] }
+    }
+
+    /// Whether the program calls everything the task tells it to use: a program that gives the
+    /// examples without `MapSet` where the task asks for it is a coincidence or not what was asked.
+    public func meetsDemands(_ program: SynthesizedProgram) -> Bool {
+        demanded.allSatisfy { program.source.contains($0 + ".") || program.source.contains($0 + "(") }
     }
 
     /// The function to write: the stub's, or the one function the task names.

@@ -88,7 +88,7 @@ struct CompileWorkerTests {
         #expect(!slow.compiled && slow.diagnostics.first?.message.contains("longer than") == true, "\(slow.diagnostics)")
     }
 
-    @Test("the synthesizer reads the task's struct and options: strings cut into argument values, structs updated field by field")
+    @Test("the synthesizer reads the task's struct, options and demands: strings cut into argument values, structs updated field by field, MapSet where asked")
     func structsAndStrings() async throws {
         var book = SynthesisRequest(function: "describe", parameters: ["book"],
                                     examples: [Example(expression: "B.describe(%Book{title: \"Dune\", author: \"Herbert\", year: 1965})", expected: "\"Dune by Herbert (1965)\"")],
@@ -114,6 +114,16 @@ struct CompileWorkerTests {
         point.structure = ("Point", "x: 0, y: 0")
         let moved = try await Self.worker.synthesize(point).programs
         #expect(moved.map(\.source) == ["%{point | x: dx + point.x, y: dy + point.y}"] && moved.first?.unused == 0)
+
+        // "Use `MapSet`": a smaller program without it would hide the one with it, and would fill
+        // the solutions first; the budget's second half grows only MapSet's functions.
+        var tags = SynthesisRequest(function: "common", parameters: ["tags_a", "tags_b"],
+                                    examples: [Example(expression: "T.common([\"elixir\", \"otp\", \"web\"], [\"web\", \"elixir\", \"db\"])", expected: "[\"elixir\", \"web\"]")],
+                                    words: ["sorted", "tags", "appear", "both"], constants: [], budget: 3, beyond: 2)
+        tags.demands = ["MapSet"]
+        let common = try await Self.worker.synthesize(tags).programs
+        #expect(!common.isEmpty && common.allSatisfy { $0.source.contains("MapSet.") }, "\(common.map(\.source))")
+        #expect(common.contains { $0.unused == 0 && $0.source.contains("MapSet.intersection(") }, "\(common.map(\.source))")
 
         // A struct line never redefines a module that exists: Enum still works afterwards.
         var hostile = book

@@ -56,6 +56,17 @@ struct ExampleSynthesisTests {
         #expect(stub.code(body: "up = String.upcase(words)\nup", parameters: ["words"], unused: 0) == "defmodule Text do\n  def shout(words) do\n    up = String.upcase(words)\n    up\n  end\nend\n")
     }
 
+    @Test("a program must call the modules and functions the task tells it to use")
+    func demands() {
+        func p(_ source: String) -> SynthesizedProgram { SynthesizedProgram(source: source, size: 3, unused: 0, affinity: 0, names: 1) }
+        let tags = synthesis("Write `Tags.common(a, b)`: the sorted tags in both lists. Use `MapSet`.\n\niex> Tags.common([\"x\", \"y\"], [\"y\"])\n[\"y\"]")
+        #expect(tags.meetsDemands(p("a |> MapSet.new() |> MapSet.intersection(MapSet.new(b)) |> Enum.sort()")))
+        #expect(!tags.meetsDemands(p("a |> Enum.frequencies() |> Map.take(b) |> Map.keys()")))
+        let opts = synthesis("Write `P.validate(opts)` using `Keyword.validate/2`, and use the existing `check/1` helper.")
+        #expect(opts.meetsDemands(p("Keyword.validate(opts, page: 1)")) && !opts.meetsDemands(p("Keyword.take(opts, [:page])")),
+                "a function by name; the user's lowercase helper is not a demand the search can meet")
+    }
+
     @Test("programs that read every parameter rank first, then smaller ones, then those whose names and documentation match the task's words")
     func ranking() {
         func p(_ source: String, size: Int, unused: Int = 0, affinity: Int = 0, names: Int = 1, described: Int = 0, undescribed: Int = 1,

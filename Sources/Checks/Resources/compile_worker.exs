@@ -244,7 +244,7 @@ defmodule ECCompile do
   @doc """
   Runs the synthesizer on a spec of lines `function NAME`, `params A,B` (optional),
   `budget MS`, `beyond N`, `word W...`, `constant SOURCE`, `option KEY SOURCE` (a keyword option
-  and its default), `struct MODULE FIELDS` (the task's struct, `x: 0, y: 0`), `example B64:B64`.
+  and its default), `demand NAME` (a module or function the task says to use), `struct MODULE FIELDS` (the task's struct, `x: 0, y: 0`), `example B64:B64`.
   The examples are calls of the function with literal arguments; their arguments and expected
   values are evaluated here, in the sandbox.
   """
@@ -274,7 +274,7 @@ defmodule ECCompile do
           else
             spec = %{params: params, inputs: Enum.map(inputs, &elem(&1, 0)), expected: Enum.map(inputs, &elem(&1, 1)),
                      words: Enum.flat_map(field.("word"), &String.split/1), constants: constants, budget_ms: budget,
-                     options: Enum.flat_map(field.("option"), &option/1),
+                     options: Enum.flat_map(field.("option"), &option/1), demands: field.("demand"),
                      beyond: min(String.to_integer(hd(field.("beyond") ++ ["1"])), 3)}
             %{params: params, programs: ECSynth.run(spec), informative: ECSynth.informative?(spec.inputs, spec.expected)}
           end

@@ -155,12 +155,14 @@ defmodule ECSynth do
     vars = for {name, i} <- Enum.with_index(spec.params), do: term({:var, name}, Enum.map(inputs, &Enum.at(&1, i)), 1, MapSet.new([i]))
     reads = field_leaves(spec.params, inputs) ++ option_leaves(spec.params, inputs, Map.get(spec, :options, []))
     leaves = vars ++ reads ++ constants
+    demands = Map.get(spec, :demands, [])
 
     state = %{
       pools: Enum.group_by(leaves, fn t -> {1, elem(t, 4)} end),
       # Terms per pool, kept beside the pools so a full pool is seen without walking it.
       sizes: %{},
-      seen: MapSet.new(leaves, &elem(&1, 1)),
+      seen: MapSet.new(leaves, &identity(&1, demands)),
+      demands: demands,
       solutions: templates(vars ++ reads, n, spec.expected),
       n: n,
       count: count,
@@ -168,25 +170,41 @@ defmodule ECSynth do
       # The budget is work (reductions of the busier searching process), not time, so the same
       # request finds the same programs on a busy machine as on a quiet one. A wall-clock stop
       # at three times the budget still bounds the wait on a very busy one.
-      work: spec.budget_ms * @reductions_per_ms,
+      # Half of it when the task demands a function: the other half may grow with only that.
+      work: div(spec.budget_ms * @reductions_per_ms, if(demands == [], do: 1, else: 2)),
       deadline: System.monotonic_time(:millisecond) + 3 * spec.budget_ms,
       constants: Enum.map(constants, fn {e, [v | _], _, _, _} -> {e, {:same, v}, 1, MapSet.new(), nil} end) ++ [{{:lit, :discard}, {:same, :discard}, 1, MapSet.new(), nil}],
       functions: one_argument_functions(spec.constants) ++ parameter_functions(spec.params, inputs) ++ field_functions(spec.inputs),
       two: for({src, {m, f}} <- @two_argument, do: {{:fun, src}, {:same, Function.capture(m, f, 2)}, 1, MapSet.new(), nil})
     }
 
-    state =
+    {state, stopped_at} =
       try do
         # Once a size has a solution, `beyond` sizes more are searched for alternatives to rank.
-        Enum.reduce_while(2..@max_size, state, fn size, st ->
-          sizes = Enum.map(st.solutions, &elem(&1, 2))
-          if sizes != [] and size > Enum.min(sizes) + spec.beyond, do: {:halt, st}, else: {:cont, grow(st, size)}
-        end)
+        {Enum.reduce_while(2..@max_size, state, fn size, st ->
+           sizes = Enum.map(st.solutions, &elem(&1, 2))
+           if sizes != [] and size > Enum.min(sizes) + spec.beyond, do: {:halt, st}, else: {:cont, grow(st, size)}
+         end), nil}
       catch
-        {:stop, st} -> st
+        {:stop, st} -> {st, st.pools |> Map.keys() |> Enum.map(&elem(&1, 0)) |> Enum.max()}
       end
 
-    state.solutions
+    if stopped_at && demands != [] && not complete?(state, spec), do: demanded_growth(state, stopped_at, spec).solutions, else: state.solutions
+  end
+
+  # Whether a solution reads every parameter.
+  defp complete?(st, spec), do: Enum.any?(st.solutions, fn {_, _, _, uses, _} -> MapSet.size(uses) == length(spec.params) end)
+
+  # The first half of the budget ran out before a program with what the task demands was found:
+  # the sizes left are grown with only the demanded functions (`MapSet.intersection`, then
+  # `MapSet.to_list`), on the other half.
+  defp demanded_growth(st, from, spec) do
+    st = Map.merge(st, %{work: div(spec.budget_ms * @reductions_per_ms, 2), deadline: System.monotonic_time(:millisecond) + 2 * spec.budget_ms, only_demanded: true})
+    try do
+      Enum.reduce_while(from..@max_size, st, fn size, st -> if complete?(st, spec), do: {:halt, st}, else: {:cont, grow(st, size)} end)
+    catch
+      {:stop, st} -> st
+    end
   end
 
   # When every example returns a struct of the module that an argument holds: that argument's
@@ -317,6 +335,9 @@ defmodule ECSynth do
       Enum.map(@unary ++ @binary, fn {name, {m, f}, types} -> {name, Function.capture(m, f, length(types)), types} end) ++
         Enum.map(@idioms, fn {template, {m, f}, types} -> {{:template, template}, Function.capture(m, f, length(types)), types} end) ++
         Enum.map(@higher, fn {name, {m, f}, kinds} -> {name, Function.capture(m, f, length(kinds)), kinds} end)
+    # What the task says to use is tried first at each size: the budget may end within one.
+    demanded = fn {name, _, _} -> is_binary(name) and Enum.any?(st.demands, &(name == &1 or String.starts_with?(name, &1 <> "."))) end
+    components = if Map.get(st, :only_demanded), do: Enum.filter(components, demanded), else: Enum.sort_by(components, &(not demanded.(&1)))
     {evens, odds} = components |> Enum.with_index() |> Enum.split_with(fn {_, i} -> rem(i, 2) == 0 end)
     parts =
       [evens, odds]
@@ -356,13 +377,13 @@ defmodule ECSynth do
   defp merge(st, part, size) do
     st =
       Enum.reduce(Enum.reverse(part.solutions), st, fn {_, values, _, _, _} = t, acc ->
-        if MapSet.member?(acc.seen, values), do: acc, else: %{acc | seen: MapSet.put(acc.seen, values), solutions: [t | acc.solutions]}
+        if seen?(acc, t), do: acc, else: %{acc | seen: MapSet.put(acc.seen, identity(t, acc.demands)), solutions: [t | acc.solutions]}
       end)
     part.pools
     |> Enum.flat_map(fn {_, terms} -> Enum.reverse(terms) end)
-    |> Enum.reduce(st, fn {_, values, _, _, type} = t, acc ->
+    |> Enum.reduce(st, fn {_, _, _, _, type} = t, acc ->
       key = {size, type}
-      if MapSet.member?(acc.seen, values) or Map.get(acc.sizes, key, 0) >= @max_pool, do: acc, else: add(acc, key, t)
+      if seen?(acc, t) or Map.get(acc.sizes, key, 0) >= @max_pool, do: acc, else: add(acc, key, t)
     end)
   end
 
@@ -439,16 +460,33 @@ defmodule ECSynth do
         key = {elem(term, 2), elem(term, 4)}
         cond do
           # Smaller programs come first, so the first program with these values is the one to keep.
-          MapSet.member?(st.seen, values) -> st
-          Enum.take(values, st.n) === st.goal -> %{st | seen: MapSet.put(st.seen, values), solutions: [term | st.solutions]}
+          seen?(st, term) -> st
+          Enum.take(values, st.n) === st.goal and meets_demands?(term, st.demands) -> %{st | seen: MapSet.put(st.seen, identity(term, st.demands)), solutions: [term | st.solutions]}
           Map.get(st.sizes, key, 0) >= @max_pool -> st
           true -> add(st, key, term)
         end
     end
   end
 
-  defp add(st, key, {_, values, _, _, _} = term) do
-    %{st | seen: MapSet.put(st.seen, values), pools: Map.update(st.pools, key, [term], &[term | &1]), sizes: Map.update(st.sizes, key, 1, &(&1 + 1))}
+  # Two programs are the same for the search when they give the same values, and, where the
+  # task tells the code to use `MapSet`, call the same number of what it demands: otherwise the
+  # smaller program without `MapSet` would hide the one that does what was asked.
+  defp identity({_, values, _, _, _}, []), do: values
+  defp identity({expr, values, _, _, _}, demands), do: {demands_met(expr, demands), values}
+
+  defp demands_met(expr, demands) do
+    called = names(expr)
+    Enum.count(demands, fn d -> Enum.any?(called, &(&1 == d or String.starts_with?(&1, d <> "."))) end)
+  end
+
+  # Only a program that calls all the task demands is a solution; the others may be parts of one.
+  defp meets_demands?(_term, []), do: true
+  defp meets_demands?({expr, _, _, _, _}, demands), do: demands_met(expr, demands) == length(demands)
+
+  defp seen?(st, term), do: MapSet.member?(st.seen, identity(term, st.demands))
+
+  defp add(st, key, term) do
+    %{st | seen: MapSet.put(st.seen, identity(term, st.demands)), pools: Map.update(st.pools, key, [term], &[term | &1]), sizes: Map.update(st.sizes, key, 1, &(&1 + 1))}
   end
 
   # The program's value on every input; :error when it fails on an example (failing on a probe is
