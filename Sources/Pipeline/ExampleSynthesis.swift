@@ -126,7 +126,10 @@ public struct ExampleSynthesis: Sendable {
         /// its function names (two of them, or its only one). Or it is the one smallest program
         /// that reads every parameter and answers the probes in the examples' shape, and either
         /// the documentation of every function it calls echoes the task or the example's result
-        /// is informative (see `SynthesisResult.informative`).
+        /// is informative (see `SynthesisResult.informative`). With an informative result, of
+        /// several smallest such programs the one with the fewest functions whose documentation
+        /// does not echo the task also stands, if no other has as few (`filter(&(&1 != " "))`
+        /// over `sort() |> tl()` for counting letters without spaces).
         case needsWords
         /// Yes-or-no answers without both a yes and a no among at least three: a random predicate
         /// agrees too often for any program to be trusted.
@@ -152,13 +155,18 @@ public struct ExampleSynthesis: Sendable {
         let sound = complete.filter { $0.partial == fewest }
         let smallest = sound.map(\.size).min()
         let alone = sound.filter { $0.size == smallest }.count == 1
+        // With an informative result, of several smallest ones the one whose functions' documentation
+        // leaves the fewest of them unexplained by the task may stand, if it alone does.
+        let leastUndescribed = sound.filter { $0.size == smallest }.map(\.undescribed).min()
+        let clearest = sound.filter { $0.size == smallest && $0.undescribed == leastUndescribed }.count == 1
         func key(_ p: SynthesizedProgram) -> (Int, Int, Double, Int, Int, String) {
             (p.unused, p.partial, Double(p.size) - 1.5 * Double(p.affinity), -p.described, p.literals, p.source)
         }
         return programs.filter {
             evidence == .decisive
                 || (evidence == .needsWords && $0.unused == 0
-                    && (namesTask($0) || (alone && $0.size == smallest && $0.partial == fewest && ($0.undescribed == 0 || informative))))
+                    && (namesTask($0) || (alone && $0.size == smallest && $0.partial == fewest && ($0.undescribed == 0 || informative))
+                        || (informative && clearest && $0.size == smallest && $0.partial == fewest && $0.undescribed == leastUndescribed)))
         }.sorted { key($0) < key($1) }
     }
 

@@ -97,6 +97,10 @@ struct ExampleSynthesisTests {
         #expect(ExampleSynthesis.ranked(undocumented, evidence: .needsWords, informative: true).map(\.source) == ["smallest"],
                 "unless the example's result is one few programs give by chance")
         #expect(ExampleSynthesis.ranked(undocumented + [p("rival", size: 3)], evidence: .needsWords, informative: true).isEmpty)
+        let murkier = p("murkier rival", size: 3, undescribed: 2)
+        #expect(ExampleSynthesis.ranked(undocumented + [murkier], evidence: .needsWords, informative: true).map(\.source) == ["smallest"],
+                "of two smallest, the one whose documentation explains more of it, with an informative result")
+        #expect(ExampleSynthesis.ranked(undocumented + [murkier], evidence: .needsWords).isEmpty, "not with an uninformative one")
         #expect(ExampleSynthesis.ranked(programs, evidence: .insufficient).isEmpty)
         func e(_ expected: String...) -> [Example] { expected.map { Example(expression: "M.f(1)", expected: $0) } }
         #expect(ExampleSynthesis.evidence(of: e("3", "4")) == .decisive)
