@@ -16,11 +16,13 @@ public struct StructDefinition: Sendable, Codable, Equatable {
         fields.map { "\($0.name): \($0.defaultValue)" }.joined(separator: ", ")
     }
 
-    /// The struct the task describes after "struct with", up to the end of that sentence or the
-    /// first function it names: each field in backticks, with "(default X)" after it or a shared
-    /// "(both defaulting to X)"; nil when the task describes none.
+    /// The struct the task asks for ("defines a struct with", "define a struct with"), up to the
+    /// end of that sentence or the first function it names: each field in backticks, with
+    /// "(default X)" after it or a shared "(both defaulting to X)"; nil when the task defines
+    /// none. A struct the task only mentions ("given a `%User{}` struct with ...") belongs to
+    /// another module.
     public static func parse(task: String) -> StructDefinition? {
-        guard let start = task.range(of: "struct with", options: .caseInsensitive) else { return nil }
+        guard let start = task.range(of: #"defin\w*\s+(?:a|the)\s+struct\s+with"#, options: [.regularExpression, .caseInsensitive]) else { return nil }
         var fragment = task[start.upperBound...]
         for end in [" function", ". ", ".\n", "\n"] {
             if let r = fragment.range(of: end) { fragment = fragment[..<r.lowerBound] }

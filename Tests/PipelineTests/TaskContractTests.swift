@@ -26,6 +26,8 @@ struct TaskContractTests {
         let book = TaskContract.parse(task: "Write a module `BookRecord` that defines a struct with the fields `title`, `author` and `year` (all defaulting to nil) and a function `describe(book)`.")
         #expect(book.structure?.fields.map(\.name) == ["title", "author", "year"] && book.structure?.keywords == "title: nil, author: nil, year: nil")
         #expect(TaskContract.parse(task: "Write `Sum.sum(list)` over a struct of numbers.").structure == nil, "no \"struct with\": none")
+        #expect(TaskContract.parse(task: "Write `Users.adult?(user)` given a `%User{}` struct with the fields `name` and `age`.").structure == nil,
+                "a struct the task only mentions is another module's")
         #expect(TaskContract.parse(task: "Implement `total(cart)`; a struct with `items`.", context: "defmodule C do\n  def total(cart) do\n  end\nend\n").structure == nil,
                 "a stub's file defines its own structs")
 
