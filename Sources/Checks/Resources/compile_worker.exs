@@ -244,9 +244,10 @@ defmodule ECCompile do
   @doc """
   Runs the synthesizer on a spec of lines `function NAME`, `params A,B` (optional),
   `budget MS`, `beyond N`, `word W...`, `constant SOURCE`, `option KEY SOURCE` (a keyword option
-  and its default), `demand NAME` (a module or function the task says to use), `struct MODULE FIELDS` (the task's struct, `x: 0, y: 0`), `example B64:B64`.
-  The examples are calls of the function with literal arguments; their arguments and expected
-  values are evaluated here, in the sandbox.
+  and its default), `demand NAME` (a module or function the task says to use),
+  `struct MODULE FIELDS` (the task's struct: `GridPoint x: 0, y: 0`), `example B64:B64`. The
+  examples are calls of the function with literal arguments; their arguments and expected values
+  are evaluated here, in the sandbox.
   """
   def synthesize(text) do
     lines = String.split(text, "\n", trim: true)
