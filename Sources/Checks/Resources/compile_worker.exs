@@ -306,8 +306,8 @@ defmodule ECCompile do
     with [key, source] <- String.split(line, " ", parts: 2),
          true <- Regex.match?(~r/^[a-z_]\w*[?!]?$/, key),
          {:ok, ast} <- Code.string_to_quoted(source),
-         true <- data?(ast) do
-      [{String.to_atom(key), elem(Code.eval_quoted(ast), 0), source}]
+         {:ok, [value]} <- literal_values([ast]) do
+      [{String.to_atom(key), value, source}]
     else
       _ -> []
     end

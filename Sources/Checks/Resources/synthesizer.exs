@@ -336,7 +336,7 @@ defmodule ECSynth do
         Enum.map(@idioms, fn {template, {m, f}, types} -> {{:template, template}, Function.capture(m, f, length(types)), types} end) ++
         Enum.map(@higher, fn {name, {m, f}, kinds} -> {name, Function.capture(m, f, length(kinds)), kinds} end)
     # What the task says to use is tried first at each size: the budget may end within one.
-    demanded = fn {name, _, _} -> is_binary(name) and Enum.any?(st.demands, &(name == &1 or String.starts_with?(name, &1 <> "."))) end
+    demanded = fn {name, _, _} -> is_binary(name) and demanded?(name, st.demands) end
     components = if Map.get(st, :only_demanded), do: Enum.filter(components, demanded), else: Enum.sort_by(components, &(not demanded.(&1)))
     {evens, odds} = components |> Enum.with_index() |> Enum.split_with(fn {_, i} -> rem(i, 2) == 0 end)
     parts =
@@ -476,8 +476,11 @@ defmodule ECSynth do
 
   defp demands_met(expr, demands) do
     called = names(expr)
-    Enum.count(demands, fn d -> Enum.any?(called, &(&1 == d or String.starts_with?(&1, d <> "."))) end)
+    Enum.count(demands, fn d -> Enum.any?(called, &demanded?(&1, [d])) end)
   end
+
+  # `MapSet.new` answers the demand `MapSet`, and `Keyword.validate` the demand of that name.
+  defp demanded?(name, demands), do: Enum.any?(demands, &(name == &1 or String.starts_with?(name, &1 <> ".")))
 
   # Only a program that calls all the task demands is a solution; the others may be parts of one.
   defp meets_demands?(_term, []), do: true
