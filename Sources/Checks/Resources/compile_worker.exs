@@ -109,18 +109,25 @@ defmodule ECCompile do
   defp kill_new_os_processes do
     with baseline when is_list(baseline) <- :persistent_term.get({__MODULE__, :os_baseline}, nil),
          [_ | _] = extra <- os_pids() -- baseline do
-      :os.cmd(String.to_charlist("kill -9 " <> Enum.join(extra, " ") <> " 2>/dev/null"))
-      await_exit(extra, 100)
+      kill(extra)
+      await_exit(extra, 200)
     end
   end
 
+  defp kill(pids), do: :os.cmd(String.to_charlist("kill -9 " <> Enum.join(pids, " ") <> " 2>/dev/null"))
+
   # A killed process exits when it is next scheduled, which on a busy machine is later than
-  # `kill` returns: the request is answered only once they have exited (at most about a second).
+  # `kill` returns: the request is answered only once they have exited (at most about two
+  # seconds). The kill is sent again every 0.2 s to those still running, in case its shell
+  # could not start.
   defp await_exit(_pids, 0), do: :ok
   defp await_exit(pids, tries) do
     case Enum.filter(pids, &running?/1) do
       [] -> :ok
-      left -> Process.sleep(10); await_exit(left, tries - 1)
+      left ->
+        if rem(tries, 20) == 0, do: kill(left)
+        Process.sleep(10)
+        await_exit(left, tries - 1)
     end
   end
 
